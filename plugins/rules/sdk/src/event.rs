@@ -1,0 +1,80 @@
+//! A parsed event with dotted-path accessors.
+
+use serde_json::Value;
+
+/// True when the raw JSON text may contain a string equal to `needle`.
+///
+/// A cheap pre-filter that lets a rule skip parsing events that cannot match:
+/// a JSON string can only spell `needle` literally or with `\u` escapes, so
+/// when the text has neither the needle nor any `\u` escape, no string in the
+/// event equals (or contains) the needle. `needle` must not contain `"`, `\`
+/// or `/` (those have other escapes) nor control characters.
+pub fn may_contain(raw: &str, needle: &str) -> bool {
+    raw.contains(needle) || raw.contains("\\u")
+}
+
+/// An event parsed from JSON.
+pub struct Event {
+    root: Value,
+}
+
+impl Event {
+    /// Parse `raw`; `None` if it is not valid JSON.
+    pub fn parse(raw: &str) -> Option<Self> {
+        serde_json::from_str(raw).ok().map(|root| Self { root })
+    }
+
+    /// Parse `raw` only if it [`may_contain`] `needle`.
+    pub fn parse_if_contains(raw: &str, needle: &str) -> Option<Self> {
+        if may_contain(raw, needle) { Self::parse(raw) } else { None }
+    }
+
+    /// Wrap an already parsed value.
+    pub fn from_value(root: Value) -> Self {
+        Self { root }
+    }
+
+    /// The whole event.
+    pub fn root(&self) -> &Value {
+        &self.root
+    }
+
+    /// The value at a dotted path (`"userIdentity.type"`); array elements are
+    /// addressed by index (`"target.0.displayName"`).
+    pub fn at(&self, path: &str) -> Option<&Value> {
+        value_at(&self.root, path)
+    }
+
+    /// The string at `path`, if it is a string.
+    pub fn str_at(&self, path: &str) -> Option<&str> {
+        self.at(path).and_then(Value::as_str)
+    }
+
+    /// True when `path` is missing or JSON `null`.
+    pub fn is_null(&self, path: &str) -> bool {
+        self.at(path).is_none_or(Value::is_null)
+    }
+}
+
+/// The value at a dotted path below `v`.
+pub fn value_at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = match cur {
+            Value::Object(map) => map.get(part)?,
+            Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// Panther's `aws_cloudtrail_success`: no `errorCode` and no `errorMessage`.
+pub fn cloudtrail_success(ev: &Event) -> bool {
+    let empty = |p: &str| match ev.at(p) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        Some(_) => false,
+    };
+    empty("errorCode") && empty("errorMessage")
+}
