@@ -1,0 +1,609 @@
+//! The sealer: turns records into sealed records (seal format v1,
+//! `docs/FORMAT.md`), one hash chain and Merkle tree per stream epoch, with
+//! signed checkpoints riding inside records.
+
+use alloc::borrow::Cow;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::json::{self, Number, Value};
+use crate::merkle::{CompactTree, Hash, leaf_hash};
+use crate::note::{Checkpoint, SignedCheckpoint, SignerKey};
+use crate::{b64, b64_hash};
+
+/// The reserved member that holds the seal.
+pub const SEAL_MEMBER: &str = "_logseal";
+/// Member of a wrapped record holding the original text (valid UTF-8).
+pub const RAW_MEMBER: &str = "_logseal_raw";
+/// Member of a wrapped record holding the original bytes (invalid UTF-8), base64.
+pub const RAW_B64_MEMBER: &str = "_logseal_raw_b64";
+/// Member of a wrapped record saying why it was wrapped.
+pub const ERROR_MEMBER: &str = "_logseal_error";
+/// The member the anomaly verdict is stored under.
+pub const VERDICT_MEMBER: &str = "_anomaly";
+/// Seal format version written by this crate.
+pub const VERSION: u64 = 1;
+
+/// Default size limit for a record the sealer parses (bigger ones are wrapped).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// The checkpoint origin line of a stream epoch: `<stream>/<epoch>`.
+pub fn checkpoint_origin(stream: &str, epoch: &str) -> String {
+    format!("{stream}/{epoch}")
+}
+
+/// Whether `epoch` is a valid epoch ID: 1 to 64 of `[A-Za-z0-9._-]`.
+pub fn valid_epoch(epoch: &str) -> bool {
+    (1..=64).contains(&epoch.len())
+        && epoch
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+/// Whether `stream` is a valid stream name: 1 to 256 printable characters, no
+/// whitespace (it becomes part of a checkpoint's origin line).
+pub fn valid_stream(stream: &str) -> bool {
+    (1..=256).contains(&stream.len()) && !stream.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// A fresh epoch ID from a wall-clock time and 32 random bits:
+/// `YYYYMMDDThhmmssZ-xxxxxxxx`.
+pub fn new_epoch_id(unix_secs: i64, random: u32) -> String {
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z-{random:08x}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// How a sealer seals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealConfig {
+    /// Stream identity (for example `example.com/audit`).
+    pub stream: String,
+    /// Epoch ID of a new chain (see [`new_epoch_id`]); ignored when resuming.
+    pub epoch: String,
+    /// Attach a signed checkpoint every this many records (0: never).
+    pub checkpoint_every: u64,
+    /// Attach a signed checkpoint to the first record whose event time is at
+    /// least this many nanoseconds after the last checkpoint's (0: never).
+    pub checkpoint_interval_ns: u64,
+    /// Records longer than this are not parsed but wrapped (kept whole).
+    pub max_record_bytes: usize,
+}
+
+impl SealConfig {
+    /// A configuration with the defaults: a checkpoint every 1000 records.
+    pub fn new(stream: &str, epoch: &str) -> Self {
+        SealConfig {
+            stream: stream.to_string(),
+            epoch: epoch.to_string(),
+            checkpoint_every: 1000,
+            checkpoint_interval_ns: 0,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
+}
+
+/// Where a new epoch's predecessor ended (seal member `after`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct After {
+    /// The previous epoch.
+    pub epoch: String,
+    /// Its last sequence number known to the sealer when it restarted.
+    pub seq: u64,
+    /// That record's entry hash.
+    pub hash: Hash,
+}
+
+/// Sequence numbers the sealer itself sealed but could not deliver (seal
+/// member `lost`), declared in the next record it does deliver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lost {
+    /// First lost sequence number.
+    pub from: u64,
+    /// Last lost sequence number (inclusive).
+    pub to: u64,
+    /// Why, for example `queue-full`.
+    pub why: String,
+}
+
+/// The state of a chain, enough to continue it after a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainState {
+    /// Stream identity.
+    pub stream: String,
+    /// Epoch ID.
+    pub epoch: String,
+    /// The Merkle tree so far (its size is the next sequence number).
+    pub tree: CompactTree,
+    /// The last entry hash, if any record was sealed.
+    pub head: Option<Hash>,
+    /// Event time of the last checkpoint (for interval checkpoints).
+    pub last_checkpoint_ns: Option<i64>,
+}
+
+impl ChainState {
+    /// The next sequence number.
+    pub fn next_seq(&self) -> u64 {
+        self.tree.size()
+    }
+
+    /// Save as one line of JSON (`docs/FORMAT.md` §7).
+    pub fn to_json(&self) -> String {
+        let peaks: Vec<Value<'_>> = self
+            .tree
+            .peaks()
+            .iter()
+            .map(|p| Value::Str(Cow::Owned(b64(p))))
+            .collect();
+        let mut m: Vec<(Cow<'_, str>, Value<'_>)> = vec![
+            ("v".into(), Value::Num(Number::Int(1))),
+            ("stream".into(), Value::Str(Cow::Borrowed(&self.stream))),
+            ("epoch".into(), Value::Str(Cow::Borrowed(&self.epoch))),
+            (
+                "size".into(),
+                Value::Num(Number::UInt(self.tree.size())),
+            ),
+            ("peaks".into(), Value::Arr(peaks)),
+        ];
+        if let Some(h) = &self.head {
+            m.push(("head".into(), Value::Str(Cow::Owned(b64(h)))));
+        }
+        if let Some(t) = self.last_checkpoint_ns {
+            m.push(("last_checkpoint_ns".into(), Value::Num(Number::Int(t))));
+        }
+        let mut out = Vec::new();
+        json::write_seal(&Value::Obj(m), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Load what [`ChainState::to_json`] wrote.
+    pub fn from_json(text: &str) -> Result<Self, SealError> {
+        let bad = |why: &'static str| SealError::BadState(why);
+        let v = json::parse_str(text.trim()).map_err(|_| bad("not JSON"))?;
+        if v.get("v").and_then(Value::as_u64) != Some(1) {
+            return Err(bad("unknown state version"));
+        }
+        let s = |k: &'static str| -> Result<String, SealError> {
+            v.get(k)
+                .and_then(Value::as_str)
+                .map(ToString::to_string)
+                .ok_or(bad(k))
+        };
+        let size = v.get("size").and_then(Value::as_u64).ok_or(bad("size"))?;
+        let peaks = match v.get("peaks") {
+            Some(Value::Arr(a)) => a
+                .iter()
+                .map(|p| p.as_str().and_then(b64_hash).ok_or(bad("peaks")))
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => return Err(bad("peaks")),
+        };
+        let tree = CompactTree::from_parts(size, peaks).ok_or(bad("peaks do not match size"))?;
+        let head = match v.get("head") {
+            None => None,
+            Some(h) => Some(h.as_str().and_then(b64_hash).ok_or(bad("head"))?),
+        };
+        if head.is_some() != (size > 0) {
+            return Err(bad("head does not match size"));
+        }
+        let last_checkpoint_ns = match v.get("last_checkpoint_ns") {
+            Some(Value::Num(Number::Int(t))) => Some(*t),
+            None => None,
+            Some(_) => return Err(bad("last_checkpoint_ns")),
+        };
+        let (stream, epoch) = (s("stream")?, s("epoch")?);
+        if !valid_stream(&stream) || !valid_epoch(&epoch) {
+            return Err(bad("invalid stream or epoch"));
+        }
+        Ok(ChainState {
+            stream,
+            epoch,
+            tree,
+            head,
+            last_checkpoint_ns,
+        })
+    }
+}
+
+/// A problem with the sealer's configuration or state (records never fail:
+/// see [`Sealer::seal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The stream name is empty, too long or has whitespace.
+    InvalidStream,
+    /// The epoch ID is not 1-64 of `[A-Za-z0-9._-]`.
+    InvalidEpoch,
+    /// A saved chain state is unusable; names the field.
+    BadState(&'static str),
+    /// A saved chain state belongs to another stream.
+    StateStreamMismatch {
+        /// Stream in the configuration.
+        expected: String,
+        /// Stream in the state.
+        found: String,
+    },
+}
+
+impl fmt::Display for SealError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SealError::InvalidStream => {
+                f.write_str("stream must be 1-256 characters without whitespace")
+            }
+            SealError::InvalidEpoch => f.write_str("epoch must be 1-64 of [A-Za-z0-9._-]"),
+            SealError::BadState(why) => write!(f, "unusable chain state: {why}"),
+            SealError::StateStreamMismatch { expected, found } => write!(
+                f,
+                "chain state is for stream {found:?}, configuration says {expected:?}"
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SealError {}
+
+/// One record to seal.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Input<'a> {
+    /// The record as received (normally a JSON object).
+    pub record: &'a [u8],
+    /// The host's tag or route, sealed as `tag` when given.
+    pub tag: Option<&'a str>,
+    /// The host's event time in nanoseconds since the Unix epoch, sealed as `time`.
+    pub time_ns: Option<i64>,
+    /// The anomaly verdict as a JSON object text, stored under [`VERDICT_MEMBER`].
+    pub verdict: Option<&'a str>,
+}
+
+/// The result of sealing one record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sealed {
+    /// The sealed record: one line of canonical JSON, no newline.
+    pub line: Vec<u8>,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its entry hash.
+    pub hash: Hash,
+    /// The signed checkpoint attached to it, if any.
+    pub checkpoint: Option<String>,
+    /// Why the record was wrapped instead of sealed as is, if it was.
+    pub wrapped: Option<String>,
+}
+
+/// Seals records of one stream epoch.
+#[derive(Debug, Clone)]
+pub struct Sealer {
+    key: SignerKey,
+    cfg: SealConfig,
+    state: ChainState,
+    after: Option<After>,
+    lost: Option<Lost>,
+}
+
+impl Sealer {
+    /// A new epoch (`cfg.epoch`) starting at sequence 0.
+    pub fn new(key: SignerKey, cfg: SealConfig) -> Result<Self, SealError> {
+        if !valid_stream(&cfg.stream) {
+            return Err(SealError::InvalidStream);
+        }
+        if !valid_epoch(&cfg.epoch) {
+            return Err(SealError::InvalidEpoch);
+        }
+        let state = ChainState {
+            stream: cfg.stream.clone(),
+            epoch: cfg.epoch.clone(),
+            tree: CompactTree::new(),
+            head: None,
+            last_checkpoint_ns: None,
+        };
+        Ok(Sealer {
+            key,
+            cfg,
+            state,
+            after: None,
+            lost: None,
+        })
+    }
+
+    /// Continue a saved chain exactly where it stopped.
+    pub fn resume(key: SignerKey, cfg: SealConfig, state: ChainState) -> Result<Self, SealError> {
+        if state.stream != cfg.stream {
+            return Err(SealError::StateStreamMismatch {
+                expected: cfg.stream,
+                found: state.stream,
+            });
+        }
+        let mut s = Sealer::new(key, SealConfig {
+            epoch: state.epoch.clone(),
+            ..cfg
+        })?;
+        s.state = state;
+        Ok(s)
+    }
+
+    /// A new epoch (`cfg.epoch`) whose first record names where `previous` ended.
+    /// Use it when the saved state may be behind what was sealed (a crash).
+    pub fn new_epoch_after(
+        key: SignerKey,
+        cfg: SealConfig,
+        previous: &ChainState,
+    ) -> Result<Self, SealError> {
+        let mut s = Sealer::new(key, cfg)?;
+        if let (Some(hash), Some(seq)) = (previous.head, previous.next_seq().checked_sub(1)) {
+            s.after = Some(After {
+                epoch: previous.epoch.clone(),
+                seq,
+                hash,
+            });
+        }
+        Ok(s)
+    }
+
+    /// The chain state (save it to continue after a restart).
+    pub fn state(&self) -> &ChainState {
+        &self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SealConfig {
+        &self.cfg
+    }
+
+    /// The signing key.
+    pub fn key(&self) -> &SignerKey {
+        &self.key
+    }
+
+    /// Declare that the records `from..=to` of this epoch, already sealed, were
+    /// lost before delivery; the next sealed record carries the declaration.
+    pub fn declare_lost(&mut self, from: u64, to: u64, why: &str) {
+        self.lost = Some(match self.lost.take() {
+            Some(l) => Lost {
+                from: l.from.min(from),
+                to: l.to.max(to),
+                why: l.why,
+            },
+            None => Lost {
+                from,
+                to,
+                why: why.to_string(),
+            },
+        });
+    }
+
+    /// A signed checkpoint of the tree as it stands (`None` before the first record).
+    pub fn checkpoint(&self) -> Option<String> {
+        (self.state.tree.size() > 0).then(|| {
+            SignedCheckpoint::sign(
+                Checkpoint {
+                    origin: checkpoint_origin(&self.state.stream, &self.state.epoch),
+                    size: self.state.tree.size(),
+                    root: self.state.tree.root(),
+                    extensions: Vec::new(),
+                },
+                &self.key,
+            )
+        })
+    }
+
+    /// Seal one record. Never fails: input that is not a JSON object, cannot
+    /// be parsed, is too large, or already has a seal is wrapped (kept whole,
+    /// with the reason) and sealed in its place in the chain.
+    pub fn seal(&mut self, input: Input<'_>) -> Sealed {
+        let mut wrapped = None;
+        let parsed = if input.record.len() > self.cfg.max_record_bytes {
+            Err(format!(
+                "record of {} bytes exceeds the limit of {} bytes",
+                input.record.len(),
+                self.cfg.max_record_bytes
+            ))
+        } else {
+            match json::parse(input.record) {
+                Ok(Value::Obj(m)) => {
+                    if m.iter().any(|(k, _)| k == SEAL_MEMBER) {
+                        Err(format!("record already has a {SEAL_MEMBER} member"))
+                    } else if input.verdict.is_some() && m.iter().any(|(k, _)| k == VERDICT_MEMBER)
+                    {
+                        Err(format!("record already has a {VERDICT_MEMBER} member"))
+                    } else {
+                        Ok(m)
+                    }
+                }
+                Ok(_) => Err("record is not a JSON object".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let mut members = match parsed {
+            Ok(m) => m,
+            Err(why) => {
+                let m = wrap(input.record, &why);
+                wrapped = Some(why);
+                m
+            }
+        };
+        if let Some(v) = input.verdict {
+            // The verdict is produced by our own engine; if it is ever not an
+            // object it is kept as a string rather than lost.
+            let val = match json::parse_str(v) {
+                Ok(o @ Value::Obj(_)) => o,
+                _ => Value::Str(Cow::Borrowed(v)),
+            };
+            members.push((Cow::Borrowed(VERDICT_MEMBER), val));
+        }
+        self.seal_members(members, input, wrapped)
+    }
+
+    fn seal_members(
+        &mut self,
+        members: Vec<(Cow<'_, str>, Value<'_>)>,
+        input: Input<'_>,
+        wrapped: Option<String>,
+    ) -> Sealed {
+        let seq = self.state.tree.size();
+        let mut seal: Vec<(Cow<'_, str>, Value<'_>)> = Vec::with_capacity(10);
+        seal.push(("v".into(), Value::Num(Number::Int(VERSION as i64))));
+        let lost = self.lost.take();
+        seal.push(("stream".into(), Value::Str(Cow::Owned(self.state.stream.clone()))));
+        seal.push(("epoch".into(), Value::Str(Cow::Owned(self.state.epoch.clone()))));
+        seal.push(("seq".into(), Value::Num(Number::UInt(seq))));
+        if let Some(prev) = &self.state.head {
+            seal.push(("prev".into(), Value::Str(Cow::Owned(b64(prev)))));
+        }
+        if let Some(tag) = input.tag {
+            seal.push(("tag".into(), Value::Str(Cow::Borrowed(tag))));
+        }
+        if let Some(t) = input.time_ns {
+            seal.push(("time".into(), Value::Num(Number::Int(t))));
+        }
+        if seq == 0 {
+            if let Some(a) = &self.after {
+                seal.push((
+                    "after".into(),
+                    Value::Obj(vec![
+                        ("epoch".into(), Value::Str(Cow::Owned(a.epoch.clone()))),
+                        ("seq".into(), Value::Num(Number::UInt(a.seq))),
+                        ("hash".into(), Value::Str(Cow::Owned(b64(&a.hash)))),
+                    ]),
+                ));
+            }
+        }
+        if let Some(l) = &lost {
+            seal.push((
+                "lost".into(),
+                Value::Obj(vec![
+                    ("from".into(), Value::Num(Number::UInt(l.from))),
+                    ("to".into(), Value::Num(Number::UInt(l.to))),
+                    ("why".into(), Value::Str(Cow::Borrowed(&l.why))),
+                ]),
+            ));
+        }
+
+        // Sorted top-level members, split around the seal member.
+        let mut order: Vec<&(Cow<'_, str>, Value<'_>)> = members.iter().collect();
+        json::sort_members(&mut order);
+        let cut = order
+            .iter()
+            .position(|(k, _)| json::utf16_cmp(k, SEAL_MEMBER).is_gt())
+            .unwrap_or(order.len());
+        let mut pre = Vec::with_capacity(input.record.len() + 64);
+        pre.push(b'{');
+        for (k, v) in &order[..cut] {
+            json::write_string(k, &mut pre);
+            pre.push(b':');
+            json::write_seal(v, &mut pre);
+            pre.push(b',');
+        }
+        let mut post = Vec::with_capacity(input.record.len());
+        for (k, v) in &order[cut..] {
+            post.push(b',');
+            json::write_string(k, &mut post);
+            post.push(b':');
+            json::write_seal(v, &mut post);
+        }
+        post.push(b'}');
+
+        let mut entry = pre.clone();
+        json::write_string(SEAL_MEMBER, &mut entry);
+        entry.push(b':');
+        json::write_seal(&Value::Obj(seal.clone()), &mut entry);
+        entry.extend_from_slice(&post);
+        let hash = leaf_hash(&entry);
+
+        self.state.tree.push(hash);
+        self.state.head = Some(hash);
+        let size = self.state.tree.size();
+        let by_count = self.cfg.checkpoint_every > 0 && size % self.cfg.checkpoint_every == 0;
+        let by_time = match (self.cfg.checkpoint_interval_ns, input.time_ns) {
+            (0, _) | (_, None) => false,
+            (iv, Some(t)) => match self.state.last_checkpoint_ns {
+                None => {
+                    // The first timed record starts the clock.
+                    self.state.last_checkpoint_ns = Some(t);
+                    false
+                }
+                Some(last) => t.saturating_sub(last) >= iv as i64,
+            },
+        };
+        let checkpoint = (by_count || by_time).then(|| {
+            if let Some(t) = input.time_ns {
+                self.state.last_checkpoint_ns = Some(t);
+            }
+            self.checkpoint().unwrap_or_default()
+        });
+
+        seal.push(("hash".into(), Value::Str(Cow::Owned(b64(&hash)))));
+        if let Some(cp) = &checkpoint {
+            seal.push(("cp".into(), Value::Str(Cow::Borrowed(cp))));
+        }
+        let mut line = pre;
+        json::write_string(SEAL_MEMBER, &mut line);
+        line.push(b':');
+        json::write_seal(&Value::Obj(seal), &mut line);
+        line.extend_from_slice(&post);
+
+        Sealed {
+            line,
+            seq,
+            hash,
+            checkpoint,
+            wrapped,
+        }
+    }
+}
+
+/// The members of a wrapped record (`docs/FORMAT.md` §5).
+fn wrap<'a>(raw: &'a [u8], why: &str) -> Vec<(Cow<'a, str>, Value<'a>)> {
+    let data = match core::str::from_utf8(raw) {
+        Ok(s) => (RAW_MEMBER, Value::Str(Cow::Borrowed(s))),
+        Err(_) => (RAW_B64_MEMBER, Value::Str(Cow::Owned(b64(raw)))),
+    };
+    vec![
+        (Cow::Borrowed(data.0), data.1),
+        (
+            Cow::Borrowed(ERROR_MEMBER),
+            Value::Str(Cow::Owned(why.to_string())),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_ids() {
+        assert_eq!(new_epoch_id(0, 0xabc), "19700101T000000Z-00000abc");
+        assert_eq!(
+            new_epoch_id(1_795_439_677, 0x9f3a2b1c),
+            "20261123T131437Z-9f3a2b1c"
+        );
+        assert!(valid_epoch(&new_epoch_id(1_795_439_677, 1)));
+        assert!(!valid_epoch("a/b"));
+        assert!(!valid_epoch(""));
+    }
+}
