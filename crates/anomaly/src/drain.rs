@@ -1,0 +1,185 @@
+//! A Drain-style log template miner (He et al., ICWS 2017): a fixed-depth
+//! parse tree keyed by token count and the first tokens, then the most
+//! similar template in the leaf above a similarity threshold, else a new one.
+//! Bounded by `max_templates`; deterministic (BTreeMap, no hashing order).
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+pub const WILDCARD: &str = "<*>";
+const MAX_TOKENS: usize = 128;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drain {
+    similarity: f64,
+    prefix: usize,
+    max_templates: usize,
+    templates: Vec<Vec<String>>,
+    leaves: BTreeMap<(usize, Vec<String>), Vec<u32>>,
+}
+
+/// Variable-looking tokens: numbers, addresses, ids with digits and punctuation, long hex.
+fn has_digit(t: &str) -> bool {
+    let b = t.as_bytes();
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    if digits == 0 {
+        return false;
+    }
+    b[0].is_ascii_digit()
+        || b.iter().any(|c| !c.is_ascii_alphanumeric())
+        || (b.len() >= 8 && b.iter().all(|c| c.is_ascii_hexdigit()))
+        || digits * 2 >= b.len()
+}
+
+impl Drain {
+    /// `depth` is Drain's tree depth: `depth - 2` leading tokens select the leaf.
+    pub fn new(similarity: f64, depth: usize, max_templates: usize) -> Drain {
+        Drain {
+            similarity,
+            prefix: depth.saturating_sub(2).max(1),
+            max_templates: max_templates.max(1),
+            templates: Vec::new(),
+            leaves: BTreeMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.templates.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.templates.is_empty()
+    }
+
+    pub fn template(&self, id: u32) -> Option<String> {
+        self.templates.get(id as usize).map(|t| t.join(" "))
+    }
+
+    /// Approximate heap bytes.
+    pub fn bytes(&self) -> usize {
+        let t: usize = self
+            .templates
+            .iter()
+            .map(|t| 24 + t.iter().map(|s| 24 + s.len()).sum::<usize>())
+            .sum();
+        t + self.leaves.len() * 96
+    }
+
+    fn tokens(line: &str) -> Vec<&str> {
+        line.split_whitespace()
+            .take(MAX_TOKENS)
+            .map(|t| if has_digit(t) { WILDCARD } else { t })
+            .collect()
+    }
+
+    fn leaf_key(toks: &[&str], prefix: usize) -> (usize, Vec<String>) {
+        (
+            toks.len(),
+            toks.iter().take(prefix).map(|t| t.to_string()).collect(),
+        )
+    }
+
+    fn sim(t: &[String], toks: &[&str]) -> (f64, usize) {
+        let mut same = 0;
+        let mut wild = 0;
+        for (a, b) in t.iter().zip(toks) {
+            if a == WILDCARD {
+                wild += 1;
+            } else if a == b {
+                same += 1;
+            }
+        }
+        (same as f64 / t.len().max(1) as f64, wild)
+    }
+
+    /// Find the template for a line without learning. `None` if no template matches.
+    pub fn lookup(&self, line: &str) -> Option<u32> {
+        let toks = Self::tokens(line);
+        self.best(&toks)
+    }
+
+    fn best(&self, toks: &[&str]) -> Option<u32> {
+        let key = Self::leaf_key(toks, self.prefix);
+        let ids = self.leaves.get(&key)?;
+        let mut best: Option<(f64, usize, u32)> = None;
+        for &id in ids {
+            let (s, w) = Self::sim(&self.templates[id as usize], toks);
+            if s >= self.similarity && best.is_none_or(|(bs, bw, _)| s > bs || (s == bs && w > bw))
+            {
+                best = Some((s, w, id));
+            }
+        }
+        best.map(|b| b.2)
+    }
+
+    /// Match or learn the line's template. Returns `(id, new)`; when the
+    /// template budget is exhausted an unmatched line returns `(u32::MAX, true)`.
+    pub fn add(&mut self, line: &str) -> (u32, bool) {
+        let toks = Self::tokens(line);
+        if toks.is_empty() {
+            return (u32::MAX, true);
+        }
+        if let Some(id) = self.best(&toks) {
+            let t = &mut self.templates[id as usize];
+            for (a, b) in t.iter_mut().zip(&toks) {
+                if a != b && a != WILDCARD {
+                    *a = WILDCARD.to_string();
+                }
+            }
+            return (id, false);
+        }
+        if self.templates.len() >= self.max_templates {
+            return (u32::MAX, true);
+        }
+        let id = self.templates.len() as u32;
+        self.templates
+            .push(toks.iter().map(|t| t.to_string()).collect());
+        self.leaves
+            .entry(Self::leaf_key(&toks, self.prefix))
+            .or_default()
+            .push(id);
+        (id, true)
+    }
+
+    pub(crate) fn templates(&self) -> &[Vec<String>] {
+        &self.templates
+    }
+
+    pub(crate) fn set_templates(&mut self, ts: Vec<Vec<String>>) {
+        self.templates.clear();
+        self.leaves.clear();
+        for t in ts {
+            let id = self.templates.len() as u32;
+            let toks: Vec<&str> = t.iter().map(|s| s.as_str()).collect();
+            let key = Self::leaf_key(&toks, self.prefix);
+            self.leaves.entry(key).or_default().push(id);
+            self.templates.push(t);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mines() {
+        let mut d = Drain::new(0.5, 4, 100);
+        let (a, n1) = d.add("Failed password for root from 1.2.3.4 port 22 ssh2");
+        let (b, n2) = d.add("Failed password for admin from 5.6.7.8 port 2222 ssh2");
+        assert!(n1 && !n2);
+        assert_eq!(a, b);
+        assert_eq!(
+            d.template(a).unwrap(),
+            "Failed password for <*> from <*> port <*> ssh2"
+        );
+        let (c, n3) = d.add("Accepted password for root from 1.2.3.4 port 22 ssh2");
+        assert!(n3);
+        assert_ne!(a, c);
+        assert_eq!(
+            d.lookup("Failed password for bob from 9.9.9.9 port 1 ssh2"),
+            Some(a)
+        );
+    }
+}

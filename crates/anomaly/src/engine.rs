@@ -1,0 +1,2171 @@
+//! The engine: compiled policy, detectors and their bounded state.
+
+use crate::num::{self, fmt_num};
+use crate::policy::*;
+use crate::snapshot::{self, Pod, R, W};
+use crate::store::{CountMin, Table, combine, hash_str};
+use crate::time::{days_from_civil, number_secs, parse_time_secs};
+use crate::{Drain, Event, FieldValue, Reason, Severity, StateError, Verdict};
+use alloc::borrow::Cow;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+// ---------------------------------------------------------------- fields
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Plain,
+    SourceNet(Vec<String>),
+    Outcome,
+}
+
+#[derive(Clone, Debug)]
+struct FieldRef {
+    name: String,
+    paths: Vec<String>,
+    kind: Kind,
+}
+
+impl FieldRef {
+    fn new(p: &Policy, name: &str) -> FieldRef {
+        let kind = if name == "source_net" && !p.fields.contains_key("source_net") {
+            Kind::SourceNet(p.paths("source_ip"))
+        } else if name == "outcome"
+            && !(p.outcome.failure.is_empty() && p.outcome.success.is_empty())
+        {
+            Kind::Outcome
+        } else {
+            Kind::Plain
+        };
+        FieldRef {
+            name: name.to_string(),
+            paths: p.paths(name),
+            kind,
+        }
+    }
+}
+
+fn fv_str(v: FieldValue<'_>) -> Cow<'_, str> {
+    match v {
+        FieldValue::Str(s) => Cow::Borrowed(s),
+        FieldValue::Num(n) => Cow::Owned(fmt_num(n)),
+        FieldValue::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
+    }
+}
+
+/// IPv4 /24 or IPv6 /48 of an address string.
+fn network(ip: &str) -> String {
+    if ip.contains(':') {
+        let parts: Vec<&str> = ip.split(':').take(3).collect();
+        format!("{}::/48", parts.join(":"))
+    } else {
+        match ip.rfind('.') {
+            Some(i) => format!("{}.0/24", &ip[..i]),
+            None => ip.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Seg {
+    Lit(String),
+    Cap(String),
+}
+
+#[derive(Clone, Debug)]
+struct Extractor {
+    from: FieldRef,
+    segs: Vec<Seg>,
+    set: Vec<(String, String)>,
+}
+
+impl Extractor {
+    fn new(p: &Policy, e: &Extract) -> Extractor {
+        let mut segs = Vec::new();
+        let mut rest = e.pattern.as_str();
+        while !rest.is_empty() {
+            match rest.find('{') {
+                Some(0) => {
+                    let end = rest.find('}').unwrap_or(rest.len());
+                    segs.push(Seg::Cap(rest[1..end].to_string()));
+                    rest = if end < rest.len() {
+                        &rest[end + 1..]
+                    } else {
+                        ""
+                    };
+                }
+                Some(i) => {
+                    segs.push(Seg::Lit(rest[..i].to_string()));
+                    rest = &rest[i..];
+                }
+                None => {
+                    segs.push(Seg::Lit(rest.to_string()));
+                    rest = "";
+                }
+            }
+        }
+        Extractor {
+            from: FieldRef {
+                name: e.from.clone(),
+                paths: p.paths(&e.from),
+                kind: Kind::Plain,
+            },
+            segs,
+            set: e.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        }
+    }
+
+    fn apply(&self, text: &str, out: &mut Vec<(String, String)>) -> bool {
+        let mut pos = 0usize;
+        let mut caps: Vec<(&str, &str)> = Vec::new();
+        let mut i = 0;
+        let n = self.segs.len();
+        while i < n {
+            match &self.segs[i] {
+                Seg::Lit(l) => {
+                    let Some(j) = text[pos..].find(l.as_str()) else {
+                        return false;
+                    };
+                    if i > 0 {
+                        // literal after a capture is handled by the capture
+                        return false;
+                    }
+                    pos += j + l.len();
+                    i += 1;
+                }
+                Seg::Cap(name) => {
+                    let (val, adv) = match self.segs.get(i + 1) {
+                        Some(Seg::Lit(l)) => {
+                            let Some(j) = text[pos..].find(l.as_str()) else {
+                                return false;
+                            };
+                            (&text[pos..pos + j], j + l.len())
+                        }
+                        _ => {
+                            let rest = &text[pos..];
+                            let j = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                            (&rest[..j], j)
+                        }
+                    };
+                    if val.is_empty() || val.contains(char::is_whitespace) {
+                        return false;
+                    }
+                    caps.push((name.as_str(), val));
+                    pos += adv;
+                    i += 2;
+                }
+            }
+        }
+        for (k, v) in caps {
+            out.push((k.to_string(), v.to_string()));
+        }
+        for (k, v) in &self.set {
+            out.push((k.clone(), v.clone()));
+        }
+        true
+    }
+}
+
+struct Ctx<'a, E: ?Sized> {
+    ev: &'a E,
+    ex: &'a [(String, String)],
+    outcome: &'a Outcome,
+    t: f64,
+    learning: bool,
+    min_events: u32,
+    report_p: f64,
+}
+
+impl<'a, E: Event + ?Sized> Ctx<'a, E> {
+    fn raw(&self, paths: &[String]) -> Option<FieldValue<'a>> {
+        paths.iter().find_map(|p| self.ev.field(p))
+    }
+
+    fn get(&self, f: &FieldRef) -> Option<Cow<'a, str>> {
+        if let Some((_, v)) = self.ex.iter().find(|(k, _)| *k == f.name) {
+            return Some(Cow::Borrowed(v.as_str()));
+        }
+        match &f.kind {
+            Kind::Plain => self.raw(&f.paths).map(fv_str),
+            Kind::SourceNet(ip) => {
+                let ipv = match self.ex.iter().find(|(k, _)| k == "source_ip") {
+                    Some((_, v)) => Cow::Borrowed(v.as_str()),
+                    None => self.raw(ip).map(fv_str)?,
+                };
+                Some(Cow::Owned(network(&ipv)))
+            }
+            Kind::Outcome => {
+                let v = self.raw(&f.paths).map(fv_str)?;
+                if self.outcome.failure.iter().any(|x| *x == *v) {
+                    Some(Cow::Borrowed("failure"))
+                } else if self.outcome.success.iter().any(|x| *x == *v) {
+                    Some(Cow::Borrowed("success"))
+                } else {
+                    Some(v)
+                }
+            }
+        }
+    }
+
+    fn num(&self, f: &FieldRef) -> Option<f64> {
+        if let Some((_, v)) = self.ex.iter().find(|(k, _)| *k == f.name) {
+            return v.trim().parse::<f64>().ok().filter(|x| x.is_finite());
+        }
+        match self.raw(&f.paths)? {
+            FieldValue::Num(n) if n.is_finite() => Some(n),
+            FieldValue::Str(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
+            FieldValue::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+            _ => None,
+        }
+    }
+
+    fn check(&self, c: &CCond) -> bool {
+        let r = self.check_inner(c);
+        r != c.c.not
+    }
+
+    fn check_inner(&self, c: &CCond) -> bool {
+        let cond = &c.c;
+        if let Some(e) = cond.exists {
+            return self.get(&c.f).is_some() == e;
+        }
+        if cond.gte.is_some() || cond.lt.is_some() {
+            let Some(x) = self.num(&c.f) else {
+                return false;
+            };
+            return cond.gte.is_none_or(|g| x >= g) && cond.lt.is_none_or(|l| x < l);
+        }
+        let Some(v) = self.get(&c.f) else {
+            return false;
+        };
+        if let Some(eq) = &cond.eq {
+            return match eq {
+                serde_json::Value::String(s) => *v == **s,
+                serde_json::Value::Number(n) => n
+                    .as_f64()
+                    .is_some_and(|n| self.num(&c.f).is_some_and(|x| x == n)),
+                serde_json::Value::Bool(b) => *v == *(if *b { "true" } else { "false" }),
+                _ => false,
+            };
+        }
+        if let Some(list) = &cond.one_of {
+            return list.iter().any(|x| *x == *v);
+        }
+        if let Some(s) = &cond.contains {
+            return v.contains(s.as_str());
+        }
+        if let Some(s) = &cond.prefix {
+            return v.starts_with(s.as_str());
+        }
+        false
+    }
+
+    fn all(&self, cs: &[CCond]) -> bool {
+        cs.iter().all(|c| self.check(c))
+    }
+}
+
+#[derive(Clone, Debug)]
+struct CCond {
+    f: FieldRef,
+    c: Condition,
+}
+
+fn conds(p: &Policy, cs: &[Condition]) -> Vec<CCond> {
+    cs.iter()
+        .map(|c| CCond {
+            f: FieldRef::new(p, &c.field),
+            c: c.clone(),
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn bidx(t: f64, width: f64) -> u32 {
+    let x = libm::floor(t / width);
+    if x.is_nan() || x < 0.0 {
+        0
+    } else if x > u32::MAX as f64 {
+        u32::MAX
+    } else {
+        x as u32
+    }
+}
+
+fn dur(secs: f64) -> String {
+    let s = if secs.is_finite() {
+        libm::round(secs.max(0.0)) as u64
+    } else {
+        0
+    };
+    if s % 86_400 == 0 && s > 0 {
+        format!("{}d", s / 86_400)
+    } else if s % 3600 == 0 && s > 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 && s > 0 {
+        format!("{}m", s / 60)
+    } else if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The Poisson mean under which exceeding `threshold` has probability `tail`
+/// (so a rule's threshold is its 1 - tail quantile).
+fn lambda_for(threshold: u32, tail: f64) -> f64 {
+    let (mut lo, mut hi) = (1e-6, threshold as f64 + 1.0);
+    for _ in 0..80 {
+        let mid = 0.5 * (lo + hi);
+        if num::poisson_sf_ge(threshold as f64 + 1.0, mid) > tail {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    lo
+}
+
+fn hour_of(t: f64) -> usize {
+    let d = libm::floor(t / 86_400.0);
+    let s = t - d * 86_400.0;
+    ((s / 3600.0) as usize).min(23)
+}
+
+fn dow_of(t: f64) -> usize {
+    // 1970-01-01 was a Thursday; 0 = Monday
+    let d = libm::floor(t / 86_400.0) as i64;
+    ((d + 3).rem_euclid(7)) as usize
+}
+
+fn hhmm(t: f64) -> String {
+    let d = libm::floor(t / 86_400.0);
+    let s = (t - d * 86_400.0) as u64;
+    format!("{:02}:{:02}", s / 3600, (s % 3600) / 60)
+}
+
+fn year_of(t: f64) -> i64 {
+    let mut y = 1970 + (t / 31_556_952.0) as i64;
+    while days_from_civil(y, 1, 1) as f64 * 86_400.0 > t {
+        y -= 1;
+    }
+    while days_from_civil(y + 1, 1, 1) as f64 * 86_400.0 <= t {
+        y += 1;
+    }
+    y
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        return s.to_string();
+    }
+    let mut i = n;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    format!("{}…", &s[..i])
+}
+
+fn thousands(n: u64) -> String {
+    let s = format!("{n}");
+    let mut o = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            o.push(',');
+        }
+        o.push(c);
+    }
+    o
+}
+
+/// A raw finding before dedup / suppression.
+struct Hit {
+    det: usize,
+    entity: String,
+    feature: String,
+    observed: String,
+    expected: String,
+    p: f64,
+    text: String,
+    dkey: u64,
+}
+
+// ---------------------------------------------------------------- state values
+
+/// Sliding window as 8 sub-buckets.
+#[derive(Clone, Copy, Default, Debug)]
+struct Win {
+    head: u32,
+    c: [u16; 8],
+}
+
+impl Win {
+    fn advance(&mut self, b: u32) {
+        if b > self.head {
+            let d = b - self.head;
+            if d >= 8 {
+                self.c = [0; 8];
+            } else {
+                for i in 1..=d {
+                    self.c[((self.head + i) % 8) as usize] = 0;
+                }
+            }
+            self.head = b;
+        }
+    }
+    fn add(&mut self, b: u32) -> u32 {
+        self.advance(b);
+        let i = (self.head % 8) as usize;
+        self.c[i] = self.c[i].saturating_add(1);
+        self.total()
+    }
+    fn total(&self) -> u32 {
+        self.c.iter().map(|&x| x as u32).sum()
+    }
+}
+
+impl Pod for Win {
+    const SIZE: usize = 20;
+    fn put(&self, w: &mut W) {
+        w.u32(self.head);
+        for c in self.c {
+            w.u16(c);
+        }
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        let head = r.u32()?;
+        let mut c = [0u16; 8];
+        for x in c.iter_mut() {
+            *x = r.u16()?;
+        }
+        Ok(Win { head, c })
+    }
+}
+
+/// Distinct values in a sliding window: two half-window 256-bit linear-counting sketches.
+#[derive(Clone, Copy, Default, Debug)]
+struct Dist {
+    half: u32,
+    cur: [u64; 4],
+    prev: [u64; 4],
+}
+
+impl Dist {
+    fn add(&mut self, hb: u32, h: u64) -> f64 {
+        if hb > self.half {
+            self.prev = if hb == self.half + 1 {
+                self.cur
+            } else {
+                [0; 4]
+            };
+            self.cur = [0; 4];
+            self.half = hb;
+        }
+        let bit = (h & 255) as usize;
+        self.cur[bit / 64] |= 1u64 << (bit % 64);
+        let ones: u32 = (0..4)
+            .map(|i| (self.cur[i] | self.prev[i]).count_ones())
+            .sum();
+        if ones >= 256 {
+            1500.0
+        } else {
+            -256.0 * libm::log(1.0 - ones as f64 / 256.0)
+        }
+    }
+}
+
+impl Pod for Dist {
+    const SIZE: usize = 68;
+    fn put(&self, w: &mut W) {
+        w.u32(self.half);
+        for x in self.cur.iter().chain(self.prev.iter()) {
+            w.u64(*x);
+        }
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        let half = r.u32()?;
+        let mut d = Dist {
+            half,
+            ..Default::default()
+        };
+        for i in 0..4 {
+            d.cur[i] = r.u64()?;
+        }
+        for i in 0..4 {
+            d.prev[i] = r.u64()?;
+        }
+        Ok(d)
+    }
+}
+
+/// Per-entity profile shared by new-value and unusual-hour detectors: 32 bytes.
+#[derive(Clone, Copy, Default, Debug)]
+struct Profile {
+    first_min: u32,
+    last_min: u32,
+    n: u32,
+    distinct: [u8; 8],
+    /// 24 four-bit hour-of-day counts; all halve when one saturates.
+    hours: [u8; 12],
+}
+
+impl Profile {
+    fn hour(&self, h: usize) -> u32 {
+        ((self.hours[h / 2] >> (4 * (h % 2))) & 15) as u32
+    }
+    fn inc_hour(&mut self, h: usize) {
+        if self.hour(h) == 15 {
+            for b in self.hours.iter_mut() {
+                let lo = (*b & 15) >> 1;
+                let hi = (*b >> 4) >> 1;
+                *b = lo | (hi << 4);
+            }
+        }
+        let v = self.hour(h) + 1;
+        let sh = 4 * (h % 2);
+        self.hours[h / 2] = (self.hours[h / 2] & !(15 << sh)) | ((v as u8) << sh);
+    }
+}
+
+impl Pod for Profile {
+    const SIZE: usize = 32;
+    fn put(&self, w: &mut W) {
+        w.u32(self.first_min);
+        w.u32(self.last_min);
+        w.u32(self.n);
+        w.buf.extend_from_slice(&self.distinct);
+        w.buf.extend_from_slice(&self.hours);
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        let mut p = Profile {
+            first_min: r.u32()?,
+            last_min: r.u32()?,
+            n: r.u32()?,
+            ..Default::default()
+        };
+        p.distinct.copy_from_slice(r.take(8)?);
+        p.hours.copy_from_slice(r.take(12)?);
+        Ok(p)
+    }
+}
+
+#[derive(Clone, Copy, Default, Debug)]
+struct Loc {
+    lat: f32,
+    lon: f32,
+    t: f64,
+}
+
+impl Pod for Loc {
+    const SIZE: usize = 16;
+    fn put(&self, w: &mut W) {
+        w.f32(self.lat);
+        w.f32(self.lon);
+        w.f64(self.t);
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        Ok(Loc {
+            lat: r.f32()?,
+            lon: r.f32()?,
+            t: r.f64()?,
+        })
+    }
+}
+
+/// Seasonal robust baseline for one series: 160 bytes.
+#[derive(Clone, Copy, Debug)]
+struct RateState {
+    bucket: u32,
+    count: f32,
+    errs: f32,
+    n: u32,
+    level: f32,
+    dev: f32,
+    err_rate: f32,
+    err_n: f32,
+    season: [f32; 24],
+    dow: [f32; 7],
+    short: f32,
+}
+
+impl Default for RateState {
+    fn default() -> Self {
+        RateState {
+            bucket: u32::MAX,
+            count: 0.0,
+            errs: 0.0,
+            n: 0,
+            level: 0.0,
+            dev: 0.0,
+            err_rate: 0.0,
+            err_n: 0.0,
+            season: [0.0; 24],
+            dow: [0.0; 7],
+            short: 0.0,
+        }
+    }
+}
+
+impl Pod for RateState {
+    const SIZE: usize = 36 + 31 * 4;
+    fn put(&self, w: &mut W) {
+        w.u32(self.bucket);
+        w.f32(self.count);
+        w.f32(self.errs);
+        w.u32(self.n);
+        w.f32(self.level);
+        w.f32(self.dev);
+        w.f32(self.err_rate);
+        w.f32(self.err_n);
+        for x in self.season.iter().chain(self.dow.iter()) {
+            w.f32(*x);
+        }
+        w.f32(self.short);
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        let mut s = RateState {
+            bucket: r.u32()?,
+            count: r.f32()?,
+            errs: r.f32()?,
+            n: r.u32()?,
+            level: r.f32()?,
+            dev: r.f32()?,
+            err_rate: r.f32()?,
+            err_n: r.f32()?,
+            ..Default::default()
+        };
+        for i in 0..24 {
+            s.season[i] = r.f32()?;
+        }
+        for i in 0..7 {
+            s.dow[i] = r.f32()?;
+        }
+        s.short = r.f32()?;
+        Ok(s)
+    }
+}
+
+const TOP: usize = 12;
+
+/// Next-event statistics for one context (space-saving top list): 76 bytes.
+#[derive(Clone, Copy, Default, Debug)]
+struct CtxStats {
+    total: u32,
+    ids: [u16; TOP],
+    cnt: [u32; TOP],
+}
+
+impl CtxStats {
+    fn count(&self, id: u16) -> u32 {
+        (0..TOP)
+            .find(|&i| self.cnt[i] > 0 && self.ids[i] == id)
+            .map(|i| self.cnt[i])
+            .unwrap_or(0)
+    }
+    fn add(&mut self, id: u16) {
+        self.total = self.total.saturating_add(1);
+        if let Some(i) = (0..TOP).find(|&i| self.cnt[i] > 0 && self.ids[i] == id) {
+            self.cnt[i] += 1;
+            return;
+        }
+        let mut m = 0;
+        for i in 0..TOP {
+            if self.cnt[i] < self.cnt[m] {
+                m = i;
+            }
+        }
+        self.ids[m] = id;
+        self.cnt[m] += 1;
+    }
+}
+
+impl Pod for CtxStats {
+    const SIZE: usize = 4 + TOP * 6;
+    fn put(&self, w: &mut W) {
+        w.u32(self.total);
+        for i in 0..TOP {
+            w.u16(self.ids[i]);
+            w.u32(self.cnt[i]);
+        }
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        let mut s = CtxStats {
+            total: r.u32()?,
+            ..Default::default()
+        };
+        for i in 0..TOP {
+            s.ids[i] = r.u16()?;
+            s.cnt[i] = r.u32()?;
+        }
+        Ok(s)
+    }
+}
+
+const HIST: usize = 16;
+
+#[derive(Clone, Copy, Default, Debug)]
+struct Hist {
+    len: u32,
+    last: [u16; HIST],
+}
+
+impl Hist {
+    fn push(&mut self, id: u16) {
+        self.last.copy_within(1.., 0);
+        self.last[HIST - 1] = id;
+        self.len = self.len.saturating_add(1);
+    }
+    /// Hash of the last `j` ids (with a start marker when the session is shorter).
+    fn ctx(&self, j: usize, seed: u64) -> u64 {
+        let mut h = combine(seed, j as u64);
+        let have = (self.len as usize).min(HIST);
+        for i in 0..j {
+            let v = if i < have {
+                self.last[HIST - 1 - i] as u64
+            } else {
+                0xFFFF_FFFF
+            };
+            h = combine(h, v);
+        }
+        h
+    }
+}
+
+impl Pod for Hist {
+    const SIZE: usize = 4 + HIST * 2;
+    fn put(&self, w: &mut W) {
+        w.u32(self.len);
+        for x in self.last {
+            w.u16(x);
+        }
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        let mut s = Hist {
+            len: r.u32()?,
+            ..Default::default()
+        };
+        for x in s.last.iter_mut() {
+            *x = r.u16()?;
+        }
+        Ok(s)
+    }
+}
+
+// ---------------------------------------------------------------- detectors
+
+struct Threshold {
+    filter: Vec<CCond>,
+    group: FieldRef,
+    window: f64,
+    threshold: u32,
+    expected: f64,
+    table: Table<Win>,
+}
+
+struct DistinctDet {
+    filter: Vec<CCond>,
+    group: FieldRef,
+    distinct: FieldRef,
+    window: f64,
+    threshold: u32,
+    expected: f64,
+    table: Table<Dist>,
+}
+
+struct FollowedBy {
+    first: Vec<CCond>,
+    then: Vec<CCond>,
+    group: FieldRef,
+    min_first: u32,
+    window: f64,
+    expected: f64,
+    table: Table<Win>,
+}
+
+struct Rate {
+    filter: Vec<CCond>,
+    group: Option<FieldRef>,
+    bucket: f64,
+    value: Option<FieldRef>,
+    err: Vec<CCond>,
+    season: Seasonality,
+    alpha: f64,
+    warmup: u32,
+    drops: bool,
+    min_count: f64,
+    table: Table<RateState>,
+}
+
+struct NewValue {
+    filter: Vec<CCond>,
+    group: usize,
+    features: Vec<FieldRef>,
+    rare: bool,
+}
+
+struct Hour {
+    filter: Vec<CCond>,
+    group: usize,
+}
+
+struct Peer {
+    filter: Vec<CCond>,
+    entity: FieldRef,
+    group: FieldRef,
+    feature: FieldRef,
+    counts: Table<u32>,
+}
+
+struct Travel {
+    filter: Vec<CCond>,
+    entity: FieldRef,
+    lat: FieldRef,
+    lon: FieldRef,
+    max_kmh: f64,
+    min_km: f64,
+    table: Table<Loc>,
+}
+
+struct Sequence {
+    filter: Vec<CCond>,
+    session: FieldRef,
+    template: Option<FieldRef>,
+    message: FieldRef,
+    h: usize,
+    k: usize,
+    online: bool,
+    drain: Drain,
+    keys: BTreeMap<String, u16>,
+    key_names: Vec<String>,
+    counts0: Vec<u32>,
+    total0: u64,
+    ctx: Table<CtxStats>,
+    sessions: Table<Hist>,
+    max_templates: usize,
+}
+
+enum Det {
+    Threshold(Threshold),
+    Distinct(DistinctDet),
+    FollowedBy(FollowedBy),
+    Rate(Rate),
+    NewValue(NewValue),
+    Hour(Hour),
+    Peer(Peer),
+    Travel(Travel),
+    Sequence(Sequence),
+}
+
+struct Group {
+    entity: FieldRef,
+    table: Table<Profile>,
+    cms: CountMin,
+}
+
+struct Allowed {
+    f: FieldRef,
+    values: Vec<String>,
+    detector: Option<String>,
+}
+
+/// The anomaly engine: one per stream (plugin instance).
+pub struct Engine {
+    policy: Policy,
+    names: Vec<String>,
+    dets: Vec<Det>,
+    groups: Vec<Group>,
+    extract: Vec<Extractor>,
+    allow: Vec<Allowed>,
+    ts: FieldRef,
+    dedup: Table<u32>,
+    first_t: f64,
+    last_t: f64,
+    events: u64,
+    epoch: i64,
+    ex_buf: Vec<(String, String)>,
+}
+
+/// Default tail probability of a rule at its threshold.
+const RULE_TAIL: f64 = 0.001;
+const SEED_GROUP: u64 = 0x5EED_0001;
+const SEED_ENT: u64 = 0x5EED_0002;
+const SEED_DEDUP: u64 = 0x5EED_0003;
+
+impl Engine {
+    pub fn new(policy: Policy) -> Engine {
+        // Budget split by weights (see README, "Memory").
+        let mut group_names: Vec<String> = Vec::new();
+        for d in &policy.detectors {
+            match d {
+                DetectorSpec::NewValue(r) if !group_names.contains(&r.entity) => {
+                    group_names.push(r.entity.clone())
+                }
+                DetectorSpec::UnusualHour(r) if !group_names.contains(&r.entity) => {
+                    group_names.push(r.entity.clone())
+                }
+                _ => {}
+            }
+        }
+        let mut total_w: u32 = 1; // dedup
+        for d in &policy.detectors {
+            total_w += match d {
+                DetectorSpec::Sequence(_) => 4,
+                DetectorSpec::NewValue(_) | DetectorSpec::UnusualHour(_) => 0,
+                _ => 1,
+            };
+        }
+        total_w += group_names.len() as u32 * 30;
+        let templates_reserve: usize = policy
+            .detectors
+            .iter()
+            .map(|d| {
+                if let DetectorSpec::Sequence(s) = d {
+                    s.max_templates * 160
+                } else {
+                    0
+                }
+            })
+            .sum();
+        let budget = (policy.memory_budget_bytes as usize)
+            .saturating_sub(templates_reserve + 4096)
+            .max(1 << 15);
+        let share = |w: u32| budget / total_w as usize * w as usize;
+
+        let groups: Vec<Group> = group_names
+            .iter()
+            .map(|e| Group {
+                entity: FieldRef::new(&policy, e),
+                table: Table::with_budget(share(26)),
+                cms: CountMin::with_budget(share(4), 2),
+            })
+            .collect();
+        let gi = |e: &str| group_names.iter().position(|g| g == e).unwrap_or(0);
+        let p = &policy;
+        let dets: Vec<Det> = policy
+            .detectors
+            .iter()
+            .map(|d| match d {
+                DetectorSpec::Threshold(r) => Det::Threshold(Threshold {
+                    filter: conds(p, &r.filter),
+                    group: FieldRef::new(p, &r.group_by),
+                    window: r.window_secs,
+                    threshold: r.threshold,
+                    expected: r
+                        .expected
+                        .unwrap_or_else(|| lambda_for(r.threshold, RULE_TAIL))
+                        .max(1e-6),
+                    table: Table::with_budget(share(1)),
+                }),
+                DetectorSpec::Distinct(r) => Det::Distinct(DistinctDet {
+                    filter: conds(p, &r.filter),
+                    group: FieldRef::new(p, &r.group_by),
+                    distinct: FieldRef::new(p, &r.distinct),
+                    window: r.window_secs,
+                    threshold: r.threshold,
+                    expected: r
+                        .expected
+                        .unwrap_or_else(|| lambda_for(r.threshold, RULE_TAIL))
+                        .max(1e-6),
+                    table: Table::with_budget(share(1)),
+                }),
+                DetectorSpec::FollowedBy(r) => Det::FollowedBy(FollowedBy {
+                    first: conds(p, &r.first),
+                    then: conds(p, &r.then),
+                    group: FieldRef::new(p, &r.group_by),
+                    min_first: r.min_first,
+                    window: r.window_secs,
+                    expected: r
+                        .expected
+                        .unwrap_or_else(|| lambda_for(r.min_first - 1, RULE_TAIL))
+                        .max(1e-6),
+                    table: Table::with_budget(share(1)),
+                }),
+                DetectorSpec::Rate(r) => Det::Rate(Rate {
+                    filter: conds(p, &r.filter),
+                    group: r.group_by.as_ref().map(|g| FieldRef::new(p, g)),
+                    bucket: r.bucket_secs,
+                    value: r.value_field.as_ref().map(|g| FieldRef::new(p, g)),
+                    err: conds(p, &r.error_where),
+                    season: r.seasonality,
+                    alpha: 1.0 - libm::exp2(-1.0 / r.half_life),
+                    warmup: r.warmup,
+                    drops: r.drops,
+                    min_count: r.min_count,
+                    table: Table::with_budget(share(1)),
+                }),
+                DetectorSpec::NewValue(r) => Det::NewValue(NewValue {
+                    filter: conds(p, &r.filter),
+                    group: gi(&r.entity),
+                    features: r.features.iter().map(|f| FieldRef::new(p, f)).collect(),
+                    rare: r.rare,
+                }),
+                DetectorSpec::UnusualHour(r) => Det::Hour(Hour {
+                    filter: conds(p, &r.filter),
+                    group: gi(&r.entity),
+                }),
+                DetectorSpec::PeerRare(r) => Det::Peer(Peer {
+                    filter: conds(p, &r.filter),
+                    entity: FieldRef::new(p, &r.entity),
+                    group: FieldRef::new(p, &r.group),
+                    feature: FieldRef::new(p, &r.feature),
+                    counts: Table::with_budget(share(1)),
+                }),
+                DetectorSpec::ImpossibleTravel(r) => Det::Travel(Travel {
+                    filter: conds(p, &r.filter),
+                    entity: FieldRef::new(p, &r.entity),
+                    lat: FieldRef::new(p, "lat"),
+                    lon: FieldRef::new(p, "lon"),
+                    max_kmh: r.max_kmh,
+                    min_km: r.min_km,
+                    table: Table::with_budget(share(1)),
+                }),
+                DetectorSpec::Sequence(r) => Det::Sequence(Sequence {
+                    filter: conds(p, &r.filter),
+                    session: FieldRef::new(p, &r.session),
+                    template: r.template.as_ref().map(|t| FieldRef::new(p, t)),
+                    message: FieldRef::new(p, "message"),
+                    h: r.history,
+                    k: r.top_k,
+                    online: r.online,
+                    drain: Drain::new(r.similarity, r.depth, r.max_templates),
+                    keys: BTreeMap::new(),
+                    key_names: Vec::new(),
+                    counts0: Vec::new(),
+                    total0: 0,
+                    ctx: Table::with_budget(share(3)),
+                    sessions: Table::with_budget(share(1)),
+                    max_templates: r.max_templates,
+                }),
+            })
+            .collect();
+        let extract = policy
+            .extract
+            .iter()
+            .map(|e| Extractor::new(&policy, e))
+            .collect();
+        let allow = policy
+            .allowlist
+            .iter()
+            .map(|a| Allowed {
+                f: FieldRef::new(&policy, &a.field),
+                values: a.values.clone(),
+                detector: a.detector.clone(),
+            })
+            .collect();
+        let names = policy
+            .detectors
+            .iter()
+            .map(|d| d.name().to_string())
+            .collect();
+        Engine {
+            ts: FieldRef::new(&policy, "timestamp"),
+            names,
+            dets,
+            groups,
+            extract,
+            allow,
+            dedup: Table::with_budget(share(1)),
+            first_t: f64::NAN,
+            last_t: f64::NAN,
+            events: 0,
+            epoch: i64::MIN,
+            ex_buf: Vec::new(),
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Bytes of state the engine holds now (its own accounting; see README).
+    pub fn memory_bytes(&self) -> usize {
+        let mut b = self.dedup.bytes() + 4096;
+        for g in &self.groups {
+            b += g.table.bytes() + g.cms.bytes();
+        }
+        for d in &self.dets {
+            b += match d {
+                Det::Threshold(x) => x.table.bytes(),
+                Det::Distinct(x) => x.table.bytes(),
+                Det::FollowedBy(x) => x.table.bytes(),
+                Det::Rate(x) => x.table.bytes(),
+                Det::Peer(x) => x.counts.bytes(),
+                Det::Travel(x) => x.table.bytes(),
+                Det::Sequence(x) => {
+                    x.ctx.bytes()
+                        + x.sessions.bytes()
+                        + x.drain.bytes()
+                        + x.counts0.capacity() * 4
+                        + x.key_names
+                            .iter()
+                            .map(|k| 2 * (k.len() + 48))
+                            .sum::<usize>()
+                }
+                Det::NewValue(_) | Det::Hour(_) => 0,
+            };
+        }
+        b
+    }
+
+    /// The configured budget.
+    pub fn memory_budget(&self) -> usize {
+        self.policy.memory_budget_bytes as usize
+    }
+
+    /// Number of entities with a profile, per profile group (entity field -> count).
+    pub fn profiled_entities(&self) -> usize {
+        self.groups.iter().map(|g| g.table.len()).sum()
+    }
+
+    fn event_time<E: Event + ?Sized>(
+        &self,
+        ev: &E,
+        ex: &[(String, String)],
+        time_ns: Option<i64>,
+    ) -> f64 {
+        let host = time_ns.map(|n| n as f64 / 1e9);
+        let year_ref = host.or(if self.last_t.is_finite() {
+            Some(self.last_t)
+        } else {
+            None
+        });
+        let year = year_ref.map(year_of).unwrap_or(1970);
+        let from_field = if let Some((_, v)) = ex.iter().find(|(k, _)| k == "timestamp") {
+            parse_time_secs(v, year)
+        } else {
+            match self.ts.paths.iter().find_map(|p| ev.field(p)) {
+                Some(FieldValue::Num(n)) => number_secs(n),
+                Some(FieldValue::Str(s)) => parse_time_secs(s, year),
+                _ => None,
+            }
+        };
+        let t = from_field.or(host).unwrap_or(if self.last_t.is_finite() {
+            self.last_t
+        } else {
+            0.0
+        });
+        if t.is_finite() {
+            t.clamp(0.0, 1.0e11)
+        } else {
+            0.0
+        }
+    }
+
+    /// Score one event. `time_ns` is the host's time, used when the event has no timestamp.
+    pub fn score<E: Event + ?Sized>(&mut self, event: &E, time_ns: Option<i64>) -> Verdict {
+        let mut ex = core::mem::take(&mut self.ex_buf);
+        ex.clear();
+        for x in &self.extract {
+            if let Some(text) = x.from.paths.iter().find_map(|p| event.field(p)) {
+                if let FieldValue::Str(s) = text {
+                    if x.apply(s, &mut ex) {
+                        break;
+                    }
+                }
+            }
+        }
+        let t = self.event_time(event, &ex, time_ns);
+        if !self.first_t.is_finite() {
+            self.first_t = t;
+        }
+        self.last_t = t;
+        self.events += 1;
+        self.maybe_decay(t);
+        let lp = &self.policy.learning;
+        let learning = self.events <= lp.period_events || t - self.first_t < lp.period_secs;
+        let ctx = Ctx {
+            ev: event,
+            ex: &ex,
+            outcome: &self.policy.outcome,
+            t,
+            learning,
+            min_events: lp.min_entity_events,
+            report_p: self.policy.alerting.evidence_p,
+        };
+        let mut hits: Vec<Hit> = Vec::new();
+        // profile groups: read the profile once, let detectors use it, write it back
+        let mut profs: Vec<Option<(u64, String, Profile)>> = Vec::with_capacity(self.groups.len());
+        for g in &mut self.groups {
+            match ctx.get(&g.entity) {
+                Some(e) => {
+                    let k = hash_str(SEED_ENT, &e);
+                    let (p, _) = g.table.entry(k);
+                    profs.push(Some((k, e.into_owned(), *p)));
+                }
+                None => profs.push(None),
+            }
+        }
+        for (i, d) in self.dets.iter_mut().enumerate() {
+            d.run(
+                i,
+                &ctx,
+                &mut self.groups,
+                &mut profs,
+                &mut hits,
+                &self.names[i],
+            );
+        }
+        for (g, pr) in self.groups.iter_mut().zip(profs) {
+            if let Some((k, _, mut p)) = pr {
+                let m = (t / 60.0) as u32;
+                if p.n == 0 {
+                    p.first_min = m;
+                }
+                p.n = p.n.saturating_add(1);
+                p.last_min = p.last_min.max(m);
+                p.inc_hour(hour_of(t));
+                *g.table.entry(k).0 = p;
+            }
+        }
+        // allowlists
+        let mut allowed_all = false;
+        let mut allowed: Vec<&str> = Vec::new();
+        for a in &self.allow {
+            if let Some(v) = ctx.get(&a.f) {
+                if a.values.iter().any(|x| *x == *v) {
+                    match &a.detector {
+                        Some(d) => allowed.push(d.as_str()),
+                        None => allowed_all = true,
+                    }
+                }
+            }
+        }
+        let learning = ctx.learning;
+        drop(ctx);
+        self.ex_buf = ex;
+        if learning || allowed_all {
+            return Verdict::none();
+        }
+        let names = &self.names;
+        let sup = &self.policy.suppress;
+        let evidence = self.policy.alerting.evidence_p;
+        hits.retain(|h| {
+            let dn = names[h.det].as_str();
+            h.p.is_finite()
+                && h.p < evidence
+                && !allowed.contains(&dn)
+                && !sup.iter().any(|s| {
+                    (s.detector == "*" || s.detector == dn)
+                        && (s.entity == "*" || s.entity == h.entity)
+                        && (s.feature == "*" || s.feature == h.feature)
+                })
+        });
+        if hits.is_empty() {
+            return Verdict::none();
+        }
+        let ps: Vec<f64> = hits.iter().map(|h| h.p).collect();
+        if num::fisher(&ps) >= self.policy.alerting.report_p {
+            return Verdict::none();
+        }
+        // dedup: the same finding is reported once per dedup window
+        let dd = self.policy.alerting.dedup_secs;
+        if dd > 0.0 {
+            let now = t as u32;
+            hits.retain(|h| {
+                let (last, new) = self.dedup.entry(h.dkey);
+                if !new && (now.saturating_sub(*last) as f64) < dd {
+                    return false;
+                }
+                *last = now;
+                true
+            });
+        }
+        if hits.is_empty() {
+            return Verdict::none();
+        }
+        hits.sort_by(|a, b| {
+            a.p.partial_cmp(&b.p)
+                .unwrap_or(core::cmp::Ordering::Equal)
+                .then(a.det.cmp(&b.det))
+                .then(a.feature.cmp(&b.feature))
+        });
+        let ps: Vec<f64> = hits.iter().map(|h| h.p).collect();
+        let pc = num::fisher(&ps);
+        let score = num::round4((-libm::log10(num::clamp_p(pc)) / 6.0).clamp(0.0, 1.0));
+        let th = self.policy.alerting.severity_thresholds;
+        let severity = if score >= th[3] {
+            Severity::Critical
+        } else if score >= th[2] {
+            Severity::High
+        } else if score >= th[1] {
+            Severity::Medium
+        } else if score >= th[0] {
+            Severity::Low
+        } else {
+            Severity::None
+        };
+        hits.truncate(self.policy.alerting.max_reasons);
+        let reasons = hits
+            .into_iter()
+            .map(|h| Reason {
+                detector: names[h.det].clone(),
+                entity: h.entity,
+                feature: h.feature,
+                observed: h.observed,
+                expected: h.expected,
+                p: num::round4(h.p),
+                text: h.text,
+            })
+            .collect();
+        Verdict {
+            score,
+            severity,
+            reasons,
+        }
+    }
+
+    fn maybe_decay(&mut self, t: f64) {
+        let hl = self.policy.half_life_secs;
+        let e = libm::floor(t / hl) as i64;
+        if self.epoch == i64::MIN {
+            self.epoch = e;
+            return;
+        }
+        if e <= self.epoch {
+            return;
+        }
+        let steps = (e - self.epoch).min(8);
+        self.epoch = e;
+        for _ in 0..steps {
+            for g in &mut self.groups {
+                g.cms.halve();
+                for p in g.table.iter_mut() {
+                    p.n /= 2;
+                    for d in p.distinct.iter_mut() {
+                        *d = d.div_ceil(2);
+                    }
+                }
+            }
+            for d in &mut self.dets {
+                if let Det::Peer(x) = d {
+                    for c in x.counts.iter_mut() {
+                        *c /= 2;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Serialize all learned state (versioned byte format, see README).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut w = W::default();
+        w.buf.extend_from_slice(snapshot::MAGIC);
+        w.u16(snapshot::VERSION);
+        w.u64(self.fingerprint());
+        w.f64(self.first_t);
+        w.f64(self.last_t);
+        w.u64(self.events);
+        w.u64(self.epoch as u64);
+        snapshot::put_table(&mut w, &self.dedup);
+        for g in &self.groups {
+            snapshot::put_table(&mut w, &g.table);
+            w.bytes(g.cms.cells());
+        }
+        for d in &self.dets {
+            match d {
+                Det::Threshold(x) => snapshot::put_table(&mut w, &x.table),
+                Det::Distinct(x) => snapshot::put_table(&mut w, &x.table),
+                Det::FollowedBy(x) => snapshot::put_table(&mut w, &x.table),
+                Det::Rate(x) => snapshot::put_table(&mut w, &x.table),
+                Det::Peer(x) => snapshot::put_table(&mut w, &x.counts),
+                Det::Travel(x) => snapshot::put_table(&mut w, &x.table),
+                Det::NewValue(_) | Det::Hour(_) => {}
+                Det::Sequence(x) => {
+                    let ts = x.drain.templates();
+                    w.u32(ts.len() as u32);
+                    for t in ts {
+                        w.u32(t.len() as u32);
+                        for tok in t {
+                            w.str(tok);
+                        }
+                    }
+                    w.u32(x.key_names.len() as u32);
+                    for k in &x.key_names {
+                        w.str(k);
+                    }
+                    w.u32(x.counts0.len() as u32);
+                    for c in &x.counts0 {
+                        w.u32(*c);
+                    }
+                    w.u64(x.total0);
+                    snapshot::put_table(&mut w, &x.ctx);
+                    snapshot::put_table(&mut w, &x.sessions);
+                }
+            }
+        }
+        let sum = crate::store::hash_bytes(0x5A5A, &w.buf);
+        w.u64(sum);
+        w.buf
+    }
+
+    fn fingerprint(&self) -> u64 {
+        hash_str(0xF1F1, &format!("{:?}", self.policy))
+    }
+
+    /// Restore state written by [`Engine::snapshot`] under the same policy.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        if bytes.len() < 8 || &bytes[..8] != snapshot::MAGIC {
+            return Err(StateError::BadMagic);
+        }
+        if bytes.len() < 8 + 2 + 8 {
+            return Err(StateError::Corrupt("truncated"));
+        }
+        let (body, tail) = bytes.split_at(bytes.len() - 8);
+        let mut r = R { b: &bytes[8..] };
+        let v = r.u16()?;
+        if v != snapshot::VERSION {
+            return Err(StateError::UnsupportedVersion(v));
+        }
+        if r.u64()? != self.fingerprint() {
+            return Err(StateError::PolicyMismatch);
+        }
+        let mut sb = [0u8; 8];
+        sb.copy_from_slice(tail);
+        if u64::from_le_bytes(sb) != crate::store::hash_bytes(0x5A5A, body) {
+            return Err(StateError::Corrupt("checksum"));
+        }
+        // Restore into a fresh engine so a failure leaves `self` untouched.
+        let mut fresh = Engine::new(self.policy.clone());
+        let mut r = R {
+            b: &body[8 + 2 + 8..],
+        };
+        fresh.first_t = r.f64()?;
+        fresh.last_t = r.f64()?;
+        fresh.events = r.u64()?;
+        fresh.epoch = r.u64()? as i64;
+        snapshot::get_table(&mut r, &mut fresh.dedup)?;
+        for g in &mut fresh.groups {
+            snapshot::get_table(&mut r, &mut g.table)?;
+            let cells = r.bytes()?;
+            if cells.len() != g.cms.cells().len() {
+                return Err(StateError::Corrupt("sketch size"));
+            }
+            g.cms.cells_mut().copy_from_slice(cells);
+        }
+        for d in &mut fresh.dets {
+            match d {
+                Det::Threshold(x) => snapshot::get_table(&mut r, &mut x.table)?,
+                Det::Distinct(x) => snapshot::get_table(&mut r, &mut x.table)?,
+                Det::FollowedBy(x) => snapshot::get_table(&mut r, &mut x.table)?,
+                Det::Rate(x) => snapshot::get_table(&mut r, &mut x.table)?,
+                Det::Peer(x) => snapshot::get_table(&mut r, &mut x.counts)?,
+                Det::Travel(x) => snapshot::get_table(&mut r, &mut x.table)?,
+                Det::NewValue(_) | Det::Hour(_) => {}
+                Det::Sequence(x) => {
+                    let n = r.len(4)?;
+                    if n > x.max_templates {
+                        return Err(StateError::Corrupt("too many templates"));
+                    }
+                    let mut ts = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        let m = r.len(4)?;
+                        let mut t = Vec::with_capacity(m);
+                        for _ in 0..m {
+                            t.push(r.str()?);
+                        }
+                        ts.push(t);
+                    }
+                    x.drain.set_templates(ts);
+                    let n = r.len(4)?;
+                    if n > x.max_templates {
+                        return Err(StateError::Corrupt("too many keys"));
+                    }
+                    for i in 0..n {
+                        let k = r.str()?;
+                        x.keys.insert(k.clone(), i as u16);
+                        x.key_names.push(k);
+                    }
+                    let n = r.len(4)?;
+                    if n > x.max_templates + 1 {
+                        return Err(StateError::Corrupt("too many counts"));
+                    }
+                    x.counts0 = (0..n).map(|_| r.u32()).collect::<Result<_, _>>()?;
+                    x.total0 = r.u64()?;
+                    snapshot::get_table(&mut r, &mut x.ctx)?;
+                    snapshot::get_table(&mut r, &mut x.sessions)?;
+                }
+            }
+        }
+        if !r.b.is_empty() {
+            return Err(StateError::Corrupt("trailing bytes"));
+        }
+        *self = fresh;
+        Ok(())
+    }
+}
+
+impl Det {
+    #[allow(clippy::too_many_arguments)]
+    fn run<E: Event + ?Sized>(
+        &mut self,
+        di: usize,
+        c: &Ctx<'_, E>,
+        groups: &mut [Group],
+        profs: &mut [Option<(u64, String, Profile)>],
+        hits: &mut Vec<Hit>,
+        name: &str,
+    ) {
+        let t = c.t;
+        let dseed = combine(SEED_DEDUP, di as u64);
+        match self {
+            Det::Threshold(x) => {
+                if !c.all(&x.filter) {
+                    return;
+                }
+                let Some(g) = c.get(&x.group) else { return };
+                let (w, _) = x.table.entry(hash_str(SEED_GROUP + di as u64, &g));
+                let n = w.add(bidx(t, x.window / 8.0));
+                if n > x.threshold {
+                    let p = num::poisson_sf_ge(n as f64, x.expected);
+                    hits.push(Hit {
+                        det: di,
+                        entity: g.to_string(),
+                        feature: "count".into(),
+                        observed: format!("{n} in {}", dur(x.window)),
+                        expected: format!("<= {}", x.threshold),
+                        p,
+                        text: format!(
+                            "{g}: {n} {name} events in {}, threshold {}",
+                            dur(x.window),
+                            x.threshold
+                        ),
+                        dkey: combine(dseed, hash_str(0, &g)),
+                    });
+                }
+            }
+            Det::Distinct(x) => {
+                if !c.all(&x.filter) {
+                    return;
+                }
+                let Some(g) = c.get(&x.group) else { return };
+                let Some(v) = c.get(&x.distinct) else { return };
+                let (d, _) = x.table.entry(hash_str(SEED_GROUP + di as u64, &g));
+                let est = d.add(bidx(t, x.window / 2.0), hash_str(7, &v));
+                let n = libm::round(est);
+                if n > x.threshold as f64 {
+                    let p = num::poisson_sf_ge(n, x.expected);
+                    hits.push(Hit {
+                        det: di,
+                        entity: g.to_string(),
+                        feature: format!("distinct {}", x.distinct.name),
+                        observed: format!("~{n} in {}", dur(x.window)),
+                        expected: format!("<= {}", x.threshold),
+                        p,
+                        text: format!(
+                            "{g}: ~{n} distinct {} in {} ({name}), threshold {}; latest {}",
+                            x.distinct.name,
+                            dur(x.window),
+                            x.threshold,
+                            clip(&v, 64)
+                        ),
+                        dkey: combine(dseed, hash_str(0, &g)),
+                    });
+                }
+            }
+            Det::FollowedBy(x) => {
+                let Some(g) = c.get(&x.group) else { return };
+                let key = hash_str(SEED_GROUP + di as u64, &g);
+                if c.all(&x.first) {
+                    x.table.entry(key).0.add(bidx(t, x.window / 8.0));
+                } else if c.all(&x.then) {
+                    let Some(w) = x.table.get(key).copied() else {
+                        return;
+                    };
+                    let mut w = w;
+                    w.advance(bidx(t, x.window / 8.0));
+                    let n = w.total();
+                    if n >= x.min_first {
+                        let p = num::poisson_sf_ge(n as f64, x.expected);
+                        *x.table.entry(key).0 = Win::default();
+                        hits.push(Hit {
+                            det: di,
+                            entity: g.to_string(),
+                            feature: "sequence".into(),
+                            observed: format!("{n} then success"),
+                            expected: format!("< {} before success", x.min_first),
+                            p,
+                            text: format!(
+                                "{g}: success after {n} failures within {} ({name})",
+                                dur(x.window)
+                            ),
+                            dkey: combine(dseed, hash_str(0, &g)),
+                        });
+                    }
+                }
+            }
+            Det::Rate(x) => x.run(di, c, hits, name, dseed),
+            Det::NewValue(x) => {
+                if !c.all(&x.filter) {
+                    return;
+                }
+                let Some((ek, ent, prof)) = profs[x.group].as_mut() else {
+                    return;
+                };
+                let cms = &mut groups[x.group].cms;
+                let ready = !c.learning && prof.n >= c.min_events;
+                for (fi, f) in x.features.iter().enumerate() {
+                    let Some(v) = c.get(f) else { continue };
+                    let key = combine(combine(*ek, (di * 16 + fi) as u64), hash_str(11, &v));
+                    let before = cms.add(key);
+                    let d = prof.distinct[fi] as f64;
+                    let n = prof.n as f64;
+                    if ready {
+                        let days = (prof.last_min.saturating_sub(prof.first_min)) as f64 / 1440.0;
+                        let days = libm::ceil(days).max(1.0) as u64;
+                        if before == 0 {
+                            let p = (d + 1.0) / (n + 2.0);
+                            hits.push(Hit {
+                                det: di,
+                                entity: ent.clone(),
+                                feature: f.name.clone(),
+                                observed: clip(&v, 128),
+                                expected: format!("one of {} known values", d as u64),
+                                p,
+                                text: format!(
+                                    "{ent}: {} {} never seen for {ent} in {days} days ({} events, {} known values)",
+                                    f.name,
+                                    clip(&v, 128),
+                                    thousands(prof.n as u64),
+                                    d as u64
+                                ),
+                                dkey: combine(dseed, combine(*ek, hash_str(fi as u64, &v))),
+                            });
+                        } else if x.rare {
+                            let p = (before as f64 + 1.0) / (n + 2.0);
+                            if p < c.report_p {
+                                hits.push(Hit {
+                                    det: di,
+                                    entity: ent.clone(),
+                                    feature: f.name.clone(),
+                                    observed: clip(&v, 128),
+                                    expected: "a common value".into(),
+                                    p,
+                                    text: format!(
+                                        "{ent}: {} {} is rare for {ent} (~{before} of {} events)",
+                                        f.name,
+                                        clip(&v, 128),
+                                        thousands(prof.n as u64)
+                                    ),
+                                    dkey: combine(dseed, combine(*ek, hash_str(fi as u64, &v))),
+                                });
+                            }
+                        }
+                    }
+                    if before == 0 {
+                        prof.distinct[fi] = prof.distinct[fi].saturating_add(1);
+                    }
+                }
+            }
+            Det::Hour(x) => {
+                if !c.all(&x.filter) || c.learning {
+                    return;
+                }
+                let Some((ek, ent, prof)) = profs[x.group].as_ref() else {
+                    return;
+                };
+                if prof.n < c.min_events {
+                    return;
+                }
+                let h = hour_of(t);
+                let counts: Vec<f64> = (0..24).map(|i| prof.hour(i) as f64).collect();
+                let tot: f64 = counts.iter().sum();
+                if tot < 8.0 {
+                    return;
+                }
+                let pr = |i: usize| (counts[i] + 0.1) / (tot + 2.4);
+                let ph = pr(h);
+                let p: f64 = (0..24).filter(|&i| pr(i) <= ph).map(pr).sum();
+                if p >= c.report_p {
+                    return;
+                }
+                let mx = counts.iter().cloned().fold(0.0, f64::max);
+                let usual: Vec<usize> = (0..24)
+                    .filter(|&i| counts[i] * 4.0 >= mx && counts[i] > 0.0)
+                    .collect();
+                let range = match (usual.first(), usual.last()) {
+                    (Some(a), Some(b)) => format!("{:02}-{:02}", a, b + 1),
+                    _ => "-".into(),
+                };
+                let now = hhmm(t);
+                hits.push(Hit {
+                    det: di,
+                    entity: ent.clone(),
+                    feature: "hour".into(),
+                    observed: now.clone(),
+                    expected: range.clone(),
+                    p,
+                    text: format!(
+                        "{ent}: active at an unusual hour; usual hours {range} UTC, now {now}"
+                    ),
+                    dkey: combine(dseed, combine(*ek, h as u64)),
+                });
+            }
+            Det::Peer(x) => {
+                if !c.all(&x.filter) {
+                    return;
+                }
+                let (Some(e), Some(g), Some(v)) =
+                    (c.get(&x.entity), c.get(&x.group), c.get(&x.feature))
+                else {
+                    return;
+                };
+                let gk = hash_str(SEED_GROUP + di as u64, &g);
+                let tot = {
+                    let (n, _) = x.counts.entry(gk);
+                    let before = *n;
+                    *n = n.saturating_add(1);
+                    before
+                };
+                let (cnt, _) = x.counts.entry(combine(gk, hash_str(13, &v)));
+                let before = *cnt;
+                *cnt = cnt.saturating_add(1);
+                if c.learning || tot < c.min_events.saturating_mul(5) {
+                    return;
+                }
+                let p = (before as f64 + 0.5) / (tot as f64 + 1.0);
+                if p < c.report_p {
+                    hits.push(Hit {
+                        det: di,
+                        entity: e.to_string(),
+                        feature: x.feature.name.clone(),
+                        observed: clip(&v, 128),
+                        expected: format!("common in {} {}", x.group.name, clip(&g, 64)),
+                        p,
+                        text: format!(
+                            "{e}: {} {} is rare among peers in {} {} ({before} of {} events)",
+                            x.feature.name,
+                            clip(&v, 128),
+                            x.group.name,
+                            clip(&g, 64),
+                            thousands(tot as u64)
+                        ),
+                        dkey: combine(dseed, combine(hash_str(0, &e), hash_str(1, &v))),
+                    });
+                }
+            }
+            Det::Travel(x) => {
+                if !c.all(&x.filter) {
+                    return;
+                }
+                let (Some(e), Some(lat), Some(lon)) =
+                    (c.get(&x.entity), c.num(&x.lat), c.num(&x.lon))
+                else {
+                    return;
+                };
+                if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+                    return;
+                }
+                let (l, new) = x.table.entry(hash_str(SEED_GROUP + di as u64, &e));
+                let prev = *l;
+                *l = Loc {
+                    lat: lat as f32,
+                    lon: lon as f32,
+                    t,
+                };
+                if new || c.learning {
+                    return;
+                }
+                let km = num::haversine_km(prev.lat as f64, prev.lon as f64, lat, lon);
+                let dt_h = ((t - prev.t) / 3600.0).max(1.0 / 60.0);
+                let kmh = km / dt_h;
+                if km >= x.min_km && kmh > x.max_kmh {
+                    let p = (0.001 * x.max_kmh / kmh).min(0.001);
+                    hits.push(Hit {
+                        det: di,
+                        entity: e.to_string(),
+                        feature: "travel".into(),
+                        observed: format!("{} km in {}", libm::round(km) as u64, dur(t - prev.t)),
+                        expected: format!("<= {} km/h", x.max_kmh as u64),
+                        p,
+                        text: format!(
+                            "{e}: impossible travel, {} km in {} ({} km/h) from ({}, {}) to ({}, {})",
+                            thousands(libm::round(km) as u64),
+                            dur(t - prev.t),
+                            thousands(libm::round(kmh) as u64),
+                            fmt_num(libm::round(prev.lat as f64 * 100.0) / 100.0),
+                            fmt_num(libm::round(prev.lon as f64 * 100.0) / 100.0),
+                            fmt_num(libm::round(lat * 100.0) / 100.0),
+                            fmt_num(libm::round(lon * 100.0) / 100.0)
+                        ),
+                        dkey: combine(dseed, hash_str(0, &e)),
+                    });
+                }
+            }
+            Det::Sequence(x) => x.run(di, c, hits, dseed),
+        }
+    }
+}
+
+impl Rate {
+    fn expected(&self, s: &RateState, t: f64) -> f64 {
+        let mut e = s.level as f64;
+        match self.season {
+            Seasonality::None => {}
+            Seasonality::HourOfDay => e += s.season[hour_of(t)] as f64,
+            Seasonality::HourOfWeek => e += s.season[hour_of(t)] as f64 + s.dow[dow_of(t)] as f64,
+        }
+        e
+    }
+
+    /// Score observation `x` at time `t` against the baseline, then update it.
+    fn observe(&self, s: &mut RateState, x: f64, t: f64, counts: bool) -> Option<(f64, f64, f64)> {
+        let e = self.expected(s, t);
+        let sigma = if counts {
+            // Poisson noise plus the learned extra spread (over-dispersion)
+            libm::sqrt(e.max(1.0) + (1.2533 * s.dev as f64) * (1.2533 * s.dev as f64))
+        } else {
+            (1.2533 * s.dev as f64).max(1e-6 + 1e-3 * e.abs())
+        };
+        let z = (x - e) / sigma;
+        let big_enough = !counts || x >= self.min_count || e >= self.min_count;
+        let res = if s.n >= self.warmup && big_enough {
+            let mut p = num::normal_sf(z);
+            if self.drops {
+                p = (2.0 * p.min(num::normal_sf(-z))).min(1.0);
+                if z < 0.0 {
+                    p = (2.0 * num::normal_sf(-z)).min(1.0);
+                }
+            }
+            Some((p, e, sigma))
+        } else {
+            None
+        };
+        // Robust (Huber-clipped) update.
+        let a = if s.n < self.warmup {
+            (1.0 / (s.n as f64 + 1.0)).max(self.alpha)
+        } else {
+            self.alpha
+        };
+        let r = if s.n >= self.warmup {
+            (x - e).clamp(-3.0 * sigma, 3.0 * sigma)
+        } else {
+            x - e
+        };
+        let seas_idx = hour_of(t);
+        let dow_idx = dow_of(t);
+        if s.n == 0 {
+            s.level = x as f32;
+        } else {
+            s.level = (s.level as f64 + a * r) as f32;
+            if self.season != Seasonality::None {
+                let sa = (a * 6.0).min(0.5);
+                let resid = e + r
+                    - s.level as f64
+                    - s.dow[dow_idx] as f64 * (self.season == Seasonality::HourOfWeek) as u8 as f64;
+                s.season[seas_idx] =
+                    (s.season[seas_idx] as f64 + sa * (resid - s.season[seas_idx] as f64)) as f32;
+                if self.season == Seasonality::HourOfWeek {
+                    let da = (a * 2.0).min(0.5);
+                    let rd = e + r - s.level as f64 - s.season[seas_idx] as f64;
+                    s.dow[dow_idx] =
+                        (s.dow[dow_idx] as f64 + da * (rd - s.dow[dow_idx] as f64)) as f32;
+                }
+            }
+            s.dev = (s.dev as f64 + a * (r.abs() - s.dev as f64)) as f32;
+        }
+        s.n = s.n.saturating_add(1);
+        res
+    }
+
+    fn run<E: Event + ?Sized>(
+        &mut self,
+        di: usize,
+        c: &Ctx<'_, E>,
+        hits: &mut Vec<Hit>,
+        name: &str,
+        dseed: u64,
+    ) {
+        if !c.all(&self.filter) {
+            return;
+        }
+        let ent: Cow<'_, str> = match &self.group {
+            Some(g) => match c.get(g) {
+                Some(v) => v,
+                None => return,
+            },
+            None => Cow::Borrowed("*"),
+        };
+        let key = hash_str(SEED_GROUP + di as u64, &ent);
+        let t = c.t;
+        if let Some(vf) = &self.value {
+            let Some(x) = c.num(vf) else { return };
+            let mut s = *self.table.entry(key).0;
+            let r = self.observe(&mut s, x, t, false);
+            *self.table.entry(key).0 = s;
+            if let (Some((p, e, sd)), false) = (r, c.learning) {
+                hits.push(Hit {
+                    det: di,
+                    entity: ent.to_string(),
+                    feature: vf.name.clone(),
+                    observed: fmt_num(x),
+                    expected: format!("{} ± {}", fmt_num(e), fmt_num(sd)),
+                    p,
+                    text: format!(
+                        "{ent}: {} {} {} the usual {} ± {} at {} UTC",
+                        vf.name,
+                        fmt_num(x),
+                        if x >= e {
+                            "spikes above"
+                        } else {
+                            "drops below"
+                        },
+                        fmt_num(e),
+                        fmt_num(sd),
+                        hhmm(t)
+                    ),
+                    dkey: combine(dseed, hash_str(0, &ent)),
+                });
+            }
+            return;
+        }
+        let b = bidx(t, self.bucket);
+        let is_err = !self.err.is_empty() && c.all(&self.err);
+        let mut s = *self.table.entry(key).0;
+        if s.bucket == u32::MAX {
+            s.bucket = b;
+        }
+        if b > s.bucket {
+            let bt = s.bucket as f64 * self.bucket;
+            let x = s.count as f64;
+            let r = self.observe(&mut s, x, bt, true);
+            if let (Some((p, e, sd)), false) = (r, c.learning) {
+                hits.push(Hit {
+                    det: di,
+                    entity: ent.to_string(),
+                    feature: "rate".into(),
+                    observed: format!("{} per {}", fmt_num(x), dur(self.bucket)),
+                    expected: format!(
+                        "{} ± {}",
+                        fmt_num(libm::round(e * 10.0) / 10.0),
+                        fmt_num(libm::round(sd * 10.0) / 10.0)
+                    ),
+                    p,
+                    text: format!(
+                        "{ent}: {} {} events per {} at {} UTC, usual {} ± {} ({name})",
+                        if x >= e { "spike:" } else { "drop:" },
+                        fmt_num(x),
+                        dur(self.bucket),
+                        hhmm(bt),
+                        fmt_num(libm::round(e * 10.0) / 10.0),
+                        fmt_num(libm::round(sd * 10.0) / 10.0)
+                    ),
+                    dkey: combine(dseed, combine(hash_str(0, &ent), s.bucket as u64)),
+                });
+            }
+            // error rate of the closed bucket
+            if !self.err.is_empty() && x > 0.0 {
+                let er = s.errs as f64;
+                let base = (s.err_rate as f64).max(1.0 / (s.err_n as f64 + 10.0));
+                if s.err_n >= 10.0 * self.warmup as f32 && !c.learning && er > x * base {
+                    let p = num::poisson_sf_ge(er, x * base);
+                    hits.push(Hit {
+                        det: di,
+                        entity: ent.to_string(),
+                        feature: "error_rate".into(),
+                        observed: format!("{} of {}", er as u64, x as u64),
+                        expected: format!("{}%", fmt_num(libm::round(base * 1000.0) / 10.0)),
+                        p,
+                        text: format!(
+                            "{ent}: error rate {}% ({} of {}) at {} UTC, usual {}% ({name})",
+                            fmt_num(libm::round(er / x * 1000.0) / 10.0),
+                            er as u64,
+                            x as u64,
+                            hhmm(bt),
+                            fmt_num(libm::round(base * 1000.0) / 10.0)
+                        ),
+                        dkey: combine(dseed ^ 1, combine(hash_str(0, &ent), s.bucket as u64)),
+                    });
+                }
+                let w = (x / (s.err_n as f64 + x)).max(self.alpha);
+                s.err_rate = (s.err_rate as f64 + w * (er / x - s.err_rate as f64)) as f32;
+                s.err_n += x as f32;
+            }
+            // empty buckets in between are zeros for the baseline
+            let gap = (b - s.bucket - 1).min(1440);
+            for i in 0..gap {
+                let gt = (s.bucket as f64 + 1.0 + i as f64) * self.bucket;
+                self.observe(&mut s, 0.0, gt, true);
+            }
+            s.bucket = b;
+            s.count = 0.0;
+            s.errs = 0.0;
+        }
+        s.count += 1.0;
+        if is_err {
+            s.errs += 1.0;
+        }
+        *self.table.entry(key).0 = s;
+    }
+}
+
+const UNKNOWN: u16 = u16::MAX - 1;
+
+impl Sequence {
+    fn template_id<E: Event + ?Sized>(
+        &mut self,
+        c: &Ctx<'_, E>,
+        learn: bool,
+    ) -> Option<(u16, bool)> {
+        if let Some(tf) = &self.template {
+            let v = c.get(tf)?;
+            if let Some(&id) = self.keys.get(&*v) {
+                return Some((id, false));
+            }
+            if !learn || self.key_names.len() >= self.max_templates {
+                return Some((UNKNOWN, true));
+            }
+            let id = self.key_names.len() as u16;
+            self.keys.insert(v.to_string(), id);
+            self.key_names.push(v.to_string());
+            return Some((id, true));
+        }
+        let m = c.get(&self.message)?;
+        if learn {
+            let (id, new) = self.drain.add(&m);
+            Some((if id == u32::MAX { UNKNOWN } else { id as u16 }, new))
+        } else {
+            Some(match self.drain.lookup(&m) {
+                Some(id) => (id as u16, false),
+                None => (UNKNOWN, true),
+            })
+        }
+    }
+
+    fn name_of(&self, id: u16) -> String {
+        if id == UNKNOWN {
+            return "<unknown>".into();
+        }
+        if self.template.is_some() {
+            return self.key_names.get(id as usize).cloned().unwrap_or_default();
+        }
+        self.drain
+            .template(id as u32)
+            .map(|t| clip(&t, 80))
+            .unwrap_or_default()
+    }
+
+    fn run<E: Event + ?Sized>(
+        &mut self,
+        di: usize,
+        c: &Ctx<'_, E>,
+        hits: &mut Vec<Hit>,
+        dseed: u64,
+    ) {
+        if !c.all(&self.filter) {
+            return;
+        }
+        let learn = c.learning || self.online;
+        let sess: Cow<'_, str> = c.get(&self.session).unwrap_or(Cow::Borrowed("*"));
+        let Some((id, _new)) = self.template_id(c, learn) else {
+            return;
+        };
+        let skey = hash_str(SEED_GROUP + di as u64, &sess);
+        let hist = *self.sessions.entry(skey).0;
+        let seed = SEED_GROUP + di as u64;
+        // template rarity (order 0)
+        let c0 = self.counts0.get(id as usize).copied().unwrap_or(0) as u64;
+        if !c.learning && self.total0 > 0 {
+            let n = self.total0 as f64;
+            let p = if c0 == 0 {
+                let d = self.counts0.iter().filter(|&&x| x > 0).count() as f64;
+                (d + 1.0) / (n + 2.0)
+            } else if (c0 as f64) < n * c.report_p {
+                let tail: u64 = self
+                    .counts0
+                    .iter()
+                    .filter(|&&x| x as u64 <= c0)
+                    .map(|&x| x as u64)
+                    .sum();
+                (tail as f64 + 1.0) / (n + 2.0)
+            } else {
+                1.0
+            };
+            if p < c.report_p {
+                let tn = self.name_of(id);
+                hits.push(Hit {
+                    det: di,
+                    entity: sess.to_string(),
+                    feature: "template".into(),
+                    observed: tn.clone(),
+                    expected: "a known event template".into(),
+                    p,
+                    text: if c0 == 0 {
+                        format!("{sess}: event template never seen before: {tn}")
+                    } else {
+                        format!(
+                            "{sess}: rare event template (seen {c0} of {} times): {tn}",
+                            thousands(self.total0)
+                        )
+                    },
+                    dkey: combine(dseed, combine(id as u64, hash_str(0, &sess))),
+                });
+            }
+        }
+        // next-event likelihood given the longest supported context
+        if !c.learning {
+            let mut found: Option<(usize, CtxStats)> = None;
+            for j in (1..=self.h).rev() {
+                if let Some(s) = self.ctx.get(hist.ctx(j, seed)) {
+                    if s.total >= 3 {
+                        found = Some((j, *s));
+                        break;
+                    }
+                }
+            }
+            if let Some((j, s)) = found {
+                let cn = if id == UNKNOWN { 0 } else { s.count(id) };
+                let rank = (0..TOP).filter(|&i| s.cnt[i] > cn).count();
+                if cn == 0 || rank >= self.k {
+                    let top_sum: u64 = s.cnt.iter().map(|&x| x as u64).sum();
+                    let unseen = (s.total as u64).saturating_sub(top_sum);
+                    let le: u64 = s
+                        .cnt
+                        .iter()
+                        .filter(|&&x| x <= cn && x > 0)
+                        .map(|&x| x as u64)
+                        .sum();
+                    let tail = if cn == 0 { unseen } else { unseen + le };
+                    let p = (tail as f64 + 1.0) / (s.total as f64 + 1.0);
+                    let have = (hist.len as usize).min(j);
+                    let prev: Vec<String> = (0..have)
+                        .rev()
+                        .map(|i| self.name_of(hist.last[HIST - 1 - i]))
+                        .collect();
+                    let tn = self.name_of(id);
+                    hits.push(Hit {
+                        det: di,
+                        entity: sess.to_string(),
+                        feature: "next_event".into(),
+                        observed: tn.clone(),
+                        expected: format!("one of the {} likely next events", self.k),
+                        p,
+                        text: format!(
+                            "{sess}: {tn} after [{}] is not among the {} likely next events (seen {cn} of {} times)",
+                            prev.join(" | "),
+                            self.k,
+                            thousands(s.total as u64)
+                        ),
+                        dkey: combine(dseed, combine(hist.ctx(j, seed), id as u64 ^ hash_str(1, &sess))),
+                    });
+                }
+            }
+        }
+        if learn && id != UNKNOWN {
+            for j in 1..=self.h {
+                self.ctx.entry(hist.ctx(j, seed)).0.add(id);
+            }
+            let i = id as usize;
+            if self.counts0.len() <= i {
+                self.counts0.resize(i + 1, 0);
+            }
+            self.counts0[i] = self.counts0[i].saturating_add(1);
+            self.total0 += 1;
+        }
+        let (h, _) = self.sessions.entry(skey);
+        h.push(id);
+    }
+}

@@ -1,0 +1,246 @@
+//! logseal-anomaly: explainable, streaming, bounded-memory anomaly scoring of
+//! audit events, run by every logseal plugin before sealing so the verdict is
+//! sealed with the event.
+//!
+//! * `no_std` + `alloc`, no clocks, no randomness: time only comes in as
+//!   arguments and every float goes through `libm`, so native and wasm builds
+//!   produce byte-identical [`Verdict::to_json`] output.
+//! * Detectors: threshold / distinct / followed-by rules, seasonal rate
+//!   baselines, per-entity first-seen / rare values, unusual hour, peer-group
+//!   rarity, impossible travel, and DeepLog-style next-event sequences over
+//!   Drain-mined templates. Each yields a tail probability; Fisher's method
+//!   combines them into a score and a severity, with readable reasons.
+//! * Memory is bounded by `memory_budget_bytes` in the [`Policy`].
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod drain;
+mod engine;
+pub mod num;
+pub mod policy;
+mod snapshot;
+pub mod store;
+mod time;
+
+#[cfg(feature = "std")]
+pub mod eval;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+pub use drain::Drain;
+pub use engine::Engine;
+pub use policy::{DetectorSpec, PRESETS, Policy, PolicyError};
+pub use time::parse_time_secs;
+
+/// A field value as seen by the engine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    Str(&'a str),
+    Num(f64),
+    Bool(bool),
+}
+
+/// Field access so the engine does not care which JSON library parsed the event.
+pub trait Event {
+    /// Look up a dotted path ("user.name", "requestParameters.userName"); None when absent.
+    fn field(&self, path: &str) -> Option<FieldValue<'_>>;
+}
+
+impl<E: Event + ?Sized> Event for &E {
+    fn field(&self, path: &str) -> Option<FieldValue<'_>> {
+        (**self).field(path)
+    }
+}
+
+/// A flat list of `(path, value)` pairs is an event too (handy for tests and hosts).
+impl Event for [(&str, FieldValue<'_>)] {
+    fn field(&self, path: &str) -> Option<FieldValue<'_>> {
+        self.iter().find(|(k, _)| *k == path).map(|(_, v)| *v)
+    }
+}
+
+#[cfg(feature = "serde_json")]
+impl Event for serde_json::Value {
+    fn field(&self, path: &str) -> Option<FieldValue<'_>> {
+        fn conv(v: &serde_json::Value) -> Option<FieldValue<'_>> {
+            match v {
+                serde_json::Value::String(s) => Some(FieldValue::Str(s)),
+                serde_json::Value::Number(n) => n.as_f64().map(FieldValue::Num),
+                serde_json::Value::Bool(b) => Some(FieldValue::Bool(*b)),
+                _ => None,
+            }
+        }
+        let mut cur = self;
+        let mut rest = path;
+        loop {
+            let obj = match cur {
+                serde_json::Value::Object(o) => o,
+                serde_json::Value::Array(a) => {
+                    // numeric segment indexes an array
+                    let (seg, tail) = match rest.find('.') {
+                        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+                        None => (rest, None),
+                    };
+                    let idx: usize = seg.parse().ok()?;
+                    let next = a.get(idx)?;
+                    match tail {
+                        None => return conv(next),
+                        Some(t) => {
+                            cur = next;
+                            rest = t;
+                            continue;
+                        }
+                    }
+                }
+                _ => return None,
+            };
+            // A key containing dots ("user.name" flattened, "@timestamp") wins.
+            if let Some(v) = obj.get(rest) {
+                return conv(v);
+            }
+            let i = rest.find('.')?;
+            cur = obj.get(&rest[..i])?;
+            rest = &rest[i + 1..];
+        }
+    }
+}
+
+/// Severity derived from the score with the policy's thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    None,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::None => "none",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One readable explanation: `{detector, entity, feature, observed, expected, p}` plus text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    /// Detector name from the policy.
+    pub detector: String,
+    /// The entity the baseline belongs to (user, source IP, session, `*` for global).
+    pub entity: String,
+    /// What was measured (`source_ip`, `count`, `hour`, `next_event`, ...).
+    pub feature: String,
+    pub observed: String,
+    pub expected: String,
+    /// Calibrated tail probability of something at least this unusual.
+    pub p: f64,
+    /// A sentence a person can read.
+    pub text: String,
+}
+
+/// The verdict sealed with the event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// `min(1, -log10(p_combined) / 6)`, rounded to 4 decimals.
+    pub score: f64,
+    pub severity: Severity,
+    /// Most significant first.
+    pub reasons: Vec<Reason>,
+}
+
+impl Verdict {
+    pub fn none() -> Verdict {
+        Verdict {
+            score: 0.0,
+            severity: Severity::None,
+            reasons: Vec::new(),
+        }
+    }
+
+    /// The member added to the record, as a JSON object text, deterministic:
+    /// `{"score":0.93,"severity":"high","reason":"<top reason text>","reasons":[{"detector":..,"entity":..,"feature":..,"observed":..,"expected":..,"p":..,"text":..}]}`
+    pub fn to_json(&self) -> String {
+        let mut o = String::with_capacity(64 + self.reasons.len() * 160);
+        o.push_str("{\"score\":");
+        num::write_num(&mut o, self.score);
+        o.push_str(",\"severity\":\"");
+        o.push_str(self.severity.as_str());
+        o.push_str("\",\"reason\":");
+        num::write_json_str(
+            &mut o,
+            self.reasons.first().map(|r| r.text.as_str()).unwrap_or(""),
+        );
+        o.push_str(",\"reasons\":[");
+        for (i, r) in self.reasons.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            o.push_str("{\"detector\":");
+            num::write_json_str(&mut o, &r.detector);
+            o.push_str(",\"entity\":");
+            num::write_json_str(&mut o, &r.entity);
+            o.push_str(",\"feature\":");
+            num::write_json_str(&mut o, &r.feature);
+            o.push_str(",\"observed\":");
+            num::write_json_str(&mut o, &r.observed);
+            o.push_str(",\"expected\":");
+            num::write_json_str(&mut o, &r.expected);
+            o.push_str(",\"p\":");
+            num::write_num(&mut o, r.p);
+            o.push_str(",\"text\":");
+            num::write_json_str(&mut o, &r.text);
+            o.push('}');
+        }
+        o.push_str("]}");
+        o
+    }
+}
+
+/// A snapshot could not be restored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateError {
+    /// Not a logseal-anomaly snapshot.
+    BadMagic,
+    /// Written by a format version this build does not read.
+    UnsupportedVersion(u16),
+    /// Written under a different policy (detectors or budget differ).
+    PolicyMismatch,
+    /// Truncated or corrupt.
+    Corrupt(&'static str),
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateError::BadMagic => f.write_str("not a logseal-anomaly state snapshot"),
+            StateError::UnsupportedVersion(v) => {
+                write!(f, "unsupported state snapshot version {v}")
+            }
+            StateError::PolicyMismatch => {
+                f.write_str("state snapshot was written under a different policy")
+            }
+            StateError::Corrupt(w) => write!(f, "corrupt state snapshot: {w}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for StateError {}

@@ -1,0 +1,217 @@
+//! Deterministic numerics: everything transcendental goes through `libm`,
+//! so native and every wasm target compute bit-identical results.
+
+use alloc::string::String;
+use core::fmt::Write;
+
+/// Natural log of `x`, clamped so that `p = 0` does not produce `-inf`.
+#[inline]
+pub fn ln(x: f64) -> f64 {
+    libm::log(x.max(1e-300))
+}
+
+#[inline]
+pub fn exp(x: f64) -> f64 {
+    libm::exp(x)
+}
+
+/// Clamp a probability into `[1e-300, 1]`; NaN becomes 1 (no evidence).
+#[inline]
+pub fn clamp_p(p: f64) -> f64 {
+    if p.is_nan() {
+        1.0
+    } else {
+        p.clamp(1e-300, 1.0)
+    }
+}
+
+/// Survival function of the chi-square distribution with an even number of
+/// degrees of freedom `2k`: `P(X > x) = e^{-x/2} sum_{j<k} (x/2)^j / j!`.
+pub fn chi2_sf_even(x: f64, k: usize) -> f64 {
+    if x.is_nan() || k == 0 {
+        return 1.0;
+    }
+    if x <= 0.0 {
+        return 1.0;
+    }
+    let h = x / 2.0;
+    let lh = libm::log(h);
+    let mut sum = 0.0;
+    let mut lfact = 0.0; // ln(j!)
+    for j in 0..k {
+        if j > 0 {
+            lfact += libm::log(j as f64);
+        }
+        sum += libm::exp(-h + j as f64 * lh - lfact);
+    }
+    sum.clamp(0.0, 1.0)
+}
+
+/// Fisher's method: combine independent p-values into one.
+pub fn fisher(ps: &[f64]) -> f64 {
+    if ps.is_empty() {
+        return 1.0;
+    }
+    let x: f64 = ps.iter().map(|&p| -2.0 * ln(clamp_p(p))).sum();
+    clamp_p(chi2_sf_even(x, ps.len()))
+}
+
+/// Standard normal upper tail `P(Z > z)`.
+pub fn normal_sf(z: f64) -> f64 {
+    if z.is_nan() {
+        return 1.0;
+    }
+    0.5 * libm::erfc(z / core::f64::consts::SQRT_2)
+}
+
+/// Poisson upper tail `P(X >= k)` for mean `lambda`.
+pub fn poisson_sf_ge(k: f64, lambda: f64) -> f64 {
+    if k.is_nan() || lambda.is_nan() || k <= 0.0 {
+        return 1.0;
+    }
+    let lambda = lambda.max(1e-9);
+    let k = libm::floor(k) as u64;
+    if k > 100_000 {
+        return 1e-300;
+    }
+    // P(X >= k) = 1 - sum_{j<k} pmf(j); sum the upper terms directly for accuracy.
+    let mut lpmf = k as f64 * libm::log(lambda) - lambda - libm::lgamma(k as f64 + 1.0);
+    let mut total = 0.0;
+    let mut j = k;
+    for _ in 0..2000 {
+        let t = libm::exp(lpmf);
+        total += t;
+        j += 1;
+        lpmf += libm::log(lambda) - libm::log(j as f64);
+        if t < total * 1e-12 && (j as f64) > lambda {
+            break;
+        }
+    }
+    clamp_p(total)
+}
+
+/// Round to 4 decimals, deterministic, no "-0".
+pub fn round4(x: f64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    let r = libm::round(x * 10_000.0) / 10_000.0;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+/// Write `x` as a JSON number with at most 4 decimals, no exponent, no "-0".
+/// Non-finite values are written as `null`.
+pub fn write_num(out: &mut String, x: f64) {
+    if !x.is_finite() {
+        out.push_str("null");
+        return;
+    }
+    // Beyond 2^53 / 1e4 the scaled integer is no longer exact: print integer part only.
+    if x.abs() >= 9.0e11 {
+        let v = libm::round(x);
+        if v.abs() >= 9.0e18 {
+            out.push_str(if v < 0.0 {
+                "-9000000000000000000"
+            } else {
+                "9000000000000000000"
+            });
+        } else {
+            let _ = write!(out, "{}", v as i64);
+        }
+        return;
+    }
+    let scaled = libm::round(x * 10_000.0) as i64;
+    if scaled == 0 {
+        out.push('0');
+        return;
+    }
+    if scaled < 0 {
+        out.push('-');
+    }
+    let a = scaled.unsigned_abs();
+    let int = a / 10_000;
+    let mut frac = a % 10_000;
+    let _ = write!(out, "{int}");
+    if frac != 0 {
+        let mut digits = 4;
+        while frac % 10 == 0 {
+            frac /= 10;
+            digits -= 1;
+        }
+        let _ = write!(out, ".{frac:0digits$}");
+    }
+}
+
+/// Number formatted as by [`write_num`].
+pub fn fmt_num(x: f64) -> String {
+    let mut s = String::new();
+    write_num(&mut s, x);
+    s
+}
+
+/// Escape a string as a JSON string literal (with quotes).
+pub fn write_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Half-life decay factor for an elapsed time: `2^(-dt/half_life)`.
+pub fn decay(dt_secs: f64, half_life_secs: f64) -> f64 {
+    if !(dt_secs > 0.0) || !(half_life_secs > 0.0) {
+        return 1.0;
+    }
+    libm::exp2(-dt_secs / half_life_secs)
+}
+
+/// Great-circle distance in km (haversine).
+pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let r = 6371.0088;
+    let d2r = core::f64::consts::PI / 180.0;
+    let dlat = (lat2 - lat1) * d2r;
+    let dlon = (lon2 - lon1) * d2r;
+    let a = libm::sin(dlat / 2.0) * libm::sin(dlat / 2.0)
+        + libm::cos(lat1 * d2r)
+            * libm::cos(lat2 * d2r)
+            * libm::sin(dlon / 2.0)
+            * libm::sin(dlon / 2.0);
+    2.0 * r * libm::asin(libm::sqrt(a.clamp(0.0, 1.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(fmt_num(0.93), "0.93");
+        assert_eq!(fmt_num(-0.00001), "0");
+        assert_eq!(fmt_num(1.0), "1");
+        assert_eq!(fmt_num(-2.50004), "-2.5");
+        assert_eq!(fmt_num(1e-7), "0");
+        assert_eq!(fmt_num(123456.78915), "123456.7892");
+        assert_eq!(fmt_num(f64::NAN), "null");
+        assert_eq!(fmt_num(1e20), "9000000000000000000");
+        assert_eq!(fmt_num(0.0001), "0.0001");
+        assert_eq!(fmt_num(0.05), "0.05");
+    }
+
+    #[test]
+    fn fisher_basic() {
+        assert!((fisher(&[0.5]) - 0.5).abs() < 1e-12);
+        assert!(fisher(&[0.01, 0.01]) < 0.01);
+        assert_eq!(fisher(&[]), 1.0);
+    }
+}

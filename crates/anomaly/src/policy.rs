@@ -1,0 +1,812 @@
+//! The policy: one JSON document with field mappings, detectors and their
+//! parameters, learning period, decay, memory budget, allowlists, suppression
+//! and deduplication. See `README.md` for the reference.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use serde::Deserialize;
+
+/// Why a policy was rejected: the key path and the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyError {
+    /// Dotted path of the offending key, e.g. `detectors[2].window_secs`; empty for syntax errors.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "policy: {}", self.message)
+        } else {
+            write!(f, "policy: `{}`: {}", self.key, self.message)
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for PolicyError {}
+
+fn err(key: impl Into<String>, message: impl Into<String>) -> PolicyError {
+    PolicyError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// A one-or-many list of dotted paths.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Paths {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Paths {
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Paths::One(s) => alloc::vec![s.clone()],
+            Paths::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// One condition on a field; all set members must hold.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub field: String,
+    #[serde(default)]
+    pub eq: Option<serde_json::Value>,
+    #[serde(default, rename = "in")]
+    pub one_of: Option<Vec<String>>,
+    #[serde(default)]
+    pub contains: Option<String>,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub gte: Option<f64>,
+    #[serde(default)]
+    pub lt: Option<f64>,
+    #[serde(default)]
+    pub exists: Option<bool>,
+    /// Negate the whole condition.
+    #[serde(default)]
+    pub not: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Learning {
+    /// No alerts until this many seconds of event time have been seen.
+    #[serde(default = "d_learn_secs")]
+    pub period_secs: f64,
+    /// Per-entity detectors stay quiet until the entity has this many events.
+    #[serde(default = "d_min_events")]
+    pub min_entity_events: u32,
+    /// Also no alerts until this many events have been seen (for data without time).
+    #[serde(default)]
+    pub period_events: u64,
+}
+fn d_learn_secs() -> f64 {
+    86_400.0
+}
+fn d_min_events() -> u32 {
+    20
+}
+impl Default for Learning {
+    fn default() -> Self {
+        Learning {
+            period_secs: d_learn_secs(),
+            min_entity_events: d_min_events(),
+            period_events: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Alerting {
+    /// An event is flagged when the combined p-value is below this.
+    #[serde(default = "d_report_p")]
+    pub report_p: f64,
+    /// Findings with a p-value below this enter the combination (and the reasons).
+    #[serde(default = "d_evidence_p")]
+    pub evidence_p: f64,
+    /// How many reasons a verdict carries.
+    #[serde(default = "d_max_reasons")]
+    pub max_reasons: usize,
+    /// The same (detector, entity, feature, observed) is reported once per this many seconds.
+    #[serde(default = "d_dedup")]
+    pub dedup_secs: f64,
+    /// Score thresholds for low / medium / high / critical.
+    #[serde(default = "d_sev")]
+    pub severity_thresholds: [f64; 4],
+}
+fn d_report_p() -> f64 {
+    0.01
+}
+fn d_evidence_p() -> f64 {
+    0.2
+}
+fn d_max_reasons() -> usize {
+    3
+}
+fn d_dedup() -> f64 {
+    600.0
+}
+fn d_sev() -> [f64; 4] {
+    [0.33, 0.5, 0.66, 0.83]
+}
+impl Default for Alerting {
+    fn default() -> Self {
+        Alerting {
+            report_p: d_report_p(),
+            evidence_p: d_evidence_p(),
+            max_reasons: d_max_reasons(),
+            dedup_secs: d_dedup(),
+            severity_thresholds: d_sev(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Allow {
+    pub field: String,
+    pub values: Vec<String>,
+    /// Only for this detector (by name); all detectors when absent.
+    #[serde(default)]
+    pub detector: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Suppress {
+    /// Detector name, or "*".
+    pub detector: String,
+    /// Entity value (e.g. a user name), or "*".
+    #[serde(default = "d_star")]
+    pub entity: String,
+    /// Feature, or "*".
+    #[serde(default = "d_star")]
+    pub feature: String,
+}
+fn d_star() -> String {
+    "*".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Outcome {
+    #[serde(default)]
+    pub failure: Vec<String>,
+    #[serde(default)]
+    pub success: Vec<String>,
+}
+
+/// Pull fields out of an unstructured line: `pattern` is literal text with
+/// `{name}` captures (a capture never spans whitespace); `set` adds constant fields.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Extract {
+    #[serde(default = "d_message")]
+    pub from: String,
+    pub pattern: String,
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+}
+fn d_message() -> String {
+    "message".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdRule {
+    pub name: String,
+    #[serde(default, rename = "where")]
+    pub filter: Vec<Condition>,
+    pub group_by: String,
+    pub window_secs: f64,
+    /// Fires when the count in the window exceeds this.
+    pub threshold: u32,
+    /// Expected count in a window under normal behaviour (Poisson mean); by
+    /// default the mean for which exceeding the threshold has probability 0.001.
+    #[serde(default)]
+    pub expected: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DistinctRule {
+    pub name: String,
+    #[serde(default, rename = "where")]
+    pub filter: Vec<Condition>,
+    pub group_by: String,
+    pub distinct: String,
+    pub window_secs: f64,
+    pub threshold: u32,
+    #[serde(default)]
+    pub expected: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FollowedByRule {
+    pub name: String,
+    pub first: Vec<Condition>,
+    pub then: Vec<Condition>,
+    pub group_by: String,
+    pub min_first: u32,
+    pub window_secs: f64,
+    #[serde(default)]
+    pub expected: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Seasonality {
+    None,
+    HourOfDay,
+    HourOfWeek,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RateRule {
+    pub name: String,
+    #[serde(default, rename = "where")]
+    pub filter: Vec<Condition>,
+    /// Entity field; one global series when absent.
+    #[serde(default)]
+    pub group_by: Option<String>,
+    /// Count events per bucket of this many seconds (ignored with `value_field`).
+    #[serde(default = "d_bucket")]
+    pub bucket_secs: f64,
+    /// Score this numeric field of each event instead of counting events (gauge mode).
+    #[serde(default)]
+    pub value_field: Option<String>,
+    /// Events that are errors, for the error-rate check.
+    #[serde(default)]
+    pub error_where: Vec<Condition>,
+    #[serde(default = "d_season")]
+    pub seasonality: Seasonality,
+    /// Baseline half-life in observations (EWMA); see README.
+    #[serde(default = "d_rate_hl")]
+    pub half_life: f64,
+    /// Observations before the baseline is trusted.
+    #[serde(default = "d_rate_warm")]
+    pub warmup: u32,
+    /// Report drops too (spikes always).
+    #[serde(default = "d_true")]
+    pub drops: bool,
+    /// Count mode: a bucket is judged only when it or its expectation reaches this count.
+    #[serde(default = "d_min_count")]
+    pub min_count: f64,
+}
+fn d_min_count() -> f64 {
+    10.0
+}
+fn d_bucket() -> f64 {
+    60.0
+}
+fn d_season() -> Seasonality {
+    Seasonality::HourOfDay
+}
+fn d_rate_hl() -> f64 {
+    500.0
+}
+fn d_rate_warm() -> u32 {
+    30
+}
+fn d_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NewValueRule {
+    pub name: String,
+    #[serde(default, rename = "where")]
+    pub filter: Vec<Condition>,
+    pub entity: String,
+    /// Features to track per entity (field names; `source_net` is derived from `source_ip`).
+    pub features: Vec<String>,
+    /// Also report values seen before but rare (count-based p below report_p).
+    #[serde(default = "d_true")]
+    pub rare: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HourRule {
+    pub name: String,
+    #[serde(default, rename = "where")]
+    pub filter: Vec<Condition>,
+    pub entity: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerRule {
+    pub name: String,
+    #[serde(default, rename = "where")]
+    pub filter: Vec<Condition>,
+    pub entity: String,
+    pub group: String,
+    pub feature: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TravelRule {
+    pub name: String,
+    #[serde(default, rename = "where")]
+    pub filter: Vec<Condition>,
+    pub entity: String,
+    #[serde(default = "d_kmh")]
+    pub max_kmh: f64,
+    /// Distances below this are never flagged (geo-IP noise).
+    #[serde(default = "d_min_km")]
+    pub min_km: f64,
+}
+fn d_kmh() -> f64 {
+    1000.0
+}
+fn d_min_km() -> f64 {
+    300.0
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceRule {
+    pub name: String,
+    #[serde(default, rename = "where")]
+    pub filter: Vec<Condition>,
+    /// Session key field; events without it share one global session.
+    pub session: String,
+    /// Pre-computed template / log key field; when absent, templates are mined from `message`.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Context length (n-gram order minus one).
+    #[serde(default = "d_hist")]
+    pub history: usize,
+    /// DeepLog's g: a next event in the top-k predictions is normal.
+    #[serde(default = "d_topk")]
+    pub top_k: usize,
+    /// Drain similarity threshold.
+    #[serde(default = "d_sim")]
+    pub similarity: f64,
+    /// Drain parse-tree depth (prefix tokens used + 1).
+    #[serde(default = "d_depth")]
+    pub depth: usize,
+    #[serde(default = "d_max_templates")]
+    pub max_templates: usize,
+    /// Keep learning while scoring (streaming) instead of freezing after the learning period.
+    #[serde(default = "d_true")]
+    pub online: bool,
+}
+fn d_hist() -> usize {
+    3
+}
+fn d_topk() -> usize {
+    9
+}
+fn d_sim() -> f64 {
+    0.5
+}
+fn d_depth() -> usize {
+    4
+}
+fn d_max_templates() -> usize {
+    2048
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DetectorSpec {
+    Threshold(ThresholdRule),
+    Distinct(DistinctRule),
+    FollowedBy(FollowedByRule),
+    Rate(RateRule),
+    NewValue(NewValueRule),
+    UnusualHour(HourRule),
+    PeerRare(PeerRule),
+    ImpossibleTravel(TravelRule),
+    Sequence(SequenceRule),
+}
+
+impl DetectorSpec {
+    pub fn name(&self) -> &str {
+        match self {
+            DetectorSpec::Threshold(r) => &r.name,
+            DetectorSpec::Distinct(r) => &r.name,
+            DetectorSpec::FollowedBy(r) => &r.name,
+            DetectorSpec::Rate(r) => &r.name,
+            DetectorSpec::NewValue(r) => &r.name,
+            DetectorSpec::UnusualHour(r) => &r.name,
+            DetectorSpec::PeerRare(r) => &r.name,
+            DetectorSpec::ImpossibleTravel(r) => &r.name,
+            DetectorSpec::Sequence(r) => &r.name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    version: u32,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    fields: BTreeMap<String, Paths>,
+    #[serde(default)]
+    outcome: Option<Outcome>,
+    #[serde(default)]
+    extract: Vec<Extract>,
+    #[serde(default)]
+    learning: Learning,
+    #[serde(default = "d_half_life")]
+    half_life_secs: f64,
+    #[serde(default = "d_budget")]
+    memory_budget_bytes: u64,
+    #[serde(default)]
+    alerting: Alerting,
+    #[serde(default)]
+    allowlist: Vec<Allow>,
+    #[serde(default)]
+    suppress: Vec<Suppress>,
+    #[serde(default)]
+    detectors: Vec<serde_json::Value>,
+}
+fn d_half_life() -> f64 {
+    14.0 * 86_400.0
+}
+fn d_budget() -> u64 {
+    64 << 20
+}
+
+/// A validated policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub name: String,
+    /// Canonical field name -> candidate dotted paths (first present wins).
+    pub fields: BTreeMap<String, Vec<String>>,
+    pub outcome: Outcome,
+    /// Field extraction from unstructured lines, first matching pattern wins.
+    pub extract: Vec<Extract>,
+    pub learning: Learning,
+    /// Half-life of every learned count (per-entity values, hours, peer groups).
+    pub half_life_secs: f64,
+    pub memory_budget_bytes: u64,
+    pub alerting: Alerting,
+    pub allowlist: Vec<Allow>,
+    pub suppress: Vec<Suppress>,
+    pub detectors: Vec<DetectorSpec>,
+}
+
+/// Known policy keys at the top level, for "did you mean" style messages.
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "name",
+    "fields",
+    "outcome",
+    "extract",
+    "learning",
+    "half_life_secs",
+    "memory_budget_bytes",
+    "alerting",
+    "allowlist",
+    "suppress",
+    "detectors",
+];
+
+fn json_err(key: &str, e: serde_json::Error) -> PolicyError {
+    let mut m = e.to_string();
+    // serde_json appends "at line L column C" for syntax errors only.
+    if m.ends_with("column 0") {
+        m = m.replace(" at line 0 column 0", "");
+    }
+    err(key, m)
+}
+
+impl Policy {
+    /// Parse and validate a JSON policy.
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| json_err("", e))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| err("", "the policy must be a JSON object"))?;
+        for k in obj.keys() {
+            if !TOP_KEYS.contains(&k.as_str()) {
+                return Err(err(
+                    k.clone(),
+                    format!("unknown key; expected one of: {}", TOP_KEYS.join(", ")),
+                ));
+            }
+        }
+        // Sections one by one so the error names the section.
+        for k in [
+            "fields",
+            "outcome",
+            "extract",
+            "learning",
+            "alerting",
+            "allowlist",
+            "suppress",
+        ] {
+            if let Some(sec) = obj.get(k) {
+                let r = match k {
+                    "fields" => {
+                        serde_json::from_value::<BTreeMap<String, Paths>>(sec.clone()).map(|_| ())
+                    }
+                    "outcome" => serde_json::from_value::<Outcome>(sec.clone()).map(|_| ()),
+                    "extract" => serde_json::from_value::<Vec<Extract>>(sec.clone()).map(|_| ()),
+                    "learning" => serde_json::from_value::<Learning>(sec.clone()).map(|_| ()),
+                    "alerting" => serde_json::from_value::<Alerting>(sec.clone()).map(|_| ()),
+                    "allowlist" => serde_json::from_value::<Vec<Allow>>(sec.clone()).map(|_| ()),
+                    _ => serde_json::from_value::<Vec<Suppress>>(sec.clone()).map(|_| ()),
+                };
+                r.map_err(|e| json_err(k, e))?;
+            }
+        }
+        let raw: Raw = serde_json::from_value(v.clone()).map_err(|e| json_err("", e))?;
+        if raw.version != 1 {
+            return Err(err(
+                "version",
+                format!(
+                    "unsupported policy version {}; this engine reads version 1",
+                    raw.version
+                ),
+            ));
+        }
+        let mut detectors = Vec::new();
+        for (i, d) in raw.detectors.iter().enumerate() {
+            let key = format!("detectors[{i}]");
+            let ty = d
+                .get("type")
+                .and_then(|t| t.as_str())
+                .ok_or_else(|| err(key.clone() + ".type", "missing; one of threshold, distinct, followed_by, rate, new_value, unusual_hour, peer_rare, impossible_travel, sequence"))?;
+            let spec: DetectorSpec = serde_json::from_value(d.clone()).map_err(|e| {
+                let mut m = e.to_string();
+                if m.starts_with("unknown variant") {
+                    m = format!("unknown detector type `{ty}`; one of threshold, distinct, followed_by, rate, new_value, unusual_hour, peer_rare, impossible_travel, sequence");
+                }
+                err(key.clone(), m)
+            })?;
+            detectors.push(spec);
+        }
+        let p = Policy {
+            name: raw.name.unwrap_or_else(|| "custom".to_string()),
+            fields: raw.fields.into_iter().map(|(k, v)| (k, v.list())).collect(),
+            outcome: raw.outcome.unwrap_or(Outcome {
+                failure: Vec::new(),
+                success: Vec::new(),
+            }),
+            extract: raw.extract,
+            learning: raw.learning,
+            half_life_secs: raw.half_life_secs,
+            memory_budget_bytes: raw.memory_budget_bytes,
+            alerting: raw.alerting,
+            allowlist: raw.allowlist,
+            suppress: raw.suppress,
+            detectors,
+        };
+        p.validate()?;
+        Ok(p)
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        fn pos(key: String, v: f64) -> Result<(), PolicyError> {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(err(key, "must be a finite number > 0"))
+            }
+        }
+        fn conds(key: String, cs: &[Condition]) -> Result<(), PolicyError> {
+            for (j, c) in cs.iter().enumerate() {
+                let k = format!("{key}[{j}]");
+                if c.field.is_empty() {
+                    return Err(err(k + ".field", "must not be empty"));
+                }
+                let n = c.eq.is_some() as u8
+                    + c.one_of.is_some() as u8
+                    + c.contains.is_some() as u8
+                    + c.prefix.is_some() as u8
+                    + (c.gte.is_some() || c.lt.is_some()) as u8
+                    + c.exists.is_some() as u8;
+                if n == 0 {
+                    return Err(err(
+                        k,
+                        "a condition needs one of eq, in, contains, prefix, gte/lt, exists",
+                    ));
+                }
+            }
+            Ok(())
+        }
+        pos("half_life_secs".into(), self.half_life_secs)?;
+        if self.learning.period_secs.is_nan() || self.learning.period_secs < 0.0 {
+            return Err(err("learning.period_secs", "must be >= 0"));
+        }
+        if self.memory_budget_bytes < (1 << 16) {
+            return Err(err("memory_budget_bytes", "must be at least 65536"));
+        }
+        if self.memory_budget_bytes > (1u64 << 34) {
+            return Err(err("memory_budget_bytes", "must be at most 16 GiB"));
+        }
+        let a = &self.alerting;
+        if !(a.report_p > 0.0 && a.report_p <= 1.0) {
+            return Err(err("alerting.report_p", "must be in (0, 1]"));
+        }
+        if !(a.evidence_p > 0.0 && a.evidence_p <= 1.0) {
+            return Err(err("alerting.evidence_p", "must be in (0, 1]"));
+        }
+        if a.max_reasons == 0 || a.max_reasons > 32 {
+            return Err(err("alerting.max_reasons", "must be between 1 and 32"));
+        }
+        if a.dedup_secs.is_nan() || a.dedup_secs < 0.0 {
+            return Err(err("alerting.dedup_secs", "must be >= 0"));
+        }
+        let t = a.severity_thresholds;
+        if !(t[0] > 0.0 && t[0] <= t[1] && t[1] <= t[2] && t[2] <= t[3] && t[3] <= 1.0) {
+            return Err(err(
+                "alerting.severity_thresholds",
+                "must be 4 increasing scores in (0, 1]",
+            ));
+        }
+        for (k, paths) in &self.fields {
+            if paths.is_empty() || paths.iter().any(|p| p.is_empty()) {
+                return Err(err(
+                    format!("fields.{k}"),
+                    "needs at least one non-empty path",
+                ));
+            }
+        }
+        for (i, ex) in self.extract.iter().enumerate() {
+            let k = format!("extract[{i}].pattern");
+            if !ex.pattern.contains('{') {
+                return Err(err(k, "needs at least one {name} capture"));
+            }
+            if ex.pattern.contains("}{") {
+                return Err(err(k, "two captures must be separated by literal text"));
+            }
+            let opens = ex.pattern.matches('{').count();
+            if opens != ex.pattern.matches('}').count() {
+                return Err(err(k, "unbalanced { }"));
+            }
+        }
+        for (i, al) in self.allowlist.iter().enumerate() {
+            if al.field.is_empty() {
+                return Err(err(format!("allowlist[{i}].field"), "must not be empty"));
+            }
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for (i, d) in self.detectors.iter().enumerate() {
+            let key = format!("detectors[{i}]");
+            let name = d.name();
+            if name.is_empty() {
+                return Err(err(key + ".name", "must not be empty"));
+            }
+            if names.contains(&name) {
+                return Err(err(
+                    key + ".name",
+                    format!("duplicate detector name `{name}`"),
+                ));
+            }
+            names.push(name);
+            match d {
+                DetectorSpec::Threshold(r) => {
+                    pos(key.clone() + ".window_secs", r.window_secs)?;
+                    if r.threshold == 0 {
+                        return Err(err(key + ".threshold", "must be >= 1"));
+                    }
+                    conds(key + ".where", &r.filter)?;
+                }
+                DetectorSpec::Distinct(r) => {
+                    pos(key.clone() + ".window_secs", r.window_secs)?;
+                    if r.threshold == 0 || r.threshold > 200 {
+                        return Err(err(
+                            key + ".threshold",
+                            "must be between 1 and 200 (distinct counting is a 256-bit sketch)",
+                        ));
+                    }
+                    conds(key + ".where", &r.filter)?;
+                }
+                DetectorSpec::FollowedBy(r) => {
+                    pos(key.clone() + ".window_secs", r.window_secs)?;
+                    if r.min_first == 0 {
+                        return Err(err(key + ".min_first", "must be >= 1"));
+                    }
+                    if r.first.is_empty() {
+                        return Err(err(key + ".first", "needs at least one condition"));
+                    }
+                    if r.then.is_empty() {
+                        return Err(err(key + ".then", "needs at least one condition"));
+                    }
+                    conds(key.clone() + ".first", &r.first)?;
+                    conds(key + ".then", &r.then)?;
+                }
+                DetectorSpec::Rate(r) => {
+                    pos(key.clone() + ".bucket_secs", r.bucket_secs)?;
+                    pos(key.clone() + ".half_life", r.half_life)?;
+                    conds(key.clone() + ".where", &r.filter)?;
+                    conds(key + ".error_where", &r.error_where)?;
+                }
+                DetectorSpec::NewValue(r) => {
+                    if r.features.is_empty() || r.features.len() > 8 {
+                        return Err(err(key + ".features", "needs between 1 and 8 features"));
+                    }
+                    conds(key + ".where", &r.filter)?;
+                }
+                DetectorSpec::UnusualHour(r) => conds(key + ".where", &r.filter)?,
+                DetectorSpec::PeerRare(r) => conds(key + ".where", &r.filter)?,
+                DetectorSpec::ImpossibleTravel(r) => {
+                    pos(key.clone() + ".max_kmh", r.max_kmh)?;
+                    conds(key + ".where", &r.filter)?;
+                }
+                DetectorSpec::Sequence(r) => {
+                    if r.history == 0 || r.history > 16 {
+                        return Err(err(key + ".history", "must be between 1 and 16"));
+                    }
+                    if r.top_k == 0 || r.top_k > 12 {
+                        return Err(err(key + ".top_k", "must be between 1 and 12"));
+                    }
+                    if !(r.similarity > 0.0 && r.similarity <= 1.0) {
+                        return Err(err(key + ".similarity", "must be in (0, 1]"));
+                    }
+                    if r.depth < 2 || r.depth > 8 {
+                        return Err(err(key + ".depth", "must be between 2 and 8"));
+                    }
+                    if r.max_templates == 0 || r.max_templates > 60_000 {
+                        return Err(err(key + ".max_templates", "must be between 1 and 60000"));
+                    }
+                    conds(key + ".where", &r.filter)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A built-in policy: "default", "ecs", "ocsf", "k8s-audit", "cloudtrail", "sshd", "envoy".
+    pub fn preset(name: &str) -> Option<Policy> {
+        let text = preset_text(name)?;
+        Policy::parse(text).ok()
+    }
+
+    /// Paths for a canonical field name; a name that is not mapped is itself a path.
+    pub fn paths(&self, name: &str) -> Vec<String> {
+        match self.fields.get(name) {
+            Some(p) => p.clone(),
+            None => alloc::vec![name.to_string()],
+        }
+    }
+}
+
+/// The JSON text of a built-in preset.
+pub fn preset_text(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "default" => include_str!("presets/default.json"),
+        "ecs" => include_str!("presets/ecs.json"),
+        "ocsf" => include_str!("presets/ocsf.json"),
+        "k8s-audit" => include_str!("presets/k8s-audit.json"),
+        "cloudtrail" => include_str!("presets/cloudtrail.json"),
+        "sshd" => include_str!("presets/sshd.json"),
+        "envoy" => include_str!("presets/envoy.json"),
+        _ => return None,
+    })
+}
+
+/// Names of the built-in presets.
+pub const PRESETS: &[&str] = &[
+    "default",
+    "ecs",
+    "ocsf",
+    "k8s-audit",
+    "cloudtrail",
+    "sshd",
+    "envoy",
+];

@@ -1,0 +1,151 @@
+//! Little-endian byte writer/reader for the versioned state snapshot.
+
+use crate::StateError;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+pub const MAGIC: &[u8; 8] = b"LSANOMAL";
+pub const VERSION: u16 = 1;
+
+#[derive(Default)]
+pub struct W {
+    pub buf: Vec<u8>,
+}
+
+impl W {
+    pub fn u16(&mut self, v: u16) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    pub fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    pub fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    pub fn f32(&mut self, v: f32) {
+        self.u32(v.to_bits());
+    }
+    pub fn f64(&mut self, v: f64) {
+        self.u64(v.to_bits());
+    }
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.u32(b.len() as u32);
+        self.buf.extend_from_slice(b);
+    }
+    pub fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+}
+
+pub struct R<'a> {
+    pub b: &'a [u8],
+}
+
+const TRUNC: StateError = StateError::Corrupt("truncated");
+
+impl<'a> R<'a> {
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], StateError> {
+        if self.b.len() < n {
+            return Err(TRUNC);
+        }
+        let (h, t) = self.b.split_at(n);
+        self.b = t;
+        Ok(h)
+    }
+    pub fn u16(&mut self) -> Result<u16, StateError> {
+        let s = self.take(2)?;
+        Ok(u16::from_le_bytes([s[0], s[1]]))
+    }
+    pub fn u32(&mut self) -> Result<u32, StateError> {
+        let s = self.take(4)?;
+        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    pub fn u64(&mut self) -> Result<u64, StateError> {
+        let s = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Ok(u64::from_le_bytes(a))
+    }
+    pub fn f32(&mut self) -> Result<f32, StateError> {
+        Ok(f32::from_bits(self.u32()?))
+    }
+    pub fn f64(&mut self) -> Result<f64, StateError> {
+        Ok(f64::from_bits(self.u64()?))
+    }
+    pub fn bytes(&mut self) -> Result<&'a [u8], StateError> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+    pub fn str(&mut self) -> Result<String, StateError> {
+        let b = self.bytes()?;
+        core::str::from_utf8(b)
+            .map(String::from)
+            .map_err(|_| StateError::Corrupt("bad utf-8"))
+    }
+    /// A length that must fit in what is left (each item at least `min_item` bytes).
+    pub fn len(&mut self, min_item: usize) -> Result<usize, StateError> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_item.max(1)) > self.b.len() {
+            return Err(TRUNC);
+        }
+        Ok(n)
+    }
+}
+
+/// Fixed-size values stored in tables.
+pub trait Pod: Sized {
+    const SIZE: usize;
+    fn put(&self, w: &mut W);
+    fn get(r: &mut R<'_>) -> Result<Self, StateError>;
+}
+
+impl Pod for u32 {
+    const SIZE: usize = 4;
+    fn put(&self, w: &mut W) {
+        w.u32(*self)
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        r.u32()
+    }
+}
+
+impl Pod for f32 {
+    const SIZE: usize = 4;
+    fn put(&self, w: &mut W) {
+        w.f32(*self)
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        r.f32()
+    }
+}
+
+use crate::store::Table;
+
+pub fn put_table<V: Copy + Default + Pod>(w: &mut W, t: &Table<V>) {
+    w.u32(t.tick());
+    w.u64(t.evictions);
+    w.u32(t.len() as u32);
+    for (k, tick, v) in t.iter() {
+        w.u64(k);
+        w.u32(tick);
+        v.put(w);
+    }
+}
+
+pub fn get_table<V: Copy + Default + Pod>(
+    r: &mut R<'_>,
+    t: &mut Table<V>,
+) -> Result<(), StateError> {
+    let tick = r.u32()?;
+    let ev = r.u64()?;
+    let n = r.len(12 + V::SIZE)?;
+    let mut entries = Vec::with_capacity(n);
+    for _ in 0..n {
+        let k = r.u64()?;
+        let tk = r.u32()?;
+        let v = V::get(r)?;
+        entries.push((k, tk, v));
+    }
+    t.restore_parts(tick, ev, &entries);
+    Ok(())
+}

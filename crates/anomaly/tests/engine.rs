@@ -1,0 +1,302 @@
+mod common;
+use common as scenario;
+
+use logseal_anomaly::{Engine, FieldValue, Policy, Severity, StateError};
+use serde_json::json;
+
+fn ecs() -> Policy {
+    Policy::preset("ecs").expect("ecs preset")
+}
+
+fn run(engine: &mut Engine, evs: &[serde_json::Value]) -> Vec<String> {
+    evs.iter()
+        .map(|e| engine.score(e, None).to_json())
+        .collect()
+}
+
+#[test]
+fn golden_verdicts_are_byte_identical() {
+    // The expected file is committed; a wasm build must reproduce it byte for byte.
+    let mut e = Engine::new(ecs());
+    let out = run(&mut e, &scenario::stream()).join("\n") + "\n";
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/golden_verdicts.jsonl"
+    );
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, &out).unwrap();
+    }
+    let want = std::fs::read_to_string(path).expect("golden file; run with UPDATE_GOLDEN=1 once");
+    assert_eq!(
+        out, want,
+        "verdict JSON changed; if intended, regenerate with UPDATE_GOLDEN=1"
+    );
+}
+
+#[test]
+fn scenario_flags_the_attacks_and_not_the_office_logins() {
+    let mut e = Engine::new(ecs());
+    let evs = scenario::stream();
+    let verdicts: Vec<_> = evs.iter().map(|ev| e.score(ev, None)).collect();
+    let n_normal = evs.len() - 38;
+    let false_flags = verdicts[..n_normal]
+        .iter()
+        .filter(|v| v.severity >= Severity::Medium)
+        .count();
+    assert!(
+        false_flags <= 2,
+        "too many false flags on normal logins: {false_flags}"
+    );
+    let alice = verdicts
+        .iter()
+        .zip(&evs)
+        .find(|(_, ev)| ev["source"]["ip"] == "203.0.113.9")
+        .unwrap()
+        .0;
+    assert!(alice.severity >= Severity::Medium, "{}", alice.to_json());
+    let txt = alice.to_json();
+    assert!(txt.contains("never seen for alice"), "{txt}");
+    assert!(txt.contains("now 03:12"), "{txt}");
+    let brute = verdicts
+        .iter()
+        .zip(&evs)
+        .find(|(_, ev)| {
+            ev["user"]["name"] == "user03"
+                && ev["event"]["outcome"] == "success"
+                && ev["source"]["ip"] == "198.51.100.7"
+        })
+        .unwrap()
+        .0;
+    assert!(
+        brute.to_json().contains("brute_force_success"),
+        "{}",
+        brute.to_json()
+    );
+    let spray = verdicts
+        .iter()
+        .any(|v| v.reasons.iter().any(|r| r.detector == "password_spraying"));
+    assert!(spray);
+    let fails = verdicts.iter().any(|v| {
+        v.reasons
+            .iter()
+            .any(|r| r.detector == "failed_logins" && r.entity == "user03")
+    });
+    assert!(fails);
+}
+
+#[test]
+fn verdict_json_shape() {
+    let mut e = Engine::new(ecs());
+    let evs = scenario::stream();
+    let v = evs
+        .iter()
+        .map(|ev| e.score(ev, None))
+        .find(|v| !v.reasons.is_empty())
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_str(&v.to_json()).unwrap();
+    assert!(j["score"].as_f64().unwrap() > 0.0);
+    assert!(["low", "medium", "high", "critical"].contains(&j["severity"].as_str().unwrap()));
+    assert_eq!(j["reason"], j["reasons"][0]["text"]);
+    for k in [
+        "detector", "entity", "feature", "observed", "expected", "p", "text",
+    ] {
+        assert!(!j["reasons"][0][k].is_null(), "{k}");
+    }
+    let none = Engine::new(ecs()).score(&json!({}), Some(0)).to_json();
+    assert_eq!(
+        none,
+        r#"{"score":0,"severity":"none","reason":"","reasons":[]}"#
+    );
+}
+
+#[test]
+fn snapshot_restore_continues_identically() {
+    let evs = scenario::stream();
+    let cut = evs.len() - 60;
+    let mut a = Engine::new(ecs());
+    run(&mut a, &evs[..cut]);
+    let snap = a.snapshot();
+    let mut b = Engine::new(ecs());
+    b.restore(&snap).unwrap();
+    assert_eq!(b.snapshot(), snap);
+    let mut a2 = a.clone_via_snapshot();
+    let ra = run(&mut a, &evs[cut..]);
+    assert!(ra.iter().any(|v| v.contains("password_spraying")));
+    assert_eq!(ra, run(&mut b, &evs[cut..]));
+    assert_eq!(ra, run(&mut a2, &evs[cut..]));
+    // and a fresh engine without the state does not
+    let mut c = Engine::new(ecs());
+    assert_ne!(ra, run(&mut c, &evs[cut..]));
+}
+
+trait CloneVia {
+    fn clone_via_snapshot(&self) -> Engine;
+}
+impl CloneVia for Engine {
+    fn clone_via_snapshot(&self) -> Engine {
+        let mut e = Engine::new(self.policy().clone());
+        e.restore(&self.snapshot()).unwrap();
+        e
+    }
+}
+
+#[test]
+fn snapshot_errors() {
+    let mut a = Engine::new(ecs());
+    run(&mut a, &scenario::stream()[..100]);
+    let snap = a.snapshot();
+    let mut b = Engine::new(ecs());
+    assert_eq!(b.restore(b"nope"), Err(StateError::BadMagic));
+    let mut bad = snap.clone();
+    bad[8] = 99;
+    assert_eq!(b.restore(&bad), Err(StateError::UnsupportedVersion(99)));
+    let mut bad = snap.clone();
+    let n = bad.len();
+    bad[n / 2] ^= 0xFF;
+    assert!(matches!(b.restore(&bad), Err(StateError::Corrupt(_))));
+    assert!(b.restore(&snap[..snap.len() - 3]).is_err());
+    let mut other = Engine::new(Policy::preset("sshd").unwrap());
+    assert_eq!(other.restore(&snap), Err(StateError::PolicyMismatch));
+}
+
+#[test]
+fn all_presets_parse_and_run() {
+    for name in logseal_anomaly::PRESETS {
+        let p = Policy::preset(name).unwrap_or_else(|| {
+            panic!(
+                "preset {name}: {:?}",
+                Policy::parse(logseal_anomaly::policy::preset_text(name).unwrap()).err()
+            )
+        });
+        let mut e = Engine::new(p);
+        for ev in scenario::stream().iter().take(50) {
+            e.score(ev, Some(0));
+        }
+    }
+    assert!(Policy::preset("nope").is_none());
+}
+
+#[test]
+fn policy_errors_name_the_key() {
+    let base = logseal_anomaly::policy::preset_text("ecs").unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+    v["detectors"][0]["window_secs"] = json!(0);
+    let e = Policy::parse(&v.to_string()).unwrap_err();
+    assert_eq!(e.key, "detectors[0].window_secs");
+    assert!(e.to_string().contains("> 0"), "{e}");
+
+    let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+    v["detectors"][1]["windw_secs"] = json!(10);
+    let e = Policy::parse(&v.to_string()).unwrap_err();
+    assert_eq!(e.key, "detectors[1]");
+    assert!(e.message.contains("windw_secs"), "{e}");
+
+    let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+    v["detectors"][0]["type"] = json!("magic");
+    let e = Policy::parse(&v.to_string()).unwrap_err();
+    assert!(e.message.contains("unknown detector type `magic`"), "{e}");
+
+    let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+    v["alerting"]["report_p"] = json!(2.0);
+    assert_eq!(
+        Policy::parse(&v.to_string()).unwrap_err().key,
+        "alerting.report_p"
+    );
+
+    let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+    v["learnin"] = json!({});
+    assert_eq!(Policy::parse(&v.to_string()).unwrap_err().key, "learnin");
+
+    let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+    v["learning"]["period"] = json!(1);
+    let e = Policy::parse(&v.to_string()).unwrap_err();
+    assert_eq!(e.key, "learning");
+    assert!(e.message.contains("period"));
+
+    let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+    v["detectors"][1]["name"] = json!("failed_logins");
+    assert!(
+        Policy::parse(&v.to_string())
+            .unwrap_err()
+            .message
+            .contains("duplicate")
+    );
+
+    let e = Policy::parse("{ not json").unwrap_err();
+    assert!(e.message.contains("line 1"), "{e}");
+    assert_eq!(
+        Policy::parse(r#"{"version":2}"#).unwrap_err().key,
+        "version"
+    );
+}
+
+#[test]
+fn suppression_and_allowlist() {
+    let base = logseal_anomaly::policy::preset_text("ecs").unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+    v["suppress"] = json!([{"detector": "first_seen", "entity": "alice"}, {"detector": "unusual_hour", "entity": "alice"}, {"detector": "impossible_travel"}]);
+    v["allowlist"] = json!([{"field": "source_ip", "values": ["192.0.2.66"]}]);
+    let mut e = Engine::new(Policy::parse(&v.to_string()).unwrap());
+    let evs = scenario::stream();
+    let vs: Vec<_> = evs.iter().map(|ev| e.score(ev, None)).collect();
+    let alice = vs
+        .iter()
+        .zip(&evs)
+        .find(|(_, ev)| ev["source"]["ip"] == "203.0.113.9")
+        .unwrap()
+        .0;
+    assert!(
+        alice.reasons.iter().all(|r| r.entity != "alice"),
+        "{}",
+        alice.to_json()
+    );
+    assert!(
+        !vs.iter()
+            .any(|v| v.reasons.iter().any(|r| r.detector == "password_spraying"))
+    );
+}
+
+#[test]
+fn dedup_suppresses_repeats() {
+    let mut e = Engine::new(ecs());
+    let evs = scenario::stream();
+    let vs: Vec<_> = evs.iter().map(|ev| e.score(ev, None)).collect();
+    // user03 fails 7 times (threshold 5): reason only once within the 600 s dedup window
+    let n = vs
+        .iter()
+        .filter(|v| {
+            v.reasons
+                .iter()
+                .any(|r| r.detector == "failed_logins" && r.entity == "user03")
+        })
+        .count();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn flat_event_and_host_time() {
+    let p = Policy::parse(r#"{"version":1,"learning":{"period_secs":0,"min_entity_events":1},
+        "detectors":[{"type":"threshold","name":"t","group_by":"u","window_secs":60,"threshold":2,"where":[{"field":"ok","eq":false}]}]}"#)
+        .unwrap();
+    let mut e = Engine::new(p);
+    let ev: [(&str, FieldValue<'_>); 2] =
+        [("u", FieldValue::Str("x")), ("ok", FieldValue::Bool(false))];
+    let mut last = None;
+    for i in 0..4 {
+        last = Some(e.score(&ev[..], Some(i * 1_000_000_000)));
+    }
+    let v = last.unwrap();
+    assert_eq!(
+        v.reasons.len(),
+        0,
+        "deduplicated after the first alert: {}",
+        v.to_json()
+    );
+    let mut e2 = Engine::new(e.policy().clone());
+    let vs: Vec<_> = (0..4)
+        .map(|i| e2.score(&ev[..], Some(i * 1_000_000_000)))
+        .collect();
+    assert_eq!(vs[1].severity, Severity::None);
+    assert!(vs[2].severity >= Severity::Medium, "{}", vs[2].to_json());
+    assert_eq!(vs[2].reasons[0].observed, "3 in 1m");
+}
