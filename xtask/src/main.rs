@@ -10,6 +10,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod fixtures;
+
 /// One WebAssembly artifact: the package that builds it, its target, and the
 /// file name it gets in `target/wasm/`.
 struct Artifact {
@@ -23,6 +25,97 @@ struct Artifact {
 
 /// Every artifact the host-harness tests load. Add new plugins here.
 const ARTIFACTS: &[Artifact] = &[
+    // Detection rules (wit/rule.wit `rule` world), loaded by host-harness/tests/rules_*.rs.
+    Artifact {
+        package: "logseal-rule-aws-root-login-failed",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_aws_root_login_failed.wasm",
+        out: "logseal_rule_aws_root_login_failed.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-aws-root-access-key-created",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_aws_root_access_key_created.wasm",
+        out: "logseal_rule_aws_root_access_key_created.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-aws-cloudtrail-stopped",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_aws_cloudtrail_stopped.wasm",
+        out: "logseal_rule_aws_cloudtrail_stopped.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-aws-root-password-changed",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_aws_root_password_changed.wasm",
+        out: "logseal_rule_aws_root_password_changed.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-k8s-pod-exec",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_k8s_pod_exec.wasm",
+        out: "logseal_rule_k8s_pod_exec.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-k8s-pod-host-pid",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_k8s_pod_host_pid.wasm",
+        out: "logseal_rule_k8s_pod_host_pid.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-okta-account-locked",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_okta_account_locked.wasm",
+        out: "logseal_rule_okta_account_locked.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-okta-mfa-disabled",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_okta_mfa_disabled.wasm",
+        out: "logseal_rule_okta_mfa_disabled.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-okta-api-key-created",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_okta_api_key_created.wasm",
+        out: "logseal_rule_okta_api_key_created.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-github-branch-protection-disabled",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_github_branch_protection_disabled.wasm",
+        out: "logseal_rule_github_branch_protection_disabled.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-github-repo-hook-modified",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_github_repo_hook_modified.wasm",
+        out: "logseal_rule_github_repo_hook_modified.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-github-user-access-key-created",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_github_user_access_key_created.wasm",
+        out: "logseal_rule_github_user_access_key_created.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-github-repo-visibility-change",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_github_repo_visibility_change.wasm",
+        out: "logseal_rule_github_repo_visibility_change.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-brute-force-by-ip",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_brute_force_by_ip.wasm",
+        out: "logseal_rule_brute_force_by_ip.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-hostile",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_hostile.wasm",
+        out: "logseal_rule_hostile.wasm",
+    },
     // (entries are added as plugins land)
 ];
 
@@ -82,11 +175,26 @@ fn main() -> Result<()> {
     let root = root();
     match args.first().map(String::as_str) {
         Some("build-wasm") => build_wasm(),
+        Some("fixtures") => {
+            let data = args
+                .get(1)
+                .map_or_else(|| root.join("../shared/data"), PathBuf::from);
+            fixtures::run(&data, &root)
+        }
         Some("demo") => {
             build_wasm()?;
             run(cargo()
                 .current_dir(&root)
-                .args(["run", "--release", "-q", "-p", "logseal-cli", "--bin", "logseal-demo", "--"])
+                .args([
+                    "run",
+                    "--release",
+                    "-q",
+                    "-p",
+                    "logseal-cli",
+                    "--bin",
+                    "logseal-demo",
+                    "--",
+                ])
                 .args(&args[1..]))
         }
         Some("test") => {
@@ -101,7 +209,8 @@ fn main() -> Result<()> {
                  commands:\n  \
                  demo         build the plugins and run the end-to-end demo\n  \
                  test         build the plugins and run every test\n  \
-                 build-wasm   build the WebAssembly artifacts into target/wasm/"
+                 build-wasm   build the WebAssembly artifacts into target/wasm/\n  \
+                 fixtures [DATA]  regenerate tests/fixtures/ from the shared data"
             );
             std::process::exit(2);
         }

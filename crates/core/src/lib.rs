@@ -77,5 +77,9 @@ pub fn b64_hash(s: &str) -> Option<Hash> {
 
 /// `1700000000.123456789` from nanoseconds.
 pub fn format_time_ns(t: i64) -> String {
-    format!("{}.{:09}", t.div_euclid(1_000_000_000), t.rem_euclid(1_000_000_000))
+    format!(
+        "{}.{:09}",
+        t.div_euclid(1_000_000_000),
+        t.rem_euclid(1_000_000_000)
+    )
 }

@@ -85,7 +85,10 @@ impl fmt::Display for ProofError {
                 write!(f, "proof has {found} hashes, expected {expected}")
             }
             ProofError::BadSizes { size1, size2 } => {
-                write!(f, "no consistency proof relates size {size1} to size {size2}")
+                write!(
+                    f,
+                    "no consistency proof relates size {size1} to size {size2}"
+                )
             }
             ProofError::RootMismatch { expected, computed } => write!(
                 f,

@@ -122,9 +122,7 @@ impl VerifierKey {
         let raw = B64
             .decode(b64)
             .map_err(|_| NoteError::BadKey("key is not base64"))?;
-        let (&alg, public) = raw
-            .split_first()
-            .ok_or(NoteError::BadKey("empty key"))?;
+        let (&alg, public) = raw.split_first().ok_or(NoteError::BadKey("empty key"))?;
         if alg != ALG_ED25519 && alg != ALG_COSIGNATURE_V1 {
             return Err(NoteError::BadKey("unsupported key type"));
         }
@@ -209,7 +207,9 @@ impl SignerKey {
         let rest = text
             .trim()
             .strip_prefix("PRIVATE+KEY+")
-            .ok_or(NoteError::BadKey("signing key must start with PRIVATE+KEY+"))?;
+            .ok_or(NoteError::BadKey(
+                "signing key must start with PRIVATE+KEY+",
+            ))?;
         let mut parts = rest.splitn(3, '+');
         let (Some(name), Some(hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(NoteError::BadKey("expected PRIVATE+KEY+name+keyid+key"));
@@ -219,7 +219,9 @@ impl SignerKey {
             .decode(b64)
             .map_err(|_| NoteError::BadKey("key is not base64"))?;
         if raw.len() != 33 || raw[0] != ALG_ED25519 {
-            return Err(NoteError::BadKey("expected 0x01 followed by a 32-byte seed"));
+            return Err(NoteError::BadKey(
+                "expected 0x01 followed by a 32-byte seed",
+            ));
         }
         let mut seed = [0u8; 32];
         seed.copy_from_slice(&raw[1..]);
@@ -319,10 +321,14 @@ impl Note {
             return Err(NoteError::Malformed("no signatures"));
         }
         let mut sigs = Vec::new();
-        for line in sig_block.strip_suffix('\n').unwrap_or(sig_block).split('\n') {
-            let rest = line
-                .strip_prefix("\u{2014} ")
-                .ok_or(NoteError::Malformed("signature line must start with an em dash"))?;
+        for line in sig_block
+            .strip_suffix('\n')
+            .unwrap_or(sig_block)
+            .split('\n')
+        {
+            let rest = line.strip_prefix("\u{2014} ").ok_or(NoteError::Malformed(
+                "signature line must start with an em dash",
+            ))?;
             let (name, b64) = rest
                 .split_once(' ')
                 .ok_or(NoteError::Malformed("signature line has no space"))?;
@@ -415,7 +421,12 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The body text.
     pub fn body(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root));
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        );
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');

@@ -98,7 +98,9 @@ impl TlogProof {
         if index.len() > 1 && index.starts_with('0') {
             return Err(m("index has a leading zero"));
         }
-        let index = index.parse::<u64>().map_err(|_| m("index is not a number"))?;
+        let index = index
+            .parse::<u64>()
+            .map_err(|_| m("index is not a number"))?;
         let hashes = lines
             .filter(|l| !l.is_empty())
             .map(|l| b64_hash(l).ok_or(m("proof line is not a base64 hash")))

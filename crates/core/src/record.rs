@@ -6,10 +6,10 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::b64_hash;
 use crate::json::{self, JsonError, Number, Value};
 use crate::merkle::{Hash, leaf_hash};
 use crate::seal::{After, Lost, SEAL_MEMBER, VERSION, valid_epoch, valid_stream};
-use crate::b64_hash;
 
 /// Why a line is not a readable sealed record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,10 @@ impl fmt::Display for RecordError {
             RecordError::NotAnObject => f.write_str("not a JSON object"),
             RecordError::NoSeal => write!(f, "no {SEAL_MEMBER} member (an unsealed record)"),
             RecordError::UnsupportedVersion(v) => {
-                write!(f, "seal version {v} is not supported by this verifier (it knows 1)")
+                write!(
+                    f,
+                    "seal version {v} is not supported by this verifier (it knows 1)"
+                )
             }
             RecordError::BadSeal(field) => write!(f, "seal field {field:?} is missing or invalid"),
         }

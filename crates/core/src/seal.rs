@@ -46,7 +46,8 @@ pub fn valid_epoch(epoch: &str) -> bool {
 /// Whether `stream` is a valid stream name: 1 to 256 printable characters, no
 /// whitespace (it becomes part of a checkpoint's origin line).
 pub fn valid_stream(stream: &str) -> bool {
-    (1..=256).contains(&stream.len()) && !stream.chars().any(|c| c.is_whitespace() || c.is_control())
+    (1..=256).contains(&stream.len())
+        && !stream.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// A fresh epoch ID from a wall-clock time and 32 random bits:
@@ -163,10 +164,7 @@ impl ChainState {
             ("v".into(), Value::Num(Number::Int(1))),
             ("stream".into(), Value::Str(Cow::Borrowed(&self.stream))),
             ("epoch".into(), Value::Str(Cow::Borrowed(&self.epoch))),
-            (
-                "size".into(),
-                Value::Num(Number::UInt(self.tree.size())),
-            ),
+            ("size".into(), Value::Num(Number::UInt(self.tree.size()))),
             ("peaks".into(), Value::Arr(peaks)),
         ];
         if let Some(h) = &self.head {
@@ -278,6 +276,9 @@ pub struct Input<'a> {
     pub time_ns: Option<i64>,
     /// The anomaly verdict as a JSON object text, stored under [`VERDICT_MEMBER`].
     pub verdict: Option<&'a str>,
+    /// Attach a signed checkpoint to this record whatever the schedule (for
+    /// the last record of a file, so a sealed file is signed to its end).
+    pub force_checkpoint: bool,
 }
 
 /// The result of sealing one record.
@@ -338,10 +339,13 @@ impl Sealer {
                 found: state.stream,
             });
         }
-        let mut s = Sealer::new(key, SealConfig {
-            epoch: state.epoch.clone(),
-            ..cfg
-        })?;
+        let mut s = Sealer::new(
+            key,
+            SealConfig {
+                epoch: state.epoch.clone(),
+                ..cfg
+            },
+        )?;
         s.state = state;
         Ok(s)
     }
@@ -468,8 +472,14 @@ impl Sealer {
         let mut seal: Vec<(Cow<'_, str>, Value<'_>)> = Vec::with_capacity(10);
         seal.push(("v".into(), Value::Num(Number::Int(VERSION as i64))));
         let lost = self.lost.take();
-        seal.push(("stream".into(), Value::Str(Cow::Owned(self.state.stream.clone()))));
-        seal.push(("epoch".into(), Value::Str(Cow::Owned(self.state.epoch.clone()))));
+        seal.push((
+            "stream".into(),
+            Value::Str(Cow::Owned(self.state.stream.clone())),
+        ));
+        seal.push((
+            "epoch".into(),
+            Value::Str(Cow::Owned(self.state.epoch.clone())),
+        ));
         seal.push(("seq".into(), Value::Num(Number::UInt(seq))));
         if let Some(prev) = &self.state.head {
             seal.push(("prev".into(), Value::Str(Cow::Owned(b64(prev)))));
@@ -549,7 +559,7 @@ impl Sealer {
                 Some(last) => t.saturating_sub(last) >= iv as i64,
             },
         };
-        let checkpoint = (by_count || by_time).then(|| {
+        let checkpoint = (by_count || by_time || input.force_checkpoint).then(|| {
             if let Some(t) = input.time_ns {
                 self.state.last_checkpoint_ns = Some(t);
             }

@@ -11,12 +11,12 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 
+use crate::b64;
 use crate::json::{self, Number, Value};
 use crate::merkle::{CompactTree, Hash};
 use crate::note::{NoteError, SignedCheckpoint, VerifierKey};
 use crate::record::{self, AddedFields, RecordError};
 use crate::seal::{After, Lost, checkpoint_origin};
-use crate::b64;
 
 /// Verifier settings.
 #[derive(Clone, Debug, Default)]
@@ -182,7 +182,10 @@ impl Report {
             Value::Num(Number::UInt(x))
         }
         fn loc(l: &Location) -> Value<'_> {
-            Value::Obj(vec![("file".into(), s(&l.file)), ("line".into(), u(l.line))])
+            Value::Obj(vec![
+                ("file".into(), s(&l.file)),
+                ("line".into(), u(l.line)),
+            ])
         }
         let chains = self
             .chains
@@ -570,7 +573,16 @@ impl Verifier {
         }
     }
 
-    fn push(&mut self, kind: Kind, stream: &str, epoch: &str, seq: Option<u64>, seq_end: Option<u64>, locations: Vec<Location>, message: String) {
+    fn push(
+        &mut self,
+        kind: Kind,
+        stream: &str,
+        epoch: &str,
+        seq: Option<u64>,
+        seq_end: Option<u64>,
+        locations: Vec<Location>,
+        message: String,
+    ) {
         self.findings.push(Finding {
             kind,
             stream: Some(stream.to_string()),
@@ -654,12 +666,7 @@ impl Verifier {
         }
 
         // 2. Gaps and links.
-        let declared = |from: u64, to: u64| {
-            chain
-                .lost
-                .iter()
-                .any(|l| l.from <= from && to <= l.to)
-        };
+        let declared = |from: u64, to: u64| chain.lost.iter().any(|l| l.from <= from && to <= l.to);
         let mut expected = 0u64;
         let mut prev: Option<&Entry> = None;
         for e in &chosen {
@@ -680,7 +687,9 @@ impl Verifier {
                         Some(from),
                         Some(to),
                         Vec::new(),
-                        format!("{n} record(s) seq {from}..{to} declared lost by the sealer ({why})"),
+                        format!(
+                            "{n} record(s) seq {from}..{to} declared lost by the sealer ({why})"
+                        ),
                     );
                 } else {
                     self.push(
@@ -709,7 +718,11 @@ impl Verifier {
                                 "seq {} does not link to seq {}: prev {} but seq {} has hash {}",
                                 e.seq,
                                 p.seq,
-                                if e.has_prev { b64(&e.prev) } else { "(none)".to_string() },
+                                if e.has_prev {
+                                    b64(&e.prev)
+                                } else {
+                                    "(none)".to_string()
+                                },
                                 p.seq,
                                 b64(&p.hash)
                             ),
@@ -755,12 +768,18 @@ impl Verifier {
                     Some(size.saturating_sub(1)),
                     None,
                     locs,
-                    format!("{} checkpoints of size {size} with different roots: a fork", roots.len()),
+                    format!(
+                        "{} checkpoints of size {size} with different roots: a fork",
+                        roots.len()
+                    ),
                 );
             }
         }
-        let mut file_cps: Vec<&SeenCheckpoint> =
-            chain.checkpoints.iter().filter(|c| c.carrier.is_none()).collect();
+        let mut file_cps: Vec<&SeenCheckpoint> = chain
+            .checkpoints
+            .iter()
+            .filter(|c| c.carrier.is_none())
+            .collect();
         file_cps.sort_by_key(|c| c.order);
         let mut high: Option<&SeenCheckpoint> = None;
         for c in file_cps {
@@ -773,7 +792,10 @@ impl Verifier {
                         Some(c.size.saturating_sub(1)),
                         None,
                         vec![h.loc.clone(), c.loc.clone()],
-                        format!("checkpoint of size {} comes after one of size {}: a rollback", c.size, h.size),
+                        format!(
+                            "checkpoint of size {} comes after one of size {}: a rollback",
+                            c.size, h.size
+                        ),
                     );
                     continue;
                 }

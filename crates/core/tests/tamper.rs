@@ -168,7 +168,10 @@ fn deleted_records_are_a_gap() {
     lines.drain(3..5);
     let r = verify(&lines);
     assert_eq!(kinds(&r), vec![Kind::Deleted]);
-    assert_eq!((r.findings[0].seq, r.findings[0].seq_end), (Some(3), Some(4)));
+    assert_eq!(
+        (r.findings[0].seq, r.findings[0].seq_end),
+        (Some(3), Some(4))
+    );
 }
 
 #[test]
@@ -203,7 +206,10 @@ fn truncation_below_a_signed_checkpoint() {
     // Cut the last 8 records (and with them the in-band checkpoint of size 30).
     let r = verify_with(&lines[..22], &cp_file);
     assert_eq!(kinds(&r), vec![Kind::Truncated]);
-    assert_eq!((r.findings[0].seq, r.findings[0].seq_end), (Some(22), Some(29)));
+    assert_eq!(
+        (r.findings[0].seq, r.findings[0].seq_end),
+        (Some(22), Some(29))
+    );
     // Without the separate checkpoint the cut is only visible as an unsigned tail ending early.
     let r = verify(&lines[..22]);
     assert!(r.intact());
@@ -288,7 +294,17 @@ fn restart_with_saved_state_continues_and_crash_opens_a_new_epoch() {
     let mut resumed = Sealer::resume(key(), cfg.clone(), saved.clone()).unwrap();
     for i in 10..14 {
         let r = record(i);
-        lines.push(String::from_utf8(resumed.seal(Input { record: r.as_bytes(), ..Input::default() }).line).unwrap());
+        lines.push(
+            String::from_utf8(
+                resumed
+                    .seal(Input {
+                        record: r.as_bytes(),
+                        ..Input::default()
+                    })
+                    .line,
+            )
+            .unwrap(),
+        );
     }
     let r = verify(&lines);
     assert!(r.findings.is_empty(), "{:?}", r.findings);
@@ -301,7 +317,16 @@ fn restart_with_saved_state_continues_and_crash_opens_a_new_epoch() {
     let mut lines2 = lines[..12].to_vec(); // 10 and 11 delivered, 12, 13 lost in the crash
     for i in 0..3 {
         let r = record(100 + i);
-        lines2.push(String::from_utf8(next.seal(Input { record: r.as_bytes(), ..Input::default() }).line).unwrap());
+        lines2.push(
+            String::from_utf8(
+                next.seal(Input {
+                    record: r.as_bytes(),
+                    ..Input::default()
+                })
+                .line,
+            )
+            .unwrap(),
+        );
     }
     let r = verify(&lines2);
     assert!(r.intact(), "{:?}", r.findings);
@@ -322,12 +347,24 @@ fn declared_loss_is_not_tampering() {
     // Seqs 6, 7 sealed, then dropped by the sealer's queue.
     for i in 6..8 {
         let r = record(i);
-        s.seal(Input { record: r.as_bytes(), ..Input::default() });
+        s.seal(Input {
+            record: r.as_bytes(),
+            ..Input::default()
+        });
     }
     s.declare_lost(6, 7, "queue-full");
     let mut all = lines.clone();
     let r8 = record(8);
-    all.push(String::from_utf8(s.seal(Input { record: r8.as_bytes(), ..Input::default() }).line).unwrap());
+    all.push(
+        String::from_utf8(
+            s.seal(Input {
+                record: r8.as_bytes(),
+                ..Input::default()
+            })
+            .line,
+        )
+        .unwrap(),
+    );
     let r = verify(&all);
     assert!(r.intact(), "{:?}", r.findings);
     assert_eq!(kinds(&r), vec![Kind::DeclaredLoss]);
@@ -341,6 +378,7 @@ fn time_and_tag_given_by_the_host_are_sealed() {
         tag: Some("kube.var.log"),
         time_ns: Some(1_700_000_000_123_456_789),
         verdict: None,
+        force_checkpoint: false,
     });
     let line = String::from_utf8(out.line).unwrap();
     // Fluent Bit's out_file json_lines puts the time in front as a double.
@@ -366,23 +404,39 @@ fn bad_input_is_wrapped_and_sealed_never_lost() {
     ];
     let deep = "[".repeat(200) + &"]".repeat(200);
     let mut lines = Vec::new();
-    for (input, why) in cases.iter().copied().chain([(deep.as_bytes(), "nesting deeper")]) {
-        let out = s.seal(Input { record: input, ..Input::default() });
+    for (input, why) in cases
+        .iter()
+        .copied()
+        .chain([(deep.as_bytes(), "nesting deeper")])
+    {
+        let out = s.seal(Input {
+            record: input,
+            ..Input::default()
+        });
         let w = out.wrapped.unwrap();
         assert!(w.contains(why), "{w} should mention {why}");
         let v: Value = serde_json::from_slice(&out.line).unwrap();
         // The original is kept whole.
-        let kept = v.get("_logseal_raw").and_then(Value::as_str).map(|s| s.as_bytes().to_vec()).unwrap_or_else(|| {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.decode(v["_logseal_raw_b64"].as_str().unwrap()).unwrap()
-        });
+        let kept = v
+            .get("_logseal_raw")
+            .and_then(Value::as_str)
+            .map(|s| s.as_bytes().to_vec())
+            .unwrap_or_else(|| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(v["_logseal_raw_b64"].as_str().unwrap())
+                    .unwrap()
+            });
         assert_eq!(kept, input);
         lines.push(String::from_utf8(out.line).unwrap());
     }
     let mut cfg = SealConfig::new("logseal.test/audit", "e1");
     cfg.max_record_bytes = 10;
     let mut small = Sealer::new(key(), cfg).unwrap();
-    let out = small.seal(Input { record: br#"{"big":"0123456789"}"#, ..Input::default() });
+    let out = small.seal(Input {
+        record: br#"{"big":"0123456789"}"#,
+        ..Input::default()
+    });
     assert!(out.wrapped.unwrap().contains("exceeds the limit"));
     let r = verify(&lines);
     assert!(r.findings.is_empty(), "{:?}", r.findings);
@@ -425,7 +479,9 @@ fn reserialise(line: &str, how: Reser) -> String {
             write_reversed(&rev(&v), &mut s);
             s
         }
-        Reser::Whitespace => serde_json::to_string_pretty(&v).unwrap().replace('\n', " \t "),
+        Reser::Whitespace => serde_json::to_string_pretty(&v)
+            .unwrap()
+            .replace('\n', " \t "),
         Reser::EscapeNonAscii => {
             let s = serde_json::to_string(&v).unwrap();
             let mut out = String::new();
@@ -442,10 +498,18 @@ fn reserialise(line: &str, how: Reser) -> String {
             out
         }
         Reser::IntAsFloat => map_numbers(&serde_json::to_string(&v).unwrap(), |t| {
-            if t.contains(['.', 'e', 'E']) || t.len() > 15 { t.to_string() } else { format!("{t}.0") }
+            if t.contains(['.', 'e', 'E']) || t.len() > 15 {
+                t.to_string()
+            } else {
+                format!("{t}.0")
+            }
         }),
         Reser::Doubles16 | Reser::Doubles17 => {
-            let digits = if matches!(how, Reser::Doubles16) { 16 } else { 17 };
+            let digits = if matches!(how, Reser::Doubles16) {
+                16
+            } else {
+                17
+            };
             map_numbers(&serde_json::to_string(&v).unwrap(), |t| {
                 if t.contains(['.', 'e', 'E']) {
                     let f: f64 = t.parse().unwrap();
@@ -544,7 +608,10 @@ fn every_pipeline_reserialisation_still_verifies() {
 #[test]
 fn fluent_bit_sixteen_digit_example() {
     let mut s = Sealer::new(key(), SealConfig::new("logseal.test/audit", "e1")).unwrap();
-    let out = s.seal(Input { record: br#"{"v":123456789.123456789}"#, ..Input::default() });
+    let out = s.seal(Input {
+        record: br#"{"v":123456789.123456789}"#,
+        ..Input::default()
+    });
     let line = String::from_utf8(out.line).unwrap();
     let fb = line.replace("123456789.123457", "123456789.1234568");
     assert_ne!(fb, line);
@@ -558,7 +625,9 @@ fn arb_record() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|i| json!(i)),
         any::<u64>().prop_map(|i| json!(i)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
         "\\PC{0,16}".prop_map(Value::String),
     ];
     let val = leaf.prop_recursive(3, 24, 5, |inner| {
@@ -588,7 +657,14 @@ fn seal_values(recs: &[Value], every: u64) -> (Vec<String>, Sealer) {
         .iter()
         .map(|r| {
             let t = r.to_string();
-            String::from_utf8(s.seal(Input { record: t.as_bytes(), ..Input::default() }).line).unwrap()
+            String::from_utf8(
+                s.seal(Input {
+                    record: t.as_bytes(),
+                    ..Input::default()
+                })
+                .line,
+            )
+            .unwrap()
         })
         .collect();
     (lines, s)

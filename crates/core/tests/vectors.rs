@@ -23,8 +23,7 @@ fn vectors() -> PathBuf {
 }
 
 fn load(p: &Path) -> J {
-    serde_json::from_slice(&fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .unwrap()
+    serde_json::from_slice(&fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
 }
 
 #[test]
@@ -148,7 +147,13 @@ fn merkle_consistency_transparency_dev() {
 #[test]
 fn merkle_generation_matches_reference_tree() {
     let leaves: Vec<Hash> = [
-        "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
         "606162636465666768696a6b6c6d6e6f",
     ]
     .iter()
@@ -247,8 +252,9 @@ fn xmod_signing_key_round_trips_and_signs_like_go() {
 #[test]
 fn sigsum_checkpoint_with_eight_witness_cosignatures() {
     let c = load(&vectors().join("signed-note/sigsum-serviceberry-381382.json"));
-    let text = fs::read_to_string(vectors().join("signed-note/sigsum-serviceberry-381382.checkpoint"))
-        .unwrap();
+    let text =
+        fs::read_to_string(vectors().join("signed-note/sigsum-serviceberry-381382.checkpoint"))
+            .unwrap();
     let cp = SignedCheckpoint::parse(&text).unwrap();
     assert_eq!(cp.checkpoint.origin, c["origin"].as_str().unwrap());
     assert_eq!(cp.checkpoint.size, 381_382);
@@ -273,8 +279,9 @@ fn sigsum_checkpoint_with_eight_witness_cosignatures() {
     ));
 
     // The tlog-proof for leaf 381381 verifies, and not for another leaf.
-    let proof_text = fs::read_to_string(vectors().join("signed-note/sigsum-serviceberry-381382.tlog-proof"))
-        .unwrap();
+    let proof_text =
+        fs::read_to_string(vectors().join("signed-note/sigsum-serviceberry-381382.tlog-proof"))
+            .unwrap();
     let proof = TlogProof::parse(&proof_text).unwrap();
     assert_eq!(proof.to_text(), proof_text);
     let leaf = h(&c["leaf_hash_b64"]).unwrap();
@@ -295,7 +302,8 @@ fn ed25519_edge_cases_strict_rule() {
     for v in all {
         let key: [u8; 32] = hex(v["key"].as_str().unwrap()).try_into().unwrap();
         let sig: [u8; 64] = hex(v["sig"].as_str().unwrap()).try_into().unwrap();
-        let ok = logseal_core::note::verify_ed25519(&key, v["msg"].as_str().unwrap().as_bytes(), &sig);
+        let ok =
+            logseal_core::note::verify_ed25519(&key, v["msg"].as_str().unwrap().as_bytes(), &sig);
         let flags: Vec<&str> = v["flags"]
             .as_array()
             .map(|a| a.iter().map(|f| f.as_str().unwrap()).collect())
@@ -304,7 +312,11 @@ fn ed25519_edge_cases_strict_rule() {
         let rule = !flags.iter().any(|f| {
             matches!(
                 *f,
-                "low_order_A" | "low_order_R" | "non_canonical_A" | "non_canonical_R" | "low_order_residue"
+                "low_order_A"
+                    | "low_order_R"
+                    | "non_canonical_A"
+                    | "non_canonical_R"
+                    | "low_order_residue"
             )
         });
         assert_eq!(ok, rule, "vector {} flags {flags:?}", v["number"]);

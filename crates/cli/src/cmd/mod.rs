@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod keygen;
+pub mod prove;
+pub mod seal;
+pub mod verify;
