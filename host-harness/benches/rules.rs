@@ -1,1 +1,94 @@
-fn main() {}
+//! Per-event cost of calling rule components through the component model.
+//!
+//! ```text
+//! cargo xtask build-wasm
+//! cargo bench -p logseal-host-harness --bench rules
+//! ```
+//!
+//! (`LOGSEAL_WASM_DIR` overrides where the components are read from.)
+//! Groups: `bare_call` is the hostile rule on an event without an `attack`
+//! field (it returns after one substring check: the cost of crossing the
+//! boundary with a ~1 KB event); `rules_1` and `rules_10` are one and ten
+//! Panther ports on a real ~1 KB CloudTrail event that none of them matches
+//! (the common case) and on one that one of them matches. Each with fuel
+//! metering on and off. Figures are in docs/RULES.md, "Benchmarks".
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use logseal_host_harness::rules::{RuleConfig, RuleHost};
+
+const TEN: &[&str] = &[
+    "logseal_rule_aws_root_login_failed.wasm",
+    "logseal_rule_aws_root_access_key_created.wasm",
+    "logseal_rule_aws_cloudtrail_stopped.wasm",
+    "logseal_rule_aws_root_password_changed.wasm",
+    "logseal_rule_k8s_pod_exec.wasm",
+    "logseal_rule_okta_account_locked.wasm",
+    "logseal_rule_okta_mfa_disabled.wasm",
+    "logseal_rule_okta_api_key_created.wasm",
+    "logseal_rule_github_branch_protection_disabled.wasm",
+    "logseal_rule_github_repo_hook_modified.wasm",
+];
+
+/// A CloudTrail event (from Panther's tests) that no rule above matches.
+const QUIET: &str = r#"{"eventVersion":"1.06","userIdentity":{"type":"AssumedRole","principalId":"1111:tester","arn":"arn:aws:sts::123456789012:user/tester","accountId":"123456789012","accessKeyId":"1","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"1111","arn":"arn:aws:iam::123456789012:user/tester","accountId":"123456789012","userName":"tester"},"attributes":{"creationDate":"2019-01-01T00:00:00Z","mfaAuthenticated":"true"}}},"eventTime":"2019-01-01T00:00:00Z","eventSource":"dynamodb.amazonaws.com","eventName":"DescribeTable","awsRegion":"us-west-2","sourceIPAddress":"111.111.111.111","userAgent":"console.amazonaws.com","requestParameters":{"tableName":"table"},"responseElements":null,"requestID":"1","eventID":"1","readOnly":true,"resources":[{"accountId":"123456789012","type":"AWS::DynamoDB::Table","ARN":"arn:aws:dynamodb:us-west-2:123456789012:table/table"}],"eventType":"AwsApiCall","apiVersion":"2012-08-10","managementEvent":true,"recipientAccountId":"123456789012"}"#;
+
+/// A failed root console login (fires AWS.Console.RootLoginFailed).
+const HIT: &str = r#"{"eventVersion":"1.05","userIdentity":{"type":"Root","principalId":"1111","arn":"arn:aws:iam::123456789012:root","accountId":"123456789012","userName":"root"},"eventTime":"2019-01-01T00:00:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"us-east-1","sourceIPAddress":"111.111.111.111","userAgent":"Mozilla","requestParameters":null,"responseElements":{"ConsoleLogin":"Failure"},"additionalEventData":{"LoginTo":"https://console.aws.amazon.com/console/","MobileVersion":"No","MFAUsed":"No"},"eventID":"1","eventType":"AwsConsoleSignIn","recipientAccountId":"123456789012"}"#;
+
+fn wasm(file: &str) -> PathBuf {
+    let dir = std::env::var_os("LOGSEAL_WASM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm"));
+    let path = dir.join(file);
+    assert!(
+        path.is_file(),
+        "rule component {} is missing: run `cargo xtask build-wasm`",
+        path.display()
+    );
+    path
+}
+
+fn host(files: &[&str], fuel: bool) -> RuleHost {
+    let config = RuleConfig {
+        fuel_per_event: if fuel { RuleConfig::default().fuel_per_event } else { None },
+        ..RuleConfig::default()
+    };
+    let mut h = RuleHost::new(config).expect("rule host");
+    for f in files {
+        h.load(&wasm(f)).expect("load rule");
+    }
+    h
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rules");
+    g.sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(1));
+    for fuel in [true, false] {
+        let tag = if fuel { "fuel" } else { "nofuel" };
+        let mut h = host(&["logseal_rule_hostile.wasm"], fuel);
+        g.bench_function(BenchmarkId::new("bare_call", tag), |b| {
+            b.iter(|| h.evaluate(std::hint::black_box(QUIET), 0))
+        });
+        for n in [1usize, 10] {
+            let mut h = host(&TEN[..n], fuel);
+            assert!(h.evaluate(QUIET, 0).is_empty());
+            assert_eq!(h.evaluate(HIT, 0).len(), 1);
+            g.bench_function(BenchmarkId::new(format!("rules_{n}_quiet"), tag), |b| {
+                b.iter(|| h.evaluate(std::hint::black_box(QUIET), 0))
+            });
+            g.bench_function(BenchmarkId::new(format!("rules_{n}_hit"), tag), |b| {
+                b.iter(|| h.evaluate(std::hint::black_box(HIT), 0))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -20,7 +20,8 @@
 //! | `kv-big-key`        | writes under a 100 KiB key                             |
 //! | `kv-big-value`      | writes a 1 MiB value                                   |
 //! | `kv-ttl`            | `set("ttl", .., ttl-ns = n)` then reports what `get` sees |
-//! | `kv-get`            | reports whether key `k` exists                         |
+//! | `kv-get`            | reports the length of the value under key `k`, if any  |
+//! | `escape`            | tries to read the environment, files and the network   |
 
 use std::hint::black_box;
 
@@ -103,7 +104,17 @@ impl Guest for Rule {
             }
             "kv-get" => {
                 let key = ev.str_at("k").unwrap_or("");
-                ok(format!("get={:?} usage={:?}", state::get(key), state::usage()))
+                ok(format!("get={:?} usage={:?}", state::get(key).map(|v| v.len()), state::usage()))
+            }
+            "escape" => {
+                let env = std::env::vars().count();
+                let fs = std::fs::read_dir("/").is_ok() || std::fs::read("/etc/passwd").is_ok();
+                let net = std::net::TcpStream::connect("127.0.0.1:9").is_ok();
+                let stdout = {
+                    use std::io::Write;
+                    std::io::stdout().write_all(b"hostile rule on stdout\n").is_ok()
+                };
+                ok(format!("env={env} fs={fs} net={net} stdout_ok={stdout}"))
             }
             other => ok(format!("unknown attack {other:?}")),
         }

@@ -1,0 +1,3 @@
+//! Hosts for the logseal wasm artifacts.
+
+pub mod rules;
