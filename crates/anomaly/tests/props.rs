@@ -1,0 +1,127 @@
+//! Property tests: no input makes the engine panic; numerics agree with statrs.
+
+use logseal_anomaly::{num, Engine, FieldValue, Policy, PRESETS};
+use proptest::prelude::*;
+
+const PATHS: &[&str] = &[
+    "@timestamp", "timestamp", "time", "eventTime", "user.name", "user", "source.ip", "source_ip", "sourceIPAddress",
+    "event.action", "event.outcome", "outcome", "status", "message", "session.id", "source.geo.location.lat",
+    "source.geo.location.lon", "source.geo.country_iso_code", "user_agent.original", "response_code", "verb",
+    "user.username", "objectRef.resource", "responseStatus.code", "downstream_remote_address", "path", "pid", "host",
+];
+
+fn value() -> impl Strategy<Value = Val> {
+    prop_oneof![
+        any::<String>().prop_map(Val::S),
+        "[a-z0-9 .:/\\[\\]{}=-]{0,40}".prop_map(Val::S),
+        Just(Val::S("Failed password for root from 1.2.3.4 port 22 ssh2".into())),
+        Just(Val::S("rhost=1.2.3.4  user=x".into())),
+        Just(Val::S("Dec 10 06:55:46".into())),
+        Just(Val::S("2024-02-30T25:61:61+99:99".into())),
+        Just(Val::S("x".repeat(100_000))),
+        Just(Val::S("a ".repeat(5_000))),
+        any::<f64>().prop_map(Val::N),
+        prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY), Just(-0.0), Just(1e300), Just(-1e300)]
+            .prop_map(Val::N),
+        any::<bool>().prop_map(Val::B),
+        Just(Val::S("failure".into())),
+        Just(Val::S("success".into())),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Val {
+    S(String),
+    N(f64),
+    B(bool),
+}
+
+fn event() -> impl Strategy<Value = Vec<(usize, Val)>> {
+    prop::collection::vec((0..PATHS.len(), value()), 0..12)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    #[test]
+    fn never_panics(preset in 0..PRESETS.len(), evs in prop::collection::vec((event(), any::<Option<i64>>()), 1..60)) {
+        let mut p = Policy::preset(PRESETS[preset]).unwrap();
+        p.learning.period_secs = 0.0;
+        p.learning.min_entity_events = 1;
+        let mut e = Engine::new(p);
+        for (ev, t) in &evs {
+            let fields: Vec<(&str, FieldValue<'_>)> = ev
+                .iter()
+                .map(|(k, v)| (PATHS[*k], match v { Val::S(s) => FieldValue::Str(s), Val::N(n) => FieldValue::Num(*n), Val::B(b) => FieldValue::Bool(*b) }))
+                .collect();
+            let v = e.score(&fields[..], *t);
+            let j = v.to_json();
+            prop_assert!(serde_json::from_str::<serde_json::Value>(&j).is_ok(), "invalid JSON: {}", j);
+            prop_assert!((0.0..=1.0).contains(&v.score));
+            prop_assert!(!j.contains("-0,") && !j.contains("e-") && !j.contains("E"), "{}", j);
+        }
+        prop_assert!(e.memory_bytes() <= e.memory_budget());
+        let snap = e.snapshot();
+        let mut f = Engine::new(e.policy().clone());
+        prop_assert!(f.restore(&snap).is_ok());
+    }
+
+    #[test]
+    fn restore_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400), flip in any::<usize>()) {
+        let mut e = Engine::new(Policy::preset("ecs").unwrap());
+        let _ = e.restore(&bytes);
+        let mut snap = e.snapshot();
+        let mut prefixed = b"LSANOMAL".to_vec();
+        prefixed.extend_from_slice(&bytes);
+        let _ = e.restore(&prefixed);
+        let i = flip % snap.len();
+        snap[i] ^= 0x5A;
+        prop_assert!(e.restore(&snap).is_err());
+    }
+
+    #[test]
+    fn policy_parse_never_panics(s in any::<String>()) {
+        let _ = Policy::parse(&s);
+    }
+
+    #[test]
+    fn chi2_matches_statrs(x in 0.0f64..200.0, k in 1usize..20) {
+        use statrs::distribution::{ChiSquared, ContinuousCDF};
+        let ours = num::chi2_sf_even(x, k);
+        let theirs = ChiSquared::new(2.0 * k as f64).unwrap().sf(x);
+        prop_assert!((ours - theirs).abs() < 1e-9 + 1e-7 * theirs, "x={} k={} ours={} statrs={}", x, k, ours, theirs);
+    }
+
+    #[test]
+    fn poisson_matches_statrs(kk in 1u64..200, lambda in 0.01f64..100.0) {
+        use statrs::distribution::{DiscreteCDF, Poisson};
+        let ours = num::poisson_sf_ge(kk as f64, lambda);
+        let theirs = Poisson::new(lambda).unwrap().sf(kk - 1);
+        prop_assume!(theirs > 1e-250);
+        prop_assert!((ours - theirs).abs() < 1e-9 + 1e-6 * theirs, "k={} l={} ours={} statrs={}", kk, lambda, ours, theirs);
+    }
+
+    #[test]
+    fn normal_matches_statrs(z in -10.0f64..10.0) {
+        use statrs::distribution::{ContinuousCDF, Normal};
+        let theirs = Normal::new(0.0, 1.0).unwrap().sf(z);
+        prop_assert!((num::normal_sf(z) - theirs).abs() < 1e-12 + 1e-9 * theirs);
+    }
+
+    #[test]
+    fn number_format_roundtrips(x in -1e9f64..1e9) {
+        let s = num::fmt_num(x);
+        let back: f64 = s.parse().unwrap();
+        prop_assert!((back - x).abs() <= 0.00005 + 1e-9 * x.abs(), "{} -> {}", x, s);
+        prop_assert!(!s.contains('e') && s != "-0");
+    }
+}
+
+#[test]
+fn fisher_matches_statrs() {
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+    let ps = [0.01, 0.2, 0.5, 0.03];
+    let x: f64 = ps.iter().map(|p: &f64| -2.0 * p.ln()).sum();
+    let want = ChiSquared::new(8.0).unwrap().sf(x);
+    assert!((num::fisher(&ps) - want).abs() < 1e-12);
+}
