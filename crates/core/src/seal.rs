@@ -419,6 +419,18 @@ impl Sealer {
     /// be parsed, is too large, or already has a seal is wrapped (kept whole,
     /// with the reason) and sealed in its place in the chain.
     pub fn seal(&mut self, input: Input<'_>) -> Sealed {
+        self.seal_with(input, |_| None)
+    }
+
+    /// Like [`Sealer::seal`], but `score` sees the record's members (after
+    /// wrapping, if it was wrapped) and may return a verdict (a JSON object
+    /// text) to store under [`VERDICT_MEMBER`]; it overrides `input.verdict`.
+    /// The record is parsed once for both.
+    pub fn seal_with(
+        &mut self,
+        input: Input<'_>,
+        score: impl FnOnce(&[(Cow<'_, str>, Value<'_>)]) -> Option<String>,
+    ) -> Sealed {
         let mut wrapped = None;
         let parsed = if input.record.len() > self.cfg.max_record_bytes {
             Err(format!(
@@ -431,9 +443,6 @@ impl Sealer {
                 Ok(Value::Obj(m)) => {
                     if m.iter().any(|(k, _)| k == SEAL_MEMBER) {
                         Err(format!("record already has a {SEAL_MEMBER} member"))
-                    } else if input.verdict.is_some() && m.iter().any(|(k, _)| k == VERDICT_MEMBER)
-                    {
-                        Err(format!("record already has a {VERDICT_MEMBER} member"))
                     } else {
                         Ok(m)
                     }
@@ -450,12 +459,19 @@ impl Sealer {
                 m
             }
         };
-        if let Some(v) = input.verdict {
+        let scored = score(&members);
+        let verdict = scored.as_deref().or(input.verdict);
+        if verdict.is_some() && members.iter().any(|(k, _)| k == VERDICT_MEMBER) {
+            let why = format!("record already has a {VERDICT_MEMBER} member");
+            members = wrap(input.record, &why);
+            wrapped = Some(why);
+        }
+        if let Some(v) = verdict {
             // The verdict is produced by our own engine; if it is ever not an
             // object it is kept as a string rather than lost.
             let val = match json::parse_str(v) {
-                Ok(o @ Value::Obj(_)) => o,
-                _ => Value::Str(Cow::Borrowed(v)),
+                Ok(o @ Value::Obj(_)) => o.into_owned(),
+                _ => Value::Str(Cow::Owned(v.to_string())),
             };
             members.push((Cow::Borrowed(VERDICT_MEMBER), val));
         }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use logseal_core::seal::{ChainState, new_epoch_id};
 use logseal_core::{Input, SealConfig, Sealer, SignerKey};
+use logseal_pipeline::Processor;
 use rand_core::{OsRng, RngCore};
 
 use crate::input;
@@ -53,6 +54,10 @@ pub struct Args {
     /// cannot know which record is last; use this to compare with one).
     #[arg(long)]
     no_final_checkpoint: bool,
+    /// Score records with the anomaly engine before sealing: a preset name
+    /// (ecs, ocsf, k8s-audit, cloudtrail, sshd, envoy, default) or a policy file.
+    #[arg(long)]
+    policy: Option<String>,
     /// Records longer than this many bytes are wrapped, not parsed.
     #[arg(long, default_value_t = logseal_core::seal::DEFAULT_MAX_RECORD_BYTES)]
     max_record_bytes: usize,
@@ -76,7 +81,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
     cfg.checkpoint_every = a.checkpoint_every;
     cfg.checkpoint_interval_ns = a.checkpoint_interval.saturating_mul(1_000_000_000);
     cfg.max_record_bytes = a.max_record_bytes;
-    let mut sealer = match a.state.as_ref().filter(|p| p.exists()) {
+    let policy = match &a.policy {
+        None => None,
+        Some(p) => Some(load_policy(p)?),
+    };
+    let sealer = match a.state.as_ref().filter(|p| p.exists()) {
         Some(p) => {
             let st =
                 fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
@@ -85,6 +94,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
         None => Sealer::new(key, cfg)?,
     };
+    let mut sealer = Processor::new(sealer, policy);
     let mut cp_out = match &a.checkpoints {
         Some(p) => Some(BufWriter::new(
             fs::OpenOptions::new()
@@ -108,11 +118,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let mut wrapped = 0u64;
     let mut emit = |rec: &[u8],
                     last: bool,
-                    sealer: &mut Sealer,
+                    sealer: &mut Processor,
                     out: &mut dyn Write,
                     cp_out: &mut Option<BufWriter<fs::File>>|
      -> Result<()> {
-        let s = sealer.seal(Input {
+        let s = sealer.process(Input {
             record: rec,
             force_checkpoint: last && !a.no_final_checkpoint,
             ..Input::default()
@@ -151,7 +161,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     }
     if let Some(p) = &a.state {
         let tmp = p.with_extension("tmp");
-        fs::write(&tmp, sealer.state().to_json() + "\n")
+        fs::write(&tmp, sealer.sealer().state().to_json() + "\n")
             .with_context(|| format!("cannot write {}", tmp.display()))?;
         fs::rename(&tmp, p).with_context(|| format!("cannot write {}", p.display()))?;
     }
@@ -161,4 +171,18 @@ pub fn run(a: Args) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A preset name or a policy file.
+pub fn load_policy(p: &str) -> Result<logseal_anomaly::Policy> {
+    if let Some(pol) = logseal_anomaly::Policy::preset(p) {
+        return Ok(pol);
+    }
+    let text = fs::read_to_string(p).with_context(|| {
+        format!(
+            "--policy {p}: not a preset ({}) and not a readable file",
+            logseal_anomaly::PRESETS.join(", ")
+        )
+    })?;
+    logseal_anomaly::Policy::parse(&text).with_context(|| format!("policy file {p}"))
 }
