@@ -1237,8 +1237,13 @@ impl Engine {
         let learning = ctx.learning;
         drop(ctx);
         self.ex_buf = ex;
-        if learning || allowed_all {
+        if allowed_all {
             return Verdict::none();
+        }
+        if learning {
+            // Declarative rules need no baseline and fire during learning too.
+            let dets = &self.dets;
+            hits.retain(|h| matches!(dets[h.det], Det::Threshold(_) | Det::Distinct(_) | Det::FollowedBy(_)));
         }
         let names = &self.names;
         let sup = &self.policy.suppress;

@@ -1,17 +1,771 @@
-//! Evaluation on labelled data (std only). Filled in below.
-use std::path::PathBuf;
-use std::string::String;
+//! Evaluation on real labelled data (std only): HDFS (DeepLog split), BGL_2k
+//! (chronological), NAB realKnownCause (NAB standard profile) and OpenSSH_2k.
+//! Every figure comes from driving the public [`Engine`] API.
 
-/// Data file locations; every field can point at any file of the same format.
+use crate::{Engine, FieldValue, Policy, Severity};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::format;
+use std::path::{Path, PathBuf};
+use std::string::{String, ToString};
+use std::time::Instant;
+use std::vec;
+use std::vec::Vec;
+
+/// Data file locations; any other file of the same format can be scored the same way.
 #[derive(Debug, Clone)]
 pub struct EvalArgs {
-    pub data: PathBuf,
+    /// DeepLog's `hdfs_train` (one normal session of log keys per line).
+    pub hdfs_train: PathBuf,
+    /// logdeep's `robust_log_train.csv` (`Sequence,label`).
+    pub hdfs_test: PathBuf,
+    /// Loghub `BGL_2k.log`.
+    pub bgl: PathBuf,
+    /// Directory with NAB `*.csv` series and `combined_windows.json`.
+    pub nab_dir: PathBuf,
+    /// Loghub `OpenSSH_2k.log`.
+    pub openssh: PathBuf,
+    /// Fraction of BGL lines (chronological) used for learning in the headline figure.
+    pub bgl_train_fraction: f64,
 }
 
-/// Run the whole evaluation and return EVALUATION.md.
+impl EvalArgs {
+    /// The layout of `../shared/data` (see its SOURCES.md).
+    pub fn from_data_dir(dir: &Path) -> EvalArgs {
+        EvalArgs {
+            hdfs_train: dir.join("hdfs_deeplog/hdfs_train"),
+            hdfs_test: dir.join("hdfs_deeplog/robust_log_train.csv"),
+            bgl: dir.join("loghub_bgl_2k/BGL_2k.log"),
+            nab_dir: dir.join("nab_realKnownCause"),
+            openssh: dir.join("loghub_openssh_2k/OpenSSH_2k.log"),
+            bgl_train_fraction: 0.8,
+        }
+    }
+}
+
+fn read(p: &Path) -> Result<String, String> {
+    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+fn policy(json: &str) -> Result<Policy, String> {
+    Policy::parse(json).map_err(|e| format!("eval policy: {e}"))
+}
+
+/// Confusion counts and derived figures.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub tp: u64,
+    pub fp: u64,
+    pub tn: u64,
+    pub fn_: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, truth: bool, flagged: bool) {
+        match (truth, flagged) {
+            (true, true) => self.tp += 1,
+            (true, false) => self.fn_ += 1,
+            (false, true) => self.fp += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+    pub fn tpr(&self) -> f64 {
+        self.tp as f64 / ((self.tp + self.fn_) as f64).max(1.0)
+    }
+    pub fn fpr(&self) -> f64 {
+        self.fp as f64 / ((self.fp + self.tn) as f64).max(1.0)
+    }
+    pub fn precision(&self) -> f64 {
+        self.tp as f64 / ((self.tp + self.fp) as f64).max(1.0)
+    }
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.tpr());
+        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    }
+    /// Precision and F1 as if anomalies made up `rate` of the sessions.
+    pub fn reweighted(&self, rate: f64) -> (f64, f64) {
+        let (tpr, fpr) = (self.tpr(), self.fpr());
+        let p = if tpr == 0.0 { 0.0 } else { tpr * rate / (tpr * rate + fpr * (1.0 - rate)) };
+        let f1 = if p + tpr == 0.0 { 0.0 } else { 2.0 * p * tpr / (p + tpr) };
+        (p, f1)
+    }
+}
+
+// ------------------------------------------------------------------ HDFS
+
+/// Outcome of the HDFS session evaluation for one configuration.
+#[derive(Debug, Clone)]
+pub struct HdfsResult {
+    pub history: usize,
+    pub top_k: usize,
+    pub counts: Counts,
+    pub train_sessions: usize,
+    pub train_fpr_holdout: f64,
+    pub events_per_sec: f64,
+}
+
+fn hdfs_policy(history: usize, top_k: usize, learn_events: u64) -> String {
+    format!(
+        r#"{{"version":1,"name":"hdfs-eval",
+        "learning":{{"period_secs":0,"period_events":{learn_events},"min_entity_events":1}},
+        "alerting":{{"report_p":0.01,"evidence_p":0.2,"max_reasons":3,"dedup_secs":0}},
+        "detectors":[{{"type":"sequence","name":"deeplog","session":"session","template":"key",
+          "history":{history},"top_k":{top_k},"online":false}}]}}"#
+    )
+}
+
+fn hdfs_sessions(train: &str) -> Vec<Vec<&str>> {
+    train.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).filter(|s| !s.is_empty()).collect()
+}
+
+fn run_session(e: &mut Engine, id: &str, keys: &[&str]) -> bool {
+    let mut flagged = false;
+    for k in keys {
+        let ev: [(&str, FieldValue<'_>); 2] = [("session", FieldValue::Str(id)), ("key", FieldValue::Str(k))];
+        if e.score(&ev[..], None).severity > Severity::None {
+            flagged = true;
+        }
+    }
+    flagged
+}
+
+/// Train on `train` (normal sessions), score `test` sessions; a session is
+/// anomalous when any of its events is flagged.
+pub fn hdfs(train_text: &str, test_text: &str, history: usize, top_k: usize) -> Result<HdfsResult, String> {
+    let train = hdfs_sessions(train_text);
+    // Held-out check on the training file only: learn on the first 80 %, count flags on the rest.
+    let cut = train.len() * 4 / 5;
+    let n_learn: u64 = train[..cut].iter().map(|s| s.len() as u64).sum();
+    let mut e = Engine::new(policy(&hdfs_policy(history, top_k, n_learn))?);
+    for (i, s) in train[..cut].iter().enumerate() {
+        run_session(&mut e, &format!("t{i}"), s);
+    }
+    let mut hold_fp = 0;
+    for (i, s) in train[cut..].iter().enumerate() {
+        hold_fp += run_session(&mut e, &format!("h{i}"), s) as usize;
+    }
+    let train_fpr_holdout = hold_fp as f64 / (train.len() - cut).max(1) as f64;
+
+    let n_learn: u64 = train.iter().map(|s| s.len() as u64).sum();
+    let mut e = Engine::new(policy(&hdfs_policy(history, top_k, n_learn))?);
+    for (i, s) in train.iter().enumerate() {
+        run_session(&mut e, &format!("t{i}"), s);
+    }
+    let mut counts = Counts::default();
+    let start = Instant::now();
+    let mut events = 0usize;
+    for (i, line) in test_text.lines().enumerate() {
+        let Some((seq, label)) = line.rsplit_once(',') else { continue };
+        let label = match label.trim() {
+            "0" => false,
+            "1" => true,
+            _ => continue, // header
+        };
+        let keys: Vec<&str> = seq.split_whitespace().collect();
+        events += keys.len();
+        let flagged = run_session(&mut e, &format!("s{i}"), &keys);
+        counts.add(label, flagged);
+    }
+    let secs = start.elapsed().as_secs_f64().max(1e-9);
+    Ok(HdfsResult {
+        history,
+        top_k,
+        counts,
+        train_sessions: train.len(),
+        train_fpr_holdout,
+        events_per_sec: events as f64 / secs,
+    })
+}
+
+// ------------------------------------------------------------------ BGL
+
+/// Per-line results on BGL.
+#[derive(Debug, Clone)]
+pub struct BglResult {
+    pub train_lines: usize,
+    pub test_lines: usize,
+    pub test_alerts: usize,
+    pub counts: Counts,
+    pub semi: Counts,
+}
+
+fn bgl_policy(learn: u64) -> String {
+    format!(
+        r#"{{"version":1,"name":"bgl-eval",
+        "fields":{{"timestamp":"ts","message":"message","session":"node"}},
+        "learning":{{"period_secs":0,"period_events":{learn},"min_entity_events":1}},
+        "alerting":{{"report_p":0.01,"evidence_p":0.2,"max_reasons":3,"dedup_secs":0}},
+        "detectors":[{{"type":"sequence","name":"log_sequence","session":"global","history":2,"top_k":9,
+           "similarity":0.5,"depth":4,"max_templates":4096,"online":true}}]}}"#
+    )
+}
+
+struct BglLine<'a> {
+    alert: bool,
+    ts: &'a str,
+    node: &'a str,
+    message: String,
+}
+
+fn bgl_lines(text: &str) -> Vec<BglLine<'_>> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.splitn(10, ' ');
+            let label = it.next()?;
+            let ts = it.next()?;
+            let _date = it.next()?;
+            let node = it.next()?;
+            let _time = it.next()?;
+            let _node2 = it.next()?;
+            let _ty = it.next()?;
+            let comp = it.next()?;
+            let level = it.next()?;
+            let content = it.next().unwrap_or("");
+            Some(BglLine { alert: label != "-", ts, node, message: format!("{comp} {level} {content}") })
+        })
+        .collect()
+}
+
+fn bgl_score(lines: &[BglLine<'_>], learn: &[&BglLine<'_>], test: &[BglLine<'_>]) -> Result<Counts, String> {
+    let _ = lines;
+    let mut e = Engine::new(policy(&bgl_policy(learn.len() as u64))?);
+    let mut c = Counts::default();
+    for (i, l) in learn.iter().map(|l| (false, *l)).chain(test.iter().map(|l| (true, l))).enumerate().map(|(i, x)| (i, x)) {
+        let (scored, l) = l;
+        let ev: [(&str, FieldValue<'_>); 3] =
+            [("ts", FieldValue::Str(l.ts)), ("node", FieldValue::Str(l.node)), ("message", FieldValue::Str(&l.message))];
+        let v = e.score(&ev[..], None);
+        let _ = i;
+        if scored {
+            c.add(l.alert, v.severity > Severity::None);
+        }
+    }
+    Ok(c)
+}
+
+/// Chronological split: the first `fraction` of lines to learn, the rest to test.
+pub fn bgl(text: &str, fraction: f64) -> Result<BglResult, String> {
+    let lines = bgl_lines(text);
+    let cut = ((lines.len() as f64) * fraction.clamp(0.0, 1.0)) as usize;
+    let (train, test) = lines.split_at(cut);
+    let all: Vec<&BglLine<'_>> = train.iter().collect();
+    let counts = bgl_score(&lines, &all, test)?;
+    let normal_only: Vec<&BglLine<'_>> = train.iter().filter(|l| !l.alert).collect();
+    let semi = bgl_score(&lines, &normal_only, test)?;
+    Ok(BglResult {
+        train_lines: train.len(),
+        test_lines: test.len(),
+        test_alerts: test.iter().filter(|l| l.alert).count(),
+        counts,
+        semi,
+    })
+}
+
+// ------------------------------------------------------------------ NAB
+
+const TP_W: f64 = 1.0;
+const FP_W: f64 = 0.11;
+const FN_W: f64 = 1.0;
+
+fn scaled_sigmoid(pos: f64) -> f64 {
+    if pos >= 3.0 { -1.0 } else { 2.0 / (1.0 + libm::exp(5.0 * pos)) - 1.0 }
+}
+
+/// One scored point for NAB's threshold sweep.
+struct NabPoint {
+    score: f64,
+    window: Option<usize>,
+    sweep: f64,
+}
+
+/// NAB standard-profile result.
+#[derive(Debug, Clone)]
+pub struct NabResult {
+    pub score: f64,
+    pub threshold: f64,
+    pub windows: usize,
+    pub detected_windows: usize,
+    pub false_positives: usize,
+    pub per_file: Vec<(String, usize, usize, usize)>,
+}
+
+fn nab_policy() -> &'static str {
+    r#"{"version":1,"name":"nab-eval",
+      "fields":{"timestamp":"timestamp"},
+      "learning":{"period_secs":0,"min_entity_events":1},
+      "alerting":{"report_p":1,"evidence_p":1,"max_reasons":1,"dedup_secs":0},
+      "detectors":[{"type":"rate","name":"value_rate","value_field":"value","seasonality":"hour_of_day",
+                    "half_life":300,"warmup":200,"drops":true}]}"#
+}
+
+fn nab_file_points(
+    csv: &str,
+    windows: &[(f64, f64)],
+    win_base: usize,
+) -> Result<(Vec<NabPoint>, Vec<f64>, Vec<Option<usize>>), String> {
+    let mut e = Engine::new(policy(nab_policy())?);
+    let mut ts = Vec::new();
+    let mut scores = Vec::new();
+    for line in csv.lines().skip(1) {
+        let Some((t, v)) = line.split_once(',') else { continue };
+        let Some(tt) = crate::parse_time_secs(t, 1970) else { continue };
+        let Ok(val) = v.trim().parse::<f64>() else { continue };
+        let ev: [(&str, FieldValue<'_>); 2] = [("timestamp", FieldValue::Str(t)), ("value", FieldValue::Num(val))];
+        scores.push(e.score(&ev[..], None).score);
+        ts.push(tt);
+    }
+    let n = ts.len();
+    // window index ranges
+    let mut ranges = Vec::new();
+    for (wi, &(a, b)) in windows.iter().enumerate() {
+        let s = ts.iter().position(|&t| t >= a);
+        let en = ts.iter().rposition(|&t| t <= b);
+        if let (Some(s), Some(en)) = (s, en) {
+            if en >= s {
+                ranges.push((s, en, win_base + wi));
+            }
+        }
+    }
+    let prob = ((0.15 * n as f64).floor()).min(0.15 * 5000.0) as usize;
+    let max_tp = scaled_sigmoid(-1.0);
+    let mut pts = Vec::new();
+    let mut labels = vec![None; n];
+    let mut prev_end: Option<(usize, f64)> = None;
+    for i in 0..n {
+        let inw = ranges.iter().find(|r| i >= r.0 && i <= r.1);
+        let (sweep, w) = match inw {
+            Some(&(s, en, id)) => {
+                let width = (en - s + 1) as f64;
+                let pos = -((en as f64) - i as f64 + 1.0) / width;
+                (scaled_sigmoid(pos) * TP_W / max_tp, Some(id))
+            }
+            None => {
+                let pos = match prev_end {
+                    None => 3.0,
+                    Some((pe, pw)) => (i as f64 - pe as f64).abs() / (pw - 1.0).max(1.0),
+                };
+                (scaled_sigmoid(pos) * FP_W, None)
+            }
+        };
+        if let Some(&(s, en, _)) = inw {
+            if i == en {
+                prev_end = Some((en, (en - s + 1) as f64));
+            }
+        }
+        labels[i] = w;
+        if i >= prob {
+            pts.push(NabPoint { score: scores[i], window: w, sweep });
+        }
+    }
+    Ok((pts, scores, labels))
+}
+
+/// Score every realKnownCause series and apply NAB's standard profile with
+/// the corpus-level threshold sweep (NAB's own protocol).
+pub fn nab(dir: &Path) -> Result<NabResult, String> {
+    let wj: serde_json::Value =
+        serde_json::from_str(&read(&dir.join("combined_windows.json"))?).map_err(|e| format!("windows: {e}"))?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|d| d.ok().map(|d| d.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    files.sort();
+    let mut all = Vec::new();
+    let mut nwin = 0;
+    let mut per_file_meta = Vec::new();
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let key = wj
+            .as_object()
+            .and_then(|o| o.keys().find(|k| k.ends_with(&format!("/{name}"))).cloned())
+            .ok_or_else(|| format!("no windows for {name}"))?;
+        let wins: Vec<(f64, f64)> = wj[&key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|w| {
+                        let s = crate::parse_time_secs(w[0].as_str()?, 1970)?;
+                        let e = crate::parse_time_secs(w[1].as_str()?, 1970)?;
+                        Some((s, e))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (pts, scores, labels) = nab_file_points(&read(f)?, &wins, nwin)?;
+        per_file_meta.push((name, nwin, wins.len(), scores, labels));
+        nwin += wins.len();
+        all.extend(pts);
+    }
+    // Threshold sweep over the whole corpus.
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.sort_by(|&a, &b| all[b].score.partial_cmp(&all[a].score).unwrap_or(std::cmp::Ordering::Equal));
+    let mut best_w = vec![-FN_W; nwin];
+    let mut total = -FN_W * nwin as f64;
+    let mut best = (total, 1.1);
+    let mut i = 0;
+    while i < order.len() {
+        let th = all[order[i]].score;
+        while i < order.len() && all[order[i]].score == th {
+            let p = &all[order[i]];
+            match p.window {
+                None => total += p.sweep,
+                Some(w) => {
+                    if p.sweep > best_w[w] {
+                        total += p.sweep - best_w[w];
+                        best_w[w] = p.sweep;
+                    }
+                }
+            }
+            i += 1;
+        }
+        if th > 0.0 && total > best.0 {
+            best = (total, th);
+        }
+    }
+    let null = -FN_W * nwin as f64;
+    let perfect = TP_W * nwin as f64;
+    let score = 100.0 * (best.0 - null) / (perfect - null);
+    let th = best.1;
+    let mut detected = 0;
+    let mut fps = 0;
+    let mut per_file = Vec::new();
+    let mut pi = 0;
+    for (name, base, nw, _scores, _labels) in &per_file_meta {
+        let _ = pi;
+        let mut det = vec![false; *nw];
+        let mut fp = 0;
+        for p in all.iter().skip(pi).take_while(|_| true) {
+            let _ = p;
+            break;
+        }
+        pi += 0;
+        let (_, _, _, scores, labels) = per_file_meta.iter().find(|m| &m.0 == name).unwrap();
+        let n = scores.len();
+        let prob = ((0.15 * n as f64).floor()).min(750.0) as usize;
+        for j in prob..n {
+            if scores[j] >= th {
+                match labels[j] {
+                    Some(w) => det[w - base] = true,
+                    None => fp += 1,
+                }
+            }
+        }
+        let d = det.iter().filter(|x| **x).count();
+        detected += d;
+        fps += fp;
+        per_file.push((name.clone(), *nw, d, fp));
+    }
+    Ok(NabResult { score, threshold: th, windows: nwin, detected_windows: detected, false_positives: fps, per_file })
+}
+
+// ------------------------------------------------------------------ OpenSSH
+
+/// Per source IP summary on OpenSSH_2k.
+#[derive(Debug, Clone, Default)]
+pub struct IpSummary {
+    pub lines: usize,
+    pub failures: usize,
+    pub accepted: usize,
+    pub flagged: usize,
+    pub first_line: String,
+    pub first_flag: Option<String>,
+    pub detectors: BTreeMap<String, usize>,
+    pub example: String,
+}
+
+/// Run the `sshd` preset (first hour of the log as learning period) over OpenSSH_2k.
+pub fn openssh(text: &str) -> Result<(BTreeMap<String, IpSummary>, Vec<String>), String> {
+    let mut p = Policy::preset("sshd").ok_or("sshd preset")?;
+    p.learning.period_secs = 3600.0;
+    p.learning.min_entity_events = 1;
+    let mut e = Engine::new(p.clone());
+    let ip_re = |m: &str| -> Option<String> {
+        // the same extraction the engine does, to group lines by IP for the report
+        for key in [" from ", "rhost=", "[", "Received disconnect from ", "Connection closed by "] {
+            if let Some(i) = m.find(key) {
+                let rest = &m[i + key.len()..];
+                let ip: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+                if ip.split('.').count() == 4 && ip.split('.').all(|x| !x.is_empty()) {
+                    return Some(ip);
+                }
+            }
+        }
+        None
+    };
+    let mut ips: BTreeMap<String, IpSummary> = BTreeMap::new();
+    let mut accepted_lines = Vec::new();
+    for line in text.lines() {
+        if line.len() < 16 {
+            continue;
+        }
+        let ts = &line[..15];
+        let rest = &line[16..];
+        let (host, rest) = rest.split_once(' ').unwrap_or(("", rest));
+        let (proc_, msg) = rest.split_once(": ").unwrap_or(("", rest));
+        let pid = proc_.trim_start_matches("sshd[").trim_end_matches(']');
+        let ev: [(&str, FieldValue<'_>); 4] = [
+            ("timestamp", FieldValue::Str(ts)),
+            ("host", FieldValue::Str(host)),
+            ("pid", FieldValue::Str(pid)),
+            ("message", FieldValue::Str(msg)),
+        ];
+        let v = e.score(&ev[..], None);
+        let ip = ip_re(msg);
+        if let Some(ip) = &ip {
+            let s = ips.entry(ip.clone()).or_default();
+            if s.lines == 0 {
+                s.first_line = ts.to_string();
+            }
+            s.lines += 1;
+            if msg.contains("Failed password") || msg.contains("Invalid user") || msg.contains("authentication failure")
+            {
+                s.failures += 1;
+            }
+            if msg.contains("Accepted") {
+                s.accepted += 1;
+            }
+            if v.severity > Severity::None {
+                s.flagged += 1;
+                if s.first_flag.is_none() {
+                    s.first_flag = Some(ts.to_string());
+                    s.example = v.reasons.first().map(|r| r.text.clone()).unwrap_or_default();
+                }
+                for r in &v.reasons {
+                    *s.detectors.entry(r.detector.clone()).or_default() += 1;
+                }
+            }
+        }
+        if msg.contains("Accepted") {
+            accepted_lines.push(format!("`{line}` → `{}`", v.to_json()));
+        }
+    }
+    Ok((ips, accepted_lines))
+}
+
+// ------------------------------------------------------------------ report
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", 100.0 * x)
+}
+
+/// Run every evaluation and return EVALUATION.md.
 pub fn run(args: &EvalArgs) -> Result<String, String> {
-    Err(std::format!(
-        "not implemented yet ({})",
-        args.data.display()
-    ))
+    let mut md = String::new();
+    let _ = writeln!(md, "# logseal-anomaly: evaluation on real labelled data\n");
+    let _ = writeln!(
+        md,
+        "Generated by `cargo run -p logseal-anomaly --release --bin logseal-eval -- --data ../shared/data --out crates/anomaly/EVALUATION.md` \
+         (each data file can be replaced with `--hdfs-train`, `--hdfs-test`, `--bgl`, `--nab`, `--openssh`). \
+         Every figure is computed by driving the public `Engine::score` API with an in-code policy shown below; \
+         nothing here is copied from elsewhere except the published baselines, which are quoted from the issue.\n"
+    );
+    // HDFS
+    let _ = writeln!(md, "## HDFS sessions (DeepLog split)\n");
+    match (read(&args.hdfs_train), read(&args.hdfs_test)) {
+        (Ok(train), Ok(test)) => {
+            let main = hdfs(&train, &test, 10, 9)?;
+            let (p, f1) = main.counts.reweighted(0.0293);
+            let _ = writeln!(
+                md,
+                "Protocol: learn on `hdfs_train` ({} normal sessions, unsupervised, no labels used), then score `robust_log_train.csv` \
+                 ({} normal + {} anomalous sessions) as a stream; a session is anomalous when any of its events gets a verdict \
+                 with severity above `none`. The model is frozen after learning (`online: false`), as in DeepLog. \
+                 Detector: `sequence` with the log keys as templates, history h = 10 and top-k g = 9, i.e. DeepLog's published \
+                 hyper-parameters, fixed before looking at the test file. Precision and F1 are reweighted to HDFS's 2.93% anomaly rate.\n",
+                main.train_sessions,
+                main.counts.tn + main.counts.fp,
+                main.counts.tp + main.counts.fn_
+            );
+            let _ = writeln!(md, "| method | TPR | FPR | precision @2.93% | F1 @2.93% |\n|---|---|---|---|---|");
+            let _ = writeln!(
+                md,
+                "| **logseal `sequence` (h=10, k=9)** | **{}** | **{}** | **{}** | **{:.3}** |",
+                pct(main.counts.tpr()),
+                pct(main.counts.fpr()),
+                pct(p),
+                f1
+            );
+            let _ = writeln!(md, "| DeepLog (published, this split) | | | | 0.945-0.958 |");
+            let _ = writeln!(md, "| LogAnomaly (published) | | | | 0.976 |");
+            let _ = writeln!(md, "| LogRobust (published) | | | | 0.94 |\n");
+            let _ = writeln!(
+                md,
+                "Raw counts: TP {}, FN {}, FP {}, TN {}. Streaming speed in this run: {:.0} events/s (debug builds are much slower). \
+                 Held-out check on the training file only (learn on the first 80% of `hdfs_train`, score the last 20%): {} of those normal sessions flagged.\n",
+                main.counts.tp,
+                main.counts.fn_,
+                main.counts.fp,
+                main.counts.tn,
+                main.events_per_sec,
+                pct(main.train_fpr_holdout)
+            );
+            let _ = writeln!(
+                md,
+                "Sensitivity (reported for transparency, **not** used to pick the headline configuration):\n\n| h | k | TPR | FPR | F1 @2.93% | held-out FPR on hdfs_train |\n|---|---|---|---|---|---|"
+            );
+            for (h, k) in [(1, 9), (3, 9), (5, 9), (10, 5), (10, 12)] {
+                let r = hdfs(&train, &test, h, k)?;
+                let (_, f) = r.counts.reweighted(0.0293);
+                let _ = writeln!(
+                    md,
+                    "| {h} | {k} | {} | {} | {f:.3} | {} |",
+                    pct(r.counts.tpr()),
+                    pct(r.counts.fpr()),
+                    pct(r.train_fpr_holdout)
+                );
+            }
+            let _ = writeln!(
+                md,
+                "\nGoal in the issue: F1 ≥ 0.97 unsupervised and streaming. Result: **{}**.\n",
+                if f1 >= 0.97 { format!("met ({f1:.3})") } else { format!("missed ({f1:.3})") }
+            );
+        }
+        (a, b) => {
+            let _ = writeln!(md, "Skipped: {}\n", a.err().or(b.err()).unwrap_or_default());
+        }
+    }
+    // BGL
+    let _ = writeln!(md, "## BGL_2k, chronological split, per-line alerts\n");
+    match read(&args.bgl) {
+        Ok(text) => {
+            let _ = writeln!(
+                md,
+                "Protocol: lines stay in file (time) order. The earlier part is streamed with alerts suppressed (learning), \
+                 the later part is scored line by line; a line is predicted anomalous when its verdict severity is above `none`; \
+                 the truth is BGL's alert label (first column not `-`). Detector: `sequence` over templates mined online by the \
+                 built-in Drain miner from `component level content` (similarity 0.5, depth 4), global session, history 2, top-k 9, \
+                 `online: true` (keeps learning while scoring, i.e. streaming). *Unsupervised*: learns from every line of the earlier part, \
+                 labels unused. *Semi-supervised* (the setting of DeepLog/LogAnomaly): learns only from the normal lines of the earlier part. \
+                 Parameters are the engine defaults; nothing was tuned on the later part.\n"
+            );
+            let _ = writeln!(
+                md,
+                "| split (learn / test lines) | alerts in test | setting | precision | recall | F1 |\n|---|---|---|---|---|---|"
+            );
+            let mut head = None;
+            for frac in [args.bgl_train_fraction, 0.5] {
+                let r = bgl(&text, frac)?;
+                for (name, c) in [("unsupervised", r.counts), ("semi-supervised", r.semi)] {
+                    let _ = writeln!(
+                        md,
+                        "| {} / {} ({:.0}% / {:.0}%) | {} | {name} | {} | {} | {:.3} |",
+                        r.train_lines,
+                        r.test_lines,
+                        frac * 100.0,
+                        100.0 - frac * 100.0,
+                        r.test_alerts,
+                        pct(c.precision()),
+                        pct(c.tpr()),
+                        c.f1()
+                    );
+                }
+                if head.is_none() {
+                    head = Some(r.counts.f1());
+                }
+            }
+            let f1 = head.unwrap_or(0.0);
+            let _ = writeln!(
+                md,
+                "\nPublished (chronological split, per the issue): DeepLog F1 about 0.35-0.43, LogAnomaly about 0.43-0.48. \
+                 Goal F1 ≥ 0.6 — headline ({:.0}/{:.0} split, unsupervised): **{}**. BGL_2k is small (2,000 lines, 143 alerts, most of them in the first 400 lines), \
+                 so these figures have wide confidence intervals.\n",
+                args.bgl_train_fraction * 100.0,
+                100.0 - args.bgl_train_fraction * 100.0,
+                if f1 >= 0.6 { format!("met ({f1:.3})") } else { format!("missed ({f1:.3})") }
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(md, "Skipped: {e}\n");
+        }
+    }
+    // NAB
+    let _ = writeln!(md, "## NAB realKnownCause, standard profile\n");
+    match nab(&args.nab_dir) {
+        Ok(r) => {
+            let _ = writeln!(
+                md,
+                "Protocol: each series is streamed through a fresh engine whose only detector is `rate` in gauge mode \
+                 (`value_field: value`, hour-of-day seasonality, robust EWMA baseline with a half-life of 300 observations, warm-up 200); \
+                 the anomaly score of a point is the verdict `score` (−log10 p / 6). Scoring re-implements NAB's: sigmoid-weighted \
+                 reward for the first detection in each window, A_TP = 1, A_FP = 0.11, A_FN = 1, 15% probationary period, and — as \
+                 NAB does — one detection threshold optimised over the corpus (here the 7 realKnownCause series). The detector parameters \
+                 were set once from NAB's documentation (probationary length) and not searched.\n"
+            );
+            let _ = writeln!(md, "| detector | NAB score (standard) |\n|---|---|");
+            let _ = writeln!(md, "| **logseal `rate` (gauge)** | **{:.1}** |", r.score);
+            let _ = writeln!(md, "| HTM (published) | about 70 |\n| Random Cut Forest (published) | 51.7 |\n| windowed Gaussian (published) | 39.6 |\n");
+            let _ = writeln!(
+                md,
+                "Threshold chosen by the sweep: score ≥ {}. Windows detected: {} of {}; false-positive points outside windows: {}.\n",
+                crate::num::fmt_num(r.threshold),
+                r.detected_windows,
+                r.windows,
+                r.false_positives
+            );
+            let _ = writeln!(md, "| series | windows | detected | false-positive points |\n|---|---|---|---|");
+            for (n, w, d, fp) in &r.per_file {
+                let _ = writeln!(md, "| {n} | {w} | {d} | {fp} |");
+            }
+            let _ = writeln!(
+                md,
+                "\nGoal ≥ 60 for the rate detector: **{}**.\n",
+                if r.score >= 60.0 { format!("met ({:.1})", r.score) } else { format!("missed ({:.1})", r.score) }
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(md, "Skipped: {e}\n");
+        }
+    }
+    // OpenSSH
+    let _ = writeln!(md, "## OpenSSH_2k as records\n");
+    match read(&args.openssh) {
+        Ok(text) => {
+            let (ips, accepted) = openssh(&text)?;
+            let attackers: Vec<_> = ips.iter().filter(|(_, s)| s.failures > 0).collect();
+            let flagged = attackers.iter().filter(|(_, s)| s.flagged > 0).count();
+            let _ = writeln!(
+                md,
+                "Protocol: each line becomes a record `{{timestamp, host, pid, message}}` scored with the shipped `sshd` preset \
+                 (field extraction patterns, threshold / spraying / brute-force-success rules, auth-rate baseline, first-seen source \
+                 for successful logins, template sequence), except that the learning period is the first hour of the log (the file \
+                 covers about 4 hours). The log is unlabelled: an IP counts as attacking when it has authentication failures.\n"
+            );
+            let _ = writeln!(
+                md,
+                "{flagged} of {} IPs with authentication failures were flagged at least once.\n",
+                attackers.len()
+            );
+            let _ = writeln!(
+                md,
+                "| source IP | lines | auth failures | accepted | flagged lines | first seen | first flagged | detectors (reasons) | first reason |\n|---|---|---|---|---|---|---|---|---|"
+            );
+            let mut rows: Vec<_> = ips.iter().filter(|(_, s)| s.failures > 0 || s.accepted > 0).collect();
+            rows.sort_by(|a, b| b.1.failures.cmp(&a.1.failures).then(a.0.cmp(b.0)));
+            for (ip, s) in rows {
+                let dets: Vec<String> = s.detectors.iter().map(|(k, v)| format!("{k} ({v})")).collect();
+                let _ = writeln!(
+                    md,
+                    "| {ip} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    s.lines,
+                    s.failures,
+                    s.accepted,
+                    s.flagged,
+                    s.first_line,
+                    s.first_flag.clone().unwrap_or_else(|| "-".into()),
+                    dets.join(", "),
+                    s.example.replace('|', "\\|")
+                );
+            }
+            let _ = writeln!(md, "\nThe legitimate login(s) and their verdicts:\n");
+            for a in accepted {
+                let _ = writeln!(md, "- {}", a.replace('|', "\\|"));
+            }
+            let _ = writeln!(md);
+        }
+        Err(e) => {
+            let _ = writeln!(md, "Skipped: {e}\n");
+        }
+    }
+    Ok(md)
 }
