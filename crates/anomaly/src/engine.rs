@@ -830,7 +830,9 @@ struct Travel {
 }
 
 struct Sequence {
+    rare_templates: bool,
     filter: Vec<CCond>,
+    end: Vec<CCond>,
     session: FieldRef,
     template: Option<FieldRef>,
     message: FieldRef,
@@ -1023,7 +1025,9 @@ impl Engine {
                     table: Table::with_budget(share(1)),
                 }),
                 DetectorSpec::Sequence(r) => Det::Sequence(Sequence {
+                    rare_templates: r.rare_templates,
                     filter: conds(p, &r.filter),
+                    end: conds(p, &r.end_where),
                     session: FieldRef::new(p, &r.session),
                     template: r.template.as_ref().map(|t| FieldRef::new(p, t)),
                     message: FieldRef::new(p, "message"),
@@ -2008,6 +2012,7 @@ impl Rate {
 }
 
 const UNKNOWN: u16 = u16::MAX - 1;
+const END: u16 = u16::MAX - 2;
 
 impl Sequence {
     fn template_id<E: Event + ?Sized>(
@@ -2044,6 +2049,9 @@ impl Sequence {
         if id == UNKNOWN {
             return "<unknown>".into();
         }
+        if id == END {
+            return "<session end>".into();
+        }
         if self.template.is_some() {
             return self.key_names.get(id as usize).cloned().unwrap_or_default();
         }
@@ -2065,20 +2073,26 @@ impl Sequence {
         }
         let learn = c.learning || self.online;
         let sess: Cow<'_, str> = c.get(&self.session).unwrap_or(Cow::Borrowed("*"));
-        let Some((id, _new)) = self.template_id(c, learn) else {
-            return;
+        let is_end = !self.end.is_empty() && c.all(&self.end);
+        let (id, _new) = if is_end {
+            (END, false)
+        } else {
+            match self.template_id(c, learn) {
+                Some(x) => x,
+                None => return,
+            }
         };
         let skey = hash_str(SEED_GROUP + di as u64, &sess);
         let hist = *self.sessions.entry(skey).0;
         let seed = SEED_GROUP + di as u64;
         // template rarity (order 0)
         let c0 = self.counts0.get(id as usize).copied().unwrap_or(0) as u64;
-        if !c.learning && self.total0 > 0 {
+        if !c.learning && self.total0 > 0 && !is_end {
             let n = self.total0 as f64;
             let p = if c0 == 0 {
                 let d = self.counts0.iter().filter(|&&x| x > 0).count() as f64;
                 (d + 1.0) / (n + 2.0)
-            } else if (c0 as f64) < n * c.report_p {
+            } else if self.rare_templates && (c0 as f64) < n * c.report_p {
                 let tail: u64 = self
                     .counts0
                     .iter()
@@ -2125,15 +2139,13 @@ impl Sequence {
                 let cn = if id == UNKNOWN { 0 } else { s.count(id) };
                 let rank = (0..TOP).filter(|&i| s.cnt[i] > cn).count();
                 if cn == 0 || rank >= self.k {
+                    // Good-Turing: the chance of a never-seen next event is about the
+                    // share of next events seen once in this context.
                     let top_sum: u64 = s.cnt.iter().map(|&x| x as u64).sum();
                     let unseen = (s.total as u64).saturating_sub(top_sum);
-                    let le: u64 = s
-                        .cnt
-                        .iter()
-                        .filter(|&&x| x <= cn && x > 0)
-                        .map(|&x| x as u64)
-                        .sum();
-                    let tail = if cn == 0 { unseen } else { unseen + le };
+                    let singles = s.cnt.iter().filter(|&&x| x == 1).count() as u64;
+                    let le: u64 = s.cnt.iter().filter(|&&x| x <= cn && x > 0).map(|&x| x as u64).sum();
+                    let tail = if cn == 0 { unseen.max(singles) } else { unseen.max(singles) + le };
                     let p = (tail as f64 + 1.0) / (s.total as f64 + 1.0);
                     let have = (hist.len as usize).min(j);
                     let prev: Vec<String> = (0..have)
@@ -2163,14 +2175,20 @@ impl Sequence {
             for j in 1..=self.h {
                 self.ctx.entry(hist.ctx(j, seed)).0.add(id);
             }
-            let i = id as usize;
-            if self.counts0.len() <= i {
-                self.counts0.resize(i + 1, 0);
+            if !is_end {
+                let i = id as usize;
+                if self.counts0.len() <= i {
+                    self.counts0.resize(i + 1, 0);
+                }
+                self.counts0[i] = self.counts0[i].saturating_add(1);
+                self.total0 += 1;
             }
-            self.counts0[i] = self.counts0[i].saturating_add(1);
-            self.total0 += 1;
         }
         let (h, _) = self.sessions.entry(skey);
-        h.push(id);
+        if is_end {
+            *h = Hist::default();
+        } else {
+            h.push(id);
+        }
     }
 }

@@ -110,7 +110,8 @@ fn hdfs_policy(history: usize, top_k: usize, learn_events: u64) -> String {
         "learning":{{"period_secs":0,"period_events":{learn_events},"min_entity_events":1}},
         "alerting":{{"report_p":0.01,"evidence_p":0.2,"max_reasons":3,"dedup_secs":0}},
         "detectors":[{{"type":"sequence","name":"deeplog","session":"session","template":"key",
-          "history":{history},"top_k":{top_k},"online":false}}]}}"#
+          "history":{history},"top_k":{top_k},"online":false,"rare_templates":false,
+          "end_where":[{{"field":"end","eq":true}}]}}]}}"#
     )
 }
 
@@ -125,6 +126,11 @@ fn run_session(e: &mut Engine, id: &str, keys: &[&str]) -> bool {
         if e.score(&ev[..], None).severity > Severity::None {
             flagged = true;
         }
+    }
+    // the block's lifecycle is over: a host would send this on session close / timeout
+    let end: [(&str, FieldValue<'_>); 2] = [("session", FieldValue::Str(id)), ("end", FieldValue::Bool(true))];
+    if e.score(&end[..], None).severity > Severity::None {
+        flagged = true;
     }
     flagged
 }

@@ -388,6 +388,13 @@ pub struct SequenceRule {
     /// Keep learning while scoring (streaming) instead of freezing after the learning period.
     #[serde(default = "d_true")]
     pub online: bool,
+    /// Events that close a session (e.g. "session closed"): the end itself is
+    /// predicted like a next event, then the session's history is cleared.
+    #[serde(default)]
+    pub end_where: Vec<Condition>,
+    /// Also report known-but-rare templates (order-0 rarity), not only never-seen ones.
+    #[serde(default = "d_true")]
+    pub rare_templates: bool,
 }
 fn d_hist() -> usize {
     3
@@ -764,7 +771,8 @@ impl Policy {
                     if r.max_templates == 0 || r.max_templates > 60_000 {
                         return Err(err(key + ".max_templates", "must be between 1 and 60000"));
                     }
-                    conds(key + ".where", &r.filter)?;
+                    conds(key.clone() + ".where", &r.filter)?;
+                    conds(key + ".end_where", &r.end_where)?;
                 }
             }
         }
