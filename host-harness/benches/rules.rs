@@ -6,9 +6,9 @@
 //! ```
 //!
 //! (`LOGSEAL_WASM_DIR` overrides where the components are read from.)
-//! Groups: `bare_call` is the hostile rule on an event without an `attack`
-//! field (it returns after one substring check: the cost of crossing the
-//! boundary with a ~1 KB event); `rules_1` and `rules_10` are one and ten
+//! Groups: `bare_call` is the noop rule (returns at once) on a ~1 KB event and
+//! on `{}`: the cost of crossing the component boundary, the event copied into
+//! the guest; `rules_1` and `rules_10` are one and ten
 //! Panther ports on a real ~1 KB CloudTrail event that none of them matches
 //! (the common case) and on one that one of them matches. Each with fuel
 //! metering on and off. Figures are in docs/RULES.md, "Benchmarks".
@@ -53,7 +53,11 @@ fn wasm(file: &str) -> PathBuf {
 
 fn host(files: &[&str], fuel: bool) -> RuleHost {
     let config = RuleConfig {
-        fuel_per_event: if fuel { RuleConfig::default().fuel_per_event } else { None },
+        fuel_per_event: if fuel {
+            RuleConfig::default().fuel_per_event
+        } else {
+            None
+        },
         ..RuleConfig::default()
     };
     let mut h = RuleHost::new(config).expect("rule host");
@@ -71,9 +75,12 @@ fn bench(c: &mut Criterion) {
         .throughput(Throughput::Elements(1));
     for fuel in [true, false] {
         let tag = if fuel { "fuel" } else { "nofuel" };
-        let mut h = host(&["logseal_rule_hostile.wasm"], fuel);
-        g.bench_function(BenchmarkId::new("bare_call", tag), |b| {
+        let mut h = host(&["logseal_rule_noop.wasm"], fuel);
+        g.bench_function(BenchmarkId::new("bare_call_1k", tag), |b| {
             b.iter(|| h.evaluate(std::hint::black_box(QUIET), 0))
+        });
+        g.bench_function(BenchmarkId::new("bare_call_empty", tag), |b| {
+            b.iter(|| h.evaluate(std::hint::black_box("{}"), 0))
         });
         for n in [1usize, 10] {
             let mut h = host(&TEN[..n], fuel);

@@ -353,7 +353,12 @@ impl bindings::logseal::plugin::rule_state::Host for RuleCtx {
             .map(|e| e.value.clone())
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>, ttl_ns: Option<u64>) -> Result<(), RuleStateError> {
+    fn set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+        ttl_ns: Option<u64>,
+    ) -> Result<(), RuleStateError> {
         if key.len() > self.key_cap {
             return Err(RuleStateError::KeyTooLarge(cap_u32(self.key_cap)));
         }
@@ -369,7 +374,10 @@ impl bindings::logseal::plugin::rule_state::Host for RuleCtx {
                 return Err(RuleStateError::QuotaExceeded(self.quota as u64));
             }
         }
-        let expires_at = ttl_ns.map(|t| self.now_ns.saturating_add(i64::try_from(t).unwrap_or(i64::MAX)));
+        let expires_at = ttl_ns.map(|t| {
+            self.now_ns
+                .saturating_add(i64::try_from(t).unwrap_or(i64::MAX))
+        });
         self.kv.put(key, Some(Entry { value, expires_at }));
         Ok(())
     }
@@ -409,7 +417,9 @@ struct Slot {
 
 impl Slot {
     fn kv(&self) -> &Kv {
-        self.live.as_ref().map_or(&self.parked, |l| &l.store.data().kv)
+        self.live
+            .as_ref()
+            .map_or(&self.parked, |l| &l.store.data().kv)
     }
 
     /// Drop the instance (after a failure), keeping the state.
@@ -524,7 +534,9 @@ impl RuleHost {
             .linker
             .instantiate_pre(&component)
             .map_err(wt("the component does not fit the logseal:plugin/rule world (or imports a capability the host does not grant)"))?;
-        let pre = bindings::RulePre::new(pre).map_err(wt("the component does not export logseal:plugin/detector@0.1.0"))?;
+        let pre = bindings::RulePre::new(pre).map_err(wt(
+            "the component does not export logseal:plugin/detector@0.1.0",
+        ))?;
         let mut live = self
             .instantiate(&pre)
             .map_err(wt("instantiating the rule"))?;
@@ -535,8 +547,14 @@ impl RuleHost {
             .call_describe(&mut live.store)
             .map_err(|e| anyhow::anyhow!("the rule's describe failed: {}", self.explain(&e)))?;
         validate_name(&info.name)?;
-        if info.version.len() > 64 || info.fields.len() > 256 || info.fields.iter().any(|f| f.len() > 256) {
-            bail!("rule {:?}: describe returned an oversized version or field list", info.name);
+        if info.version.len() > 64
+            || info.fields.len() > 256
+            || info.fields.iter().any(|f| f.len() > 256)
+        {
+            bail!(
+                "rule {:?}: describe returned an oversized version or field list",
+                info.name
+            );
         }
         if self.slots.iter().any(|s| s.name == info.name) {
             bail!("a rule named {:?} is already loaded", info.name);
@@ -559,7 +577,9 @@ impl RuleHost {
 
     fn instantiate(&self, pre: &bindings::RulePre<RuleCtx>) -> wasmtime::Result<Live> {
         let mut wasi = WasiCtx::builder();
-        wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        wasi.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
         if self.config.wasi_stderr {
             wasi.inherit_stderr();
         }
@@ -618,7 +638,9 @@ impl RuleHost {
         let result = {
             let slot = &mut self.slots[i];
             slot.evaluations += 1;
-            let Some(live) = slot.live.as_mut() else { return };
+            let Some(live) = slot.live.as_mut() else {
+                return;
+            };
             live.store.data_mut().now_ns = time_ns;
             arm(cfg, &mut live.store);
             match live
@@ -773,11 +795,15 @@ impl RuleHost {
     }
 
     fn slot(&self, id: RuleId) -> Result<&Slot> {
-        self.slots.get(id.0).with_context(|| format!("no rule {id}"))
+        self.slots
+            .get(id.0)
+            .with_context(|| format!("no rule {id}"))
     }
 
     fn slot_mut(&mut self, id: RuleId) -> Result<&mut Slot> {
-        self.slots.get_mut(id.0).with_context(|| format!("no rule {id}"))
+        self.slots
+            .get_mut(id.0)
+            .with_context(|| format!("no rule {id}"))
     }
 }
 

@@ -13,19 +13,55 @@ use logseal_host_harness::rules::{Finding, RuleConfig, RuleHost};
 
 /// The Panther rule id each component ports.
 const PANTHER_RULES: &[(&str, &str)] = &[
-    ("logseal_rule_aws_root_login_failed.wasm", "AWS.Console.RootLoginFailed"),
-    ("logseal_rule_aws_root_access_key_created.wasm", "AWS.CloudTrail.RootAccessKeyCreated"),
-    ("logseal_rule_aws_cloudtrail_stopped.wasm", "AWS.CloudTrail.Stopped"),
-    ("logseal_rule_aws_root_password_changed.wasm", "AWS.CloudTrail.RootPasswordChanged"),
+    (
+        "logseal_rule_aws_root_login_failed.wasm",
+        "AWS.Console.RootLoginFailed",
+    ),
+    (
+        "logseal_rule_aws_root_access_key_created.wasm",
+        "AWS.CloudTrail.RootAccessKeyCreated",
+    ),
+    (
+        "logseal_rule_aws_cloudtrail_stopped.wasm",
+        "AWS.CloudTrail.Stopped",
+    ),
+    (
+        "logseal_rule_aws_root_password_changed.wasm",
+        "AWS.CloudTrail.RootPasswordChanged",
+    ),
     ("logseal_rule_k8s_pod_exec.wasm", "Kubernetes.Pod.Exec"),
-    ("logseal_rule_k8s_pod_host_pid.wasm", "Kubernetes.Pod.Host.PID"),
-    ("logseal_rule_okta_account_locked.wasm", "Okta.User.Account.Locked"),
-    ("logseal_rule_okta_mfa_disabled.wasm", "Okta.Global.MFA.Disabled"),
-    ("logseal_rule_okta_api_key_created.wasm", "Okta.APIKeyCreated"),
-    ("logseal_rule_github_branch_protection_disabled.wasm", "GitHub.Branch.ProtectionDisabled"),
-    ("logseal_rule_github_repo_hook_modified.wasm", "GitHub.Repo.HookModified"),
-    ("logseal_rule_github_user_access_key_created.wasm", "GitHub.User.AccessKeyCreated"),
-    ("logseal_rule_github_repo_visibility_change.wasm", "Github.Repo.VisibilityChange"),
+    (
+        "logseal_rule_k8s_pod_host_pid.wasm",
+        "Kubernetes.Pod.Host.PID",
+    ),
+    (
+        "logseal_rule_okta_account_locked.wasm",
+        "Okta.User.Account.Locked",
+    ),
+    (
+        "logseal_rule_okta_mfa_disabled.wasm",
+        "Okta.Global.MFA.Disabled",
+    ),
+    (
+        "logseal_rule_okta_api_key_created.wasm",
+        "Okta.APIKeyCreated",
+    ),
+    (
+        "logseal_rule_github_branch_protection_disabled.wasm",
+        "GitHub.Branch.ProtectionDisabled",
+    ),
+    (
+        "logseal_rule_github_repo_hook_modified.wasm",
+        "GitHub.Repo.HookModified",
+    ),
+    (
+        "logseal_rule_github_user_access_key_created.wasm",
+        "GitHub.User.AccessKeyCreated",
+    ),
+    (
+        "logseal_rule_github_repo_visibility_change.wasm",
+        "Github.Repo.VisibilityChange",
+    ),
 ];
 
 fn wasm(file: &str) -> PathBuf {
@@ -42,7 +78,8 @@ fn wasm(file: &str) -> PathBuf {
 }
 
 fn cases_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/rules/tests/panther_rule_tests.jsonl")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/rules/tests/panther_rule_tests.jsonl")
 }
 
 #[test]
@@ -72,7 +109,10 @@ fn ported_panther_rules_reproduce_panther_verdicts() {
         let event = serde_json::to_string(&case["event"]).unwrap();
         let findings = host.evaluate(&event, 1_600_000_000_000_000_000);
         let errors: Vec<&Finding> = findings.iter().filter(|f| f.error).collect();
-        assert!(errors.is_empty(), "rule failures on {test_name:?}: {errors:#?}");
+        assert!(
+            errors.is_empty(),
+            "rule failures on {test_name:?}: {errors:#?}"
+        );
         let fired: Vec<&Finding> = findings.iter().filter(|f| f.rule == rule_id).collect();
         for f in &fired {
             assert!(!f.reason.is_empty());
@@ -90,15 +130,25 @@ fn ported_panther_rules_reproduce_panther_verdicts() {
             ));
         }
     }
-    assert!(mismatches.is_empty(), "verdicts differ from Panther's:\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "verdicts differ from Panther's:\n{}",
+        mismatches.join("\n")
+    );
     // Every ported rule was exercised, on both verdicts where Panther has both.
     for (_, rule_id) in PANTHER_RULES {
         let (cases, fired) = per_rule.get(*rule_id).copied().unwrap_or_default();
         assert!(cases > 0, "no Panther test case ran for {rule_id}");
-        assert!(fired > 0, "{rule_id} never fired on its Panther test events");
+        assert!(
+            fired > 0,
+            "{rule_id} never fired on its Panther test events"
+        );
     }
     let total: usize = per_rule.values().map(|v| v.0).sum();
-    eprintln!("{total} Panther test events, {} rules, all verdicts match", per_rule.len());
+    eprintln!(
+        "{total} Panther test events, {} rules, all verdicts match",
+        per_rule.len()
+    );
     assert_eq!(total, text.lines().count());
     for s in host.rules() {
         assert!(s.enabled && s.failures == 0, "{s:?}");
@@ -115,7 +165,8 @@ fn id_index(host: &RuleHost, name: &str) -> usize {
 #[test]
 fn hook_rule_severity_depends_on_the_action() {
     let mut host = RuleHost::new(RuleConfig::default()).unwrap();
-    host.load(&wasm("logseal_rule_github_repo_hook_modified.wasm")).unwrap();
+    host.load(&wasm("logseal_rule_github_repo_hook_modified.wasm"))
+        .unwrap();
     let created = host.evaluate(r#"{"action":"hook.create","repository":"o/r"}"#, 0);
     let deleted = host.evaluate(r#"{"action":"hook.destroy","repository":"o/r"}"#, 0);
     assert_eq!(created.len(), 1);
@@ -130,7 +181,8 @@ fn prefilter_does_not_hide_unicode_escaped_events() {
     // "\u0043onsoleLogin" is "ConsoleLogin": the raw-text pre-filter must not
     // let an escaped event through undetected.
     let mut host = RuleHost::new(RuleConfig::default()).unwrap();
-    host.load(&wasm("logseal_rule_aws_root_login_failed.wasm")).unwrap();
+    host.load(&wasm("logseal_rule_aws_root_login_failed.wasm"))
+        .unwrap();
     let ev = r#"{"eventName":"\u0043onsoleLogin","userIdentity":{"type":"Root"},"responseElements":{"ConsoleLogin":"Failure"},"sourceIPAddress":"1.2.3.4"}"#;
     let f = host.evaluate(ev, 0);
     assert_eq!(f.len(), 1, "{f:?}");
@@ -157,12 +209,20 @@ fn cloudtrail_failure(ip: &str) -> String {
 #[test]
 fn brute_force_by_ip_counts_failures_in_a_window_through_host_state() {
     let mut host = RuleHost::new(RuleConfig::default()).unwrap();
-    let id = host.load(&wasm("logseal_rule_brute_force_by_ip.wasm")).unwrap();
+    let id = host
+        .load(&wasm("logseal_rule_brute_force_by_ip.wasm"))
+        .unwrap();
     let t0 = 1_700_000_000 * S;
     // Four failures from 10.0.0.1 interleaved with other IPs and a success.
     for k in 0..4 {
-        assert!(host.evaluate(&okta_failure("10.0.0.1"), t0 + k * 10 * S).is_empty());
-        assert!(host.evaluate(&cloudtrail_failure("10.0.0.2"), t0 + k * 10 * S + 1).is_empty());
+        assert!(
+            host.evaluate(&okta_failure("10.0.0.1"), t0 + k * 10 * S)
+                .is_empty()
+        );
+        assert!(
+            host.evaluate(&cloudtrail_failure("10.0.0.2"), t0 + k * 10 * S + 1)
+                .is_empty()
+        );
     }
     let ok = r#"{"eventType":"user.session.start","outcome":{"result":"SUCCESS"},"client":{"ipAddress":"10.0.0.1"}}"#;
     assert!(host.evaluate(ok, t0 + 45 * S).is_empty());
@@ -174,20 +234,32 @@ fn brute_force_by_ip_counts_failures_in_a_window_through_host_state() {
     assert_eq!(f[0].severity, "high");
     assert_eq!(f[0].entity.as_deref(), Some("10.0.0.1"));
     assert!(f[0].reason.contains("5 failed logins"), "{}", f[0].reason);
-    assert!(host.evaluate(&okta_failure("10.0.0.1"), t0 + 51 * S).is_empty());
+    assert!(
+        host.evaluate(&okta_failure("10.0.0.1"), t0 + 51 * S)
+            .is_empty()
+    );
 
     // ECS failures spread wider than the window never fire.
     let ecs = r#"{"event":{"category":["authentication"],"outcome":"failure"},"source":{"ip":"10.0.0.3"}}"#;
     for k in 0..10 {
-        assert!(host.evaluate(ecs, t0 + k * 200 * S).is_empty(), "fired at k={k}");
+        assert!(
+            host.evaluate(ecs, t0 + k * 200 * S).is_empty(),
+            "fired at k={k}"
+        );
     }
 
     // 10.0.0.2 has 4 failures recorded: snapshot its state, restore it into
     // a fresh host, and the fifth failure fires there.
     let snap = host.snapshot_state(id).unwrap();
     let mut other = RuleHost::new(RuleConfig::default()).unwrap();
-    let id2 = other.load(&wasm("logseal_rule_brute_force_by_ip.wasm")).unwrap();
-    assert!(other.evaluate(&cloudtrail_failure("10.0.0.2"), t0 + 60 * S).is_empty());
+    let id2 = other
+        .load(&wasm("logseal_rule_brute_force_by_ip.wasm"))
+        .unwrap();
+    assert!(
+        other
+            .evaluate(&cloudtrail_failure("10.0.0.2"), t0 + 60 * S)
+            .is_empty()
+    );
     other.restore_state(id2, &snap).unwrap();
     let f = other.evaluate(&cloudtrail_failure("10.0.0.2"), t0 + 60 * S);
     assert_eq!(f.len(), 1, "{f:?}");

@@ -37,13 +37,16 @@ fn quiet(mut c: RuleConfig) -> RuleConfig {
 fn host(config: RuleConfig) -> RuleHost {
     let mut h = RuleHost::new(quiet(config)).unwrap();
     h.load(&wasm("logseal_rule_hostile.wasm")).unwrap();
-    h.load(&wasm("logseal_rule_github_branch_protection_disabled.wasm")).unwrap();
+    h.load(&wasm("logseal_rule_github_branch_protection_disabled.wasm"))
+        .unwrap();
     h
 }
 
 /// An event that both rules look at.
 fn event(attack: &str) -> String {
-    format!(r#"{{"attack":"{attack}","action":"protected_branch.destroy","repo":"o/r","actor":"cat"}}"#)
+    format!(
+        r#"{{"attack":"{attack}","action":"protected_branch.destroy","repo":"o/r","actor":"cat"}}"#
+    )
 }
 
 fn by<'a>(f: &'a [Finding], rule: &str) -> Vec<&'a Finding> {
@@ -57,10 +60,18 @@ fn assert_failed(f: &[Finding], needle: &str) {
     assert_eq!(bad.len(), 1, "{f:#?}");
     assert!(bad[0].error, "{f:#?}");
     assert_eq!(bad[0].severity, "medium");
-    assert!(bad[0].reason.contains(needle), "reason {:?} lacks {needle:?}", bad[0].reason);
+    assert!(
+        bad[0].reason.contains(needle),
+        "reason {:?} lacks {needle:?}",
+        bad[0].reason
+    );
     assert!(bad[0].reason.contains(HOSTILE));
     let good = by(f, BRANCH);
-    assert_eq!(good.len(), 1, "the well-behaved rule lost its verdict: {f:#?}");
+    assert_eq!(
+        good.len(),
+        1,
+        "the well-behaved rule lost its verdict: {f:#?}"
+    );
     assert!(!good[0].error);
 }
 
@@ -99,12 +110,19 @@ fn infinite_loop_runs_out_of_fuel() {
 
 #[test]
 fn infinite_loop_without_fuel_hits_the_deadline() {
-    let mut h = host(RuleConfig { fuel_per_event: None, deadline_ms: 50, ..RuleConfig::default() });
+    let mut h = host(RuleConfig {
+        fuel_per_event: None,
+        deadline_ms: 50,
+        ..RuleConfig::default()
+    });
     let t = Instant::now();
     let f = h.evaluate(&event("loop"), 0);
     let took = t.elapsed();
     assert_failed(&f, "deadline of 50 ms");
-    assert!(took >= Duration::from_millis(45) && took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(45) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
     assert_recovers(&mut h);
 }
 
@@ -130,7 +148,10 @@ fn trap_is_contained() {
 
 #[test]
 fn memory_exhaustion_is_contained() {
-    let mut h = host(RuleConfig { memory_bytes: 8 << 20, ..RuleConfig::default() });
+    let mut h = host(RuleConfig {
+        memory_bytes: 8 << 20,
+        ..RuleConfig::default()
+    });
     let f = h.evaluate(&event("oom"), 0);
     assert_failed(&f, "memory cap of 8388608 bytes");
     assert_recovers(&mut h);
@@ -139,8 +160,14 @@ fn memory_exhaustion_is_contained() {
 #[test]
 fn garbage_answers_are_rejected() {
     let mut h = host(RuleConfig::default());
-    assert_failed(&h.evaluate(&event("many-findings"), 0), "returned 10000 findings, more than the limit of 16");
-    assert_failed(&h.evaluate(&event("huge-reason"), 0), "reason of 102400 bytes");
+    assert_failed(
+        &h.evaluate(&event("many-findings"), 0),
+        "returned 10000 findings, more than the limit of 16",
+    );
+    assert_failed(
+        &h.evaluate(&event("huge-reason"), 0),
+        "reason of 102400 bytes",
+    );
     assert_failed(&h.evaluate(&event("empty-reason"), 0), "empty reason");
     assert_recovers(&mut h);
     // At the limit is fine.
@@ -165,13 +192,19 @@ fn invalid_severity_is_rejected_by_the_component_model() {
 
 #[test]
 fn repeated_failures_disable_the_rule() {
-    let mut h = host(RuleConfig { max_failures: 3, ..RuleConfig::default() });
+    let mut h = host(RuleConfig {
+        max_failures: 3,
+        ..RuleConfig::default()
+    });
     for k in 1..=3 {
         let f = h.evaluate(&event("trap"), 0);
         assert_failed(&f, &format!("failure {k} of 3"));
     }
     let f = h.evaluate(&event("trap"), 0);
-    assert!(by(&f, HOSTILE).is_empty(), "a disabled rule still ran: {f:#?}");
+    assert!(
+        by(&f, HOSTILE).is_empty(),
+        "a disabled rule still ran: {f:#?}"
+    );
     assert_eq!(by(&f, BRANCH).len(), 1);
     let st = &h.rules()[0];
     assert!(!st.enabled);
@@ -179,7 +212,11 @@ fn repeated_failures_disable_the_rule() {
     let log = h.drain_log();
     assert_eq!(log.len(), 3, "{log:#?}");
     assert!(log[0].contains("re-instantiating"));
-    assert!(log[2].contains("\"logseal.Hostile\"") && log[2].contains("DISABLED after 3 failures"), "{}", log[2]);
+    assert!(
+        log[2].contains("\"logseal.Hostile\"") && log[2].contains("DISABLED after 3 failures"),
+        "{}",
+        log[2]
+    );
     assert!(h.drain_log().is_empty());
     // An operator can turn it back on.
     h.enable(st.id).unwrap();
@@ -188,12 +225,27 @@ fn repeated_failures_disable_the_rule() {
 
 #[test]
 fn many_events_under_attack_never_lose_a_verdict() {
-    let mut h = host(RuleConfig { max_failures: 1000, ..RuleConfig::default() });
-    let attacks = ["trap", "ok", "loop", "many-findings", "oom", "empty-reason", "ok"];
+    let mut h = host(RuleConfig {
+        max_failures: 1000,
+        ..RuleConfig::default()
+    });
+    let attacks = [
+        "trap",
+        "ok",
+        "loop",
+        "many-findings",
+        "oom",
+        "empty-reason",
+        "ok",
+    ];
     for k in 0..35 {
         let a = attacks[k % attacks.len()];
         let f = h.evaluate(&event(a), 0);
-        assert_eq!(by(&f, BRANCH).len(), 1, "event {k} ({a}) lost the good verdict");
+        assert_eq!(
+            by(&f, BRANCH).len(),
+            1,
+            "event {k} ({a}) lost the good verdict"
+        );
         assert_eq!(by(&f, HOSTILE).len(), 1, "event {k} ({a})");
         assert_eq!(by(&f, HOSTILE)[0].error, a != "ok", "event {k} ({a})");
     }
@@ -212,29 +264,51 @@ fn hostile_reason(h: &mut RuleHost, ev: &str, t: i64) -> String {
 #[test]
 fn state_survives_reinstantiation_and_failed_writes_roll_back() {
     let mut h = host(RuleConfig::default());
-    assert_eq!(hostile_reason(&mut h, r#"{"attack":"count"}"#, 0), "count=1");
-    assert_eq!(hostile_reason(&mut h, r#"{"attack":"count"}"#, 0), "count=2");
+    assert_eq!(
+        hostile_reason(&mut h, r#"{"attack":"count"}"#, 0),
+        "count=1"
+    );
+    assert_eq!(
+        hostile_reason(&mut h, r#"{"attack":"count"}"#, 0),
+        "count=2"
+    );
     // A trap kills the instance; the state lives on in the host.
     assert_failed(&h.evaluate(&event("trap"), 0), "trapped");
-    assert_eq!(hostile_reason(&mut h, r#"{"attack":"count"}"#, 0), "count=3");
+    assert_eq!(
+        hostile_reason(&mut h, r#"{"attack":"count"}"#, 0),
+        "count=3"
+    );
     // The write made before a trap is rolled back.
     assert_failed(&h.evaluate(&event("count-then-trap"), 0), "trapped");
-    assert_eq!(hostile_reason(&mut h, r#"{"attack":"count"}"#, 0), "count=4");
+    assert_eq!(
+        hostile_reason(&mut h, r#"{"attack":"count"}"#, 0),
+        "count=4"
+    );
     assert_eq!(h.rules()[0].failures, 2);
 }
 
 #[test]
 fn state_sizes_are_capped() {
-    let mut h = host(RuleConfig { kv_bytes: 64 << 10, ..RuleConfig::default() });
+    let mut h = host(RuleConfig {
+        kv_bytes: 64 << 10,
+        ..RuleConfig::default()
+    });
     let r = hostile_reason(&mut h, r#"{"attack":"kv-big-key"}"#, 0);
     assert_eq!(r, "Err(RuleStateError::KeyTooLarge(256))");
     let r = hostile_reason(&mut h, r#"{"attack":"kv-big-value"}"#, 0);
     assert_eq!(r, "Err(RuleStateError::ValueTooLarge(65536))");
     let r = hostile_reason(&mut h, r#"{"attack":"kv-flood"}"#, 0);
     // 64 KiB / (1024 + ~8 bytes of key) = 63 writes.
-    assert_eq!(r, "flood stopped after 63 writes: RuleStateError::QuotaExceeded(65536)");
+    assert_eq!(
+        r,
+        "flood stopped after 63 writes: RuleStateError::QuotaExceeded(65536)"
+    );
     let st = &h.rules()[0];
-    assert!(st.state_bytes <= 64 << 10 && st.state_bytes > 60 << 10, "{}", st.state_bytes);
+    assert!(
+        st.state_bytes <= 64 << 10 && st.state_bytes > 60 << 10,
+        "{}",
+        st.state_bytes
+    );
     // The quota is per rule: the state is still readable and usage reported.
     let r = hostile_reason(&mut h, r#"{"attack":"kv-get","k":"flood:0"}"#, 0);
     assert!(r.starts_with("get=Some(1024) usage=("), "{r}");
@@ -242,7 +316,10 @@ fn state_sizes_are_capped() {
 
 #[test]
 fn state_entries_expire_by_event_time() {
-    let mut h = host(RuleConfig { kv_bytes: 4096, ..RuleConfig::default() });
+    let mut h = host(RuleConfig {
+        kv_bytes: 4096,
+        ..RuleConfig::default()
+    });
     let r = hostile_reason(&mut h, r#"{"attack":"kv-ttl","n":100}"#, 1000);
     assert_eq!(r, "Ok(()) get=Some([118])");
     let get = r#"{"attack":"kv-get","k":"ttl"}"#;
@@ -264,8 +341,13 @@ fn wasi_grants_nothing() {
 fn loading_rejects_bad_components() {
     let mut h = RuleHost::new(quiet(RuleConfig::default())).unwrap();
     let e = h.load_bytes(b"not wasm").unwrap_err();
-    assert!(format!("{e:#}").contains("compiling the rule component"), "{e:#}");
-    let e = h.load(std::path::Path::new("/nonexistent/rule.wasm")).unwrap_err();
+    assert!(
+        format!("{e:#}").contains("compiling the rule component"),
+        "{e:#}"
+    );
+    let e = h
+        .load(std::path::Path::new("/nonexistent/rule.wasm"))
+        .unwrap_err();
     assert!(format!("{e:#}").contains("/nonexistent/rule.wasm"), "{e:#}");
     h.load(&wasm("logseal_rule_hostile.wasm")).unwrap();
     let e = h.load(&wasm("logseal_rule_hostile.wasm")).unwrap_err();

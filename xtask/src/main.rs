@@ -116,6 +116,12 @@ const ARTIFACTS: &[Artifact] = &[
         built: "logseal_rule_hostile.wasm",
         out: "logseal_rule_hostile.wasm",
     },
+    Artifact {
+        package: "logseal-rule-noop",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_noop.wasm",
+        out: "logseal_rule_noop.wasm",
+    },
     // (entries are added as plugins land)
 ];
 

@@ -15,18 +15,31 @@ impl Guest for Rule {
         info(
             "AWS.CloudTrail.Stopped",
             "1.0.0",
-            &["eventName", "errorCode", "errorMessage", "requestParameters.name", "recipientAccountId"],
+            &[
+                "eventName",
+                "errorCode",
+                "errorMessage",
+                "requestParameters.name",
+                "recipientAccountId",
+            ],
         )
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        if !(event.contains("StopLogging") || event.contains("DeleteTrail") || event.contains("\\u")) {
+        if !(event.contains("StopLogging")
+            || event.contains("DeleteTrail")
+            || event.contains("\\u"))
+        {
             return vec![];
         }
-        let Some(ev) = Event::parse(&event) else { return vec![] };
+        let Some(ev) = Event::parse(&event) else {
+            return vec![];
+        };
         let name = ev.str_at("eventName");
         if cloudtrail_success(&ev) && matches!(name, Some("DeleteTrail" | "StopLogging")) {
-            let trail = ev.str_at("requestParameters.name").unwrap_or("<UNKNOWN_NAME>");
+            let trail = ev
+                .str_at("requestParameters.name")
+                .unwrap_or("<UNKNOWN_NAME>");
             let reason = format!(
                 "CloudTrail [{trail}] in account [{}] was stopped/deleted",
                 ev.str_at("recipientAccountId").unwrap_or("<UNKNOWN>")

@@ -13,12 +13,19 @@ impl Guest for Rule {
         info(
             "AWS.CloudTrail.RootAccessKeyCreated",
             "1.0.0",
-            &["eventName", "userIdentity.type", "requestParameters", "recipientAccountId"],
+            &[
+                "eventName",
+                "userIdentity.type",
+                "requestParameters",
+                "recipientAccountId",
+            ],
         )
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        let Some(ev) = Event::parse_if_contains(&event, "CreateAccessKey") else { return vec![] };
+        let Some(ev) = Event::parse_if_contains(&event, "CreateAccessKey") else {
+            return vec![];
+        };
         // Only root can create root access keys, and only with no target user.
         if ev.str_at("eventName") == Some("CreateAccessKey")
             && ev.str_at("userIdentity.type") == Some("Root")

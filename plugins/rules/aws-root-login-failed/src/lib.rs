@@ -13,12 +13,20 @@ impl Guest for Rule {
         info(
             "AWS.Console.RootLoginFailed",
             "1.0.0",
-            &["eventName", "userIdentity.type", "responseElements.ConsoleLogin", "sourceIPAddress", "recipientAccountId"],
+            &[
+                "eventName",
+                "userIdentity.type",
+                "responseElements.ConsoleLogin",
+                "sourceIPAddress",
+                "recipientAccountId",
+            ],
         )
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        let Some(ev) = Event::parse_if_contains(&event, "ConsoleLogin") else { return vec![] };
+        let Some(ev) = Event::parse_if_contains(&event, "ConsoleLogin") else {
+            return vec![];
+        };
         if ev.str_at("eventName") == Some("ConsoleLogin")
             && ev.str_at("userIdentity.type") == Some("Root")
             && ev.str_at("responseElements.ConsoleLogin") == Some("Failure")

@@ -13,12 +13,19 @@ impl Guest for Rule {
         info(
             "AWS.CloudTrail.RootPasswordChanged",
             "1.0.0",
-            &["eventName", "userIdentity.type", "responseElements.PasswordUpdated", "recipientAccountId"],
+            &[
+                "eventName",
+                "userIdentity.type",
+                "responseElements.PasswordUpdated",
+                "recipientAccountId",
+            ],
         )
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        let Some(ev) = Event::parse_if_contains(&event, "PasswordUpdated") else { return vec![] };
+        let Some(ev) = Event::parse_if_contains(&event, "PasswordUpdated") else {
+            return vec![];
+        };
         if ev.str_at("eventName") == Some("PasswordUpdated")
             && ev.str_at("userIdentity.type") == Some("Root")
             && ev.str_at("responseElements.PasswordUpdated") == Some("Success")

@@ -30,10 +30,14 @@ pub const WINDOW_NS: i64 = 600 * 1_000_000_000;
 struct Rule;
 
 fn failed_login_ip(ev: &Event) -> Option<&str> {
-    if ev.str_at("eventType") == Some("user.session.start") && ev.str_at("outcome.result") == Some("FAILURE") {
+    if ev.str_at("eventType") == Some("user.session.start")
+        && ev.str_at("outcome.result") == Some("FAILURE")
+    {
         return ev.str_at("client.ipAddress");
     }
-    if ev.str_at("eventName") == Some("ConsoleLogin") && ev.str_at("responseElements.ConsoleLogin") == Some("Failure") {
+    if ev.str_at("eventName") == Some("ConsoleLogin")
+        && ev.str_at("responseElements.ConsoleLogin") == Some("Failure")
+    {
         return ev.str_at("sourceIPAddress");
     }
     let auth = match ev.at("event.category") {
@@ -89,8 +93,12 @@ impl Guest for Rule {
         {
             return vec![];
         }
-        let Some(ev) = Event::parse(&event) else { return vec![] };
-        let Some(ip) = failed_login_ip(&ev) else { return vec![] };
+        let Some(ev) = Event::parse(&event) else {
+            return vec![];
+        };
+        let Some(ip) = failed_login_ip(&ev) else {
+            return vec![];
+        };
         let key = format!("ip:{ip}");
         let mut times = state::get(&key).map(|b| decode(&b)).unwrap_or_default();
         times.retain(|t| time_ns.saturating_sub(*t) < WINDOW_NS);

@@ -10,11 +10,17 @@ struct Rule;
 
 impl Guest for Rule {
     fn describe() -> RuleInfo {
-        info("GitHub.Branch.ProtectionDisabled", "1.0.0", &["action", "repo", "actor"])
+        info(
+            "GitHub.Branch.ProtectionDisabled",
+            "1.0.0",
+            &["action", "repo", "actor"],
+        )
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        let Some(ev) = Event::parse_if_contains(&event, "protected_branch.destroy") else { return vec![] };
+        let Some(ev) = Event::parse_if_contains(&event, "protected_branch.destroy") else {
+            return vec![];
+        };
         if ev.str_at("action") == Some("protected_branch.destroy") {
             let repo = ev.str_at("repo");
             let reason = format!(

@@ -10,12 +10,20 @@ struct Rule;
 
 impl Guest for Rule {
     fn describe() -> RuleInfo {
-        info("GitHub.Repo.HookModified", "1.0.0", &["action", "repo", "repository"])
+        info(
+            "GitHub.Repo.HookModified",
+            "1.0.0",
+            &["action", "repo", "repository"],
+        )
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        let Some(ev) = Event::parse_if_contains(&event, "hook.") else { return vec![] };
-        let Some(action) = ev.str_at("action").filter(|a| a.starts_with("hook.")) else { return vec![] };
+        let Some(ev) = Event::parse_if_contains(&event, "hook.") else {
+            return vec![];
+        };
+        let Some(action) = ev.str_at("action").filter(|a| a.starts_with("hook.")) else {
+            return vec![];
+        };
         let (what, severity) = if action.ends_with("destroy") {
             ("deleted", Severity::Info)
         } else if action.ends_with("create") {
@@ -24,7 +32,10 @@ impl Guest for Rule {
             ("modified", Severity::Info)
         };
         let repo = ev.str_at("repo").or_else(|| ev.str_at("repository"));
-        let reason = format!("web hook {what} in repository [{}]", repo.unwrap_or("<UNKNOWN_REPO>"));
+        let reason = format!(
+            "web hook {what} in repository [{}]",
+            repo.unwrap_or("<UNKNOWN_REPO>")
+        );
         vec![finding(severity, reason, repo)]
     }
 }

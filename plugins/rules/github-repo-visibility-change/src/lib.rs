@@ -14,7 +14,9 @@ impl Guest for Rule {
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        let Some(ev) = Event::parse_if_contains(&event, "repo.access") else { return vec![] };
+        let Some(ev) = Event::parse_if_contains(&event, "repo.access") else {
+            return vec![];
+        };
         if ev.str_at("action") == Some("repo.access") {
             let repo = ev.str_at("repo");
             let reason = format!(

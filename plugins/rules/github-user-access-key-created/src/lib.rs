@@ -10,14 +10,23 @@ struct Rule;
 
 impl Guest for Rule {
     fn describe() -> RuleInfo {
-        info("GitHub.User.AccessKeyCreated", "1.0.0", &["action", "actor"])
+        info(
+            "GitHub.User.AccessKeyCreated",
+            "1.0.0",
+            &["action", "actor"],
+        )
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        let Some(ev) = Event::parse_if_contains(&event, "public_key.create") else { return vec![] };
+        let Some(ev) = Event::parse_if_contains(&event, "public_key.create") else {
+            return vec![];
+        };
         if ev.str_at("action") == Some("public_key.create") {
             let actor = ev.str_at("actor");
-            let reason = format!("User [{}] created a new ssh key", actor.unwrap_or("<UNKNOWN_ACTOR>"));
+            let reason = format!(
+                "User [{}] created a new ssh key",
+                actor.unwrap_or("<UNKNOWN_ACTOR>")
+            );
             return vec![finding(Severity::Info, reason, actor)];
         }
         vec![]

@@ -55,7 +55,9 @@ impl Guest for Rule {
         if !event.contains("attack") {
             return vec![];
         }
-        let Some(ev) = Event::parse(&event) else { return vec![] };
+        let Some(ev) = Event::parse(&event) else {
+            return vec![];
+        };
         let n = ev.at("n").and_then(|v| v.as_u64());
         match ev.str_at("attack").unwrap_or("") {
             "loop" => loop {
@@ -92,19 +94,31 @@ impl Guest for Rule {
                 loop {
                     match state::set(&format!("flood:{written}"), &value, None) {
                         Ok(()) => written += 1,
-                        Err(e) => return ok(format!("flood stopped after {written} writes: {e:?}")),
+                        Err(e) => {
+                            return ok(format!("flood stopped after {written} writes: {e:?}"));
+                        }
                     }
                 }
             }
-            "kv-big-key" => ok(format!("{:?}", state::set(&"k".repeat(100 * 1024), b"v", None))),
-            "kv-big-value" => ok(format!("{:?}", state::set("big", &vec![0u8; 1 << 20], None))),
+            "kv-big-key" => ok(format!(
+                "{:?}",
+                state::set(&"k".repeat(100 * 1024), b"v", None)
+            )),
+            "kv-big-value" => ok(format!(
+                "{:?}",
+                state::set("big", &vec![0u8; 1 << 20], None)
+            )),
             "kv-ttl" => {
                 let set = state::set("ttl", b"v", n);
                 ok(format!("{set:?} get={:?}", state::get("ttl")))
             }
             "kv-get" => {
                 let key = ev.str_at("k").unwrap_or("");
-                ok(format!("get={:?} usage={:?}", state::get(key).map(|v| v.len()), state::usage()))
+                ok(format!(
+                    "get={:?} usage={:?}",
+                    state::get(key).map(|v| v.len()),
+                    state::usage()
+                ))
             }
             "escape" => {
                 let env = std::env::vars().count();
@@ -112,7 +126,9 @@ impl Guest for Rule {
                 let net = std::net::TcpStream::connect("127.0.0.1:9").is_ok();
                 let stdout = {
                     use std::io::Write;
-                    std::io::stdout().write_all(b"hostile rule on stdout\n").is_ok()
+                    std::io::stdout()
+                        .write_all(b"hostile rule on stdout\n")
+                        .is_ok()
                 };
                 ok(format!("env={env} fs={fs} net={net} stdout_ok={stdout}"))
             }

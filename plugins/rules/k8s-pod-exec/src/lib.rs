@@ -15,13 +15,27 @@ impl Guest for Rule {
         info(
             "Kubernetes.Pod.Exec",
             "1.0.0",
-            &["verb", "objectRef.resource", "objectRef.subresource", "objectRef.namespace", "objectRef.name", "user.username", "properties.log", "protoPayload.methodName", "protoPayload.resourceName"],
+            &[
+                "verb",
+                "objectRef.resource",
+                "objectRef.subresource",
+                "objectRef.namespace",
+                "objectRef.name",
+                "user.username",
+                "properties.log",
+                "protoPayload.methodName",
+                "protoPayload.resourceName",
+            ],
         )
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        let Some(ev) = Event::parse_if_contains(&event, "exec") else { return vec![] };
-        let Some(a) = k8s::normalize(&ev) else { return vec![] };
+        let Some(ev) = Event::parse_if_contains(&event, "exec") else {
+            return vec![];
+        };
+        let Some(a) = k8s::normalize(&ev) else {
+            return vec![];
+        };
         if matches!(a.verb.as_deref(), Some("create" | "get"))
             && a.resource.as_deref() == Some("pods")
             && a.subresource.as_deref() == Some("exec")

@@ -10,11 +10,22 @@ struct Rule;
 
 impl Guest for Rule {
     fn describe() -> RuleInfo {
-        info("Okta.User.Account.Locked", "1.0.0", &["eventtype", "eventType", "actor.alternateId", "displaymessage"])
+        info(
+            "Okta.User.Account.Locked",
+            "1.0.0",
+            &[
+                "eventtype",
+                "eventType",
+                "actor.alternateId",
+                "displaymessage",
+            ],
+        )
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        let Some(ev) = Event::parse_if_contains(&event, "user.account.lock") else { return vec![] };
+        let Some(ev) = Event::parse_if_contains(&event, "user.account.lock") else {
+            return vec![];
+        };
         // Panther's rule (and its tests) read `eventtype`; Okta's System Log
         // API spells it `eventType`, so accept both.
         let kind = ev.str_at("eventtype").or_else(|| ev.str_at("eventType"));
@@ -23,7 +34,8 @@ impl Guest for Rule {
             let reason = format!(
                 "Okta: [{}] [{}]",
                 who.unwrap_or("<id-not-found>"),
-                ev.str_at("displaymessage").unwrap_or("account has been locked.")
+                ev.str_at("displaymessage")
+                    .unwrap_or("account has been locked.")
             );
             return vec![finding(Severity::Low, reason, who)];
         }

@@ -10,11 +10,17 @@ struct Rule;
 
 impl Guest for Rule {
     fn describe() -> RuleInfo {
-        info("Okta.Global.MFA.Disabled", "1.0.0", &["eventType", "actor.alternateId", "client.ipAddress"])
+        info(
+            "Okta.Global.MFA.Disabled",
+            "1.0.0",
+            &["eventType", "actor.alternateId", "client.ipAddress"],
+        )
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        let Some(ev) = Event::parse_if_contains(&event, "system.mfa.factor.deactivate") else { return vec![] };
+        let Some(ev) = Event::parse_if_contains(&event, "system.mfa.factor.deactivate") else {
+            return vec![];
+        };
         // Panther's Okta data model maps this event type to ADMIN_MFA_DISABLED.
         if ev.str_at("eventType") == Some("system.mfa.factor.deactivate") {
             let who = ev.str_at("actor.alternateId");

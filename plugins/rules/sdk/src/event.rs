@@ -26,7 +26,11 @@ impl Event {
 
     /// Parse `raw` only if it [`may_contain`] `needle`.
     pub fn parse_if_contains(raw: &str, needle: &str) -> Option<Self> {
-        if may_contain(raw, needle) { Self::parse(raw) } else { None }
+        if may_contain(raw, needle) {
+            Self::parse(raw)
+        } else {
+            None
+        }
     }
 
     /// Wrap an already parsed value.

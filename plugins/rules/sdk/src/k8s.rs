@@ -14,7 +14,12 @@ use serde_json::Value;
 use crate::event::{Event, value_at};
 
 /// Namespaces where privileged operations are expected.
-pub const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "gke-system", "kube-node-lease", "kube-public"];
+pub const SYSTEM_NAMESPACES: &[&str] = &[
+    "kube-system",
+    "gke-system",
+    "kube-node-lease",
+    "kube-public",
+];
 
 const SYSTEM_IDENTITY_PREFIXES: &[&str] = &[
     ".iam.gserviceaccount.com",
@@ -58,27 +63,42 @@ fn from_audit(v: &Value) -> Audit {
 }
 
 fn from_gke(v: &Value) -> Audit {
-    let method = value_at(v, "protoPayload.methodName").and_then(Value::as_str).unwrap_or("");
+    let method = value_at(v, "protoPayload.methodName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     // io.k8s.<group>.<version>.<resource>[.<subresource>].<verb>
-    let parts: Vec<&str> = method.strip_prefix("io.k8s.").unwrap_or("").split('.').collect();
+    let parts: Vec<&str> = method
+        .strip_prefix("io.k8s.")
+        .unwrap_or("")
+        .split('.')
+        .collect();
     let (resource, subresource, verb) = match parts.as_slice() {
         [_, _, r, sub, verb] => (Some(*r), Some(*sub), Some(*verb)),
         [_, _, r, verb] => (Some(*r), None, Some(*verb)),
         _ => (None, None, None),
     };
     // core/v1/namespaces/<ns>/pods/<name>[/<sub>]
-    let rn = value_at(v, "protoPayload.resourceName").and_then(Value::as_str).unwrap_or("");
+    let rn = value_at(v, "protoPayload.resourceName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let segs: Vec<&str> = rn.split('/').collect();
     let ns_idx = segs.iter().position(|p| *p == "namespaces");
-    let namespace = ns_idx.and_then(|i| segs.get(i + 1)).map(|x| (*x).to_owned());
-    let name = ns_idx.and_then(|i| segs.get(i + 3)).map(|x| (*x).to_owned());
+    let namespace = ns_idx
+        .and_then(|i| segs.get(i + 1))
+        .map(|x| (*x).to_owned());
+    let name = ns_idx
+        .and_then(|i| segs.get(i + 3))
+        .map(|x| (*x).to_owned());
     Audit {
         verb: verb.map(str::to_owned),
         resource: resource.map(str::to_owned),
         subresource: subresource.map(str::to_owned),
         namespace,
         name,
-        username: s(value_at(v, "protoPayload.authenticationInfo.principalEmail")),
+        username: s(value_at(
+            v,
+            "protoPayload.authenticationInfo.principalEmail",
+        )),
         status_code: value_at(v, "protoPayload.status.code").and_then(Value::as_i64),
         request_object: value_at(v, "protoPayload.request").cloned(),
     }
@@ -111,7 +131,9 @@ pub fn is_system_namespace(ns: Option<&str>) -> bool {
 
 /// Panther's `is_system_principal`.
 pub fn is_system_principal(user: Option<&str>) -> bool {
-    let Some(u) = user.filter(|u| !u.is_empty()) else { return false };
+    let Some(u) = user.filter(|u| !u.is_empty()) else {
+        return false;
+    };
     SYSTEM_IDENTITY_PREFIXES.iter().any(|p| u.starts_with(p))
         || u == "aksService"
         || (u.starts_with("system:") && !u.contains("serviceaccount"))
