@@ -1,0 +1,188 @@
+// logseal in the browser: verify sealed audit logs locally.
+//
+// A thin, typed layer (see logseal.d.ts) over the wasm-bindgen build in
+// ../pkg/. Everything runs in the calling thread (use it from a Web Worker
+// for large files, as www/worker.js does); nothing is sent anywhere: the
+// only fetch is the one that loads the .wasm file, and only if you do not
+// pass the module yourself.
+
+import initWasm, { Session, LinePicker, verifyEd25519 as wasmVerifyEd25519 } from '../pkg/logseal_web.js';
+
+let loading = null;
+
+/**
+ * Load the WebAssembly module once. `wasm` may be a URL, a Response, the
+ * bytes, or a compiled WebAssembly.Module; by default the .wasm beside the
+ * glue (pkg/logseal_web_bg.wasm) is fetched.
+ */
+export function init(wasm) {
+  if (!loading) {
+    loading = initWasm(wasm === undefined ? undefined : { module_or_path: wasm }).catch((e) => {
+      loading = null;
+      throw new Error(`logseal: cannot load the WebAssembly verifier: ${e && e.message ? e.message : e}`);
+    });
+  }
+  return loading;
+}
+
+const enc = new TextEncoder();
+
+function isStream(x) {
+  return x && typeof x.getReader === 'function';
+}
+
+// A source as { name, size, stream() }.
+function source(x, i) {
+  if (x && typeof x === 'object' && 'data' in x && !(x instanceof Blob)) {
+    const s = source(x.data, i);
+    return { ...s, name: x.name ?? s.name };
+  }
+  if (typeof Blob !== 'undefined' && x instanceof Blob) {
+    return { name: x.name ?? `<input ${i + 1}>`, size: x.size, stream: () => x.stream() };
+  }
+  if (isStream(x)) {
+    let used = false;
+    return {
+      name: `<input ${i + 1}>`,
+      size: undefined,
+      stream: () => {
+        if (used) throw new Error('logseal: a ReadableStream input can be read only once');
+        used = true;
+        return x;
+      },
+    };
+  }
+  let bytes;
+  if (typeof x === 'string') bytes = enc.encode(x);
+  else if (x instanceof Uint8Array) bytes = x;
+  else if (x instanceof ArrayBuffer) bytes = new Uint8Array(x);
+  else if (ArrayBuffer.isView(x)) bytes = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  else throw new TypeError(`logseal: input ${i + 1} is not a File, Blob, ReadableStream, Uint8Array, ArrayBuffer, string or {name, data}`);
+  return {
+    name: `<input ${i + 1}>`,
+    size: bytes.byteLength,
+    stream: () => new ReadableStream({
+      start(c) {
+        // Hand out 1 MiB slices so progress is reported for big buffers too.
+        for (let o = 0; o < bytes.byteLength; o += 1 << 20) c.enqueue(bytes.subarray(o, o + (1 << 20)));
+        c.close();
+      },
+    }),
+  };
+}
+
+function list(x) {
+  if (x === undefined || x === null) return [];
+  return Array.isArray(x) ? x : [x];
+}
+
+async function readAll(src, onChunk, signal) {
+  const reader = src.stream().getReader();
+  try {
+    for (;;) {
+      if (signal && signal.aborted) throw signal.reason ?? new Error('logseal: aborted');
+      const { done, value } = await reader.read();
+      if (done) return;
+      if (onChunk(value) === false) {
+        await reader.cancel();
+        return;
+      }
+    }
+  } finally {
+    reader.releaseLock?.();
+  }
+}
+
+async function text(src, signal) {
+  const parts = [];
+  await readAll(src, (c) => { parts.push(c); }, signal);
+  return new TextDecoder().decode(await new Blob(parts).arrayBuffer());
+}
+
+function keyText(keys) {
+  return list(keys).join('\n');
+}
+
+/**
+ * Verify sealed logs and return everything the page shows: the report, its
+ * exact JSON, per-file figures and every anomaly score.
+ */
+export async function verifyDetailed(input, options = {}) {
+  await init(options.wasm);
+  const { onProgress, signal } = options;
+  const sources = list(input).map(source);
+  const cps = list(options.checkpoints).map((c, i) => {
+    const s = source(c, i);
+    return s.name.startsWith('<input') ? { ...s, name: `<checkpoints ${i + 1}>` } : s;
+  });
+  const total = sources.every((s) => s.size !== undefined)
+    ? sources.reduce((a, s) => a + s.size, 0)
+    : undefined;
+  const session = new Session(keyText(options.keys), options.timeField ?? '', options.tagField ?? '');
+  try {
+    let done = 0;
+    for (let i = 0; i < sources.length; i++) {
+      const src = sources[i];
+      session.beginFile(src.name);
+      let bytes = 0;
+      let last = 0;
+      await readAll(src, (chunk) => {
+        session.push(chunk);
+        bytes += chunk.byteLength;
+        if (onProgress && bytes - last >= 1 << 20) {
+          last = bytes;
+          onProgress({ file: src.name, fileIndex: i, files: sources.length, bytes: done + bytes, totalBytes: total });
+        }
+      }, signal);
+      session.endFile();
+      done += bytes;
+      if (onProgress) onProgress({ file: src.name, fileIndex: i, files: sources.length, bytes: done, totalBytes: total });
+    }
+    for (const c of cps) session.addCheckpoints(c.name, await text(c, signal));
+    const files = JSON.parse(session.fileStats());
+    const scores = {
+      file: session.scoreFiles(),
+      line: session.scoreLines(),
+      score: session.scoreValues(),
+    };
+    const json = session.finish();
+    return { json, report: JSON.parse(json), files, scores };
+  } finally {
+    session.free();
+  }
+}
+
+/** Verify sealed logs; the report is that of `logseal verify --format json`. */
+export async function verify(input, options = {}) {
+  return (await verifyDetailed(input, options)).report;
+}
+
+/** Like `verify`, but the report's exact bytes as printed by the CLI (without its newline). */
+export async function verifyJson(input, options = {}) {
+  return (await verifyDetailed(input, options)).json;
+}
+
+/**
+ * Read the given lines of a log file (gzip or not), numbered as the verifier
+ * numbers them; stops reading once all are found. Returns Map<line, text>.
+ */
+export async function pickLines(input, lines, { maxLength = 65536, signal, wasm } = {}) {
+  await init(wasm);
+  const src = source(input, 0);
+  const picker = new LinePicker(src.name, Float64Array.from(lines), maxLength);
+  try {
+    await readAll(src, (chunk) => {
+      picker.push(chunk);
+      return !picker.done();
+    }, signal);
+    return new Map(JSON.parse(picker.finish()));
+  } finally {
+    picker.free();
+  }
+}
+
+/** logseal's Ed25519 rule (verify_strict, see README) on raw bytes. */
+export async function verifyEd25519(publicKey, message, signature, { wasm } = {}) {
+  await init(wasm);
+  return wasmVerifyEd25519(publicKey, typeof message === 'string' ? enc.encode(message) : message, signature);
+}

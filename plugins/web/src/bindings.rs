@@ -1,0 +1,197 @@
+//! Every wasm-bindgen export of the browser build, and nothing else.
+//!
+//! JavaScript sees `Session` (streaming verification, see `js/logseal.js` for
+//! the typed API built on it) and `verifyEd25519` (logseal's Ed25519 rule, for
+//! the edge-case vectors). Errors are thrown as `Error` with a message a
+//! person can act on.
+
+use alloc_json::{obj, s, u};
+use wasm_bindgen::prelude::*;
+
+use crate::Session as Inner;
+
+/// A verification in progress. Call `beginFile`, `push` (any chunk sizes),
+/// `endFile` for each log file, `addCheckpoints` for checkpoint files, then
+/// `finish` for the report JSON.
+#[wasm_bindgen]
+pub struct Session {
+    inner: Option<Inner>,
+}
+
+fn done() -> JsError {
+    JsError::new("this verification session has already finished")
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// `keys`: verifier keys, one per line (`#` comments allowed).
+    /// `timeField`, `tagField`: as the CLI's `--time-field` / `--tag-field` ("" for none).
+    #[wasm_bindgen(constructor)]
+    pub fn new(keys: &str, time_field: &str, tag_field: &str) -> Result<Session, JsError> {
+        Inner::new(keys, time_field, tag_field)
+            .map(|s| Session { inner: Some(s) })
+            .map_err(|e| JsError::new(&e))
+    }
+
+    fn get(&mut self) -> Result<&mut Inner, JsError> {
+        self.inner.as_mut().ok_or_else(done)
+    }
+
+    /// Start a log file; `name` is what findings cite.
+    #[wasm_bindgen(js_name = beginFile)]
+    pub fn begin_file(&mut self, name: &str) -> Result<(), JsError> {
+        self.get()?.begin_file(name).map_err(|e| JsError::new(&e))
+    }
+
+    /// The next bytes of the open file (gzip is detected and decompressed).
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsError> {
+        self.get()?.push(chunk).map_err(|e| JsError::new(&e))
+    }
+
+    /// End the open file.
+    #[wasm_bindgen(js_name = endFile)]
+    pub fn end_file(&mut self) -> Result<(), JsError> {
+        self.get()?.end_file().map_err(|e| JsError::new(&e))
+    }
+
+    /// A checkpoint file's text (signed notes one after another).
+    #[wasm_bindgen(js_name = addCheckpoints)]
+    pub fn add_checkpoints(&mut self, name: &str, text: &str) -> Result<(), JsError> {
+        self.get()?
+            .add_checkpoints(name, text)
+            .map_err(|e| JsError::new(&e))
+    }
+
+    /// Per-file figures as JSON: `[{"name","bytes","lines","nonblank","gzip"}]`.
+    #[wasm_bindgen(js_name = fileStats)]
+    pub fn file_stats(&mut self) -> Result<String, JsError> {
+        let files = self.get()?.files();
+        let v = alloc_json::Value::Arr(
+            files
+                .iter()
+                .map(|f| {
+                    obj(vec![
+                        ("name", s(&f.name)),
+                        ("bytes", u(f.bytes)),
+                        ("lines", u(f.lines)),
+                        ("nonblank", u(f.nonblank)),
+                        ("gzip", alloc_json::Value::Bool(f.gzip)),
+                    ])
+                })
+                .collect(),
+        );
+        let mut out = Vec::new();
+        alloc_json::write_seal(&v, &mut out);
+        Ok(String::from_utf8(out).unwrap_or_default())
+    }
+
+    /// File index of every anomaly score seen (parallel to `scoreLines`, `scoreValues`).
+    #[wasm_bindgen(js_name = scoreFiles)]
+    pub fn score_files(&mut self) -> Result<Vec<u32>, JsError> {
+        Ok(self.get()?.scores().iter().map(|p| p.file).collect())
+    }
+
+    /// Line of every anomaly score seen.
+    #[wasm_bindgen(js_name = scoreLines)]
+    pub fn score_lines(&mut self) -> Result<Vec<f64>, JsError> {
+        Ok(self.get()?.scores().iter().map(|p| p.line as f64).collect())
+    }
+
+    /// Every anomaly score seen.
+    #[wasm_bindgen(js_name = scoreValues)]
+    pub fn score_values(&mut self) -> Result<Vec<f64>, JsError> {
+        Ok(self.get()?.scores().iter().map(|p| p.score).collect())
+    }
+
+    /// Check everything: the report JSON, byte for byte `logseal verify --format json`.
+    pub fn finish(&mut self) -> Result<String, JsError> {
+        let inner = self.inner.take().ok_or_else(done)?;
+        if let Some(name) = inner.open_file() {
+            let e = JsError::new(&format!(
+                "finish while {name:?} is still open; call endFile first"
+            ));
+            self.inner = Some(inner);
+            return Err(e);
+        }
+        Ok(inner.finish())
+    }
+}
+
+/// Picks lines out of a file by number (to show the records findings cite),
+/// with the same line numbering as the verifier.
+#[wasm_bindgen]
+pub struct LinePicker {
+    inner: Option<crate::LinePicker>,
+}
+
+#[wasm_bindgen]
+impl LinePicker {
+    /// Pick the lines `wanted` of file `name`, each cut to `maxLen` bytes.
+    #[wasm_bindgen(constructor)]
+    pub fn new(name: &str, wanted: Vec<f64>, max_len: usize) -> LinePicker {
+        let wanted = wanted.into_iter().map(|n| n as u64).collect();
+        LinePicker {
+            inner: Some(crate::LinePicker::new(name, wanted, max_len)),
+        }
+    }
+
+    /// The next bytes of the file.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), JsError> {
+        self.inner
+            .as_mut()
+            .ok_or_else(done)?
+            .push(chunk)
+            .map_err(|e| JsError::new(&e))
+    }
+
+    /// Whether every wanted line was found.
+    pub fn done(&self) -> bool {
+        self.inner.as_ref().is_some_and(crate::LinePicker::done)
+    }
+
+    /// The lines found, as JSON `[[line, "text"], ...]`.
+    pub fn finish(&mut self) -> Result<String, JsError> {
+        let found = self
+            .inner
+            .take()
+            .ok_or_else(done)?
+            .finish()
+            .map_err(|e| JsError::new(&e))?;
+        let v = alloc_json::Value::Arr(
+            found
+                .iter()
+                .map(|(n, t)| alloc_json::Value::Arr(vec![u(*n), s(t)]))
+                .collect(),
+        );
+        let mut out = Vec::new();
+        alloc_json::write_seal(&v, &mut out);
+        Ok(String::from_utf8(out).unwrap_or_default())
+    }
+}
+
+/// logseal's Ed25519 rule (`logseal_core::note::verify_ed25519`) on raw bytes.
+#[wasm_bindgen(js_name = verifyEd25519)]
+pub fn verify_ed25519(public: &[u8], msg: &[u8], sig: &[u8]) -> Result<bool, JsError> {
+    let public: &[u8; 32] = public
+        .try_into()
+        .map_err(|_| JsError::new("public key must be 32 bytes"))?;
+    let sig: &[u8; 64] = sig
+        .try_into()
+        .map_err(|_| JsError::new("signature must be 64 bytes"))?;
+    Ok(logseal_core::note::verify_ed25519(public, msg, sig))
+}
+
+mod alloc_json {
+    pub use logseal_core::json::{Number, Value, write_seal};
+    use std::borrow::Cow;
+
+    pub fn s(x: &str) -> Value<'_> {
+        Value::Str(Cow::Borrowed(x))
+    }
+    pub fn u(x: u64) -> Value<'static> {
+        Value::Num(Number::UInt(x))
+    }
+    pub fn obj<'a>(m: Vec<(&'static str, Value<'a>)>) -> Value<'a> {
+        Value::Obj(m.into_iter().map(|(k, v)| (Cow::Borrowed(k), v)).collect())
+    }
+}
