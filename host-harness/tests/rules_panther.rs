@@ -35,6 +35,14 @@ const PANTHER_RULES: &[(&str, &str)] = &[
         "Kubernetes.Pod.Host.PID",
     ),
     (
+        "logseal_rule_k8s_pod_host_ipc.wasm",
+        "Kubernetes.Pod.Host.IPC",
+    ),
+    (
+        "logseal_rule_k8s_pod_host_network.wasm",
+        "Kubernetes.Pod.Host.Network",
+    ),
+    (
         "logseal_rule_okta_account_locked.wasm",
         "Okta.User.Account.Locked",
     ),

@@ -63,6 +63,18 @@ const ARTIFACTS: &[Artifact] = &[
         out: "logseal_rule_k8s_pod_host_pid.wasm",
     },
     Artifact {
+        package: "logseal-rule-k8s-pod-host-ipc",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_k8s_pod_host_ipc.wasm",
+        out: "logseal_rule_k8s_pod_host_ipc.wasm",
+    },
+    Artifact {
+        package: "logseal-rule-k8s-pod-host-network",
+        target: "wasm32-wasip2",
+        built: "logseal_rule_k8s_pod_host_network.wasm",
+        out: "logseal_rule_k8s_pod_host_network.wasm",
+    },
+    Artifact {
         package: "logseal-rule-okta-account-locked",
         target: "wasm32-wasip2",
         built: "logseal_rule_okta_account_locked.wasm",

@@ -143,3 +143,36 @@ pub fn is_system_principal(user: Option<&str>) -> bool {
 pub fn is_failed_request(code: Option<i64>) -> bool {
     code.is_some_and(|c| c >= 400 || (1..=16).contains(&c))
 }
+
+/// The pod creation a "pod uses a host namespace" rule is about.
+pub struct HostPod {
+    pub user: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Shared logic of Panther's `Kubernetes.Pod.Host.{PID,IPC,Network}`: a
+/// successful pod creation whose spec sets `flag` (`hostPID`, `hostIPC`,
+/// `hostNetwork`) to `true`, except system principals in system namespaces.
+pub fn pod_with_host_flag(raw: &str, flag: &str) -> Option<HostPod> {
+    let ev = Event::parse_if_contains(raw, flag)?;
+    let a = normalize(&ev)?;
+    if a.verb.as_deref() != Some("create") || a.resource.as_deref() != Some("pods") {
+        return None;
+    }
+    if is_failed_request(a.status_code) {
+        return None;
+    }
+    if is_system_principal(a.username.as_deref()) && is_system_namespace(a.namespace.as_deref()) {
+        return None;
+    }
+    let spec = a.request_object.as_ref()?.get("spec")?;
+    if spec.get(flag) != Some(&Value::Bool(true)) {
+        return None;
+    }
+    Some(HostPod {
+        user: a.username.unwrap_or_else(|| "<UNKNOWN_USER>".into()),
+        namespace: a.namespace.unwrap_or_else(|| "<UNKNOWN_NAMESPACE>".into()),
+        name: a.name.unwrap_or_else(|| "<UNKNOWN_POD>".into()),
+    })
+}
