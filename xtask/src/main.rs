@@ -11,6 +11,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 mod fixtures;
+mod web;
 
 /// One WebAssembly artifact: the package that builds it, its target, and the
 /// file name it gets in `target/wasm/`.
@@ -199,6 +200,17 @@ fn main() -> Result<()> {
                 .map_or_else(|| root.join("../shared/data"), PathBuf::from);
             fixtures::run(&data, &root)
         }
+        Some("web") => web::build(),
+        Some("web-bench") => {
+            let records = match args.get(1) {
+                Some(n) => n
+                    .parse()
+                    .with_context(|| format!("web-bench: {n:?} is not a record count"))?,
+                None => 1_000_000,
+            };
+            web::build()?;
+            web::bench(records)
+        }
         Some("demo") => {
             build_wasm()?;
             run(cargo()
@@ -219,7 +231,10 @@ fn main() -> Result<()> {
             build_wasm()?;
             run(cargo()
                 .current_dir(&root)
-                .args(["test", "--workspace", "--release"]))
+                .args(["test", "--workspace", "--release"]))?;
+            // The browser package: wasm-bindgen build, then its Chromium tests.
+            web::build()?;
+            web::test()
         }
         _ => {
             eprintln!(
@@ -228,6 +243,8 @@ fn main() -> Result<()> {
                  demo         build the plugins and run the end-to-end demo\n  \
                  test         build the plugins and run every test\n  \
                  build-wasm   build the WebAssembly artifacts into target/wasm/\n  \
+                 web          build the browser package into plugins/web/pkg/\n  \
+                 web-bench [RECORDS]  browser vs native verification speed (default 1000000)\n  \
                  fixtures [DATA]  regenerate tests/fixtures/ from the shared data"
             );
             std::process::exit(2);

@@ -1,0 +1,96 @@
+// For every fixture, the report of the browser build (in Chromium) equals
+// the CLI's `logseal verify --format json`, byte for byte.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cliReport, launch, makeFixtures, read, requirePkg, serve, ROOT } from './support.mjs';
+
+let fx;
+let server;
+let browser;
+let page;
+
+before(async () => {
+  requirePkg();
+  fx = makeFixtures();
+  server = await serve({ '/': ROOT, '/fx/': fx.dir });
+  browser = await launch();
+  page = await browser.newPage();
+  await page.goto(`${server.url}/plugins/web/www/index.html`);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+// Verify in the page with the JS API; files are fetched from the loopback server.
+async function browserReport(f) {
+  return page.evaluate(async ({ f, pub }) => {
+    const api = await import('../js/logseal.js');
+    const file = async (name) => new File([await (await fetch(`/fx/${name}`)).arrayBuffer()], name);
+    const logs = await Promise.all(f.logs.map(file));
+    const checkpoints = await Promise.all((f.checkpoints ?? []).map(file));
+    const keys = f.keys ? await (await fetch(`/fx/${f.keys}`)).text() : undefined;
+    return api.verifyJson(logs, { keys, checkpoints });
+  }, { f, pub: fx.pub });
+}
+
+test('fixtures cover every tampering kind asked for', () => {
+  const kinds = new Set(fx.fixtures.flatMap((f) => f.expect.kinds));
+  for (const k of ['modified', 'deleted', 'seq-collision', 'unsealed', 'truncated']) assert.ok(kinds.has(k), k);
+});
+
+test('browser report equals the CLI report for every fixture', async (t) => {
+  for (const f of fx.fixtures) {
+    await t.test(f.name, async () => {
+      const cli = cliReport(fx.dir, f);
+      const report = JSON.parse(cli.json);
+      // The fixture is what it claims to be (so agreement is not vacuous).
+      assert.equal(report.intact, f.expect.intact, `${f.name}: CLI intact`);
+      assert.equal(cli.code, f.expect.intact ? 0 : 1);
+      const kinds = new Set(report.findings.map((x) => x.kind));
+      for (const k of f.expect.kinds) assert.ok(kinds.has(k), `${f.name}: expected a ${k} finding, got ${[...kinds]}`);
+      if (f.expect.kinds.length === 0) assert.equal(report.findings.length, 0, `${f.name}: no findings expected`);
+      if (f.expect.chains) assert.equal(report.chains.length, f.expect.chains);
+      if (f.expect.line) {
+        const at = report.findings.find((x) => x.kind === f.expect.kinds[0]);
+        assert.deepEqual(at.locations[0], { file: f.logs[0], line: f.expect.line });
+      }
+      const browser = await browserReport(f);
+      assert.equal(browser, cli.json);
+    });
+  }
+});
+
+test('the JS API takes strings, bytes and streams, and rejects bad keys clearly', async () => {
+  const f = fx.fixtures.find((x) => x.name === 'modified');
+  const cli = cliReport(fx.dir, f);
+  const text = read(fx.dir, 'modified.ndjson').toString();
+  const pub = read(fx.dir, fx.pub).toString();
+  const got = await page.evaluate(async ({ text, pub }) => {
+    const api = await import('../js/logseal.js');
+    const bytes = new TextEncoder().encode(text);
+    // Odd-sized chunks, split inside lines and inside multi-byte characters.
+    const stream = new ReadableStream({
+      start(c) {
+        for (let o = 0; o < bytes.length; o += 777) c.enqueue(bytes.slice(o, o + 777));
+        c.close();
+      },
+    });
+    const a = await api.verifyJson({ name: 'modified.ndjson', data: text }, { keys: pub });
+    const b = await api.verifyJson({ name: 'modified.ndjson', data: stream }, { keys: [pub] });
+    const c = await api.verifyJson({ name: 'modified.ndjson', data: bytes.buffer }, { keys: pub });
+    let err = '';
+    try {
+      await api.verify(text, { keys: 'not a key' });
+    } catch (e) {
+      err = e.message;
+    }
+    return { a, b, c, err };
+  }, { text, pub });
+  assert.equal(got.a, cli.json);
+  assert.equal(got.b, cli.json);
+  assert.equal(got.c, cli.json);
+  assert.match(got.err, /line 1: not a verifier key/);
+});

@@ -1,0 +1,114 @@
+//! The browser package (`plugins/web`): build the wasm-bindgen package, run
+//! its tests in Chromium, and benchmark it against the native CLI.
+//!
+//! * `cargo xtask web` builds `plugins/web/pkg/` (the page and the npm
+//!   package load it from there).
+//! * `cargo xtask test` calls [`build`] and [`test`] after the cargo tests.
+//! * `cargo xtask web-bench [RECORDS]` seals RECORDS records (default
+//!   1,000,000) with `logseal seal` and times `logseal verify` and the
+//!   browser build on that file.
+//!
+//! Cargo output goes to `$CARGO_TARGET_DIR` when set, else `target/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, root, run};
+
+/// Must equal the `wasm-bindgen` crate version in Cargo.toml.
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => root.join(d),
+        None => root.join("target"),
+    }
+}
+
+fn web_dir(root: &Path) -> PathBuf {
+    root.join("plugins/web")
+}
+
+/// Build the wasm and run wasm-bindgen into `plugins/web/pkg/`.
+pub fn build() -> Result<()> {
+    let root = root();
+    run(cargo().current_dir(&root).args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "logseal-web",
+    ]))?;
+    let wasm = target_dir(&root).join("wasm32-unknown-unknown/release/logseal_web.wasm");
+    let version = Command::new("wasm-bindgen").arg("--version").output();
+    match version {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).contains(WASM_BINDGEN_VERSION) => {}
+        Ok(o) => bail!(
+            "wasm-bindgen is {} but the crate uses {WASM_BINDGEN_VERSION}; install the matching CLI: \
+             cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}",
+            String::from_utf8_lossy(&o.stdout).trim()
+        ),
+        Err(e) => bail!(
+            "cannot run wasm-bindgen ({e}); install it: cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}"
+        ),
+    }
+    let pkg = web_dir(&root).join("pkg");
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--out-dir"])
+        .arg(&pkg)
+        .arg(&wasm))?;
+    eprintln!("xtask: {}", pkg.display());
+    Ok(())
+}
+
+/// The logseal CLI the tests compare with, built if needed.
+fn cli(root: &Path) -> Result<PathBuf> {
+    run(cargo().current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "logseal-cli",
+        "--bin",
+        "logseal",
+    ]))?;
+    Ok(target_dir(root).join("release/logseal"))
+}
+
+/// `npm ci` if playwright-core is not installed yet.
+fn node_modules(web: &Path) -> Result<()> {
+    if web.join("node_modules/playwright-core/package.json").is_file() {
+        return Ok(());
+    }
+    run(Command::new("npm")
+        .current_dir(web)
+        .args(["ci", "--no-audit", "--no-fund"]))
+    .context("installing the browser tests' node packages (npm ci in plugins/web)")
+}
+
+/// Run the Node/Playwright tests in `plugins/web/tests/` (needs [`build`] first).
+pub fn test() -> Result<()> {
+    let root = root();
+    let web = web_dir(&root);
+    let bin = cli(&root)?;
+    node_modules(&web)?;
+    run(Command::new("node")
+        .current_dir(&web)
+        .env("LOGSEAL_BIN", &bin)
+        .args(["--test", "--test-concurrency=1", "tests/"]))
+    .context("the browser tests failed (screenshots: tests/artifacts/web/)")
+}
+
+/// Verification speed, browser build against the native CLI.
+pub fn bench(records: u64) -> Result<()> {
+    let root = root();
+    let web = web_dir(&root);
+    let bin = cli(&root)?;
+    node_modules(&web)?;
+    run(Command::new("node")
+        .current_dir(&web)
+        .env("LOGSEAL_BIN", &bin)
+        .args(["tests/bench.mjs", &records.to_string()]))
+}
