@@ -191,6 +191,29 @@ fn invalid_severity_is_rejected_by_the_component_model() {
 }
 
 #[test]
+fn a_describe_that_never_returns_fails_the_load() {
+    let looping = BAD_SEVERITY_WAT.replace(";; DESCRIBE-HOOK", "(loop $spin (br $spin))");
+    let mut h = RuleHost::new(quiet(RuleConfig::default())).unwrap();
+    let e = h.load_bytes(looping.as_bytes()).unwrap_err();
+    assert!(
+        format!("{e:#}").contains("describe failed: ran out of fuel"),
+        "{e:#}"
+    );
+    let mut h = RuleHost::new(quiet(RuleConfig {
+        fuel_per_event: None,
+        deadline_ms: 20,
+        ..RuleConfig::default()
+    }))
+    .unwrap();
+    let e = h.load_bytes(looping.as_bytes()).unwrap_err();
+    assert!(
+        format!("{e:#}").contains("describe failed: exceeded its deadline of 20 ms"),
+        "{e:#}"
+    );
+    assert!(h.rules().is_empty());
+}
+
+#[test]
 fn repeated_failures_disable_the_rule() {
     let mut h = host(RuleConfig {
         max_failures: 3,
@@ -379,6 +402,7 @@ const BAD_SEVERITY_WAT: &str = r#"
       (local.get $p))
     ;; rule-info at 256: name (16, 12), version (28, 5), fields (0, 0)
     (func (export "describe") (result i32)
+      ;; DESCRIBE-HOOK
       (i32.store (i32.const 256) (i32.const 16))
       (i32.store (i32.const 260) (i32.const 12))
       (i32.store (i32.const 264) (i32.const 28))

@@ -8,7 +8,7 @@ use logseal_rule_sdk::{Finding, Guest, RuleInfo, Severity, finding, info};
 
 struct Rule;
 
-use logseal_rule_sdk::event::cloudtrail_success;
+use logseal_rule_sdk::event::{cloudtrail_success, has_unicode_escape};
 
 impl Guest for Rule {
     fn describe() -> RuleInfo {
@@ -28,7 +28,7 @@ impl Guest for Rule {
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
         if !(event.contains("StopLogging")
             || event.contains("DeleteTrail")
-            || event.contains("\\u"))
+            || has_unicode_escape(&event))
         {
             return vec![];
         }

@@ -18,7 +18,7 @@
 //! If the store is full, the failure is not recorded (the rule degrades to
 //! missing a burst rather than failing).
 
-use logseal_rule_sdk::event::Event;
+use logseal_rule_sdk::event::{Event, has_unicode_escape};
 use logseal_rule_sdk::serde_json::Value;
 use logseal_rule_sdk::{Finding, Guest, RuleInfo, Severity, finding, info, state};
 
@@ -89,7 +89,7 @@ impl Guest for Rule {
         if !(event.contains("FAILURE")
             || event.contains("Failure")
             || event.contains("failure")
-            || event.contains("\\u"))
+            || has_unicode_escape(&event))
         {
             return vec![];
         }
