@@ -589,7 +589,11 @@ struct RateState {
     season: [f32; 24],
     dow: [f32; 7],
     short: f32,
+    /// Gauge mode: decayed histogram of log2 surprises (conformal p-values).
+    hist: [f32; UBINS],
 }
+
+const UBINS: usize = 24;
 
 impl Default for RateState {
     fn default() -> Self {
@@ -605,12 +609,13 @@ impl Default for RateState {
             season: [0.0; 24],
             dow: [0.0; 7],
             short: 0.0,
+            hist: [0.0; UBINS],
         }
     }
 }
 
 impl Pod for RateState {
-    const SIZE: usize = 36 + 31 * 4;
+    const SIZE: usize = 36 + (31 + UBINS) * 4;
     fn put(&self, w: &mut W) {
         w.u32(self.bucket);
         w.f32(self.count);
@@ -624,6 +629,9 @@ impl Pod for RateState {
             w.f32(*x);
         }
         w.f32(self.short);
+        for h in self.hist {
+            w.f32(h);
+        }
     }
     fn get(r: &mut R<'_>) -> Result<Self, StateError> {
         let mut s = RateState {
@@ -644,6 +652,9 @@ impl Pod for RateState {
             s.dow[i] = r.f32()?;
         }
         s.short = r.f32()?;
+        for h in s.hist.iter_mut() {
+            *h = r.f32()?;
+        }
         Ok(s)
     }
 }
@@ -1831,14 +1842,36 @@ impl Rate {
         };
         let z = (x - e) / sigma;
         let big_enough = !counts || x >= self.min_count || e >= self.min_count;
-        let res = if s.n >= self.warmup && big_enough {
-            let mut p = num::normal_sf(z);
-            if self.drops {
-                p = (2.0 * p.min(num::normal_sf(-z))).min(1.0);
-                if z < 0.0 {
-                    p = (2.0 * num::normal_sf(-z)).min(1.0);
-                }
+        let res = if !counts {
+            // Gauge: conformal p-value of the residual's size |x - e| / b against a
+            // decayed histogram of past sizes (calibrated whatever the residual
+            // distribution, so intermittent series do not alert on every spike).
+            // floor the scale at 2% of the series' typical magnitude (near-constant series)
+            let b = (s.dev as f64).max(1e-9 + 1e-3 * e.abs() + 0.02 * s.err_rate as f64);
+            s.err_rate = if s.n == 0 { x.abs() as f32 } else { (s.err_rate as f64 + self.alpha * (x.abs() - s.err_rate as f64)) as f32 };
+            let u = ((x - e).abs() / b).min(50.0);
+            // conformal: share of past (decayed) surprises at least this large
+            let bin = |u: f64| -> usize { ((libm::log2(u.max(1e-9)) + 4.0) * 2.0).clamp(0.0, (UBINS - 1) as f64) as usize };
+            let bu = bin(u);
+            let tot: f64 = s.hist.iter().map(|&h| h as f64).sum();
+            let ge: f64 = s.hist[bu..].iter().map(|&h| h as f64).sum();
+            let mut p_point = (ge + 1.0) / (tot + 1.0);
+            let keep = 1.0 - self.alpha;
+            for h in s.hist.iter_mut() {
+                *h = (*h as f64 * keep) as f32;
             }
+            s.hist[bu] += 1.0;
+            if !self.drops && x < e {
+                p_point = 1.0;
+            }
+            if s.n >= self.warmup {
+                Some(((2.0 * p_point).min(1.0), e, b))
+            } else {
+                None
+            }
+        } else if s.n >= self.warmup && big_enough {
+            let p = if z >= 0.0 { num::normal_sf(z) } else if self.drops { num::normal_sf(-z) } else { 1.0 };
+            let p = if self.drops { (2.0 * p).min(1.0) } else { p };
             Some((p, e, sigma))
         } else {
             None
@@ -1849,8 +1882,9 @@ impl Rate {
         } else {
             self.alpha
         };
+        let clipw = if counts { 3.0 * sigma } else { 5.0 * (s.dev as f64).max(1e-6 + 1e-3 * e.abs()) };
         let r = if s.n >= self.warmup {
-            (x - e).clamp(-3.0 * sigma, 3.0 * sigma)
+            (x - e).clamp(-clipw, clipw)
         } else {
             x - e
         };
