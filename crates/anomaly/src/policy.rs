@@ -211,7 +211,8 @@ pub struct ThresholdRule {
     pub filter: Vec<Condition>,
     pub group_by: String,
     pub window_secs: f64,
-    /// Fires when the count in the window exceeds this.
+    /// Fires when the count in the window exceeds this; 0 makes a single-event
+    /// rule (every event matching `where` fires).
     pub threshold: u32,
     /// Expected count in a window under normal behaviour (Poisson mean); by
     /// default the mean for which exceeding the threshold has probability 0.001.
@@ -708,8 +709,8 @@ impl Policy {
             match d {
                 DetectorSpec::Threshold(r) => {
                     pos(key.clone() + ".window_secs", r.window_secs)?;
-                    if r.threshold == 0 {
-                        return Err(err(key + ".threshold", "must be >= 1"));
+                    if r.threshold == 0 && r.filter.is_empty() {
+                        return Err(err(key + ".threshold", "0 (every matching event) needs a `where` condition"));
                     }
                     conds(key + ".where", &r.filter)?;
                 }
