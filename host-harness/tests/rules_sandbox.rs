@@ -85,6 +85,21 @@ fn assert_recovers(h: &mut RuleHost) {
 }
 
 #[test]
+fn the_host_can_move_to_a_pipeline_thread() {
+    fn is_send<T: Send + 'static>(_: &T) {}
+    let h = host(RuleConfig::default());
+    is_send(&h);
+    let f = std::thread::spawn(move || {
+        let mut h = h;
+        h.evaluate(&event("ok"), 0)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(by(&f, HOSTILE).len(), 1);
+    assert_eq!(by(&f, BRANCH).len(), 1);
+}
+
+#[test]
 fn describe_is_reported() {
     let h = host(RuleConfig::default());
     let rules = h.rules();
