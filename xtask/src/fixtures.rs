@@ -131,6 +131,39 @@ pub fn openssh_record(line: &str) -> Option<String> {
     Some(o)
 }
 
+/// `audit_mixed.ndjson`: real-shaped audit events (AWS CloudTrail, EKS /
+/// Kubernetes audit, Okta, GitHub audit) taken from Panther's rule test
+/// events (Apache-2.0, `tests/fixtures/LICENSE.panther`), in file order, one
+/// event per line, exactly as written there.
+fn audit_mixed(data: &Path, dir: &Path) -> Result<()> {
+    let src = data.join("panther_rule_tests/rule_tests.jsonl");
+    let text =
+        std::fs::read_to_string(&src).with_context(|| format!("reading {}", src.display()))?;
+    let wanted = [
+        "AWS.CloudTrail",
+        "Amazon.EKS.Audit",
+        "Okta.SystemLog",
+        "GitHub.Audit",
+    ];
+    let mut out = String::new();
+    let mut n = 0;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        if wanted.contains(&v["log_type"].as_str().unwrap_or("")) && v["event"].is_object() {
+            out.push_str(&serde_json::to_string(&v["event"])?);
+            out.push('\n');
+            n += 1;
+        }
+    }
+    std::fs::write(dir.join("audit_mixed.ndjson"), out)?;
+    std::fs::copy(
+        data.join("panther_rule_tests/LICENSE.txt"),
+        dir.join("LICENSE.panther"),
+    )?;
+    eprintln!("xtask: wrote tests/fixtures/audit_mixed.ndjson ({n} events)");
+    Ok(())
+}
+
 pub fn run(data: &Path, root: &Path) -> Result<()> {
     let src = data.join("loghub_openssh_2k/OpenSSH_2k.log");
     let text =
@@ -151,5 +184,5 @@ pub fn run(data: &Path, root: &Path) -> Result<()> {
         dir.join("LICENSE.loghub"),
     )?;
     eprintln!("xtask: wrote tests/fixtures/openssh_2k.ndjson");
-    Ok(())
+    audit_mixed(data, &dir)
 }

@@ -26,6 +26,13 @@ struct Artifact {
 
 /// Every artifact the host-harness tests load. Add new plugins here.
 const ARTIFACTS: &[Artifact] = &[
+    // Fluent Bit filter_wasm module (plugins/fluent-bit).
+    Artifact {
+        package: "logseal-fluent-bit",
+        target: "wasm32-wasip1",
+        built: "logseal_fluent_bit.wasm",
+        out: "logseal_fluent_bit.wasm",
+    },
     // Detection rules (wit/rule.wit `rule` world), loaded by host-harness/tests/rules_*.rs.
     Artifact {
         package: "logseal-rule-aws-root-login-failed",
@@ -145,6 +152,32 @@ fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's target directory (honours CARGO_TARGET_DIR).
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// Install the wasm targets if rustup lacks them (a fresh machine).
+fn ensure_targets() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let missing: Vec<&str> = ["wasm32-wasip1", "wasm32-wasip2", "wasm32-unknown-unknown"]
+        .into_iter()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    if !missing.is_empty() {
+        run(Command::new("rustup")
+            .args(["target", "add"])
+            .args(&missing))?;
+    }
+    Ok(())
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
@@ -160,6 +193,7 @@ fn run(cmd: &mut Command) -> Result<()> {
 
 /// Build every wasm artifact in release mode and copy it to `target/wasm/`.
 fn build_wasm() -> Result<()> {
+    ensure_targets()?;
     let root = root();
     let out_dir = root.join("target/wasm");
     std::fs::create_dir_all(&out_dir)?;
@@ -175,11 +209,7 @@ fn build_wasm() -> Result<()> {
         }
         run(&mut cmd)?;
         for a in ARTIFACTS.iter().filter(|a| a.target == target) {
-            let from = root
-                .join("target")
-                .join(target)
-                .join("release")
-                .join(a.built);
+            let from = target_dir(&root).join(target).join("release").join(a.built);
             let to = out_dir.join(a.out);
             std::fs::copy(&from, &to)
                 .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
@@ -194,6 +224,15 @@ fn main() -> Result<()> {
     let root = root();
     match args.first().map(String::as_str) {
         Some("build-wasm") => build_wasm(),
+        Some("vectors") => run(cargo().current_dir(&root).env("LOGSEAL_BLESS", "1").args([
+            "test",
+            "-p",
+            "logseal-core",
+            "--test",
+            "logseal_vectors",
+            "--test",
+            "vectors",
+        ])),
         Some("fixtures") => {
             let data = args
                 .get(1)
@@ -245,7 +284,8 @@ fn main() -> Result<()> {
                  build-wasm   build the WebAssembly artifacts into target/wasm/\n  \
                  web          build the browser package into plugins/web/pkg/\n  \
                  web-bench [RECORDS]  browser vs native verification speed (default 1000000)\n  \
-                 fixtures [DATA]  regenerate tests/fixtures/ from the shared data"
+                 fixtures [DATA]  regenerate tests/fixtures/ from the shared data\n  \
+                 vectors      regenerate tests/vectors/logseal/ (the format's own vectors)"
             );
             std::process::exit(2);
         }

@@ -79,7 +79,10 @@ fn cli(root: &Path) -> Result<PathBuf> {
 
 /// `npm ci` if playwright-core is not installed yet.
 fn node_modules(web: &Path) -> Result<()> {
-    if web.join("node_modules/playwright-core/package.json").is_file() {
+    if web
+        .join("node_modules/playwright-core/package.json")
+        .is_file()
+    {
         return Ok(());
     }
     run(Command::new("npm")

@@ -50,6 +50,14 @@ pub struct Config {
     pub policy_name: Option<String>,
     /// Records longer than this are wrapped, not parsed.
     pub max_record_bytes: usize,
+    /// Seal the host's event time with each record (default true).
+    pub seal_time: bool,
+    /// Seal the host's tag with each record (default true).
+    pub seal_tag: bool,
+    /// Save the chain head every N records (default 1: a restart continues
+    /// the chain exactly; with N > 1 a restart opens a new epoch after the
+    /// last save, and the verifier reports the possible crash gap).
+    pub save_every: u64,
 }
 
 /// A configuration problem: which member, and why.
@@ -83,6 +91,9 @@ const KNOWN: &[&str] = &[
     "state_dir",
     "policy",
     "max_record_bytes",
+    "seal_time",
+    "seal_tag",
+    "save_every",
 ];
 
 fn err(key: &str, why: impl Into<String>) -> ConfigError {
@@ -107,6 +118,9 @@ impl Default for Config {
             policy: None,
             policy_name: None,
             max_record_bytes: logseal_core::seal::DEFAULT_MAX_RECORD_BYTES,
+            seal_time: true,
+            seal_tag: true,
+            save_every: 1,
         }
     }
 }
@@ -154,11 +168,20 @@ impl Config {
             )? as usize,
             ..Config::default()
         };
-        c.stream_per_tag = match v.get("stream_per_tag") {
-            None => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(err("stream_per_tag", "must be true or false")),
+        let b = |k: &str, d: bool| -> Result<bool, ConfigError> {
+            match v.get(k) {
+                None => Ok(d),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(_) => Err(err(k, "must be true or false")),
+            }
         };
+        c.stream_per_tag = b("stream_per_tag", false)?;
+        c.seal_time = b("seal_time", true)?;
+        c.seal_tag = b("seal_tag", true)?;
+        c.save_every = u("save_every", 1)?;
+        if c.save_every == 0 {
+            return Err(err("save_every", "must be at least 1"));
+        }
         if c.key.is_none() == c.key_file.is_none() {
             return Err(err(
                 "key_file",

@@ -1,0 +1,546 @@
+//! The Fluent Bit module, run as filter_wasm runs it, on the fixture logs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use logseal_core::record::AddedFields;
+use logseal_core::verify::{Kind, verify_texts};
+use logseal_core::{Report, SignerKey, VerifyOptions};
+use logseal_host_harness::fluent_bit::{FluentBitFilter, Options, Outcome, json_lines};
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A built artifact; fails loudly when missing.
+fn wasm(name: &str) -> PathBuf {
+    let dir = std::env::var_os("LOGSEAL_WASM_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/wasm"));
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo xtask build-wasm` first",
+        p.display()
+    );
+    p
+}
+
+fn key() -> SignerKey {
+    SignerKey::from_seed("fb.logseal.test/audit", [3; 32]).unwrap()
+}
+
+/// A config directory (an accessible path) with `logseal.json`.
+fn config_dir(cfg: Value) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = cfg;
+    if cfg.get("key").is_none() && cfg.get("key_file").is_none() {
+        cfg["key"] = json!(key().to_private_string());
+    }
+    std::fs::write(dir.path().join("logseal.json"), cfg.to_string()).unwrap();
+    dir
+}
+
+fn filter(dir: &Path) -> FluentBitFilter {
+    FluentBitFilter::load(
+        &wasm("logseal_fluent_bit.wasm"),
+        &Options {
+            accessible_paths: vec![dir.to_path_buf()],
+            ..Options::default()
+        },
+    )
+    .unwrap()
+}
+
+fn fixture(name: &str) -> Vec<String> {
+    std::fs::read_to_string(root().join("tests/fixtures").join(name))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Event time of a fixture record (its `@timestamp`, else a fixed clock).
+fn time_of(rec: &str, i: usize) -> (u32, u32) {
+    let v: Value = serde_json::from_str(rec).unwrap();
+    let secs = [
+        "@timestamp",
+        "eventTime",
+        "requestReceivedTimestamp",
+        "published",
+        "created_at",
+    ]
+    .iter()
+    .find_map(|k| {
+        v[*k]
+            .as_str()
+            .and_then(|s| logseal_anomaly::parse_time_secs(s, 2015))
+    })
+    .unwrap_or(1_700_000_000.0 + i as f64);
+    (secs as u32, (i as u32 % 1000) * 1_000_000 + 123)
+}
+
+/// Run records through the filter and write them as out_file json_lines.
+fn run(f: &mut FluentBitFilter, tag: &str, recs: &[String]) -> Vec<String> {
+    recs.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (s, ns) = time_of(r, i);
+            let out = f.call(tag, s, ns, r).unwrap().expect_kept();
+            json_lines("date", s, ns, &out).unwrap()
+        })
+        .collect()
+}
+
+fn verify(lines: &[String]) -> Report {
+    let text = lines.join("\n");
+    verify_texts(
+        VerifyOptions {
+            keys: vec![key().verifier()],
+            added: AddedFields {
+                time_field: Some("date".into()),
+                tag_field: None,
+            },
+        },
+        &[("out.log", text.as_bytes())],
+    )
+}
+
+#[test]
+fn openssh_fixture_through_the_module_verifies_and_tampering_is_caught() {
+    let dir = config_dir(json!({"epoch": "fb1", "checkpoint_every": 100, "policy": "sshd"}));
+    let mut f = filter(dir.path());
+    let lines = run(&mut f, "sshd.auth", &fixture("openssh_2k.ndjson"));
+    assert_eq!(lines.len(), 2000);
+    assert!(
+        f.stderr().contains("sealing as fb.logseal.test/audit"),
+        "{}",
+        f.stderr()
+    );
+    let r = verify(&lines);
+    assert!(
+        r.findings.is_empty(),
+        "{:?}",
+        &r.findings[..r.findings.len().min(3)]
+    );
+    assert_eq!(r.chains[0].records, 2000);
+    assert_eq!(r.chains[0].signed_size, 2000);
+    // Every record carries the verdict and the sealed time and tag.
+    let v: Value = serde_json::from_str(&lines[5]).unwrap();
+    assert!(v["_anomaly"]["score"].is_number());
+    assert_eq!(v["_logseal"]["tag"], "sshd.auth");
+    assert!(v["_logseal"]["time"].is_i64());
+
+    // Modify a record.
+    let mut t = lines.clone();
+    t[1200] = t[1200].replace("\"root\"", "\"admin\"");
+    assert_ne!(t[1200], lines[1200]);
+    let r = verify(&t);
+    assert_eq!(
+        r.findings.iter().map(|f| f.kind).collect::<Vec<_>>(),
+        vec![Kind::Modified]
+    );
+    assert_eq!(r.findings[0].locations[0].line, 1201);
+    // Change the time Fluent Bit wrote.
+    let mut t = lines.clone();
+    t[10] = t[10].replacen("\"date\":1449", "\"date\":1450", 1);
+    assert_ne!(t[10], lines[10]);
+    let r = verify(&t);
+    assert_eq!(
+        r.findings.iter().map(|f| f.kind).collect::<Vec<_>>(),
+        vec![Kind::AddedFieldMismatch]
+    );
+    // Delete two records and cut the tail.
+    let mut t = lines.clone();
+    t.drain(500..502);
+    t.truncate(1900);
+    let r = verify(&t);
+    let kinds: Vec<Kind> = r.findings.iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&Kind::Deleted), "{kinds:?}");
+}
+
+#[test]
+fn audit_events_one_chain_per_tag() {
+    let dir = config_dir(
+        json!({"epoch": "fb2", "stream_per_tag": true, "checkpoint_every": 50, "policy": "default"}),
+    );
+    let mut f = filter(dir.path());
+    let recs = fixture("audit_mixed.ndjson");
+    let (a, b) = recs.split_at(recs.len() / 2);
+    let mut lines = run(&mut f, "cloud.a", a);
+    lines.extend(run(&mut f, "cloud.b", b));
+    // Interleave as a log store export would.
+    lines.sort_by_key(|l| l.len());
+    let r = verify(&lines);
+    assert!(
+        r.findings.is_empty(),
+        "{:?}",
+        &r.findings[..r.findings.len().min(3)]
+    );
+    let streams: Vec<&str> = r.chains.iter().map(|c| c.stream.as_str()).collect();
+    assert_eq!(
+        streams,
+        vec![
+            "fb.logseal.test/audit/cloud.a",
+            "fb.logseal.test/audit/cloud.b"
+        ]
+    );
+}
+
+#[test]
+fn bad_input_is_never_dropped() {
+    let dir = config_dir(json!({"epoch": "fb3", "checkpoint_every": 3, "policy": "default"}));
+    let mut f = filter(dir.path());
+    assert!(f.has_allocator(), "the module must export malloc/free");
+    let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+    let nested = format!("{{\"a\":{deep}}}");
+    let huge = format!("{{\"blob\":\"{}\"}}", "x".repeat(5 << 20));
+    let cases: Vec<(&str, Option<Vec<u8>>, &str)> = vec![
+        (
+            "invalid JSON",
+            Some(b"{\"a\": tru".to_vec()),
+            "invalid JSON",
+        ),
+        (
+            "invalid UTF-8",
+            Some(b"{\"a\":\"\xc3\x28\"}".to_vec()),
+            "invalid UTF-8",
+        ),
+        ("array", Some(b"[1,2]".to_vec()), "not a JSON object"),
+        (
+            "existing seal",
+            Some(br#"{"_logseal":{"v":1}}"#.to_vec()),
+            "already has a _logseal",
+        ),
+        ("deeply nested", Some(nested.into_bytes()), "nesting deeper"),
+        ("huge", Some(huge.into_bytes()), "exceeds the limit"),
+        ("null pointer", None, "did not reach the module"),
+        ("NUL escape", Some(br#"{"a":"x\u0000y"}"#.to_vec()), ""),
+        ("empty object", Some(b"{}".to_vec()), ""),
+    ];
+    let mut lines = Vec::new();
+    for (i, (name, rec, why)) in cases.iter().enumerate() {
+        let len = rec.as_ref().map_or(4096, Vec::len);
+        let out = f
+            .call_raw(
+                b"bad.input",
+                1_700_000_000 + i as u32,
+                0,
+                rec.as_deref(),
+                len,
+            )
+            .unwrap();
+        let Outcome::Kept(out) = out else {
+            panic!("{name}: dropped: {out:?}")
+        };
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let err = v["_logseal_error"].as_str().unwrap_or("");
+        assert!(
+            err.contains(why),
+            "{name}: error {err:?} should mention {why:?}"
+        );
+        if let Some(r) = rec {
+            if *name != "huge" {
+                // The original is kept whole (as text, or base64 when not UTF-8).
+                let kept = v["_logseal_raw"].as_str().map(|s| s.as_bytes().to_vec());
+                let kept_b64 = v["_logseal_raw_b64"].as_str().map(|s| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+                });
+                if !why.is_empty() {
+                    assert_eq!(kept.or(kept_b64).as_deref(), Some(r.as_slice()), "{name}");
+                }
+            } else {
+                assert_eq!(
+                    v["_logseal_raw"].as_str().unwrap().len(),
+                    r.len(),
+                    "huge kept whole"
+                );
+            }
+        }
+        lines.push(json_lines("date", 1_700_000_000 + i as u32, 0, &out).unwrap());
+    }
+    let r = verify(&lines);
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    assert_eq!(r.chains[0].records, cases.len() as u64);
+}
+
+#[test]
+fn missing_or_invalid_configuration_passes_records_marked() {
+    let empty = tempfile::tempdir().unwrap();
+    let mut f = filter(empty.path());
+    let out = f
+        .call("t", 1, 0, r#"{"msg":"hello"}"#)
+        .unwrap()
+        .expect_kept();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["msg"], "hello");
+    assert!(
+        v["_logseal_error"]
+            .as_str()
+            .unwrap()
+            .contains("no configuration file")
+    );
+    assert!(f.stderr().contains("NOT SEALING"), "{}", f.stderr());
+
+    let dir = config_dir(json!({"checkpoint_evry": 5}));
+    let mut f = filter(dir.path());
+    let out = f
+        .call("t", 1, 0, r#"{"msg":"hello"}"#)
+        .unwrap()
+        .expect_kept();
+    assert!(out.contains("checkpoint_evry"), "{out}");
+    assert!(f.stderr().contains("unknown member"), "{}", f.stderr());
+}
+
+#[test]
+fn restarts_continue_the_chain_or_open_a_new_epoch() {
+    let recs = fixture("openssh_2k.ndjson");
+    // Saved after every record: a restart continues the same epoch.
+    let dir = config_dir(json!({"epoch": "r1", "checkpoint_every": 10}));
+    let state = tempfile::tempdir().unwrap();
+    let mut cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("logseal.json")).unwrap())
+            .unwrap();
+    cfg["state_dir"] = json!(state.path().to_str().unwrap());
+    std::fs::write(dir.path().join("logseal.json"), cfg.to_string()).unwrap();
+    let opts = Options {
+        accessible_paths: vec![dir.path().to_path_buf(), state.path().to_path_buf()],
+        ..Options::default()
+    };
+    let module = wasm("logseal_fluent_bit.wasm");
+    let mut lines = run(
+        &mut FluentBitFilter::load(&module, &opts).unwrap(),
+        "t",
+        &recs[..50],
+    );
+    let mut f2 = FluentBitFilter::load(&module, &opts).unwrap();
+    lines.extend(run(&mut f2, "t", &recs[50..100]));
+    assert!(
+        f2.stderr().contains("continuing epoch r1 at seq 50"),
+        "{}",
+        f2.stderr()
+    );
+    let r = verify(&lines);
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    assert_eq!((r.chains.len(), r.chains[0].records), (1, 100));
+
+    // Saved every 20 records: after a crash at 55 the next start opens a new
+    // epoch after seq 39, and the verifier reports the possible crash gap.
+    cfg["save_every"] = json!(20);
+    cfg["epoch"] = json!("c1");
+    let state2 = tempfile::tempdir().unwrap();
+    cfg["state_dir"] = json!(state2.path().to_str().unwrap());
+    cfg["checkpoint_every"] = json!(1000);
+    std::fs::write(dir.path().join("logseal.json"), cfg.to_string()).unwrap();
+    let opts = Options {
+        accessible_paths: vec![dir.path().to_path_buf(), state2.path().to_path_buf()],
+        ..Options::default()
+    };
+    let mut lines = run(
+        &mut FluentBitFilter::load(&module, &opts).unwrap(),
+        "t",
+        &recs[..55],
+    );
+    cfg["epoch"] = json!("c2");
+    std::fs::write(dir.path().join("logseal.json"), cfg.to_string()).unwrap();
+    lines.truncate(50); // 50..54 lost with the crashed process
+    let mut f2 = FluentBitFilter::load(&module, &opts).unwrap();
+    lines.extend(run(&mut f2, "t", &recs[55..70]));
+    assert!(
+        f2.stderr().contains("new epoch c2 after epoch c1 seq 39"),
+        "{}",
+        f2.stderr()
+    );
+    let r = verify(&lines);
+    assert!(r.intact(), "{:?}", r.findings);
+    assert_eq!(
+        r.findings.iter().map(|f| f.kind).collect::<Vec<_>>(),
+        vec![Kind::CrashGap]
+    );
+    assert_eq!(r.chains.len(), 2);
+}
+
+/// The CLI binary, built if needed.
+fn logseal_bin() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    for p in ["release/logseal", "debug/logseal"] {
+        if target.join(p).exists() {
+            return target.join(p);
+        }
+    }
+    let st = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "logseal-cli",
+            "--bin",
+            "logseal",
+        ])
+        .current_dir(root())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    target.join("release/logseal")
+}
+
+#[test]
+fn module_and_native_cli_seal_byte_identically() {
+    let recs = fixture("openssh_2k.ndjson");
+    let recs = &recs[..600];
+    // No host time or tag: the CLI has neither.
+    let dir = config_dir(
+        json!({"epoch": "x1", "checkpoint_every": 100, "policy": "sshd", "seal_time": false, "seal_tag": false}),
+    );
+    let mut f = filter(dir.path());
+    let plugin: Vec<String> = recs
+        .iter()
+        .map(|r| f.call("t", 1, 0, r).unwrap().expect_kept())
+        .collect();
+    let keyfile = dir.path().join("k.key");
+    std::fs::write(&keyfile, key().to_private_string()).unwrap();
+    let input = dir.path().join("in.ndjson");
+    // What the module saw: Fluent Bit's JSON conversion of each record.
+    let converted: Vec<String> = recs
+        .iter()
+        .map(|r| logseal_host_harness::fluent_bit::json_mode(r).unwrap())
+        .collect();
+    std::fs::write(&input, converted.join("\n") + "\n").unwrap();
+    let out = Command::new(logseal_bin())
+        .args(["seal", "--key"])
+        .arg(&keyfile)
+        .args([
+            "--epoch",
+            "x1",
+            "--checkpoint-every",
+            "100",
+            "--policy",
+            "sshd",
+            "--no-final-checkpoint",
+        ])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let native: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(native.len(), plugin.len());
+    for (i, (a, b)) in native.iter().zip(&plugin).enumerate() {
+        assert_eq!(a, b, "record {i} differs");
+    }
+    // The original (unconverted) text seals identically too: canonical form.
+    std::fs::write(&input, recs.join("\n") + "\n").unwrap();
+    let out = Command::new(logseal_bin())
+        .args(["seal", "--key"])
+        .arg(&keyfile)
+        .args([
+            "--epoch",
+            "x1",
+            "--checkpoint-every",
+            "100",
+            "--policy",
+            "sshd",
+            "--no-final-checkpoint",
+        ])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        native.join("\n") + "\n"
+    );
+}
+
+#[test]
+fn module_matches_the_native_pipeline_with_time_and_tag() {
+    use logseal_core::{Input, SealConfig, Sealer};
+    let recs = fixture("audit_mixed.ndjson");
+    let dir = config_dir(json!({"epoch": "x2", "checkpoint_every": 25, "policy": "default"}));
+    let mut f = filter(dir.path());
+    let mut cfg = SealConfig::new(key().name(), "x2");
+    cfg.checkpoint_every = 25;
+    let mut native = logseal_pipeline::Processor::new(
+        Sealer::new(key(), cfg).unwrap(),
+        logseal_anomaly::Policy::preset("default"),
+    );
+    for (i, r) in recs.iter().enumerate().take(300) {
+        let (s, ns) = time_of(r, i);
+        let plugin = f.call("audit", s, ns, r).unwrap().expect_kept();
+        let conv = logseal_host_harness::fluent_bit::json_mode(r).unwrap();
+        let n = native.process(Input {
+            record: conv.as_bytes(),
+            tag: Some("audit"),
+            time_ns: Some(i64::from(s) * 1_000_000_000 + i64::from(ns)),
+            ..Input::default()
+        });
+        assert_eq!(plugin, String::from_utf8(n.line).unwrap(), "record {i}");
+    }
+}
+
+/// The harness itself enforces Fluent Bit's drop rules (so a test fails
+/// where Fluent Bit would drop a record).
+#[test]
+fn harness_enforces_drop_rules() {
+    let wat = r#"(module
+      (memory (export "memory") 1)
+      (data (i32.const 100) "{\"ok\":1}\00")
+      (data (i32.const 200) "[1,2]\00")
+      (data (i32.const 300) "\00")
+      (data (i32.const 400) "not json\00")
+      (global $n (mut i32) (i32.const 0))
+      (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+      (func (export "free") (param i32))
+      (func (export "f") (param i32 i32 i32 i32 i32 i32) (result i32)
+        (global.set $n (i32.add (global.get $n) (i32.const 1)))
+        (block $b (block $5 (block $4 (block $3 (block $2 (block $1 (block $0
+          (br_table $0 $1 $2 $3 $4 $5 $b (i32.sub (global.get $n) (i32.const 1)))) 
+          (return (i32.const 100)))
+          (return (i32.const 0)))
+          (return (i32.const 200)))
+          (return (i32.const 300)))
+          (return (i32.const 400)))
+          (unreachable))
+        (i32.const 0x7fffffff)))"#;
+    let engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::new(&engine, wat).unwrap();
+    let mut f = FluentBitFilter::from_module(
+        &engine,
+        &module,
+        &Options {
+            function_name: "f".into(),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let mut outcomes = Vec::new();
+    for _ in 0..8 {
+        outcomes.push(f.call("t", 0, 0, "{}").unwrap());
+    }
+    assert_eq!(outcomes[0], Outcome::Kept("{\"ok\":1}".into()));
+    let why: Vec<String> = outcomes[1..]
+        .iter()
+        .map(|o| match o {
+            Outcome::Dropped(w) => w.clone(),
+            Outcome::Kept(k) => format!("kept {k}"),
+        })
+        .collect();
+    assert!(why[0].contains("NULL"), "{why:?}");
+    assert!(why[1].contains("not an object"), "{why:?}");
+    assert!(why[2].contains("empty"), "{why:?}");
+    assert!(why[3].contains("not JSON"), "{why:?}");
+    assert!(why[4].contains("trap"), "{why:?}");
+    assert!(why[5].contains("outside memory"), "{why:?}");
+    // The next record is dropped too (host bug), though the module returns a good pointer.
+    assert!(why[6].contains("previous record"), "{why:?}");
+}

@@ -1,0 +1,346 @@
+//! The filter's state and per-record logic (safe code; FFI is in `ffi.rs`).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use logseal_core::json::{self, Value};
+use logseal_core::seal::{ChainState, ERROR_MEMBER, new_epoch_id};
+use logseal_core::{Input, SealConfig, Sealer, SignerKey};
+use logseal_pipeline::{Config, Processor};
+
+/// The configuration file's name. Fluent Bit has no argv or env for wasm
+/// filters: the module reads `logseal.json` from the first directory of
+/// `accessible_paths` that has one, else from `/etc/logseal/`.
+pub const CONFIG_NAME: &str = "logseal.json";
+
+fn config_candidates() -> Vec<String> {
+    #[cfg(target_arch = "wasm32")]
+    let dirs = crate::ffi::preopens();
+    #[cfg(not(target_arch = "wasm32"))]
+    let dirs: Vec<String> = Vec::new();
+    let mut c: Vec<String> = dirs
+        .iter()
+        .map(|d| format!("{}/{CONFIG_NAME}", d.trim_end_matches('/')))
+        .collect();
+    c.push(format!("/etc/logseal/{CONFIG_NAME}"));
+    c
+}
+
+/// Engine state is saved every this many records of a stream (and the chain
+/// head every `save_every`).
+const ENGINE_SAVE_EVERY: u64 = 10_000;
+
+thread_local! {
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+}
+
+/// Run `f` on the module state, creating it on first use.
+pub fn with_state(f: impl FnOnce(&mut State) -> *const u8) -> *const u8 {
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let st = s.get_or_insert_with(State::load);
+        f(st)
+    })
+}
+
+struct Stream {
+    proc: Processor,
+    since_save: u64,
+    since_engine_save: u64,
+    state_path: Option<PathBuf>,
+}
+
+struct Setup {
+    cfg: Config,
+    key: SignerKey,
+    streams: BTreeMap<String, Stream>,
+}
+
+/// The module's state: one per filter instance for the whole run.
+pub struct State {
+    out: Vec<u8>,
+    setup: Result<Setup, String>,
+    unsealed: u64,
+}
+
+fn log(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "[logseal] {msg}");
+}
+
+fn safe_file_name(stream: &str) -> String {
+    stream
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    // std's RandomState is seeded from the host's random source (WASI random_get).
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x6c6f_6773_6561_6c00);
+    h.finish() as u32
+}
+
+impl State {
+    fn load() -> State {
+        let setup = Self::setup();
+        match &setup {
+            Ok(s) => log(&format!(
+                "sealing as {} (stream {}{}), checkpoint every {} records, policy {}",
+                s.key.name(),
+                s.cfg.stream.as_deref().unwrap_or(s.key.name()),
+                if s.cfg.stream_per_tag { "/<tag>" } else { "" },
+                s.cfg.checkpoint_every,
+                s.cfg.policy_name.as_deref().unwrap_or("none (unscored)")
+            )),
+            Err(e) => log(&format!(
+                "NOT SEALING: {e}. Records pass through marked with {ERROR_MEMBER}; none is dropped."
+            )),
+        }
+        State {
+            out: Vec::with_capacity(4096),
+            setup,
+            unsealed: 0,
+        }
+    }
+
+    fn setup() -> Result<Setup, String> {
+        let candidates = config_candidates();
+        let (path, text) = candidates
+            .iter()
+            .find_map(|p| fs::read_to_string(p).ok().map(|t| (p.as_str(), t)))
+            .ok_or_else(|| {
+                format!(
+                    "no configuration file found (looked for {}; put {CONFIG_NAME} in a directory listed in accessible_paths)",
+                    candidates.join(", ")
+                )
+            })?;
+        let cfg = Config::parse(&text).map_err(|e| format!("{path}: {e}"))?;
+        let key_text = match (&cfg.key, &cfg.key_file) {
+            (Some(k), _) => k.clone(),
+            (None, Some(f)) => fs::read_to_string(f).map_err(|e| {
+                format!(
+                    "{path}: cannot read key_file {f}: {e} (is its directory in accessible_paths?)"
+                )
+            })?,
+            (None, None) => return Err(format!("{path}: no key")),
+        };
+        let key = SignerKey::parse(&key_text).map_err(|e| format!("{path}: signing key: {e}"))?;
+        if let Some(d) = &cfg.state_dir {
+            fs::create_dir_all(d).map_err(|e| format!("{path}: state_dir {d}: {e}"))?;
+        }
+        Ok(Setup {
+            cfg,
+            key,
+            streams: BTreeMap::new(),
+        })
+    }
+
+    /// Seal one record; returns a pointer to the NUL-terminated result.
+    pub fn filter(
+        &mut self,
+        tag: Option<&[u8]>,
+        time_sec: u32,
+        time_nsec: u32,
+        rec: Option<&[u8]>,
+        rec_len: usize,
+    ) -> *const u8 {
+        let tag = tag.map(String::from_utf8_lossy);
+        let time_ns = i64::from(time_sec) * 1_000_000_000 + i64::from(time_nsec);
+        let missing;
+        let record: &[u8] = match rec {
+            Some(r) => r,
+            None => {
+                missing = format!(
+                    "{{{:?}:\"record of {rec_len} bytes did not reach the module (null pointer from the host): export malloc/free or raise wasm_heap_size\"}}",
+                    ERROR_MEMBER
+                );
+                missing.as_bytes()
+            }
+        };
+        self.out.clear();
+        match &mut self.setup {
+            Ok(setup) => {
+                let sealed = setup.seal(tag.as_deref(), time_ns, record);
+                self.out.extend_from_slice(&sealed);
+            }
+            Err(why) => {
+                self.unsealed += 1;
+                if self.unsealed % 100_000 == 0 {
+                    log(&format!(
+                        "{} records passed through unsealed: {why}",
+                        self.unsealed
+                    ));
+                }
+                mark_unsealed(record, why, &mut self.out);
+            }
+        }
+        self.out.push(0);
+        self.out.as_ptr()
+    }
+}
+
+impl Setup {
+    fn stream(&mut self, tag: Option<&str>) -> &mut Stream {
+        let name = self.cfg.stream_for(self.key.name(), tag);
+        if !self.streams.contains_key(&name) {
+            let s = self.open_stream(&name);
+            self.streams.insert(name.clone(), s);
+        }
+        // Just inserted if it was missing.
+        self.streams
+            .get_mut(&name)
+            .unwrap_or_else(|| unreachable!())
+    }
+
+    fn open_stream(&self, name: &str) -> Stream {
+        let cfg = &self.cfg;
+        let epoch = cfg.epoch.clone().unwrap_or_else(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            new_epoch_id(now, random_u32())
+        });
+        let mut sc = SealConfig::new(name, &epoch);
+        sc.checkpoint_every = cfg.checkpoint_every;
+        sc.checkpoint_interval_ns = cfg.checkpoint_interval_secs.saturating_mul(1_000_000_000);
+        sc.max_record_bytes = cfg.max_record_bytes;
+        let state_path = cfg
+            .state_dir
+            .as_ref()
+            .map(|d| Path::new(d).join(format!("{}.chain.json", safe_file_name(name))));
+        let saved = state_path
+            .as_ref()
+            .and_then(|p| fs::read_to_string(p).ok())
+            .and_then(|t| match ChainState::from_json(&t) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    log(&format!(
+                        "stream {name}: ignoring unusable saved state: {e}"
+                    ));
+                    None
+                }
+            })
+            .filter(|s| s.stream == name);
+        let fresh = || Sealer::new(self.key.clone(), sc.clone());
+        let sealer = match saved {
+            // The head was saved after every record: continue exactly.
+            Some(st) if cfg.save_every == 1 => {
+                log(&format!(
+                    "stream {name}: continuing epoch {} at seq {}",
+                    st.epoch,
+                    st.next_seq()
+                ));
+                Sealer::resume(self.key.clone(), sc.clone(), st)
+            }
+            // Saved less often: records after the save may exist; open a new epoch after it.
+            Some(st) => {
+                log(&format!(
+                    "stream {name}: new epoch {epoch} after epoch {} seq {} (saved state may be behind)",
+                    st.epoch,
+                    st.next_seq().saturating_sub(1)
+                ));
+                Sealer::new_epoch_after(self.key.clone(), sc.clone(), &st)
+            }
+            None => fresh(),
+        };
+        let sealer = match sealer {
+            Ok(s) => s,
+            Err(e) => {
+                log(&format!(
+                    "stream {name}: {e}; using a sanitised stream name"
+                ));
+                let mut sc = sc.clone();
+                sc.stream = safe_file_name(name);
+                // A sanitised name is always valid.
+                Sealer::new(self.key.clone(), sc).unwrap_or_else(|_| unreachable!())
+            }
+        };
+        let mut proc = Processor::new(sealer, cfg.policy.clone());
+        if let Some(p) = &state_path {
+            if let Ok(bytes) = fs::read(p.with_extension("engine")) {
+                if let Err(e) = proc.restore_engine(&bytes) {
+                    log(&format!("stream {name}: anomaly state not restored: {e}"));
+                }
+            }
+        }
+        Stream {
+            proc,
+            since_save: 0,
+            since_engine_save: 0,
+            state_path,
+        }
+    }
+
+    fn seal(&mut self, tag: Option<&str>, time_ns: i64, record: &[u8]) -> Vec<u8> {
+        let (seal_time, seal_tag) = (self.cfg.seal_time, self.cfg.seal_tag);
+        let (save_every, cps_file) = (self.cfg.save_every, self.cfg.checkpoints_file.clone());
+        let s = self.stream(tag);
+        let out = s.proc.process(Input {
+            record,
+            tag: if seal_tag { tag } else { None },
+            time_ns: seal_time.then_some(time_ns),
+            ..Input::default()
+        });
+        if let (Some(cp), Some(f)) = (&out.checkpoint, &cps_file) {
+            if let Err(e) = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(f)
+                .and_then(|mut w| w.write_all(cp.as_bytes()))
+            {
+                log(&format!("cannot append checkpoint to {f}: {e}"));
+            }
+        }
+        s.since_save += 1;
+        s.since_engine_save += 1;
+        if let Some(p) = &s.state_path {
+            if s.since_save >= save_every || out.checkpoint.is_some() {
+                s.since_save = 0;
+                let tmp = p.with_extension("tmp");
+                if let Err(e) = fs::write(&tmp, s.proc.sealer().state().to_json())
+                    .and_then(|()| fs::rename(&tmp, p))
+                {
+                    log(&format!("cannot save chain head to {}: {e}", p.display()));
+                }
+            }
+            if s.since_engine_save >= ENGINE_SAVE_EVERY && s.proc.engine().is_some() {
+                s.since_engine_save = 0;
+                if let Err(e) = fs::write(p.with_extension("engine"), s.proc.engine_snapshot()) {
+                    log(&format!("cannot save anomaly state: {e}"));
+                }
+            }
+        }
+        out.line
+    }
+}
+
+/// Pass a record through unsealed, marked with why (never dropped).
+fn mark_unsealed(record: &[u8], why: &str, out: &mut Vec<u8>) {
+    let reason = format!("not sealed: {why}");
+    match json::parse(record) {
+        Ok(Value::Obj(mut m)) if !m.iter().any(|(k, _)| k == ERROR_MEMBER) => {
+            m.push((ERROR_MEMBER.into(), Value::Str(reason.into())));
+            json::write_seal(&Value::Obj(m), out);
+        }
+        _ => {
+            let raw = String::from_utf8_lossy(record);
+            let v = Value::Obj(vec![
+                ("_logseal_raw".into(), Value::Str(raw)),
+                (ERROR_MEMBER.into(), Value::Str(reason.into())),
+            ]);
+            json::write_seal(&v, out);
+        }
+    }
+}
