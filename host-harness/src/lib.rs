@@ -1,3 +1,5 @@
 //! Hosts for the logseal wasm artifacts.
 
+pub mod fluent_bit;
+pub mod proxy_wasm;
 pub mod rules;
