@@ -1,1 +1,100 @@
-fn main() {}
+//! Events/s per core for the default policy on structured audit events.
+//! `cargo bench -p logseal-anomaly --bench engine`
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use logseal_anomaly::{Engine, FieldValue, Policy};
+use serde_json::{json, Value};
+
+fn events(n: usize, users: usize) -> Vec<Value> {
+    let mut x: u64 = 0x1234_5678;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..n)
+        .map(|i| {
+            let r = next();
+            let u = (r % users as u64) as usize;
+            let action = ["login", "read", "write", "delete"][((r >> 16) % 4) as usize];
+            let t = 1_704_067_200 + (i as u64) / 10; // 10 events per second
+            json!({
+                "@timestamp": t,
+                "user": {"name": format!("user{u}"), "roles": if u % 10 == 0 { "admin" } else { "staff" }},
+                "source": {"ip": format!("10.{}.{}.{}", u % 7, (r >> 8) % 3, u % 250),
+                           "geo": {"country_iso_code": "DE"}},
+                "event": {"action": action,
+                          "outcome": if (r >> 20) % 20 == 0 { "failure" } else { "success" }},
+                "user_agent": {"original": "Mozilla/5.0"}
+            })
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let evs = events(100_000, 10_000);
+    let mut g = c.benchmark_group("score");
+    g.throughput(Throughput::Elements(evs.len() as u64));
+    g.sample_size(10);
+    for preset in ["default", "ecs"] {
+        let policy = Policy::preset(preset).unwrap();
+        // warm engine: baselines learned over the same stream once
+        let mut warm = Engine::new(policy.clone());
+        for e in &evs {
+            warm.score(e, None);
+        }
+        let snap = warm.snapshot();
+        g.bench_function(format!("{preset}_serde_json_100k"), |b| {
+            b.iter_batched(
+                || {
+                    let mut e = Engine::new(policy.clone());
+                    e.restore(&snap).unwrap();
+                    e
+                },
+                |mut e| {
+                    let mut flagged = 0usize;
+                    for ev in &evs {
+                        flagged += (e.score(ev, None).score > 0.0) as usize;
+                    }
+                    flagged
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    // flat field access (no JSON tree walk): the engine's own cost
+    let flat: Vec<[(String, String); 4]> = evs
+        .iter()
+        .map(|v| {
+            [
+                ("user.name".into(), v["user"]["name"].as_str().unwrap().into()),
+                ("source.ip".into(), v["source"]["ip"].as_str().unwrap().into()),
+                ("event.action".into(), v["event"]["action"].as_str().unwrap().into()),
+                ("event.outcome".into(), v["event"]["outcome"].as_str().unwrap().into()),
+            ]
+        })
+        .collect();
+    let policy = Policy::preset("default").unwrap();
+    g.bench_function("default_flat_fields_100k", |b| {
+        b.iter_batched(
+            || Engine::new(policy.clone()),
+            |mut e| {
+                for (i, f) in flat.iter().enumerate() {
+                    let ev: [(&str, FieldValue<'_>); 4] = [
+                        (f[0].0.as_str(), FieldValue::Str(&f[0].1)),
+                        (f[1].0.as_str(), FieldValue::Str(&f[1].1)),
+                        (f[2].0.as_str(), FieldValue::Str(&f[2].1)),
+                        (f[3].0.as_str(), FieldValue::Str(&f[3].1)),
+                    ];
+                    e.score(&ev[..], Some(1_704_067_200_000_000_000 + i as i64 * 100_000_000));
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

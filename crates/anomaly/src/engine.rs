@@ -17,7 +17,8 @@ use alloc::vec::Vec;
 #[derive(Clone, Debug)]
 enum Kind {
     Plain,
-    SourceNet(Vec<String>),
+    /// Derived from the `source_ip` paths (with their cache key).
+    SourceNet(Vec<String>, u64),
     Outcome,
 }
 
@@ -26,12 +27,14 @@ struct FieldRef {
     name: String,
     paths: Vec<String>,
     kind: Kind,
+    /// Per-event lookup cache key (hash of the name).
+    key: u64,
 }
 
 impl FieldRef {
     fn new(p: &Policy, name: &str) -> FieldRef {
         let kind = if name == "source_net" && !p.fields.contains_key("source_net") {
-            Kind::SourceNet(p.paths("source_ip"))
+            Kind::SourceNet(p.paths("source_ip"), hash_str(0xF1E1D, "source_ip"))
         } else if name == "outcome"
             && !(p.outcome.failure.is_empty() && p.outcome.success.is_empty())
         {
@@ -43,6 +46,7 @@ impl FieldRef {
             name: name.to_string(),
             paths: p.paths(name),
             kind,
+            key: hash_str(0xF1E1D, name),
         }
     }
 }
@@ -111,6 +115,7 @@ impl Extractor {
                 name: e.from.clone(),
                 paths: p.paths(&e.from),
                 kind: Kind::Plain,
+                key: hash_str(0xF1E1D, &e.from),
             },
             segs,
             set: e.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -170,6 +175,8 @@ impl Extractor {
 
 struct Ctx<'a, E: ?Sized> {
     ev: &'a E,
+    /// Raw field lookups already done for this event (several detectors read the same fields).
+    cache: core::cell::RefCell<Vec<(u64, Option<FieldValue<'a>>)>>,
     ex: &'a [(String, String)],
     outcome: &'a Outcome,
     t: f64,
@@ -179,8 +186,13 @@ struct Ctx<'a, E: ?Sized> {
 }
 
 impl<'a, E: Event + ?Sized> Ctx<'a, E> {
-    fn raw(&self, paths: &[String]) -> Option<FieldValue<'a>> {
-        paths.iter().find_map(|p| self.ev.field(p))
+    fn raw(&self, paths: &[String], key: u64) -> Option<FieldValue<'a>> {
+        if let Some((_, v)) = self.cache.borrow().iter().find(|(k, _)| *k == key) {
+            return *v;
+        }
+        let v = paths.iter().find_map(|p| self.ev.field(p));
+        self.cache.borrow_mut().push((key, v));
+        v
     }
 
     fn get(&self, f: &FieldRef) -> Option<Cow<'a, str>> {
@@ -188,16 +200,16 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
             return Some(Cow::Borrowed(v.as_str()));
         }
         match &f.kind {
-            Kind::Plain => self.raw(&f.paths).map(fv_str),
-            Kind::SourceNet(ip) => {
+            Kind::Plain => self.raw(&f.paths, f.key).map(fv_str),
+            Kind::SourceNet(ip, ipk) => {
                 let ipv = match self.ex.iter().find(|(k, _)| k == "source_ip") {
                     Some((_, v)) => Cow::Borrowed(v.as_str()),
-                    None => self.raw(ip).map(fv_str)?,
+                    None => self.raw(ip, *ipk).map(fv_str)?,
                 };
                 Some(Cow::Owned(network(&ipv)))
             }
             Kind::Outcome => {
-                let v = self.raw(&f.paths).map(fv_str)?;
+                let v = self.raw(&f.paths, f.key).map(fv_str)?;
                 if self.outcome.failure.iter().any(|x| *x == *v) {
                     Some(Cow::Borrowed("failure"))
                 } else if self.outcome.success.iter().any(|x| *x == *v) {
@@ -213,7 +225,7 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         if let Some((_, v)) = self.ex.iter().find(|(k, _)| *k == f.name) {
             return v.trim().parse::<f64>().ok().filter(|x| x.is_finite());
         }
-        match self.raw(&f.paths)? {
+        match self.raw(&f.paths, f.key)? {
             FieldValue::Num(n) if n.is_finite() => Some(n),
             FieldValue::Str(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
             FieldValue::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
@@ -1194,6 +1206,7 @@ impl Engine {
         let learning = self.events <= lp.period_events || t - self.first_t < lp.period_secs;
         let ctx = Ctx {
             ev: event,
+            cache: core::cell::RefCell::new(Vec::with_capacity(16)),
             ex: &ex,
             outcome: &self.policy.outcome,
             t,
@@ -1691,7 +1704,10 @@ impl Det {
                     return;
                 }
                 let h = hour_of(t);
-                let counts: Vec<f64> = (0..24).map(|i| prof.hour(i) as f64).collect();
+                let mut counts = [0.0f64; 24];
+                for (i, c) in counts.iter_mut().enumerate() {
+                    *c = prof.hour(i) as f64;
+                }
                 let tot: f64 = counts.iter().sum();
                 if tot < 8.0 {
                     return;

@@ -250,7 +250,7 @@ pub struct CountMin {
 
 impl CountMin {
     pub fn with_budget(bytes: usize, rows: usize) -> Self {
-        let rows = rows.max(1);
+        let rows = rows.clamp(1, 4);
         let width = (bytes / rows).max(64);
         CountMin {
             rows,
@@ -278,10 +278,15 @@ impl CountMin {
 
     /// Increment (conservative update) and return the count before the increment.
     pub fn add(&mut self, key: u64) -> u32 {
-        let before = self.get(key);
+        let mut idx = [0usize; 4];
+        let rows = self.rows.min(4);
+        let mut before = u32::MAX;
+        for (r, slot) in idx.iter_mut().enumerate().take(rows) {
+            *slot = self.idx(r, key);
+            before = before.min(self.cells[*slot] as u32);
+        }
         let target = (before + 1).min(255) as u8;
-        for r in 0..self.rows {
-            let i = self.idx(r, key);
+        for &i in &idx[..rows] {
             if self.cells[i] < target {
                 self.cells[i] = target;
             }

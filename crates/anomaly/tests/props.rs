@@ -41,7 +41,7 @@ fn event() -> impl Strategy<Value = Vec<(usize, Val)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 40, .. ProptestConfig::default() })]
 
     #[test]
     fn never_panics(preset in 0..PRESETS.len(), evs in prop::collection::vec((event(), any::<Option<i64>>()), 1..60)) {
