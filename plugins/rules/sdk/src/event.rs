@@ -89,3 +89,46 @@ pub fn cloudtrail_success(ev: &Event) -> bool {
     };
     empty("errorCode") && empty("errorMessage")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_paths_reach_objects_and_arrays() {
+        let ev = Event::parse(r#"{"a":{"b":[{"c":"x"},{"c":null}]},"n":1}"#).unwrap();
+        assert_eq!(ev.str_at("a.b.0.c"), Some("x"));
+        assert!(ev.is_null("a.b.1.c"));
+        assert!(ev.is_null("a.b.2.c"));
+        assert!(ev.is_null("missing"));
+        assert!(!ev.is_null("n"));
+        assert_eq!(ev.str_at("n"), None);
+        assert_eq!(ev.at("a.b.x"), None);
+        assert!(Event::parse("not json").is_none());
+    }
+
+    #[test]
+    fn prefilter_is_sound_for_unicode_escapes() {
+        let plain = r#"{"eventName":"DescribeTable"}"#;
+        assert!(!may_contain(plain, "ConsoleLogin"));
+        assert!(may_contain(
+            r#"{"eventName":"ConsoleLogin"}"#,
+            "ConsoleLogin"
+        ));
+        // A backslash alone (escaped quote) does not force a parse ...
+        assert!(!may_contain(r#"{"ua":"say \"hi\""}"#, "ConsoleLogin"));
+        // ... a \u escape does, and the parsed value does match.
+        let escaped = r#"{"eventName":"\u0043onsoleLogin"}"#;
+        assert!(may_contain(escaped, "ConsoleLogin"));
+        let ev = Event::parse_if_contains(escaped, "ConsoleLogin").unwrap();
+        assert_eq!(ev.str_at("eventName"), Some("ConsoleLogin"));
+    }
+
+    #[test]
+    fn cloudtrail_success_means_no_error_fields() {
+        let ok = Event::parse(r#"{"errorCode":"","errorMessage":null}"#).unwrap();
+        assert!(cloudtrail_success(&ok));
+        let bad = Event::parse(r#"{"errorCode":"AccessDenied"}"#).unwrap();
+        assert!(!cloudtrail_success(&bad));
+    }
+}

@@ -176,3 +176,58 @@ pub fn pod_with_host_flag(raw: &str, flag: &str) -> Option<HostPod> {
         name: a.name.unwrap_or_else(|| "<UNKNOWN_POD>".into()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gke_method_and_resource_names_are_split() {
+        let ev = Event::parse(
+            r#"{"protoPayload":{"serviceName":"k8s.io","methodName":"io.k8s.core.v1.pods.exec.create",
+                "resourceName":"core/v1/namespaces/prod/pods/web-1/exec",
+                "authenticationInfo":{"principalEmail":"a@b.c"},"status":{"code":7}}}"#,
+        )
+        .unwrap();
+        let a = normalize(&ev).unwrap();
+        assert_eq!(a.verb.as_deref(), Some("create"));
+        assert_eq!(a.resource.as_deref(), Some("pods"));
+        assert_eq!(a.subresource.as_deref(), Some("exec"));
+        assert_eq!(a.namespace.as_deref(), Some("prod"));
+        assert_eq!(a.name.as_deref(), Some("web-1"));
+        assert_eq!(a.username.as_deref(), Some("a@b.c"));
+        assert!(is_failed_request(a.status_code));
+    }
+
+    #[test]
+    fn aks_audit_is_unwrapped_and_other_categories_ignored() {
+        let ev = Event::parse(
+            r#"{"category":"kube-audit","properties":{"log":"{\"verb\":\"get\",\"objectRef\":{\"resource\":\"secrets\"},\"responseStatus\":{\"code\":200}}"}}"#,
+        )
+        .unwrap();
+        let a = normalize(&ev).unwrap();
+        assert_eq!(
+            (a.verb.as_deref(), a.resource.as_deref()),
+            (Some("get"), Some("secrets"))
+        );
+        assert!(!is_failed_request(a.status_code));
+        let other = Event::parse(r#"{"category":"Administrative","properties":{}}"#).unwrap();
+        assert!(normalize(&other).is_none());
+    }
+
+    #[test]
+    fn system_principals() {
+        assert!(is_system_principal(Some("system:kube-scheduler")));
+        assert!(is_system_principal(Some(
+            "system:serviceaccount:kube-system:x"
+        )));
+        assert!(is_system_principal(Some("eks:addon")));
+        assert!(!is_system_principal(Some(
+            "system:serviceaccount:default:x"
+        )));
+        assert!(!is_system_principal(Some("alice@example.com")));
+        assert!(!is_system_principal(None));
+        assert!(is_system_namespace(Some("kube-system")));
+        assert!(!is_system_namespace(Some("default")));
+    }
+}
