@@ -308,19 +308,17 @@ fn bidx(t: f64, width: f64) -> u32 {
 }
 
 fn dur(secs: f64) -> String {
-    let s = if secs.is_finite() {
-        libm::round(secs.max(0.0)) as u64
-    } else {
-        0
-    };
-    if s % 86_400 == 0 && s > 0 {
+    let s = if secs.is_finite() { libm::round(secs.max(0.0)) as u64 } else { 0 };
+    if s > 0 && s % 86_400 == 0 {
         format!("{}d", s / 86_400)
-    } else if s % 3600 == 0 && s > 0 {
+    } else if s > 0 && s % 3600 == 0 {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 && s > 0 {
-        format!("{}m", s / 60)
     } else if s >= 3600 {
         format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s > 0 && s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
     } else {
         format!("{s}s")
     }
@@ -1656,14 +1654,19 @@ impl Det {
                                 entity: ent.clone(),
                                 feature: f.name.clone(),
                                 observed: clip(&v, 128),
-                                expected: format!("one of {} known values", d as u64),
+                                expected: if d as u64 == 1 {
+                                    "the one known value".to_string()
+                                } else {
+                                    format!("one of {} known values", d as u64)
+                                },
                                 p,
                                 text: format!(
-                                    "{ent}: {} {} never seen for {ent} in {days} days ({} events, {} known values)",
+                                    "{ent}: {} {} never seen for {ent} in {days} days ({} events, {} known value{})",
                                     f.name,
                                     clip(&v, 128),
                                     thousands(prof.n as u64),
-                                    d as u64
+                                    d as u64,
+                                    if d as u64 == 1 { "" } else { "s" }
                                 ),
                                 dkey: combine(dseed, combine(*ek, hash_str(fi as u64, &v))),
                             });
@@ -2240,5 +2243,51 @@ impl Sequence {
         } else {
             h.push(id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's bytes-per-entry table.
+    #[test]
+    fn slot_sizes() {
+        assert_eq!(Table::<Profile>::slot_bytes(), 44);
+        assert_eq!(Table::<Win>::slot_bytes(), 32);
+        assert_eq!(Table::<Dist>::slot_bytes(), 84);
+        assert_eq!(Table::<RateState>::slot_bytes(), 268);
+        assert_eq!(Table::<Loc>::slot_bytes(), 28);
+        assert_eq!(Table::<u32>::slot_bytes(), 16);
+        assert_eq!(Table::<CtxStats>::slot_bytes(), 88);
+        assert_eq!(Table::<Hist>::slot_bytes(), 48);
+    }
+
+    #[test]
+    fn extract_patterns() {
+        let p = Policy::preset("sshd").unwrap();
+        let ex: Vec<Extractor> = p.extract.iter().map(|e| Extractor::new(&p, e)).collect();
+        let mut out = Vec::new();
+        let line = "Failed password for invalid user admin from 5.188.10.180 port 52631 ssh2";
+        assert!(ex.iter().any(|x| x.apply(line, &mut out)));
+        assert!(out.contains(&("user".into(), "admin".into())));
+        assert!(out.contains(&("source_ip".into(), "5.188.10.180".into())));
+        out.clear();
+        let line = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=183.62.140.253  user=root";
+        assert!(ex.iter().any(|x| x.apply(line, &mut out)));
+        assert!(out.contains(&("user".into(), "root".into())), "{out:?}");
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(network("203.0.113.9"), "203.0.113.0/24");
+        assert_eq!(network("2001:db8:1:2::1"), "2001:db8:1::/48");
+        assert_eq!(dur(600.0), "10m");
+        assert_eq!(dur(3720.0), "1h02m");
+        assert_eq!(hour_of(3.0 * 3600.0 + 5.0), 3);
+        assert_eq!(dow_of(0.0), 3); // Thursday
+        assert_eq!(thousands(1234567), "1,234,567");
+        let l = lambda_for(5, 0.001);
+        assert!((num::poisson_sf_ge(6.0, l) - 0.001).abs() < 1e-6);
     }
 }
