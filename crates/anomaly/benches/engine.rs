@@ -1,9 +1,9 @@
 //! Events/s per core for the default policy on structured audit events.
 //! `cargo bench -p logseal-anomaly --bench engine`
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use logseal_anomaly::{Engine, FieldValue, Policy};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn events(n: usize, users: usize) -> Vec<Value> {
     let mut x: u64 = 0x1234_5678;
@@ -21,7 +21,7 @@ fn events(n: usize, users: usize) -> Vec<Value> {
             let t = 1_704_067_200 + (i as u64) / 10; // 10 events per second
             json!({
                 "@timestamp": t,
-                "user": {"name": format!("user{u}"), "roles": if u % 10 == 0 { "admin" } else { "staff" }},
+                "user": {"name": format!("user{u}"), "roles": if u.is_multiple_of(10) { "admin" } else { "staff" }},
                 "source": {"ip": format!("10.{}.{}.{}", u % 7, (r >> 8) % 3, u % 250),
                            "geo": {"country_iso_code": "DE"}},
                 "event": {"action": action,
@@ -68,10 +68,22 @@ fn bench(c: &mut Criterion) {
         .iter()
         .map(|v| {
             [
-                ("user.name".into(), v["user"]["name"].as_str().unwrap().into()),
-                ("source.ip".into(), v["source"]["ip"].as_str().unwrap().into()),
-                ("event.action".into(), v["event"]["action"].as_str().unwrap().into()),
-                ("event.outcome".into(), v["event"]["outcome"].as_str().unwrap().into()),
+                (
+                    "user.name".into(),
+                    v["user"]["name"].as_str().unwrap().into(),
+                ),
+                (
+                    "source.ip".into(),
+                    v["source"]["ip"].as_str().unwrap().into(),
+                ),
+                (
+                    "event.action".into(),
+                    v["event"]["action"].as_str().unwrap().into(),
+                ),
+                (
+                    "event.outcome".into(),
+                    v["event"]["outcome"].as_str().unwrap().into(),
+                ),
             ]
         })
         .collect();
@@ -87,7 +99,10 @@ fn bench(c: &mut Criterion) {
                         (f[2].0.as_str(), FieldValue::Str(&f[2].1)),
                         (f[3].0.as_str(), FieldValue::Str(&f[3].1)),
                     ];
-                    e.score(&ev[..], Some(1_704_067_200_000_000_000 + i as i64 * 100_000_000));
+                    e.score(
+                        &ev[..],
+                        Some(1_704_067_200_000_000_000 + i as i64 * 100_000_000),
+                    );
                 }
             },
             BatchSize::PerIteration,

@@ -308,7 +308,11 @@ fn bidx(t: f64, width: f64) -> u32 {
 }
 
 fn dur(secs: f64) -> String {
-    let s = if secs.is_finite() { libm::round(secs.max(0.0)) as u64 } else { 0 };
+    let s = if secs.is_finite() {
+        libm::round(secs.max(0.0)) as u64
+    } else {
+        0
+    };
     if s > 0 && s % 86_400 == 0 {
         format!("{}d", s / 86_400)
     } else if s > 0 && s % 3600 == 0 {
@@ -870,6 +874,7 @@ struct Sequence {
     max_templates: usize,
 }
 
+#[allow(clippy::large_enum_variant)] // one per detector, never moved in a hot path
 enum Det {
     Threshold(Threshold),
     Distinct(DistinctDet),
@@ -1185,12 +1190,10 @@ impl Engine {
         let mut ex = core::mem::take(&mut self.ex_buf);
         ex.clear();
         for x in &self.extract {
-            if let Some(text) = x.from.paths.iter().find_map(|p| event.field(p)) {
-                if let FieldValue::Str(s) = text {
-                    if x.apply(s, &mut ex) {
-                        break;
-                    }
-                }
+            if let Some(FieldValue::Str(s)) = x.from.paths.iter().find_map(|p| event.field(p))
+                && x.apply(s, &mut ex)
+            {
+                break;
             }
         }
         let t = self.event_time(event, &ex, time_ns);
@@ -1251,12 +1254,12 @@ impl Engine {
         let mut allowed_all = false;
         let mut allowed: Vec<&str> = Vec::new();
         for a in &self.allow {
-            if let Some(v) = ctx.get(&a.f) {
-                if a.values.iter().any(|x| *x == *v) {
-                    match &a.detector {
-                        Some(d) => allowed.push(d.as_str()),
-                        None => allowed_all = true,
-                    }
+            if let Some(v) = ctx.get(&a.f)
+                && a.values.iter().any(|x| *x == *v)
+            {
+                match &a.detector {
+                    Some(d) => allowed.push(d.as_str()),
+                    None => allowed_all = true,
                 }
             }
         }
@@ -1269,7 +1272,12 @@ impl Engine {
         if learning {
             // Declarative rules need no baseline and fire during learning too.
             let dets = &self.dets;
-            hits.retain(|h| matches!(dets[h.det], Det::Threshold(_) | Det::Distinct(_) | Det::FollowedBy(_)));
+            hits.retain(|h| {
+                matches!(
+                    dets[h.det],
+                    Det::Threshold(_) | Det::Distinct(_) | Det::FollowedBy(_)
+                )
+            });
         }
         let names = &self.names;
         let sup = &self.policy.suppress;
@@ -1867,10 +1875,16 @@ impl Rate {
             // distribution, so intermittent series do not alert on every spike).
             // floor the scale at 2% of the series' typical magnitude (near-constant series)
             let b = (s.dev as f64).max(1e-9 + 1e-3 * e.abs() + 0.02 * s.err_rate as f64);
-            s.err_rate = if s.n == 0 { x.abs() as f32 } else { (s.err_rate as f64 + self.alpha * (x.abs() - s.err_rate as f64)) as f32 };
+            s.err_rate = if s.n == 0 {
+                x.abs() as f32
+            } else {
+                (s.err_rate as f64 + self.alpha * (x.abs() - s.err_rate as f64)) as f32
+            };
             let u = ((x - e).abs() / b).min(50.0);
             // conformal: share of past (decayed) surprises at least this large
-            let bin = |u: f64| -> usize { ((libm::log2(u.max(1e-9)) + 4.0) * 2.0).clamp(0.0, (UBINS - 1) as f64) as usize };
+            let bin = |u: f64| -> usize {
+                ((libm::log2(u.max(1e-9)) + 4.0) * 2.0).clamp(0.0, (UBINS - 1) as f64) as usize
+            };
             let bu = bin(u);
             let tot: f64 = s.hist.iter().map(|&h| h as f64).sum();
             let ge: f64 = s.hist[bu..].iter().map(|&h| h as f64).sum();
@@ -1889,7 +1903,13 @@ impl Rate {
                 None
             }
         } else if s.n >= self.warmup && big_enough {
-            let p = if z >= 0.0 { num::normal_sf(z) } else if self.drops { num::normal_sf(-z) } else { 1.0 };
+            let p = if z >= 0.0 {
+                num::normal_sf(z)
+            } else if self.drops {
+                num::normal_sf(-z)
+            } else {
+                1.0
+            };
             let p = if self.drops { (2.0 * p).min(1.0) } else { p };
             Some((p, e, sigma))
         } else {
@@ -1901,7 +1921,11 @@ impl Rate {
         } else {
             self.alpha
         };
-        let clipw = if counts { 3.0 * sigma } else { 5.0 * (s.dev as f64).max(1e-6 + 1e-3 * e.abs()) };
+        let clipw = if counts {
+            3.0 * sigma
+        } else {
+            5.0 * (s.dev as f64).max(1e-6 + 1e-3 * e.abs())
+        };
         let r = if s.n >= self.warmup {
             (x - e).clamp(-clipw, clipw)
         } else {
@@ -2181,11 +2205,11 @@ impl Sequence {
         if !c.learning {
             let mut found: Option<(usize, CtxStats)> = None;
             for j in (1..=self.h).rev() {
-                if let Some(s) = self.ctx.get(hist.ctx(j, seed)) {
-                    if s.total >= 3 {
-                        found = Some((j, *s));
-                        break;
-                    }
+                if let Some(s) = self.ctx.get(hist.ctx(j, seed))
+                    && s.total >= 3
+                {
+                    found = Some((j, *s));
+                    break;
                 }
             }
             if let Some((j, s)) = found {
@@ -2197,8 +2221,17 @@ impl Sequence {
                     let top_sum: u64 = s.cnt.iter().map(|&x| x as u64).sum();
                     let unseen = (s.total as u64).saturating_sub(top_sum);
                     let singles = s.cnt.iter().filter(|&&x| x == 1).count() as u64;
-                    let le: u64 = s.cnt.iter().filter(|&&x| x <= cn && x > 0).map(|&x| x as u64).sum();
-                    let tail = if cn == 0 { unseen.max(singles) } else { unseen.max(singles) + le };
+                    let le: u64 = s
+                        .cnt
+                        .iter()
+                        .filter(|&&x| x <= cn && x > 0)
+                        .map(|&x| x as u64)
+                        .sum();
+                    let tail = if cn == 0 {
+                        unseen.max(singles)
+                    } else {
+                        unseen.max(singles) + le
+                    };
                     let p = (tail as f64 + 1.0) / (s.total as f64 + 1.0);
                     let have = (hist.len as usize).min(j);
                     let prev: Vec<String> = (0..have)

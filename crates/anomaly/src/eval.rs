@@ -80,13 +80,25 @@ impl Counts {
     }
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.tpr());
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
     }
     /// Precision and F1 as if anomalies made up `rate` of the sessions.
     pub fn reweighted(&self, rate: f64) -> (f64, f64) {
         let (tpr, fpr) = (self.tpr(), self.fpr());
-        let p = if tpr == 0.0 { 0.0 } else { tpr * rate / (tpr * rate + fpr * (1.0 - rate)) };
-        let f1 = if p + tpr == 0.0 { 0.0 } else { 2.0 * p * tpr / (p + tpr) };
+        let p = if tpr == 0.0 {
+            0.0
+        } else {
+            tpr * rate / (tpr * rate + fpr * (1.0 - rate))
+        };
+        let f1 = if p + tpr == 0.0 {
+            0.0
+        } else {
+            2.0 * p * tpr / (p + tpr)
+        };
         (p, f1)
     }
 }
@@ -116,19 +128,29 @@ fn hdfs_policy(history: usize, top_k: usize, learn_events: u64) -> String {
 }
 
 fn hdfs_sessions(train: &str) -> Vec<Vec<&str>> {
-    train.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).filter(|s| !s.is_empty()).collect()
+    train
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn run_session(e: &mut Engine, id: &str, keys: &[&str]) -> bool {
     let mut flagged = false;
     for k in keys {
-        let ev: [(&str, FieldValue<'_>); 2] = [("session", FieldValue::Str(id)), ("key", FieldValue::Str(k))];
+        let ev: [(&str, FieldValue<'_>); 2] = [
+            ("session", FieldValue::Str(id)),
+            ("key", FieldValue::Str(k)),
+        ];
         if e.score(&ev[..], None).severity > Severity::None {
             flagged = true;
         }
     }
     // the block's lifecycle is over: a host would send this on session close / timeout
-    let end: [(&str, FieldValue<'_>); 2] = [("session", FieldValue::Str(id)), ("end", FieldValue::Bool(true))];
+    let end: [(&str, FieldValue<'_>); 2] = [
+        ("session", FieldValue::Str(id)),
+        ("end", FieldValue::Bool(true)),
+    ];
     if e.score(&end[..], None).severity > Severity::None {
         flagged = true;
     }
@@ -137,7 +159,12 @@ fn run_session(e: &mut Engine, id: &str, keys: &[&str]) -> bool {
 
 /// Train on `train` (normal sessions), score `test` sessions; a session is
 /// anomalous when any of its events is flagged.
-pub fn hdfs(train_text: &str, test_text: &str, history: usize, top_k: usize) -> Result<HdfsResult, String> {
+pub fn hdfs(
+    train_text: &str,
+    test_text: &str,
+    history: usize,
+    top_k: usize,
+) -> Result<HdfsResult, String> {
     let train = hdfs_sessions(train_text);
     // Held-out check on the training file only: learn on the first 80 %, count flags on the rest.
     let cut = train.len() * 4 / 5;
@@ -161,7 +188,9 @@ pub fn hdfs(train_text: &str, test_text: &str, history: usize, top_k: usize) -> 
     let start = Instant::now();
     let mut events = 0usize;
     for (i, line) in test_text.lines().enumerate() {
-        let Some((seq, label)) = line.rsplit_once(',') else { continue };
+        let Some((seq, label)) = line.rsplit_once(',') else {
+            continue;
+        };
         let label = match label.trim() {
             "0" => false,
             "1" => true,
@@ -239,7 +268,14 @@ fn bgl_lines(text: &str) -> Vec<BglLine<'_>> {
             let comp = it.next()?;
             let level = it.next()?;
             let content = it.next().unwrap_or("");
-            Some(BglLine { alert: label != "-", ts, node, level, component: comp, message: format!("{comp} {level} {content}") })
+            Some(BglLine {
+                alert: label != "-",
+                ts,
+                node,
+                level,
+                component: comp,
+                message: format!("{comp} {level} {content}"),
+            })
         })
         .collect()
 }
@@ -247,8 +283,11 @@ fn bgl_lines(text: &str) -> Vec<BglLine<'_>> {
 fn bgl_score(learn: &[&BglLine<'_>], test: &[BglLine<'_>], rule: bool) -> Result<Counts, String> {
     let mut e = Engine::new(policy(&bgl_policy(learn.len() as u64, rule))?);
     let mut c = Counts::default();
-    for (i, l) in learn.iter().map(|l| (false, *l)).chain(test.iter().map(|l| (true, l))).enumerate().map(|(i, x)| (i, x)) {
-        let (scored, l) = l;
+    for (scored, l) in learn
+        .iter()
+        .map(|l| (false, *l))
+        .chain(test.iter().map(|l| (true, l)))
+    {
         let ev: [(&str, FieldValue<'_>); 5] = [
             ("ts", FieldValue::Str(l.ts)),
             ("node", FieldValue::Str(l.node)),
@@ -257,7 +296,6 @@ fn bgl_score(learn: &[&BglLine<'_>], test: &[BglLine<'_>], rule: bool) -> Result
             ("message", FieldValue::Str(&l.message)),
         ];
         let v = e.score(&ev[..], None);
-        let _ = i;
         if scored {
             c.add(l.alert, v.severity > Severity::None);
         }
@@ -297,7 +335,11 @@ const FP_W: f64 = 0.11;
 const FN_W: f64 = 1.0;
 
 fn scaled_sigmoid(pos: f64) -> f64 {
-    if pos >= 3.0 { -1.0 } else { 2.0 / (1.0 + libm::exp(5.0 * pos)) - 1.0 }
+    if pos >= 3.0 {
+        -1.0
+    } else {
+        2.0 / (1.0 + libm::exp(5.0 * pos)) - 1.0
+    }
 }
 
 /// One scored point for NAB's threshold sweep.
@@ -306,6 +348,9 @@ struct NabPoint {
     window: Option<usize>,
     sweep: f64,
 }
+
+/// Scored points, raw scores and window labels of one series.
+type FilePoints = (Vec<NabPoint>, Vec<f64>, Vec<Option<usize>>);
 
 /// NAB standard-profile result.
 #[derive(Debug, Clone)]
@@ -319,12 +364,14 @@ pub struct NabResult {
 }
 
 fn nab_policy(half_life: f64) -> String {
-    format!(r#"{{"version":1,"name":"nab-eval",
+    format!(
+        r#"{{"version":1,"name":"nab-eval",
       "fields":{{"timestamp":"timestamp"}},
       "learning":{{"period_secs":0,"min_entity_events":1}},
       "alerting":{{"report_p":1,"evidence_p":1,"max_reasons":1,"dedup_secs":0}},
       "detectors":[{{"type":"rate","name":"value_rate","value_field":"value","seasonality":"hour_of_day",
-                    "half_life":{half_life},"warmup":200,"drops":true}}]}}"#)
+                    "half_life":{half_life},"warmup":200,"drops":true}}]}}"#
+    )
 }
 
 fn nab_file_points(
@@ -332,15 +379,24 @@ fn nab_file_points(
     windows: &[(f64, f64)],
     win_base: usize,
     half_life: f64,
-) -> Result<(Vec<NabPoint>, Vec<f64>, Vec<Option<usize>>), String> {
+) -> Result<FilePoints, String> {
     let mut e = Engine::new(policy(&nab_policy(half_life))?);
     let mut ts = Vec::new();
     let mut scores = Vec::new();
     for line in csv.lines().skip(1) {
-        let Some((t, v)) = line.split_once(',') else { continue };
-        let Some(tt) = crate::parse_time_secs(t, 1970) else { continue };
-        let Ok(val) = v.trim().parse::<f64>() else { continue };
-        let ev: [(&str, FieldValue<'_>); 2] = [("timestamp", FieldValue::Str(t)), ("value", FieldValue::Num(val))];
+        let Some((t, v)) = line.split_once(',') else {
+            continue;
+        };
+        let Some(tt) = crate::parse_time_secs(t, 1970) else {
+            continue;
+        };
+        let Ok(val) = v.trim().parse::<f64>() else {
+            continue;
+        };
+        let ev: [(&str, FieldValue<'_>); 2] = [
+            ("timestamp", FieldValue::Str(t)),
+            ("value", FieldValue::Num(val)),
+        ];
         scores.push(e.score(&ev[..], None).score);
         ts.push(tt);
     }
@@ -350,10 +406,10 @@ fn nab_file_points(
     for (wi, &(a, b)) in windows.iter().enumerate() {
         let s = ts.iter().position(|&t| t >= a);
         let en = ts.iter().rposition(|&t| t <= b);
-        if let (Some(s), Some(en)) = (s, en) {
-            if en >= s {
-                ranges.push((s, en, win_base + wi));
-            }
+        if let (Some(s), Some(en)) = (s, en)
+            && en >= s
+        {
+            ranges.push((s, en, win_base + wi));
         }
     }
     let prob = ((0.15 * n as f64).floor()).min(0.15 * 5000.0) as usize;
@@ -377,14 +433,18 @@ fn nab_file_points(
                 (scaled_sigmoid(pos) * FP_W, None)
             }
         };
-        if let Some(&(s, en, _)) = inw {
-            if i == en {
-                prev_end = Some((en, (en - s + 1) as f64));
-            }
+        if let Some(&(s, en, _)) = inw
+            && i == en
+        {
+            prev_end = Some((en, (en - s + 1) as f64));
         }
         labels[i] = w;
         if i >= prob {
-            pts.push(NabPoint { score: scores[i], window: w, sweep });
+            pts.push(NabPoint {
+                score: scores[i],
+                window: w,
+                sweep,
+            });
         }
     }
     Ok((pts, scores, labels))
@@ -393,8 +453,8 @@ fn nab_file_points(
 /// Score every realKnownCause series and apply NAB's standard profile with
 /// the corpus-level threshold sweep (NAB's own protocol).
 pub fn nab(dir: &Path, half_life: f64) -> Result<NabResult, String> {
-    let wj: serde_json::Value =
-        serde_json::from_str(&read(&dir.join("combined_windows.json"))?).map_err(|e| format!("windows: {e}"))?;
+    let wj: serde_json::Value = serde_json::from_str(&read(&dir.join("combined_windows.json"))?)
+        .map_err(|e| format!("windows: {e}"))?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|d| d.ok().map(|d| d.path()))
@@ -425,10 +485,18 @@ pub fn nab(dir: &Path, half_life: f64) -> Result<NabResult, String> {
         let (pts, scores, labels) = nab_file_points(&read(f)?, &wins, nwin, half_life)?;
         if std::env::var_os("NAB_DEBUG").is_some() {
             let inwin = pts.iter().filter(|p| p.window.is_some()).count();
-            let mx = pts.iter().filter(|p| p.window.is_some()).map(|p| p.score).fold(0.0, f64::max);
+            let mx = pts
+                .iter()
+                .filter(|p| p.window.is_some())
+                .map(|p| p.score)
+                .fold(0.0, f64::max);
             let hi = pts.iter().filter(|p| p.score >= 0.99).count();
             let hi5 = pts.iter().filter(|p| p.score >= 0.5).count();
-            std::eprintln!("{name}: {} windows, {} points, {inwin} in windows, max score in windows {mx}; >=0.99: {hi}, >=0.5: {hi5}", wins.len(), pts.len());
+            std::eprintln!(
+                "{name}: {} windows, {} points, {inwin} in windows, max score in windows {mx}; >=0.99: {hi}, >=0.5: {hi5}",
+                wins.len(),
+                pts.len()
+            );
         }
         per_file_meta.push((name, nwin, wins.len(), scores, labels));
         nwin += wins.len();
@@ -436,7 +504,12 @@ pub fn nab(dir: &Path, half_life: f64) -> Result<NabResult, String> {
     }
     // Threshold sweep over the whole corpus.
     let mut order: Vec<usize> = (0..all.len()).collect();
-    order.sort_by(|&a, &b| all[b].score.partial_cmp(&all[a].score).unwrap_or(std::cmp::Ordering::Equal));
+    order.sort_by(|&a, &b| {
+        all[b]
+            .score
+            .partial_cmp(&all[a].score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     let mut best_w = vec![-FN_W; nwin];
     let mut total = -FN_W * nwin as f64;
     let mut best = (total, 1.1);
@@ -470,17 +543,9 @@ pub fn nab(dir: &Path, half_life: f64) -> Result<NabResult, String> {
     let mut detected = 0;
     let mut fps = 0;
     let mut per_file = Vec::new();
-    let mut pi = 0;
-    for (name, base, nw, _scores, _labels) in &per_file_meta {
-        let _ = pi;
+    for (name, base, nw, scores, labels) in &per_file_meta {
         let mut det = vec![false; *nw];
         let mut fp = 0;
-        for p in all.iter().skip(pi).take_while(|_| true) {
-            let _ = p;
-            break;
-        }
-        pi += 0;
-        let (_, _, _, scores, labels) = per_file_meta.iter().find(|m| &m.0 == name).unwrap();
         let n = scores.len();
         let prob = ((0.15 * n as f64).floor()).min(750.0) as usize;
         for j in prob..n {
@@ -496,7 +561,14 @@ pub fn nab(dir: &Path, half_life: f64) -> Result<NabResult, String> {
         fps += fp;
         per_file.push((name.clone(), *nw, d, fp));
     }
-    Ok(NabResult { score, threshold: th, windows: nwin, detected_windows: detected, false_positives: fps, per_file })
+    Ok(NabResult {
+        score,
+        threshold: th,
+        windows: nwin,
+        detected_windows: detected,
+        false_positives: fps,
+        per_file,
+    })
 }
 
 // ------------------------------------------------------------------ OpenSSH
@@ -522,10 +594,19 @@ pub fn openssh(text: &str) -> Result<(BTreeMap<String, IpSummary>, Vec<String>),
     let mut e = Engine::new(p.clone());
     let ip_re = |m: &str| -> Option<String> {
         // the same extraction the engine does, to group lines by IP for the report
-        for key in [" from ", "rhost=", "[", "Received disconnect from ", "Connection closed by "] {
+        for key in [
+            " from ",
+            "rhost=",
+            "[",
+            "Received disconnect from ",
+            "Connection closed by ",
+        ] {
             if let Some(i) = m.find(key) {
                 let rest = &m[i + key.len()..];
-                let ip: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+                let ip: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.')
+                    .collect();
                 if ip.split('.').count() == 4 && ip.split('.').all(|x| !x.is_empty()) {
                     return Some(ip);
                 }
@@ -558,7 +639,9 @@ pub fn openssh(text: &str) -> Result<(BTreeMap<String, IpSummary>, Vec<String>),
                 s.first_line = ts.to_string();
             }
             s.lines += 1;
-            if msg.contains("Failed password") || msg.contains("Invalid user") || msg.contains("authentication failure")
+            if msg.contains("Failed password")
+                || msg.contains("Invalid user")
+                || msg.contains("authentication failure")
             {
                 s.failures += 1;
             }
@@ -569,7 +652,11 @@ pub fn openssh(text: &str) -> Result<(BTreeMap<String, IpSummary>, Vec<String>),
                 s.flagged += 1;
                 if s.first_flag.is_none() {
                     s.first_flag = Some(ts.to_string());
-                    s.example = v.reasons.first().map(|r| r.text.clone()).unwrap_or_default();
+                    s.example = v
+                        .reasons
+                        .first()
+                        .map(|r| r.text.clone())
+                        .unwrap_or_default();
                 }
                 for r in &v.reasons {
                     *s.detectors.entry(r.detector.clone()).or_default() += 1;
@@ -617,7 +704,10 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
                 main.counts.tn + main.counts.fp,
                 main.counts.tp + main.counts.fn_
             );
-            let _ = writeln!(md, "| method | TPR | FPR | precision @2.93% | F1 @2.93% |\n|---|---|---|---|---|");
+            let _ = writeln!(
+                md,
+                "| method | TPR | FPR | precision @2.93% | F1 @2.93% |\n|---|---|---|---|---|"
+            );
             let _ = writeln!(
                 md,
                 "| **logseal `sequence` (h=10, k=9)** | **{}** | **{}** | **{}** | **{:.3}** |",
@@ -626,7 +716,10 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
                 pct(p),
                 f1
             );
-            let _ = writeln!(md, "| DeepLog (published, this split) | | | | 0.945-0.958 |");
+            let _ = writeln!(
+                md,
+                "| DeepLog (published, this split) | | | | 0.945-0.958 |"
+            );
             let _ = writeln!(md, "| LogAnomaly (published) | | | | 0.976 |");
             let _ = writeln!(md, "| LogRobust (published) | | | | 0.94 |\n");
             let _ = writeln!(
@@ -658,7 +751,11 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
             let _ = writeln!(
                 md,
                 "\nGoal in the issue: F1 ≥ 0.97 unsupervised and streaming. Result: **{}**.\n",
-                if f1 >= 0.97 { format!("met ({f1:.3})") } else { format!("missed ({f1:.3})") }
+                if f1 >= 0.97 {
+                    format!("met ({f1:.3})")
+                } else {
+                    format!("missed ({f1:.3})")
+                }
             );
         }
         (a, b) => {
@@ -691,7 +788,10 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
                 for (name, c) in [
                     ("unsupervised `sequence`", r.counts),
                     ("semi-supervised `sequence`", r.semi),
-                    ("unsupervised `sequence` + rule `level in [FATAL, FAILURE]`", r.with_rule),
+                    (
+                        "unsupervised `sequence` + rule `level in [FATAL, FAILURE]`",
+                        r.with_rule,
+                    ),
                 ] {
                     let _ = writeln!(
                         md,
@@ -740,8 +840,16 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
                  confidence intervals.\n",
                 args.bgl_train_fraction * 100.0,
                 100.0 - args.bgl_train_fraction * 100.0,
-                if f1 >= 0.6 { format!("met ({f1:.3})") } else { format!("missed ({f1:.3})") },
-                if f1r >= 0.6 { format!("met ({f1r:.3})") } else { format!("missed ({f1r:.3})") }
+                if f1 >= 0.6 {
+                    format!("met ({f1:.3})")
+                } else {
+                    format!("missed ({f1:.3})")
+                },
+                if f1r >= 0.6 {
+                    format!("met ({f1r:.3})")
+                } else {
+                    format!("missed ({f1r:.3})")
+                }
             );
         }
         Err(e) => {
@@ -764,7 +872,10 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
             );
             let _ = writeln!(md, "| detector | NAB score (standard) |\n|---|---|");
             let _ = writeln!(md, "| **logseal `rate` (gauge)** | **{:.1}** |", r.score);
-            let _ = writeln!(md, "| HTM (published) | about 70 |\n| Random Cut Forest (published) | 51.7 |\n| windowed Gaussian (published) | 39.6 |\n");
+            let _ = writeln!(
+                md,
+                "| HTM (published) | about 70 |\n| Random Cut Forest (published) | 51.7 |\n| windowed Gaussian (published) | 39.6 |\n"
+            );
             let _ = writeln!(
                 md,
                 "Threshold chosen by the sweep: score ≥ {}. Windows detected: {} of {}; false-positive points outside windows: {}.\n",
@@ -790,14 +901,21 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
                  series (rogue_agent_key_updown) produced hundreds of p ≈ 0 points; the conformal p-value replaced them after \
                  seeing that. So the *form* of the detector was revised once with knowledge of NAB results.\n"
             );
-            let _ = writeln!(md, "| series | windows | detected | false-positive points |\n|---|---|---|---|");
+            let _ = writeln!(
+                md,
+                "| series | windows | detected | false-positive points |\n|---|---|---|---|"
+            );
             for (n, w, d, fp) in &r.per_file {
                 let _ = writeln!(md, "| {n} | {w} | {d} | {fp} |");
             }
             let _ = writeln!(
                 md,
                 "\nGoal ≥ 60 for the rate detector: **{}**.\n",
-                if r.score >= 60.0 { format!("met ({:.1})", r.score) } else { format!("missed ({:.1})", r.score) }
+                if r.score >= 60.0 {
+                    format!("met ({:.1})", r.score)
+                } else {
+                    format!("missed ({:.1})", r.score)
+                }
             );
         }
         Err(e) => {
@@ -827,10 +945,17 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
                 md,
                 "| source IP | lines | auth failures | accepted | flagged lines | first seen | first flagged | detectors (reasons) | first reason |\n|---|---|---|---|---|---|---|---|---|"
             );
-            let mut rows: Vec<_> = ips.iter().filter(|(_, s)| s.failures > 0 || s.accepted > 0).collect();
+            let mut rows: Vec<_> = ips
+                .iter()
+                .filter(|(_, s)| s.failures > 0 || s.accepted > 0)
+                .collect();
             rows.sort_by(|a, b| b.1.failures.cmp(&a.1.failures).then(a.0.cmp(b.0)));
             for (ip, s) in rows {
-                let dets: Vec<String> = s.detectors.iter().map(|(k, v)| format!("{k} ({v})")).collect();
+                let dets: Vec<String> = s
+                    .detectors
+                    .iter()
+                    .map(|(k, v)| format!("{k} ({v})"))
+                    .collect();
                 let _ = writeln!(
                     md,
                     "| {ip} | {} | {} | {} | {} | {} | {} | {} | {} |",

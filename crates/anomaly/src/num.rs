@@ -134,7 +134,7 @@ pub fn write_num(out: &mut String, x: f64) {
     let _ = write!(out, "{int}");
     if frac != 0 {
         let mut digits = 4;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }
@@ -170,7 +170,7 @@ pub fn write_json_str(out: &mut String, s: &str) {
 
 /// Half-life decay factor for an elapsed time: `2^(-dt/half_life)`.
 pub fn decay(dt_secs: f64, half_life_secs: f64) -> f64 {
-    if !(dt_secs > 0.0) || !(half_life_secs > 0.0) {
+    if dt_secs.is_nan() || half_life_secs.is_nan() || dt_secs <= 0.0 || half_life_secs <= 0.0 {
         return 1.0;
     }
     libm::exp2(-dt_secs / half_life_secs)

@@ -710,7 +710,10 @@ impl Policy {
                 DetectorSpec::Threshold(r) => {
                     pos(key.clone() + ".window_secs", r.window_secs)?;
                     if r.threshold == 0 && r.filter.is_empty() {
-                        return Err(err(key + ".threshold", "0 (every matching event) needs a `where` condition"));
+                        return Err(err(
+                            key + ".threshold",
+                            "0 (every matching event) needs a `where` condition",
+                        ));
                     }
                     conds(key + ".where", &r.filter)?;
                 }

@@ -98,6 +98,10 @@ impl<V: Copy + Default> Table<V> {
         self.len
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     #[inline]
     fn bucket(&self, key: u64) -> usize {
         // Multiply-shift works for any bucket count and is the same on 32-bit targets.

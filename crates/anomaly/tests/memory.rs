@@ -20,16 +20,26 @@ fn million_users_stay_within_budget() {
             ("user.name", FieldValue::Str(&name)),
             ("source.ip", FieldValue::Str(&ip)),
             ("event.action", FieldValue::Str("login")),
-            ("event.outcome", FieldValue::Str(if i % 7 == 0 { "failure" } else { "success" })),
+            (
+                "event.outcome",
+                FieldValue::Str(if i % 7 == 0 { "failure" } else { "success" }),
+            ),
         ];
         e.score(&ev[..], Some(t0 + i as i64 * 1_000_000));
         if i % 100_000 == 0 {
-            assert!(e.memory_bytes() <= budget, "{} > {budget} after {i} users", e.memory_bytes());
+            assert!(
+                e.memory_bytes() <= budget,
+                "{} > {budget} after {i} users",
+                e.memory_bytes()
+            );
         }
     }
     let used = e.memory_bytes();
     let kept = e.profiled_entities();
-    println!("memory for 1,000,000 distinct users: {used} bytes ({:.1} MiB), {kept} profiles kept", used as f64 / 1048576.0);
+    println!(
+        "memory for 1,000,000 distinct users: {used} bytes ({:.1} MiB), {kept} profiles kept",
+        used as f64 / 1048576.0
+    );
     assert!(used <= budget, "{used} > {budget}");
     // the budget is actually used for profiles, not wasted
     assert!(kept > 500_000, "only {kept} profiles kept");
@@ -43,9 +53,17 @@ fn small_budget_is_respected() {
     for i in 0..50_000u64 {
         let name = format!("u{i}");
         let sess = format!("s{}", i % 5000);
-        let msg = format!("request {} served in {} ms for path /a/{}", i, i % 100, i % 3);
-        let ev: [(&str, FieldValue<'_>); 3] =
-            [("user.name", FieldValue::Str(&name)), ("session.id", FieldValue::Str(&sess)), ("message", FieldValue::Str(&msg))];
+        let msg = format!(
+            "request {} served in {} ms for path /a/{}",
+            i,
+            i % 100,
+            i % 3
+        );
+        let ev: [(&str, FieldValue<'_>); 3] = [
+            ("user.name", FieldValue::Str(&name)),
+            ("session.id", FieldValue::Str(&sess)),
+            ("message", FieldValue::Str(&msg)),
+        ];
         e.score(&ev[..], Some(i as i64 * 1_000_000_000));
     }
     assert!(e.memory_bytes() <= 1 << 20, "{}", e.memory_bytes());

@@ -1,28 +1,61 @@
 //! Property tests: no input makes the engine panic; numerics agree with statrs.
 
-use logseal_anomaly::{num, Engine, FieldValue, Policy, PRESETS};
+use logseal_anomaly::{Engine, FieldValue, PRESETS, Policy, num};
 use proptest::prelude::*;
 
 const PATHS: &[&str] = &[
-    "@timestamp", "timestamp", "time", "eventTime", "user.name", "user", "source.ip", "source_ip", "sourceIPAddress",
-    "event.action", "event.outcome", "outcome", "status", "message", "session.id", "source.geo.location.lat",
-    "source.geo.location.lon", "source.geo.country_iso_code", "user_agent.original", "response_code", "verb",
-    "user.username", "objectRef.resource", "responseStatus.code", "downstream_remote_address", "path", "pid", "host",
+    "@timestamp",
+    "timestamp",
+    "time",
+    "eventTime",
+    "user.name",
+    "user",
+    "source.ip",
+    "source_ip",
+    "sourceIPAddress",
+    "event.action",
+    "event.outcome",
+    "outcome",
+    "status",
+    "message",
+    "session.id",
+    "source.geo.location.lat",
+    "source.geo.location.lon",
+    "source.geo.country_iso_code",
+    "user_agent.original",
+    "response_code",
+    "verb",
+    "user.username",
+    "objectRef.resource",
+    "responseStatus.code",
+    "downstream_remote_address",
+    "path",
+    "pid",
+    "host",
 ];
 
 fn value() -> impl Strategy<Value = Val> {
     prop_oneof![
         any::<String>().prop_map(Val::S),
         "[a-z0-9 .:/\\[\\]{}=-]{0,40}".prop_map(Val::S),
-        Just(Val::S("Failed password for root from 1.2.3.4 port 22 ssh2".into())),
+        Just(Val::S(
+            "Failed password for root from 1.2.3.4 port 22 ssh2".into()
+        )),
         Just(Val::S("rhost=1.2.3.4  user=x".into())),
         Just(Val::S("Dec 10 06:55:46".into())),
         Just(Val::S("2024-02-30T25:61:61+99:99".into())),
         Just(Val::S("x".repeat(100_000))),
         Just(Val::S("a ".repeat(5_000))),
         any::<f64>().prop_map(Val::N),
-        prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY), Just(-0.0), Just(1e300), Just(-1e300)]
-            .prop_map(Val::N),
+        prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(-0.0),
+            Just(1e300),
+            Just(-1e300)
+        ]
+        .prop_map(Val::N),
         any::<bool>().prop_map(Val::B),
         Just(Val::S("failure".into())),
         Just(Val::S("success".into())),

@@ -1,7 +1,7 @@
 //! `logseal-eval --data ../shared/data --out EVALUATION.md`
 //! Overrides: `--hdfs-train F --hdfs-test F --bgl F --nab DIR --openssh F --bgl-train-fraction X`.
 
-use logseal_anomaly::eval::{run, EvalArgs};
+use logseal_anomaly::eval::{EvalArgs, run};
 use std::path::PathBuf;
 
 fn main() {
@@ -19,12 +19,19 @@ fn main() {
         match a.as_str() {
             "--data" => data = PathBuf::from(val(&mut args)),
             "--out" => out = Some(PathBuf::from(val(&mut args))),
-            "--hdfs-train" | "--hdfs-test" | "--bgl" | "--nab" | "--openssh" | "--bgl-train-fraction" => {
+            "--hdfs-train"
+            | "--hdfs-test"
+            | "--bgl"
+            | "--nab"
+            | "--openssh"
+            | "--bgl-train-fraction" => {
                 let v = val(&mut args);
                 over.push((a.clone(), v));
             }
             "-h" | "--help" => {
-                println!("usage: logseal-eval [--data DIR] [--out FILE] [--hdfs-train F] [--hdfs-test F] [--bgl F] [--nab DIR] [--openssh F] [--bgl-train-fraction X]");
+                println!(
+                    "usage: logseal-eval [--data DIR] [--out FILE] [--hdfs-train F] [--hdfs-test F] [--bgl F] [--nab DIR] [--openssh F] [--bgl-train-fraction X]"
+                );
                 return;
             }
             other => {
