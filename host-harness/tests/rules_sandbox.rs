@@ -369,6 +369,42 @@ fn state_entries_expire_by_event_time() {
 }
 
 #[test]
+fn sdk_simd_substring_search_agrees_with_std_inside_wasm() {
+    // The SDK's pre-filter uses a wasm simd128 scan; compare it, run inside
+    // the component, with `str::contains` on pseudo-random cases over a
+    // small alphabet (so matches, near misses and tails all occur).
+    let mut h = host(RuleConfig::default());
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let alphabet = ['a', 'b', 'c', '\\', 'u'];
+    let mut checked = 0;
+    for _ in 0..20 {
+        let mut cases = Vec::new();
+        let mut expect = String::new();
+        for _ in 0..200 {
+            let hay: String = (0..next(70)).map(|_| alphabet[next(5) as usize]).collect();
+            let needle: String = (0..next(20)).map(|_| alphabet[next(3) as usize]).collect();
+            expect.push(if hay.contains(needle.as_str()) {
+                '1'
+            } else {
+                '0'
+            });
+            cases.push(serde_json::json!([hay, needle]));
+        }
+        let ev = serde_json::json!({"attack": "find", "cases": cases}).to_string();
+        assert_eq!(hostile_reason(&mut h, &ev, 0), expect);
+        checked += expect.len();
+        assert!(expect.contains('1') && expect.contains('0'));
+    }
+    assert_eq!(checked, 4000);
+}
+
+#[test]
 fn wasi_grants_nothing() {
     let mut h = host(RuleConfig::default());
     let r = hostile_reason(&mut h, r#"{"attack":"escape"}"#, 0);

@@ -8,7 +8,7 @@ use logseal_rule_sdk::{Finding, Guest, RuleInfo, Severity, finding, info};
 
 struct Rule;
 
-use logseal_rule_sdk::event::{cloudtrail_success, has_unicode_escape};
+use logseal_rule_sdk::event::{cloudtrail_success, contains, has_unicode_escape};
 
 impl Guest for Rule {
     fn describe() -> RuleInfo {
@@ -26,8 +26,8 @@ impl Guest for Rule {
     }
 
     fn evaluate(event: String, _time_ns: i64) -> Vec<Finding> {
-        if !(event.contains("StopLogging")
-            || event.contains("DeleteTrail")
+        if !(contains(&event, "StopLogging")
+            || contains(&event, "DeleteTrail")
             || has_unicode_escape(&event))
         {
             return vec![];

@@ -18,7 +18,7 @@
 //! If the store is full, the failure is not recorded (the rule degrades to
 //! missing a burst rather than failing).
 
-use logseal_rule_sdk::event::{Event, has_unicode_escape};
+use logseal_rule_sdk::event::{Event, contains, has_unicode_escape};
 use logseal_rule_sdk::serde_json::Value;
 use logseal_rule_sdk::{Finding, Guest, RuleInfo, Severity, finding, info, state};
 
@@ -86,9 +86,9 @@ impl Guest for Rule {
     }
 
     fn evaluate(event: String, time_ns: i64) -> Vec<Finding> {
-        if !(event.contains("FAILURE")
-            || event.contains("Failure")
-            || event.contains("failure")
+        if !(contains(&event, "FAILURE")
+            || contains(&event, "Failure")
+            || contains(&event, "failure")
             || has_unicode_escape(&event))
         {
             return vec![];

@@ -22,6 +22,7 @@
 //! | `kv-ttl`            | `set("ttl", .., ttl-ns = n)` then reports what `get` sees |
 //! | `kv-get`            | reports the length of the value under key `k`, if any  |
 //! | `escape`            | tries to read the environment, files and the network   |
+//! | `find`              | runs the SDK's SIMD `contains` on `cases` (pairs of haystack and needle), answers one `0`/`1` per case |
 
 use std::hint::black_box;
 
@@ -131,6 +132,26 @@ impl Guest for Rule {
                         .is_ok()
                 };
                 ok(format!("env={env} fs={fs} net={net} stdout_ok={stdout}"))
+            }
+            "find" => {
+                let cases = ev
+                    .at("cases")
+                    .and_then(|c| c.as_array())
+                    .cloned()
+                    .unwrap_or_default();
+                let bits: String = cases
+                    .iter()
+                    .map(|c| {
+                        let h = c.get(0).and_then(|v| v.as_str()).unwrap_or("");
+                        let n = c.get(1).and_then(|v| v.as_str()).unwrap_or("");
+                        if logseal_rule_sdk::event::contains(h, n) {
+                            '1'
+                        } else {
+                            '0'
+                        }
+                    })
+                    .collect();
+                ok(bits)
             }
             other => ok(format!("unknown attack {other:?}")),
         }

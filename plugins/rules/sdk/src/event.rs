@@ -10,14 +10,74 @@ use serde_json::Value;
 /// event equals (or contains) the needle. `needle` must not contain `"`, `\`
 /// or `/` (those have other escapes) nor control characters.
 pub fn may_contain(raw: &str, needle: &str) -> bool {
-    raw.contains(needle) || has_unicode_escape(raw)
+    contains(raw, needle) || has_unicode_escape(raw)
 }
 
-/// True when `raw` may hold a `\u` escape. Looks for any backslash first
-/// (core's word-at-a-time `memchr`), which most events do not have, before
-/// the slower two-byte search.
+/// True when `raw` may hold a `\u` escape. Looks for any backslash first,
+/// which most events do not have, before the two-byte search.
 pub fn has_unicode_escape(raw: &str) -> bool {
-    raw.as_bytes().contains(&b'\\') && raw.contains("\\u")
+    contains(raw, "\\") && contains(raw, "\\u")
+}
+
+/// `haystack.contains(needle)`, with a SIMD scan on wasm32.
+///
+/// `str::contains` is Two-Way search, whose skip loop does little on JSON
+/// text; on wasm32 this compares the needle's first and last bytes against
+/// 16 positions at a time (wasm `simd128`, which wasmtime enables by default)
+/// and only checks the candidates. Same answer as `str::contains` (a test in
+/// `host-harness/tests/rules_sandbox.rs` compares them inside wasm).
+pub fn contains(haystack: &str, needle: &str) -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        // On wasm a `simd128` function is safe to call: an engine without
+        // the proposal rejects the whole component at load, never mid-run
+        // (wasmtime enables it by default).
+        simd::contains(haystack.as_bytes(), needle.as_bytes())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        haystack.contains(needle)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod simd {
+    use core::arch::wasm32::{u8x16_bitmask, u8x16_eq, u8x16_splat, v128, v128_and, v128_load};
+
+    #[target_feature(enable = "simd128")]
+    pub(super) fn contains(h: &[u8], n: &[u8]) -> bool {
+        let m = n.len();
+        if m == 0 {
+            return true;
+        }
+        if h.len() < m {
+            return false;
+        }
+        let first = u8x16_splat(n[0]);
+        let last = u8x16_splat(n[m - 1]);
+        let mut i = 0;
+        // Both 16-byte loads stay inside `h`: i + m - 1 + 16 <= h.len().
+        while i + m + 15 <= h.len() {
+            // SAFETY: in bounds by the loop condition; v128.load has no
+            // alignment requirement.
+            let (a, b) = unsafe {
+                (
+                    v128_load(h.as_ptr().add(i).cast::<v128>()),
+                    v128_load(h.as_ptr().add(i + m - 1).cast::<v128>()),
+                )
+            };
+            let mut mask = u8x16_bitmask(v128_and(u8x16_eq(a, first), u8x16_eq(b, last)));
+            while mask != 0 {
+                let j = i + mask.trailing_zeros() as usize;
+                if &h[j..j + m] == n {
+                    return true;
+                }
+                mask &= mask - 1;
+            }
+            i += 16;
+        }
+        h[i..].windows(m).any(|w| w == n)
+    }
 }
 
 /// An event parsed from JSON.
