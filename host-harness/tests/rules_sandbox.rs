@@ -229,6 +229,17 @@ fn a_describe_that_never_returns_fails_the_load() {
 }
 
 #[test]
+fn a_rule_with_an_invalid_name_is_refused() {
+    let bad = BAD_SEVERITY_WAT.replace("bad.severity0.1.0x", "bad severity0.1.0x");
+    let mut h = RuleHost::new(quiet(RuleConfig::default())).unwrap();
+    let e = h.load_bytes(bad.as_bytes()).unwrap_err();
+    assert!(
+        format!("{e:#}").contains("rule name \"bad severity\" is invalid"),
+        "{e:#}"
+    );
+}
+
+#[test]
 fn repeated_failures_disable_the_rule() {
     let mut h = host(RuleConfig {
         max_failures: 3,
