@@ -28,6 +28,8 @@ mod time;
 
 #[cfg(feature = "std")]
 pub mod eval;
+#[cfg(feature = "serde_json")]
+pub mod testkit;
 
 use alloc::string::String;
 use alloc::vec::Vec;
