@@ -359,17 +359,51 @@ fn verify_line(
     v.add_line(file, n, line);
 }
 
-/// The `score` in the `_anomaly` object starting `rest`, found without
-/// parsing the record (the verifier parses it; this only feeds the timeline).
+/// The `score` member of the `_anomaly` object whose key starts `rest`,
+/// found by a small scan rather than parsing the record (the verifier parses
+/// it; this only feeds the timeline). Nested objects and strings are skipped.
 fn score_after(rest: &[u8]) -> Option<f64> {
-    let obj = &rest[..memchr::memchr(b'}', rest)?];
-    let k = memchr::memmem::find(obj, b"\"score\"")? + 7;
-    let v = &obj[k + obj[k..].iter().position(|b| !matches!(b, b' ' | b':' | b'\t'))?..];
-    let end = v
-        .iter()
-        .position(|b| !matches!(b, b'0'..=b'9' | b'.' | b'-' | b'+' | b'e' | b'E'))
-        .unwrap_or(v.len());
-    std::str::from_utf8(&v[..end]).ok()?.parse().ok()
+    let mut i = 10; // past `"_anomaly"`
+    while matches!(rest.get(i)?, b' ' | b'\t' | b':') {
+        i += 1;
+    }
+    if rest[i] != b'{' {
+        return None;
+    }
+    let mut depth = 0usize;
+    while i < rest.len() {
+        match rest[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return None;
+                }
+            }
+            b'"' => {
+                let start = i + 1;
+                i = start;
+                while i < rest.len() && rest[i] != b'"' {
+                    i += if rest[i] == b'\\' { 2 } else { 1 };
+                }
+                if depth == 1 && rest.get(start..i) == Some(b"score".as_slice()) {
+                    let mut j = i + 1;
+                    while matches!(rest.get(j)?, b' ' | b'\t' | b':') {
+                        j += 1;
+                    }
+                    let v = &rest[j..];
+                    let end = v
+                        .iter()
+                        .position(|b| !matches!(b, b'0'..=b'9' | b'.' | b'-' | b'+' | b'e' | b'E'))
+                        .unwrap_or(v.len());
+                    return std::str::from_utf8(&v[..end]).ok()?.parse().ok();
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Picks given lines out of a file (for showing the records findings cite).
@@ -501,7 +535,7 @@ mod tests {
     fn scores_are_found() {
         let mut s = Session::new("", "", "").unwrap();
         s.begin_file("a").unwrap();
-        s.push(b"{\"_anomaly\":{\"reason\":\"x\",\"score\":0.75,\"severity\":\"high\"}}\n{\"a\":1}\n{\"_anomaly\":{\"score\":1e-3}}")
+        s.push(b"{\"_anomaly\":{\"reason\":\"x}\\\"score\",\"reasons\":[{\"score\":9}],\"score\":0.75,\"severity\":\"high\"}}\n{\"a\":1}\n{\"_anomaly\": {\"score\":1e-3}}\n{\"_anomaly\":{\"x\":{\"score\":2}}}")
             .unwrap();
         s.end_file().unwrap();
         let got: Vec<(u64, f64)> = s.scores().iter().map(|p| (p.line, p.score)).collect();

@@ -213,6 +213,7 @@ function render(m) {
       el('p', { class: 'small' }, `Verified in ${(m.ms / 1000).toFixed(2)} s.`));
   }
   document.body.dataset.verdict = verdict;
+  document.body.dataset.ms = String(m.ms);
   status(verdict === 'intact' ? 'Verified: intact.' : verdict === 'tampered' ? 'Verified: tampering found.' : 'Nothing to verify.', verdict);
 
   // Chains.
@@ -235,11 +236,20 @@ function render(m) {
     report.findings.length > shown.length ? el('li', { class: 'muted' }, `… and ${report.findings.length - shown.length} more (see the report JSON)`) : '');
 
   renderTimeline(m, report, record);
+  revealChanges($('#findings'));
 
   $('#report-json').textContent = m.json;
   const a = $('#save-report');
   if (a.href) URL.revokeObjectURL(a.href);
   a.href = URL.createObjectURL(new Blob([`${m.json}\n`], { type: 'application/json' }));
+}
+
+// Scroll each record view so its first highlighted value is in sight.
+function revealChanges(root) {
+  for (const pre of root.querySelectorAll('figure.record pre')) {
+    const c = pre.querySelector('.changed');
+    if (c) pre.scrollTop += c.getBoundingClientRect().top - pre.getBoundingClientRect().top - 60;
+  }
 }
 
 function firstUnsealedReason(report, file) {
@@ -372,13 +382,13 @@ function renderTimeline(m, report, record) {
   const detail = $('#timeline-detail');
   detail.replaceChildren();
   if (n === 0) {
-    canvas.hidden = true;
+    $('#timeline-wrap').hidden = true;
     card.querySelector('.legend').hidden = true;
     $('#flagged').hidden = true;
     detail.append(el('p', { class: 'muted' }, 'No record carries an anomaly verdict (_anomaly). Seal with `logseal seal --policy …` to score records.'));
     return;
   }
-  canvas.hidden = false;
+  $('#timeline-wrap').hidden = false;
   card.querySelector('.legend').hidden = false;
   $('#flagged').hidden = report.flagged.length === 0;
 
@@ -432,7 +442,8 @@ function renderTimeline(m, report, record) {
   const flaggedX = report.flagged.map((f) => ({ f, x: (offsets[fileIndex.get(f.location.file)] + f.location.line) / total }));
   const show = (f) => {
     const text = record(f.location);
-    detail.replaceChildren(text === undefined ? el('p', {}, where(f.location)) : recordView(f.location, text, anomalyMarks(text), `score ${f.score}`));
+    detail.replaceChildren(text === undefined ? el('p', {}, where(f.location)) : recordView(f.location, text, anomalyMarks(), `score ${f.score}`));
+    revealChanges(detail);
   };
   canvas.onclick = (e) => {
     if (!flaggedX.length) return;
@@ -455,6 +466,6 @@ function renderTimeline(m, report, record) {
   }));
 }
 
-function anomalyMarks(text) {
+function anomalyMarks() {
   return new Set([JSON.stringify(['_anomaly'])]);
 }

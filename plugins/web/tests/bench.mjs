@@ -1,0 +1,79 @@
+// Verification speed: the browser build (the page, in Chromium, verifying in
+// its Web Worker) beside the native CLI, on the same sealed file.
+//
+//   node tests/bench.mjs [RECORDS]      (cargo xtask web-bench [RECORDS])
+//
+// The file is made with `logseal seal` from tests/fixtures/openssh_2k.ndjson
+// repeated (ECS sshd records, about 460 bytes sealed), a checkpoint every
+// 1000 records, and cached in <target>/web-bench/.
+
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { launch, logsealBin, makeBig, requirePkg, serve, ROOT } from './support.mjs';
+
+const records = Number(process.argv[2] ?? 1_000_000);
+if (!Number.isInteger(records) || records <= 0) throw new Error(`not a record count: ${process.argv[2]}`);
+const RUNS = 3;
+requirePkg();
+const target = process.env.CARGO_TARGET_DIR ? resolve(ROOT, process.env.CARGO_TARGET_DIR) : join(ROOT, 'target');
+const dir = join(target, 'web-bench');
+mkdirSync(dir, { recursive: true });
+let t = performance.now();
+const file = makeBig(dir, records);
+console.error(`bench: ${file} ready (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+const bytes = statSync(file).size;
+const pub = 'keys/audit.example_web.pub';
+
+// Native.
+const native = [];
+let nativeJson;
+for (let i = 0; i < RUNS; i++) {
+  t = performance.now();
+  const r = spawnSync(logsealBin(), ['verify', '--quiet', '--format', 'json', '--key', pub, file], { cwd: dir, maxBuffer: 1 << 28 });
+  native.push(performance.now() - t);
+  if (r.status !== 0) throw new Error(`logseal verify failed (${r.status}): ${r.stderr}`);
+  nativeJson = r.stdout.toString().trimEnd();
+}
+
+// Browser: the page, a file picked as a user would.
+const server = await serve({ '/': ROOT });
+const browser = await launch();
+const browserMs = [];
+const wallMs = [];
+try {
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/plugins/web/www/index.html`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  await page.fill('#keys', readFileSync(join(dir, pub), 'utf8'));
+  for (let i = 0; i < RUNS; i++) {
+    await page.click('#clear');
+    await page.evaluate(() => { document.body.dataset.state = ''; });
+    t = performance.now();
+    await page.setInputFiles('#pick-logs', file);
+    await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 600000, polling: 50 });
+    wallMs.push(performance.now() - t);
+    browserMs.push(Number(await page.evaluate(() => document.body.dataset.ms)));
+    const json = await page.locator('#report-json').textContent();
+    if (json !== nativeJson) throw new Error('the browser report differs from the CLI report');
+  }
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+const best = (a) => Math.min(...a);
+const rate = (ms) => Math.round(records / (ms / 1000));
+const per1m = (ms) => (ms / 1000 / records * 1e6).toFixed(2);
+const chromium = spawnSync(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--version']).stdout.toString().trim();
+console.log(`
+${records.toLocaleString('en')} records, ${(bytes / (1 << 20)).toFixed(0)} MiB, ${cpus().length} × ${cpus()[0].model}; ${chromium}; best of ${RUNS} (all runs in ms)
+
+| verifier | records/s | time for 1,000,000 records | runs (ms) |
+|---|---:|---:|---|
+| native CLI (\`logseal verify\`) | ${rate(best(native)).toLocaleString('en')} | ${per1m(best(native))} s | ${native.map(Math.round).join(', ')} |
+| browser, in the worker | ${rate(best(browserMs)).toLocaleString('en')} | ${per1m(best(browserMs))} s | ${browserMs.map(Math.round).join(', ')} |
+| browser, drop to verdict | ${rate(best(wallMs)).toLocaleString('en')} | ${per1m(best(wallMs))} s | ${wallMs.map(Math.round).join(', ')} |
+
+Reports identical: yes (browser JSON = CLI JSON).`);
