@@ -8,7 +8,11 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 pub const WILDCARD: &str = "<*>";
-const MAX_TOKENS: usize = 128;
+const MAX_TOKENS: usize = 64;
+/// Tokens longer than this are variables (`<*>`): keeps templates small.
+const MAX_TOKEN_LEN: usize = 48;
+/// Worst-case bytes of one template (tokens + their headers + leaf share).
+pub const MAX_TEMPLATE_BYTES: usize = 24 + MAX_TOKENS * (24 + MAX_TOKEN_LEN) + 96;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Drain {
@@ -69,7 +73,13 @@ impl Drain {
     fn tokens(line: &str) -> Vec<&str> {
         line.split_whitespace()
             .take(MAX_TOKENS)
-            .map(|t| if has_digit(t) { WILDCARD } else { t })
+            .map(|t| {
+                if t.len() > MAX_TOKEN_LEN || has_digit(t) {
+                    WILDCARD
+                } else {
+                    t
+                }
+            })
             .collect()
     }
 

@@ -946,12 +946,13 @@ impl Engine {
             };
         }
         total_w += group_names.len() as u32 * 30;
+        // Templates are bounded by count and token size, so their worst case is known.
         let templates_reserve: usize = policy
             .detectors
             .iter()
             .map(|d| {
                 if let DetectorSpec::Sequence(s) = d {
-                    s.max_templates * 160
+                    s.max_templates * crate::drain::MAX_TEMPLATE_BYTES.max(2 * (KEY_MAX + 48))
                 } else {
                     0
                 }
@@ -2089,6 +2090,8 @@ impl Rate {
 }
 
 const UNKNOWN: u16 = u16::MAX - 1;
+/// Longest stored template key (longer keys are clipped).
+const KEY_MAX: usize = 128;
 const END: u16 = u16::MAX - 2;
 
 impl Sequence {
@@ -2099,6 +2102,11 @@ impl Sequence {
     ) -> Option<(u16, bool)> {
         if let Some(tf) = &self.template {
             let v = c.get(tf)?;
+            let v: Cow<'_, str> = if v.len() > KEY_MAX {
+                Cow::Owned(clip(&v, KEY_MAX))
+            } else {
+                v
+            };
             if let Some(&id) = self.keys.get(&*v) {
                 return Some((id, false));
             }
@@ -2106,8 +2114,9 @@ impl Sequence {
                 return Some((UNKNOWN, true));
             }
             let id = self.key_names.len() as u16;
-            self.keys.insert(v.to_string(), id);
-            self.key_names.push(v.to_string());
+            let k = clip(&v, KEY_MAX);
+            self.keys.insert(k.clone(), id);
+            self.key_names.push(k);
             return Some((id, true));
         }
         let m = c.get(&self.message)?;

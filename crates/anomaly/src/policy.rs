@@ -643,6 +643,26 @@ impl Policy {
         if self.memory_budget_bytes < (1 << 16) {
             return Err(err("memory_budget_bytes", "must be at least 65536"));
         }
+        let reserve: u64 = self
+            .detectors
+            .iter()
+            .map(|d| match d {
+                DetectorSpec::Sequence(s) => {
+                    s.max_templates as u64 * crate::drain::MAX_TEMPLATE_BYTES as u64
+                }
+                _ => 0,
+            })
+            .sum();
+        if self.memory_budget_bytes < reserve + (1 << 16) {
+            return Err(err(
+                "memory_budget_bytes",
+                format!(
+                    "must be at least {} bytes: the sequence detectors reserve max_templates x {} bytes for templates, plus 64 KiB",
+                    reserve + (1 << 16),
+                    crate::drain::MAX_TEMPLATE_BYTES
+                ),
+            ));
+        }
         if self.memory_budget_bytes > (1u64 << 34) {
             return Err(err("memory_budget_bytes", "must be at most 16 GiB"));
         }

@@ -47,8 +47,18 @@ fn million_users_stay_within_budget() {
 
 #[test]
 fn small_budget_is_respected() {
-    let mut p = Policy::preset("default").unwrap();
-    p.memory_budget_bytes = 1 << 20;
+    let text = logseal_anomaly::policy::preset_text("default").unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+    v["memory_budget_bytes"] = serde_json::json!(1 << 20);
+    // the template reserve must fit in the budget: the policy says so clearly
+    let err = Policy::parse(&v.to_string()).unwrap_err();
+    assert_eq!(err.key, "memory_budget_bytes", "{err}");
+    for d in v["detectors"].as_array_mut().unwrap() {
+        if d["type"] == "sequence" {
+            d["max_templates"] = serde_json::json!(64);
+        }
+    }
+    let p = Policy::parse(&v.to_string()).unwrap();
     let mut e = Engine::new(p);
     for i in 0..50_000u64 {
         let name = format!("u{i}");
