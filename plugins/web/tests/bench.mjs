@@ -9,7 +9,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { launch, logsealBin, makeBig, requirePkg, serve, ROOT } from './support.mjs';
 
@@ -26,8 +26,11 @@ console.error(`bench: ${file} ready (${((performance.now() - t) / 1000).toFixed(
 const bytes = statSync(file).size;
 const pub = 'keys/audit.example_web.pub';
 
-// Native.
+const loadBefore = loadavg()[0];
+
+// Native (wall time, and CPU time from bash's `time`).
 const native = [];
+const nativeCpu = [];
 let nativeJson;
 for (let i = 0; i < RUNS; i++) {
   t = performance.now();
@@ -35,6 +38,9 @@ for (let i = 0; i < RUNS; i++) {
   native.push(performance.now() - t);
   if (r.status !== 0) throw new Error(`logseal verify failed (${r.status}): ${r.stderr}`);
   nativeJson = r.stdout.toString().trimEnd();
+  const c = spawnSync('bash', ['-c', 'TIMEFORMAT="%3U %3S"; { time "$0" verify --quiet --format json --key "$1" "$2" >/dev/null; } 2>&1', logsealBin(), pub, file], { cwd: dir });
+  const [u, sy] = c.stdout.toString().trim().split(/\s+/).map(Number);
+  nativeCpu.push((u + sy) * 1000);
 }
 
 // Browser: the page, a file picked as a user would.
@@ -68,11 +74,12 @@ const rate = (ms) => Math.round(records / (ms / 1000));
 const per1m = (ms) => (ms / 1000 / records * 1e6).toFixed(2);
 const chromium = spawnSync(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--version']).stdout.toString().trim();
 console.log(`
-${records.toLocaleString('en')} records, ${(bytes / (1 << 20)).toFixed(0)} MiB, ${cpus().length} × ${cpus()[0].model}; ${chromium}; best of ${RUNS} (all runs in ms)
+${records.toLocaleString('en')} records, ${(bytes / (1 << 20)).toFixed(0)} MiB, ${cpus().length} × ${cpus()[0].model}; ${chromium}; best of ${RUNS} (all runs in ms); load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after
 
 | verifier | records/s | time for 1,000,000 records | runs (ms) |
 |---|---:|---:|---|
 | native CLI (\`logseal verify\`) | ${rate(best(native)).toLocaleString('en')} | ${per1m(best(native))} s | ${native.map(Math.round).join(', ')} |
+| native CLI, CPU time (user + sys) | ${rate(best(nativeCpu)).toLocaleString('en')} | ${per1m(best(nativeCpu))} s | ${nativeCpu.map(Math.round).join(', ')} |
 | browser, in the worker | ${rate(best(browserMs)).toLocaleString('en')} | ${per1m(best(browserMs))} s | ${browserMs.map(Math.round).join(', ')} |
 | browser, drop to verdict | ${rate(best(wallMs)).toLocaleString('en')} | ${per1m(best(wallMs))} s | ${wallMs.map(Math.round).join(', ')} |
 
