@@ -130,7 +130,12 @@ impl<V: Copy + Default> Table<V> {
             self.ticks[i] = self.tick;
             return (&mut self.vals[i], false);
         }
-        if self.len * 4 >= self.buckets * WAYS * 3 && self.buckets < self.max_buckets {
+        // Grow (rather than evict) while below the cap: at 75% load, or when this
+        // key's bucket is already full.
+        let bucket_full = (b..b + WAYS).all(|i| self.keys[i] != 0);
+        if (bucket_full || self.len * 4 >= self.buckets * WAYS * 3)
+            && self.buckets < self.max_buckets
+        {
             self.grow();
             return self.entry(key);
         }
@@ -348,5 +353,26 @@ mod tests {
         assert_eq!(hash_str(0, "alice"), hash_str(0, "alice"));
         assert_ne!(hash_str(0, "alice"), hash_str(0, "alicf"));
         assert_ne!(hash_str(0, ""), hash_str(1, ""));
+    }
+}
+
+#[cfg(test)]
+mod growth_tests {
+    use super::*;
+
+    #[test]
+    fn keeps_everything_below_capacity() {
+        let mut t: Table<u32> = Table::with_budget(16 * 2_000_000);
+        for k in 0..300_000u64 {
+            t.entry(hash_str(1, &alloc::format!("user{k}")));
+        }
+        // only the last, non-doubling growth step can displace an entry
+        assert!(
+            t.evictions <= 30,
+            "evictions {} len {}",
+            t.evictions,
+            t.len()
+        );
+        assert!(t.len() >= 299_970);
     }
 }
