@@ -22,6 +22,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
+  fx?.cleanup();
 });
 
 // Verify in the page with the JS API; files are fetched from the loopback server.

@@ -33,6 +33,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
+  fx?.cleanup();
 });
 
 // Drop files on the drop zone as a user would (a DataTransfer of Files).

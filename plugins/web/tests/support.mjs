@@ -2,7 +2,7 @@
 // loopback static server, and Chromium driven by playwright-core.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, createReadStream, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
@@ -134,7 +134,7 @@ export function makeFixtures() {
   write('notes.txt', 'Meeting notes\nnothing sealed here\n');
   fixtures.push({ name: 'malformed', logs: ['notes.txt'], keys: pub, expect: { intact: false, kinds: ['unsealed'] } });
 
-  return { dir, pub, fixtures };
+  return { dir, pub, fixtures, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** A big sealed file for the benchmark and the progress test: `records` lines. */
@@ -195,13 +195,15 @@ export async function launch() {
   const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
   if (!existsSync(executablePath)) throw new Error(`no Chromium at ${executablePath} (apt-get install chromium, or set CHROMIUM)`);
   const profile = mkdtempSync(join(tmpdir(), 'logseal-web-chromium-'));
-  return chromium.launchPersistentContext(profile, {
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath,
     headless: true,
     viewport: { width: 1200, height: 900 },
     args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-default-apps', '--disable-extensions'],
   });
+  context.on('close', () => rmSync(profile, { recursive: true, force: true }));
+  return context;
 }
 
 export function artifact(name) {
