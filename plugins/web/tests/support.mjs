@@ -202,7 +202,15 @@ export async function launch() {
     args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-default-apps', '--disable-extensions'],
   });
-  context.on('close', () => rmSync(profile, { recursive: true, force: true }));
+  const close = context.close.bind(context);
+  context.close = async (...args) => {
+    await close(...args);
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    } catch (e) {
+      console.error(`note: could not remove the browser profile ${profile}: ${e.message}`);
+    }
+  };
   return context;
 }
 

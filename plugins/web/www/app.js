@@ -159,6 +159,8 @@ function renderError(message) {
   for (const id of ['#problems', '#chains tbody', '#findings', '#flagged tbody', '#timeline-detail']) $(id).replaceChildren();
   $('#findings-card').hidden = true;
   $('#timeline-card').hidden = true;
+  $('#chains-card').hidden = true;
+  $('#report-card').hidden = true;
   $('#report-json').textContent = '';
   document.body.dataset.verdict = 'error';
   status(`Error: ${message}`, 'error');
@@ -217,6 +219,8 @@ function render(m) {
   status(verdict === 'intact' ? 'Verified: intact.' : verdict === 'tampered' ? 'Verified: tampering found.' : 'Nothing to verify.', verdict);
 
   // Chains.
+  $('#chains-card').hidden = report.chains.length === 0;
+  $('#report-card').hidden = false;
   $('#chains tbody').replaceChildren(...report.chains.map((c) => el('tr', { class: c.intact ? 'ok' : 'bad' },
     el('td', {}, el('span', { class: `badge ${c.intact ? 'ok' : 'bad'}` }, c.intact ? 'intact' : 'tampered')),
     el('td', { class: 'mono' }, c.stream),
