@@ -922,6 +922,18 @@ const SEED_GROUP: u64 = 0x5EED_0001;
 const SEED_ENT: u64 = 0x5EED_0002;
 const SEED_DEDUP: u64 = 0x5EED_0003;
 
+impl core::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Engine")
+            .field("policy", &self.policy.name)
+            .field("detectors", &self.names)
+            .field("events", &self.events)
+            .field("memory_bytes", &self.memory_bytes())
+            .field("memory_budget", &self.memory_budget())
+            .finish()
+    }
+}
+
 impl Engine {
     pub fn new(policy: Policy) -> Engine {
         // Budget split by weights (see README, "Memory").

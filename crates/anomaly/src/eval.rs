@@ -617,11 +617,9 @@ pub fn openssh(text: &str) -> Result<(BTreeMap<String, IpSummary>, Vec<String>),
     let mut ips: BTreeMap<String, IpSummary> = BTreeMap::new();
     let mut accepted_lines = Vec::new();
     for line in text.lines() {
-        if line.len() < 16 {
+        let (Some(ts), Some(rest)) = (line.get(..15), line.get(16..)) else {
             continue;
-        }
-        let ts = &line[..15];
-        let rest = &line[16..];
+        };
         let (host, rest) = rest.split_once(' ').unwrap_or(("", rest));
         let (proc_, msg) = rest.split_once(": ").unwrap_or(("", rest));
         let pid = proc_.trim_start_matches("sshd[").trim_end_matches(']');
