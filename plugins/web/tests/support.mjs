@@ -202,6 +202,7 @@ export async function launch() {
     args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-default-apps', '--disable-extensions'],
   });
+  context.profileDir = profile;
   const close = context.close.bind(context);
   context.close = async (...args) => {
     await close(...args);
