@@ -142,6 +142,13 @@ const ARTIFACTS: &[Artifact] = &[
         built: "logseal_rule_noop.wasm",
         out: "logseal_rule_noop.wasm",
     },
+    // Envoy / proxy-wasm HTTP filter (plugins/envoy), loaded by host-harness/tests/envoy.rs.
+    Artifact {
+        package: "logseal-envoy",
+        target: "wasm32-wasip1",
+        built: "logseal_envoy.wasm",
+        out: "logseal_envoy.wasm",
+    },
     // (entries are added as plugins land)
 ];
 

@@ -116,22 +116,81 @@ pub struct LostRange {
     pub why: String,
 }
 
-/// What the head key holds: the chain state and the losses still to declare
-/// (all of the state's epoch).
+/// Loss declarations of the head's epoch.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Losses {
+    /// `(from, to, why)` not yet carried by a record.
+    pub pending: Vec<(u64, u64, String)>,
+    /// Ranges recently declared (carried). A new range adjacent to one of
+    /// them is declared as their union: the verifier wants one declaration
+    /// covering each whole gap, and two workers' drops can be neighbours.
+    pub declared: Vec<(u64, u64)>,
+}
+
+/// Most recently declared ranges kept (see [`Losses::declared`]).
+pub const MAX_DECLARED: usize = 16;
+
+impl Losses {
+    /// Sort and coalesce overlapping or adjacent pending ranges.
+    fn coalesce(&mut self) {
+        self.pending.sort_by_key(|p| p.0);
+        let mut out: Vec<(u64, u64, String)> = Vec::with_capacity(self.pending.len());
+        for p in self.pending.drain(..) {
+            match out.last_mut() {
+                Some(l) if p.0 <= l.1.saturating_add(1) => l.1 = l.1.max(p.1),
+                _ => out.push(p),
+            }
+        }
+        self.pending = out;
+    }
+
+    /// Take the next range to declare, widened over adjacent declared ranges.
+    fn next(&mut self) -> Option<(u64, u64, String)> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let (mut f, mut t, why) = self.pending.remove(0);
+        loop {
+            let before = (f, t);
+            for d in &self.declared {
+                if d.0 <= t.saturating_add(1) && f <= d.1.saturating_add(1) {
+                    f = f.min(d.0);
+                    t = t.max(d.1);
+                }
+            }
+            if before == (f, t) {
+                break;
+            }
+        }
+        self.declared
+            .retain(|d| !(d.0 <= t.saturating_add(1) && f <= d.1.saturating_add(1)));
+        self.declared.push((f, t));
+        if self.declared.len() > MAX_DECLARED {
+            self.declared.remove(0);
+        }
+        Some((f, t, why))
+    }
+}
+
+/// What the head key holds: the chain state and its loss declarations.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeadState {
     /// The chain state.
     pub state: ChainState,
-    /// `(from, to, why)` not yet carried by a record.
-    pub pending: Vec<(u64, u64, String)>,
+    /// Loss declarations (all of the state's epoch).
+    pub losses: Losses,
 }
 
 impl HeadState {
-    /// Text form: the ChainState JSON line, then one `lost FROM TO WHY` line per pending loss.
-    pub fn encode(state: &ChainState, pending: &[(u64, u64, String)]) -> Vec<u8> {
+    /// Text form: the ChainState JSON line, then `lost FROM TO WHY` lines
+    /// (pending) and `decl FROM TO` lines (recently declared).
+    pub fn encode(state: &ChainState, losses: &Losses) -> Vec<u8> {
         let mut out = state.to_json().into_bytes();
-        for (f, t, w) in pending {
+        for (f, t, w) in &losses.pending {
             out.extend_from_slice(format!("\nlost {f} {t} {w}").as_bytes());
+        }
+        for (f, t) in &losses.declared {
+            out.extend_from_slice(format!("\ndecl {f} {t}").as_bytes());
         }
         out
     }
@@ -142,22 +201,24 @@ impl HeadState {
         let mut lines = text.split('\n');
         let state = ChainState::from_json(lines.next().unwrap_or(""))
             .map_err(|e| format!("head: {e}"))?;
-        let mut pending = Vec::new();
+        let mut losses = Losses::default();
         for l in lines {
             let mut p = l.splitn(4, ' ');
-            match (p.next(), p.next(), p.next(), p.next()) {
-                (Some("lost"), Some(f), Some(t), w) => {
-                    let (Ok(f), Ok(t)) = (f.parse::<u64>(), t.parse::<u64>()) else {
-                        return Err("head: bad lost line".to_string());
-                    };
-                    if f <= t && t < state.next_seq() {
-                        pending.push((f, t, w.unwrap_or("lost").to_string()));
-                    }
-                }
+            let (kind, f, t, w) = (p.next(), p.next(), p.next(), p.next());
+            let (Some(Ok(f)), Some(Ok(t))) = (f.map(str::parse::<u64>), t.map(str::parse::<u64>))
+            else {
+                return Err("head: bad loss line".to_string());
+            };
+            if f > t || t >= state.next_seq() {
+                continue;
+            }
+            match kind {
+                Some("lost") => losses.pending.push((f, t, w.unwrap_or("lost").to_string())),
+                Some("decl") => losses.declared.push((f, t)),
                 _ => return Err("head: unknown line".to_string()),
             }
         }
-        Ok(HeadState { state, pending })
+        Ok(HeadState { state, losses })
     }
 }
 
@@ -221,7 +282,7 @@ pub struct Chain {
     rng: u64,
     /// Bytes of the head as this VM last saw or wrote it, and the matching sealer.
     seen_bytes: Vec<u8>,
-    seen: Option<(Sealer, Vec<(u64, u64, String)>)>,
+    seen: Option<(Sealer, Losses)>,
     /// The last chain state seen (for `after` when the head is lost).
     last_state: Option<ChainState>,
     local_lost: Vec<LostRange>,
@@ -294,16 +355,18 @@ impl Chain {
     }
 
     /// Move this VM's losses of `epoch` into `pending` (bounded).
-    fn merge_local(&mut self, epoch: &str, next_seq: u64, pending: &mut Vec<(u64, u64, String)>) {
+    fn merge_local(&mut self, epoch: &str, next_seq: u64, losses: &mut Losses) {
         let mut undeclarable = 0;
         for l in self.local_lost.drain(..) {
             if l.epoch == epoch && l.to < next_seq {
-                pending.push((l.from, l.to, l.why));
+                losses.pending.push((l.from, l.to, l.why));
             } else {
                 undeclarable += 1;
             }
         }
         self.stats.undeclarable += undeclarable;
+        losses.coalesce();
+        let pending = &mut losses.pending;
         if pending.len() > MAX_PENDING {
             pending.sort_by_key(|p| p.0);
             while pending.len() > MAX_PENDING {
@@ -323,7 +386,7 @@ impl Chain {
         &mut self,
         store: &mut dyn HeadStore,
         now_ns: i64,
-    ) -> Result<(Sealer, Vec<(u64, u64, String)>, u32), ChainError> {
+    ) -> Result<(Sealer, Losses, u32), ChainError> {
         match store.get(&self.head_key).map_err(ChainError::Host)? {
             Some((bytes, cas)) => {
                 if bytes == self.seen_bytes {
@@ -337,12 +400,12 @@ impl Chain {
                         self.last_state = Some(h.state.clone());
                         let s = Sealer::resume(self.key.clone(), self.cfg.clone(), h.state)
                             .map_err(|e| ChainError::Seal(e.to_string()))?;
-                        Ok((s, h.pending, cas))
+                        Ok((s, h.losses, cas))
                     }
                     _ => {
                         // Not ours or corrupt: never continue from a guess.
                         self.stats.corrupt_heads += 1;
-                        Ok((self.fresh(now_ns)?, Vec::new(), cas))
+                        Ok((self.fresh(now_ns)?, Losses::default(), cas))
                     }
                 }
             }
@@ -350,7 +413,7 @@ impl Chain {
                 if self.last_state.is_some() {
                     self.stats.lost_heads += 1;
                 }
-                Ok((self.fresh(now_ns)?, Vec::new(), CREATE_CAS))
+                Ok((self.fresh(now_ns)?, Losses::default(), CREATE_CAS))
             }
         }
     }
@@ -365,24 +428,21 @@ impl Chain {
         mut seal: impl FnMut(&mut Sealer) -> Sealed,
     ) -> Result<Appended, ChainError> {
         for _ in 0..MAX_ATTEMPTS {
-            let (mut sealer, mut pending, cas) = self.load(store, now_ns)?;
+            let (mut sealer, mut losses, cas) = self.load(store, now_ns)?;
             let epoch = sealer.state().epoch.clone();
             let saved_local = self.local_lost.clone();
-            self.merge_local(&epoch, sealer.state().next_seq(), &mut pending);
-            let carried = if pending.is_empty() {
-                None
-            } else {
-                let (from, to, why) = pending.remove(0);
+            self.merge_local(&epoch, sealer.state().next_seq(), &mut losses);
+            let carried = losses.next().map(|(from, to, why)| {
                 sealer.declare_lost(from, to, &why);
-                Some(LostRange {
+                LostRange {
                     epoch: epoch.clone(),
                     from,
                     to,
                     why,
-                })
-            };
+                }
+            });
             let sealed = seal(&mut sealer);
-            let bytes = HeadState::encode(sealer.state(), &pending);
+            let bytes = HeadState::encode(sealer.state(), &losses);
             match store.set(&self.head_key, &bytes, cas).map_err(ChainError::Host)? {
                 SetOutcome::Ok => {
                     self.stats.appends += 1;
@@ -391,7 +451,7 @@ impl Chain {
                     }
                     self.last_state = Some(sealer.state().clone());
                     self.seen_bytes = bytes;
-                    self.seen = Some((sealer, pending));
+                    self.seen = Some((sealer, losses));
                     return Ok(Appended {
                         sealed,
                         epoch,
@@ -415,7 +475,7 @@ impl Chain {
             return Ok(());
         }
         for _ in 0..MAX_ATTEMPTS {
-            let (sealer, mut pending, cas) = self.load(store, now_ns)?;
+            let (sealer, mut losses, cas) = self.load(store, now_ns)?;
             if cas == CREATE_CAS && sealer.state().next_seq() == 0 {
                 // No head: the losses' epoch is gone.
                 self.stats.undeclarable += self.local_lost.len() as u64;
@@ -425,12 +485,12 @@ impl Chain {
             }
             let saved_local = self.local_lost.clone();
             let epoch = sealer.state().epoch.clone();
-            self.merge_local(&epoch, sealer.state().next_seq(), &mut pending);
-            let bytes = HeadState::encode(sealer.state(), &pending);
+            self.merge_local(&epoch, sealer.state().next_seq(), &mut losses);
+            let bytes = HeadState::encode(sealer.state(), &losses);
             match store.set(&self.head_key, &bytes, cas).map_err(ChainError::Host)? {
                 SetOutcome::Ok => {
                     self.seen_bytes = bytes;
-                    self.seen = Some((sealer, pending));
+                    self.seen = Some((sealer, losses));
                     return Ok(());
                 }
                 SetOutcome::CasMismatch => {

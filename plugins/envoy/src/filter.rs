@@ -74,9 +74,11 @@ impl Root {
 }
 
 impl Context for Root {
+    /// The VM is going away: declare what it still holds as lost.
     fn on_done(&mut self) -> bool {
-        if let Ok(slot) = self.worker.try_borrow() {
-            if let Some(w) = slot.as_ref() {
+        if let Ok(mut slot) = self.worker.try_borrow_mut() {
+            if let Some(w) = slot.as_mut() {
+                w.shutdown(&mut Abi);
                 ffi::log(Level::Info as u32, &w.summary());
             }
         }

@@ -141,6 +141,26 @@ impl Queue {
         Some(body)
     }
 
+    /// Empty the queue (the VM is stopping): the loss ranges of everything
+    /// held, in flight included (its answer will never be seen).
+    pub fn drain_all(&mut self, why: &str) -> Vec<LostRange> {
+        let mut lost = Vec::new();
+        for d in self.items.drain(..) {
+            self.stats.dropped += 1;
+            lost.push(LostRange {
+                epoch: d.epoch,
+                from: d.seq,
+                to: d.seq,
+                why: why.into(),
+            });
+            if let Some(c) = d.carried {
+                lost.push(c);
+            }
+        }
+        self.in_flight = 0;
+        lost
+    }
+
     /// The batch in flight was accepted.
     pub fn ack(&mut self) {
         self.stats.delivered += self.in_flight as u64;

@@ -346,6 +346,26 @@ impl Worker {
         self.queue.take_batch()
     }
 
+    /// The VM is stopping (`proxy_on_done` of the root context): what is
+    /// still queued will never be delivered. Declare it lost in the shared
+    /// head, so the next record any worker seals carries the declaration.
+    pub fn shutdown(&mut self, host: &mut dyn Host) {
+        for l in self.queue.drain_all("vm-stopped") {
+            self.chain.note_lost(l);
+        }
+        let n = self.chain.local_lost().len();
+        if n > 0 {
+            let now = host.now_ns();
+            let store: &mut dyn HeadStore = match &mut self.local {
+                Some(l) => l,
+                None => &mut *host,
+            };
+            if let Err(e) = self.chain.publish_losses(store, now) {
+                host.log(Level::Warn, &format!("logseal: cannot publish losses: {e}"));
+            }
+        }
+    }
+
     /// The batch in flight was delivered (`true`) or failed.
     pub fn batch_done(&mut self, ok: bool) {
         if ok {
