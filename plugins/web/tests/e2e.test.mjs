@@ -133,6 +133,17 @@ test('a multi-stream export (plain + gzip) shows each stream and the anomaly tim
     return n;
   });
   assert.ok(red > 20, `red pixels: ${red}`);
+  // Clicking the timeline near its right end shows the last flagged record of the input.
+  const files = fixture('multi-stream').logs;
+  const last = flagged.reduce((a, f) => {
+    const k = (x) => [files.indexOf(x.location.file), x.location.line];
+    const [fa, la] = k(a);
+    const [fb, lb] = k(f);
+    return fb > fa || (fb === fa && lb > la) ? f : a;
+  });
+  const box = await page.locator('#timeline').boundingBox();
+  await page.mouse.click(box.x + box.width - 9, box.y + 20);
+  assert.match(await text('#timeline-detail figcaption'), new RegExp(`^${last.location.file.replace(/\./g, '\\.')}:${last.location.line} `));
   await page.locator('#flagged tbody tr').first().click();
   assert.match(await text('#timeline-detail figcaption'), /score/);
   assert.ok(await page.locator('#timeline-detail .changed').count() >= 1, 'the verdict is highlighted');

@@ -415,6 +415,7 @@ function renderTimeline(m, report, record) {
     g.clearRect(0, 0, w, h);
     const pad = 8;
     const y = (s) => h - pad - Math.min(Math.max(s, 0), 1) * (h - 2 * pad);
+    const x = (f) => pad + f * (w - 2 * pad);
     g.strokeStyle = '#d0d5dd';
     g.setLineDash([4, 4]);
     g.beginPath(); g.moveTo(0, y(0.5)); g.lineTo(w, y(0.5)); g.stroke();
@@ -427,7 +428,7 @@ function renderTimeline(m, report, record) {
     for (let i = 0; i < n; i++) {
       const s = m.scores.score[i];
       if (s >= 0.5) continue;
-      const c = Math.round(xs[i] * w);
+      const c = Math.round(x(xs[i]));
       if (s > colMax[c]) colMax[c] = s;
     }
     g.fillStyle = '#7a8aa6';
@@ -436,7 +437,7 @@ function renderTimeline(m, report, record) {
     for (let i = 0; i < n; i++) {
       const s = m.scores.score[i];
       if (s < 0.5) continue;
-      g.beginPath(); g.arc(xs[i] * w, y(s), 3.5, 0, 2 * Math.PI); g.fill();
+      g.beginPath(); g.arc(x(xs[i]), y(s), 3.5, 0, 2 * Math.PI); g.fill();
     }
   };
   draw();
@@ -451,9 +452,10 @@ function renderTimeline(m, report, record) {
   };
   canvas.onclick = (e) => {
     if (!flaggedX.length) return;
-    const x = e.offsetX / canvas.clientWidth;
+    const w = canvas.clientWidth;
+    const at = (e.offsetX - 8) / Math.max(w - 16, 1);
     let best = flaggedX[0];
-    for (const p of flaggedX) if (Math.abs(p.x - x) < Math.abs(best.x - x)) best = p;
+    for (const p of flaggedX) if (Math.abs(p.x - at) < Math.abs(best.x - at)) best = p;
     show(best.f);
   };
 
