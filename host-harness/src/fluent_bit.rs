@@ -24,7 +24,7 @@ use anyhow::{Context, Result, bail};
 use wasmtime::{Engine, Instance, Linker, Memory, Module, Store, TypedFunc};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{DirPerms, FilePerms, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// WAMR's default `wasm_heap_size` (8 KiB), used when the module has no `malloc`.
 pub const DEFAULT_WAMR_HEAP: usize = 8 * 1024;
@@ -85,7 +85,7 @@ impl FluentBitFilter {
     pub fn load(wasm: &Path, opts: &Options) -> Result<Self> {
         let engine = Engine::default();
         let module = Module::from_file(&engine, wasm)
-            .with_context(|| format!("loading {}", wasm.display()))?;
+            .map_err(|e| anyhow::anyhow!("loading {}: {e:#}", wasm.display()))?;
         Self::from_module(&engine, &module, opts)
     }
 
@@ -96,15 +96,15 @@ impl FluentBitFilter {
         b.stderr(stderr.clone());
         for p in &opts.accessible_paths {
             let guest = p.to_str().context("accessible path is not UTF-8")?;
-            b.preopened_dir(p, guest, DirPerms::all(), FilePerms::all())
-                .with_context(|| format!("preopening {}", p.display()))?;
+            b.preopened_dir(p, guest, FsPerms::ReadWrite)
+                .map_err(|e| anyhow::anyhow!("preopening {}: {e:#}", p.display()))?;
         }
         let mut store = Store::new(engine, b.build_p1());
         let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |c| c)?;
         let instance: Instance = linker
             .instantiate(&mut store, module)
-            .context("instantiating the filter module")?;
+            .map_err(wt("instantiating the filter module"))?;
         // Reactor modules: run `_initialize` if present, like WAMR does.
         if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ())?;
@@ -114,9 +114,9 @@ impl FluentBitFilter {
             .context("module exports no memory")?;
         let func = instance
             .get_typed_func(&mut store, &opts.function_name)
-            .with_context(|| {
-                format!(
-                    "module exports no function {:?} of the filter_wasm signature",
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "module exports no function {:?} of the filter_wasm signature: {e:#}",
                     opts.function_name
                 )
             })?;
@@ -196,7 +196,7 @@ impl FluentBitFilter {
         for p in [tag_ptr, rec_ptr] {
             if p != 0 {
                 if let Some((_, free)) = &self.alloc {
-                    free.call(&mut self.store, p)?;
+                    free.call(&mut self.store, p).map_err(wt("free"))?;
                 }
             }
         }
@@ -224,7 +224,9 @@ impl FluentBitFilter {
                 "modules without malloc/free are not supported by this harness beyond the null-pointer case"
             );
         };
-        let ptr = malloc.call(&mut self.store, data.len() as i32 + 1)?;
+        let ptr = malloc
+            .call(&mut self.store, data.len() as i32 + 1)
+            .map_err(wt("malloc"))?;
         if ptr == 0 {
             return Ok(0);
         }
@@ -260,6 +262,11 @@ impl FluentBitFilter {
             Err(e) => Outcome::Dropped(format!("returned text that is not JSON: {e}")),
         }
     }
+}
+
+/// A wasmtime error (not an `anyhow::Error` in wasmtime 48) with context.
+pub(crate) fn wt(context: &'static str) -> impl FnOnce(wasmtime::Error) -> anyhow::Error {
+    move |e| anyhow::anyhow!("{context}: {e:#}")
 }
 
 /// The host's msgpack → JSON conversion (`event_format json`, and `out_file`'s

@@ -1,7 +1,6 @@
 //! The Fluent Bit module, run as filter_wasm runs it, on the fixture logs.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use logseal_core::record::AddedFields;
 use logseal_core::verify::{Kind, verify_texts};
@@ -360,106 +359,6 @@ fn restarts_continue_the_chain_or_open_a_new_epoch() {
         vec![Kind::CrashGap]
     );
     assert_eq!(r.chains.len(), 2);
-}
-
-/// The CLI binary, built if needed.
-fn logseal_bin() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    for p in ["release/logseal", "debug/logseal"] {
-        if target.join(p).exists() {
-            return target.join(p);
-        }
-    }
-    let st = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "logseal-cli",
-            "--bin",
-            "logseal",
-        ])
-        .current_dir(root())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    target.join("release/logseal")
-}
-
-#[test]
-fn module_and_native_cli_seal_byte_identically() {
-    let recs = fixture("openssh_2k.ndjson");
-    let recs = &recs[..600];
-    // No host time or tag: the CLI has neither.
-    let dir = config_dir(
-        json!({"epoch": "x1", "checkpoint_every": 100, "policy": "sshd", "seal_time": false, "seal_tag": false}),
-    );
-    let mut f = filter(dir.path());
-    let plugin: Vec<String> = recs
-        .iter()
-        .map(|r| f.call("t", 1, 0, r).unwrap().expect_kept())
-        .collect();
-    let keyfile = dir.path().join("k.key");
-    std::fs::write(&keyfile, key().to_private_string()).unwrap();
-    let input = dir.path().join("in.ndjson");
-    // What the module saw: Fluent Bit's JSON conversion of each record.
-    let converted: Vec<String> = recs
-        .iter()
-        .map(|r| logseal_host_harness::fluent_bit::json_mode(r).unwrap())
-        .collect();
-    std::fs::write(&input, converted.join("\n") + "\n").unwrap();
-    let out = Command::new(logseal_bin())
-        .args(["seal", "--key"])
-        .arg(&keyfile)
-        .args([
-            "--epoch",
-            "x1",
-            "--checkpoint-every",
-            "100",
-            "--policy",
-            "sshd",
-            "--no-final-checkpoint",
-        ])
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let native: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    assert_eq!(native.len(), plugin.len());
-    for (i, (a, b)) in native.iter().zip(&plugin).enumerate() {
-        assert_eq!(a, b, "record {i} differs");
-    }
-    // The original (unconverted) text seals identically too: canonical form.
-    std::fs::write(&input, recs.join("\n") + "\n").unwrap();
-    let out = Command::new(logseal_bin())
-        .args(["seal", "--key"])
-        .arg(&keyfile)
-        .args([
-            "--epoch",
-            "x1",
-            "--checkpoint-every",
-            "100",
-            "--policy",
-            "sshd",
-            "--no-final-checkpoint",
-        ])
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        native.join("\n") + "\n"
-    );
 }
 
 #[test]

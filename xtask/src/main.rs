@@ -26,6 +26,13 @@ struct Artifact {
 
 /// Every artifact the host-harness tests load. Add new plugins here.
 const ARTIFACTS: &[Artifact] = &[
+    // The processor world as a component (plugins/component).
+    Artifact {
+        package: "logseal-component",
+        target: "wasm32-wasip2",
+        built: "logseal_component.wasm",
+        out: "logseal_processor.wasm",
+    },
     // Fluent Bit filter_wasm module (plugins/fluent-bit).
     Artifact {
         package: "logseal-fluent-bit",

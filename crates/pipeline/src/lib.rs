@@ -64,6 +64,86 @@ impl Event for Members<'_, '_> {
     }
 }
 
+/// A detection rule's finding about a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleFinding {
+    /// Rule name.
+    pub rule: String,
+    /// `info`, `low`, `medium`, `high` or `critical`.
+    pub severity: String,
+    /// Human-readable reason.
+    pub reason: String,
+    /// Principal or object concerned.
+    pub entity: Option<String>,
+    /// The finding reports a failure of the rule itself.
+    pub error: bool,
+}
+
+const SEVERITIES: [&str; 6] = ["none", "info", "low", "medium", "high", "critical"];
+
+fn severity_rank(s: &str) -> usize {
+    SEVERITIES.iter().position(|x| *x == s).unwrap_or(0)
+}
+
+/// Add rule findings to a verdict object text (or make one).
+fn merge_findings(verdict: Option<&str>, findings: &[RuleFinding]) -> String {
+    let mut members: Vec<(Cow<'_, str>, Value<'_>)> =
+        match verdict.map(logseal_core::json::parse_str) {
+            Some(Ok(Value::Obj(m))) => m,
+            _ => alloc::vec![
+                ("score".into(), Value::Num(Number::Int(0))),
+                ("severity".into(), Value::Str("none".into())),
+                ("reason".into(), Value::Str("".into())),
+                ("reasons".into(), Value::Arr(Vec::new())),
+            ],
+        };
+    let top = findings
+        .iter()
+        .filter(|f| !f.error)
+        .max_by_key(|f| severity_rank(&f.severity));
+    let rules = findings
+        .iter()
+        .map(|f| {
+            let mut o = alloc::vec![
+                ("rule".into(), Value::Str(Cow::Borrowed(f.rule.as_str()))),
+                (
+                    "severity".into(),
+                    Value::Str(Cow::Borrowed(f.severity.as_str()))
+                ),
+                (
+                    "reason".into(),
+                    Value::Str(Cow::Borrowed(f.reason.as_str()))
+                ),
+                ("error".into(), Value::Bool(f.error)),
+            ];
+            if let Some(e) = &f.entity {
+                o.push(("entity".into(), Value::Str(Cow::Borrowed(e.as_str()))));
+            }
+            Value::Obj(o)
+        })
+        .collect();
+    if let Some(top) = top {
+        for (k, v) in members.iter_mut() {
+            match k.as_ref() {
+                "severity" => {
+                    if severity_rank(v.as_str().unwrap_or("none")) < severity_rank(&top.severity) {
+                        *v = Value::Str(Cow::Borrowed(top.severity.as_str()));
+                    }
+                }
+                "reason" if v.as_str().is_none_or(str::is_empty) => {
+                    *v = Value::Str(alloc::format!("{}: {}", top.rule, top.reason).into());
+                }
+                _ => {}
+            }
+        }
+    }
+    members.retain(|(k, _)| k != "rules");
+    members.push(("rules".into(), Value::Arr(rules)));
+    let mut out = Vec::new();
+    logseal_core::json::write_seal(&Value::Obj(members), &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Score-then-seal for one stream.
 pub struct Processor {
     sealer: Sealer,
@@ -81,12 +161,25 @@ impl Processor {
 
     /// Score (when a policy is set) and seal one record. Never fails.
     pub fn process(&mut self, input: Input<'_>) -> Sealed {
+        self.process_with(input, &[])
+    }
+
+    /// Like [`Processor::process`], with findings of detection rules on the
+    /// record: they are added to the verdict (`_anomaly.rules`), and the
+    /// verdict's severity is at least the highest rule severity, so hosts
+    /// can route on one field.
+    pub fn process_with(&mut self, input: Input<'_>, findings: &[RuleFinding]) -> Sealed {
         let engine = &mut self.engine;
         let time = input.time_ns;
         self.sealer.seal_with(input, |members| {
-            engine
+            let verdict = engine
                 .as_mut()
-                .map(|e| e.score(&Members(members), time).to_json())
+                .map(|e| e.score(&Members(members), time).to_json());
+            if findings.is_empty() {
+                verdict
+            } else {
+                Some(merge_findings(verdict.as_deref(), findings))
+            }
         })
     }
 

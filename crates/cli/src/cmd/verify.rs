@@ -113,6 +113,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
         }
     }
     let report = v.finish();
+    if report.lines == 0 && report.chains.is_empty() {
+        anyhow::bail!("no records in the input ({})", files.join(", "));
+    }
     match a.format {
         Format::Json => println!("{}", report.to_json()),
         Format::Text => print!("{}", render(&report, no_keys)),

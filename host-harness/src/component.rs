@@ -1,0 +1,236 @@
+//! The processor world (`wit/processor.wit`) hosted in wasmtime, with any
+//! number of sandboxed rule components in front of it.
+//!
+//! One [`Store`] for the processor (and one per rule, in [`RuleHost`]); WASI is
+//! linked with an empty context: no preopens, no environment, no stdio, no
+//! network. The processor's memory is capped. For each batch the host first
+//! runs every rule on every event ([`RuleHost::evaluate`] never fails: a
+//! misbehaving rule yields an error finding naming it), then hands the events
+//! with their findings to the processor, which seals them (findings included
+//! in `_anomaly.rules`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::fluent_bit::wt;
+use crate::rules::{RuleConfig, RuleHost};
+
+/// Bindings generated from the WIT; private, behind the API below.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit/processor.wit",
+        world: "processor",
+    });
+}
+
+use bindings::exports::logseal::plugin::sealing;
+
+/// One record in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Event {
+    /// The record text (normally a JSON object).
+    pub json: String,
+    /// The host's tag.
+    pub tag: Option<String>,
+    /// The host's event time (ns since the Unix epoch).
+    pub time_ns: Option<i64>,
+}
+
+/// One record out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Processed {
+    /// The sealed record, one line of canonical JSON, no newline.
+    pub line: String,
+    /// The checkpoint attached to it, if any.
+    pub checkpoint: Option<String>,
+    /// Why it was wrapped, if it was.
+    pub error: Option<String>,
+}
+
+struct Ctx {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for Ctx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Memory cap of the processor instance.
+pub const PROCESSOR_MEMORY_BYTES: usize = 512 << 20;
+
+/// A processor component (and its rules), ready to seal batches.
+pub struct ProcessorHost {
+    store: Store<Ctx>,
+    processor: bindings::Processor,
+    rules: Option<RuleHost>,
+}
+
+impl ProcessorHost {
+    /// Load the processor and the rules, and configure the processor with
+    /// `config_json` (the plugin configuration, key inline as `"key"`).
+    pub fn load(processor_wasm: &Path, rules: &[PathBuf], config_json: &str) -> Result<Self> {
+        let mut cfg = Config::new();
+        cfg.wasm_component_model(true);
+        let engine = Engine::new(&cfg).map_err(wt("creating the engine"))?;
+        let component = Component::from_file(&engine, processor_wasm).map_err(|e| {
+            anyhow!(
+                "loading processor component {}: {e:#}",
+                processor_wasm.display()
+            )
+        })?;
+        Self::from_component(&engine, &component, rules, config_json)
+    }
+
+    /// Instantiate an already compiled processor (restarts, benchmarks).
+    pub fn from_component(
+        engine: &Engine,
+        component: &Component,
+        rules: &[PathBuf],
+        config_json: &str,
+    ) -> Result<Self> {
+        let mut linker: Linker<Ctx> = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wt("linking WASI"))?;
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(PROCESSOR_MEMORY_BYTES)
+            .trap_on_grow_failure(false)
+            .build();
+        let mut store = Store::new(
+            engine,
+            Ctx {
+                wasi: WasiCtx::builder().build(),
+                table: ResourceTable::new(),
+                limits,
+            },
+        );
+        store.limiter(|c| &mut c.limits);
+        let processor = bindings::Processor::instantiate(&mut store, component, &linker)
+            .map_err(wt("instantiating the processor component"))?;
+        processor
+            .logseal_plugin_sealing()
+            .call_configure(&mut store, config_json)
+            .map_err(wt("configure"))?
+            .map_err(|e| anyhow!("processor configuration: {e}"))?;
+        let rules = if rules.is_empty() {
+            None
+        } else {
+            let mut host = RuleHost::new(RuleConfig::default())?;
+            for r in rules {
+                host.load(r)
+                    .with_context(|| format!("loading rule {}", r.display()))?;
+            }
+            Some(host)
+        };
+        Ok(ProcessorHost {
+            store,
+            processor,
+            rules,
+        })
+    }
+
+    /// The rule host, if rules were loaded.
+    pub fn rules(&mut self) -> Option<&mut RuleHost> {
+        self.rules.as_mut()
+    }
+
+    /// Seal a batch, in order; one [`Processed`] per event. An error here is
+    /// a failure of the processor component itself (a trap): the caller still
+    /// has the batch and must not acknowledge it.
+    pub fn process(&mut self, batch: &[Event]) -> Result<Vec<Processed>> {
+        let events: Vec<sealing::Event> = batch
+            .iter()
+            .map(|e| {
+                let findings = match self.rules.as_mut() {
+                    Some(r) => r
+                        .evaluate(&e.json, e.time_ns.unwrap_or(0))
+                        .into_iter()
+                        .map(
+                            |f| bindings::logseal::plugin::processor_types::RuleFinding {
+                                rule: f.rule,
+                                severity: f.severity,
+                                reason: f.reason,
+                                entity: f.entity,
+                                error: f.error,
+                            },
+                        )
+                        .collect(),
+                    None => Vec::new(),
+                };
+                sealing::Event {
+                    json: e.json.clone(),
+                    tag: e.tag.clone(),
+                    time_ns: e.time_ns,
+                    findings,
+                }
+            })
+            .collect();
+        let out = self
+            .processor
+            .logseal_plugin_sealing()
+            .call_process(&mut self.store, &events)
+            .map_err(wt("processor component failed"))?;
+        if out.len() != batch.len() {
+            bail!(
+                "processor returned {} records for a batch of {}",
+                out.len(),
+                batch.len()
+            );
+        }
+        Ok(out
+            .into_iter()
+            .map(|p| Processed {
+                line: p.line,
+                checkpoint: p.checkpoint,
+                error: p.error,
+            })
+            .collect())
+    }
+
+    /// The chain state JSON.
+    pub fn state(&mut self) -> Result<String> {
+        self.processor
+            .logseal_plugin_sealing()
+            .call_state(&mut self.store)
+            .map_err(wt("state"))
+    }
+
+    /// The anomaly engine's snapshot.
+    pub fn engine_snapshot(&mut self) -> Result<Vec<u8>> {
+        self.processor
+            .logseal_plugin_sealing()
+            .call_engine_snapshot(&mut self.store)
+            .map_err(wt("engine-snapshot"))
+    }
+
+    /// Restore saved state (see `restore` in `wit/processor.wit`).
+    pub fn restore(
+        &mut self,
+        chain_state_json: Option<&str>,
+        engine: Option<&[u8]>,
+        continue_epoch: bool,
+    ) -> Result<()> {
+        self.processor
+            .logseal_plugin_sealing()
+            .call_restore(&mut self.store, chain_state_json, engine, continue_epoch)
+            .map_err(wt("restore"))?
+            .map_err(|e| anyhow!("restoring processor state: {e}"))
+    }
+
+    /// A signed checkpoint of the chain as it stands.
+    pub fn checkpoint(&mut self) -> Result<Option<String>> {
+        self.processor
+            .logseal_plugin_sealing()
+            .call_checkpoint(&mut self.store)
+            .map_err(wt("checkpoint"))
+    }
+}
