@@ -266,18 +266,25 @@ fn main() -> Result<()> {
         }
         Some("demo") => {
             build_wasm()?;
-            run(cargo()
+            run(cargo().current_dir(&root).args([
+                "build",
+                "--release",
+                "-q",
+                "-p",
+                "logseal-cli",
+                "-p",
+                "logseal-host-harness",
+                "--bins",
+            ]))?;
+            let bin = |name: &str| target_dir(&root).join("release").join(name);
+            run(Command::new(bin("logseal-demo"))
                 .current_dir(&root)
-                .args([
-                    "run",
-                    "--release",
-                    "-q",
-                    "-p",
-                    "logseal-cli",
-                    "--bin",
-                    "logseal-demo",
-                    "--",
-                ])
+                .arg("--wasm")
+                .arg(root.join("target/wasm"))
+                .arg("--logseal")
+                .arg(bin("logseal"))
+                .arg("--out")
+                .arg(root.join("target/demo"))
                 .args(&args[1..]))
         }
         Some("test") => {
