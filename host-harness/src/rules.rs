@@ -477,6 +477,7 @@ impl RuleHost {
         let engine = Engine::new(&wcfg).map_err(wt("creating the wasmtime engine for rules"))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wt("linking WASI for rules"))?;
+        deny_timers(&mut linker).map_err(wt("linking WASI for rules"))?;
         bindings::Rule::add_to_linker::<RuleCtx, wasmtime::component::HasSelf<RuleCtx>>(
             &mut linker,
             |c| c,
@@ -733,14 +734,15 @@ impl RuleHost {
                 other => format!("trapped: {other}"),
             };
         }
-        let chain = format!("{e:#}");
-        if chain.contains("forcing trap when growing memory") {
+        // The root cause, without the wasm backtrace wasmtime adds as context.
+        let root = e.root_cause().to_string();
+        if root.contains("forcing trap when growing memory") {
             return format!(
                 "exceeded its memory cap of {} bytes",
                 self.config.memory_bytes
             );
         }
-        let first: String = chain.chars().take(300).collect();
+        let first: String = root.chars().take(300).collect();
         format!("failed: {first}")
     }
 
@@ -808,6 +810,30 @@ impl RuleHost {
             .get_mut(id.0)
             .with_context(|| format!("no rule {id}"))
     }
+}
+
+/// Replace WASI's timer subscriptions with functions that trap.
+///
+/// A std component imports `wasi:clocks/monotonic-clock`, and
+/// `std::thread::sleep` blocks in the host's `wasi:io/poll`, a host call that
+/// neither fuel nor the epoch deadline can interrupt: a rule could stall the
+/// pipeline for as long as it likes. Rules have no business waiting, so
+/// subscribing to a timer is a trap (an error finding naming the rule).
+fn deny_timers(linker: &mut Linker<RuleCtx>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::DynPollable;
+    type Pollable = wasmtime::Result<(Resource<DynPollable>,)>;
+    const DENIED: &str = "rules may not sleep or wait on timers (wasi:clocks subscribe denied)";
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
+    clock.func_wrap("subscribe-duration", |_, (_,): (u64,)| -> Pollable {
+        Err(wasmtime::format_err!("{DENIED}"))
+    })?;
+    clock.func_wrap("subscribe-instant", |_, (_,): (u64,)| -> Pollable {
+        Err(wasmtime::format_err!("{DENIED}"))
+    })?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// Give the store a fresh fuel budget and deadline for one call.

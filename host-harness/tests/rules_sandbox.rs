@@ -113,7 +113,12 @@ fn describe_is_reported() {
 
 #[test]
 fn infinite_loop_runs_out_of_fuel() {
-    let mut h = host(RuleConfig::default());
+    // A generous deadline so that fuel, not the clock, stops the loop even
+    // on a loaded machine.
+    let mut h = host(RuleConfig {
+        deadline_ms: 10_000,
+        ..RuleConfig::default()
+    });
     let t = Instant::now();
     let f = h.evaluate(&event("loop"), 0);
     assert_failed(&f, "ran out of fuel");
@@ -150,6 +155,28 @@ fn slow_rule_hits_the_deadline_even_with_fuel_left() {
     });
     let f = h.evaluate(&event("slow"), 0);
     assert_failed(&f, "deadline of 30 ms");
+    assert_recovers(&mut h);
+}
+
+#[test]
+fn sleeping_in_a_host_call_cannot_stall_the_pipeline() {
+    // `std::thread::sleep` blocks inside WASI's poll, out of reach of fuel
+    // and the epoch deadline; the host denies timer subscriptions instead.
+    let mut h = host(RuleConfig {
+        deadline_ms: 50,
+        ..RuleConfig::default()
+    });
+    let t = Instant::now();
+    let f = h.evaluate(
+        r#"{"attack":"sleep","n":5000,"action":"protected_branch.destroy","repo":"o/r"}"#,
+        0,
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "stalled for {:?}",
+        t.elapsed()
+    );
+    assert_failed(&f, "may not sleep");
     assert_recovers(&mut h);
 }
 
@@ -208,7 +235,12 @@ fn invalid_severity_is_rejected_by_the_component_model() {
 #[test]
 fn a_describe_that_never_returns_fails_the_load() {
     let looping = BAD_SEVERITY_WAT.replace(";; DESCRIBE-HOOK", "(loop $spin (br $spin))");
-    let mut h = RuleHost::new(quiet(RuleConfig::default())).unwrap();
+    let mut h = RuleHost::new(quiet(RuleConfig {
+        fuel_per_event: Some(1_000_000),
+        deadline_ms: 10_000,
+        ..RuleConfig::default()
+    }))
+    .unwrap();
     let e = h.load_bytes(looping.as_bytes()).unwrap_err();
     assert!(
         format!("{e:#}").contains("describe failed: ran out of fuel"),

@@ -22,6 +22,7 @@
 //! | `kv-ttl`            | `set("ttl", .., ttl-ns = n)` then reports what `get` sees |
 //! | `kv-get`            | reports the length of the value under key `k`, if any  |
 //! | `escape`            | tries to read the environment, files and the network   |
+//! | `sleep`             | `std::thread::sleep` for `n` ms (a blocking host call)  |
 //! | `find`              | runs the SDK's SIMD `contains` on `cases` (pairs of haystack and needle), answers one `0`/`1` per case |
 
 use std::hint::black_box;
@@ -120,6 +121,10 @@ impl Guest for Rule {
                     state::get(key).map(|v| v.len()),
                     state::usage()
                 ))
+            }
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_millis(n.unwrap_or(10_000)));
+                ok("slept".into())
             }
             "escape" => {
                 let env = std::env::vars().count();
