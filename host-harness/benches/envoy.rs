@@ -68,10 +68,30 @@ fn run(c: &mut Criterion, name: &str, cfg: &str, workers: usize) {
 }
 
 fn bench(c: &mut Criterion) {
-    run(c, "envoy/shared-chain/score+seal/1-worker", &config(true, "shared"), 1);
-    run(c, "envoy/shared-chain/score+seal/2-workers", &config(true, "shared"), 2);
-    run(c, "envoy/worker-chain/score+seal/2-workers", &config(true, "worker"), 2);
-    run(c, "envoy/shared-chain/seal-only/2-workers", &config(false, "shared"), 2);
+    run(
+        c,
+        "envoy/shared-chain/score+seal/1-worker",
+        &config(true, "shared"),
+        1,
+    );
+    run(
+        c,
+        "envoy/shared-chain/score+seal/2-workers",
+        &config(true, "shared"),
+        2,
+    );
+    run(
+        c,
+        "envoy/worker-chain/score+seal/2-workers",
+        &config(true, "worker"),
+        2,
+    );
+    run(
+        c,
+        "envoy/shared-chain/seal-only/2-workers",
+        &config(false, "shared"),
+        2,
+    );
 }
 
 criterion_group! {

@@ -197,6 +197,8 @@ struct Callout {
     body: Vec<u8>,
 }
 
+type Headers = Vec<(String, String)>;
+
 /// Per-VM host state.
 struct VmState {
     process: Arc<Mutex<Process>>,
@@ -207,7 +209,7 @@ struct VmState {
     response_headers: Vec<(String, String)>,
     local_response: Option<(u32, Vec<(String, String)>)>,
     callouts: Vec<Callout>,
-    call_response: Option<(Vec<(String, String)>, Vec<u8>)>,
+    call_response: Option<(Headers, Vec<u8>)>,
     next_token: u32,
     tick_ms: u32,
     logs: Vec<(u32, String)>,
@@ -423,7 +425,13 @@ fn link(linker: &mut Linker<VmState>) -> WResult<()> {
     linker.func_wrap(
         "env",
         "proxy_get_header_map_value",
-        |mut c: Caller<'_, VmState>, map: i32, kp: i32, kl: i32, rp: i32, rs: i32| -> WResult<i32> {
+        |mut c: Caller<'_, VmState>,
+         map: i32,
+         kp: i32,
+         kl: i32,
+         rp: i32,
+         rs: i32|
+         -> WResult<i32> {
             let key = String::from_utf8_lossy(&read(&mut c, kp, kl)?).to_ascii_lowercase();
             let Some(m) = c.data().header_map(map) else {
                 return Ok(status::NOT_FOUND);
@@ -508,7 +516,13 @@ fn link(linker: &mut Linker<VmState>) -> WResult<()> {
     linker.func_wrap(
         "env",
         "proxy_set_shared_data",
-        |mut c: Caller<'_, VmState>, kp: i32, kl: i32, vp: i32, vl: i32, cas: i32| -> WResult<i32> {
+        |mut c: Caller<'_, VmState>,
+         kp: i32,
+         kl: i32,
+         vp: i32,
+         vl: i32,
+         cas: i32|
+         -> WResult<i32> {
             let key = String::from_utf8_lossy(&read(&mut c, kp, kl)?).into_owned();
             let val = read(&mut c, vp, vl)?;
             let cas = cas as u32;
@@ -686,7 +700,9 @@ impl Plugin {
                 let name = n.to_string();
                 linker
                     .func_new(m, n, ty, move |_, _, _| {
-                        wasmtime::bail!("the filter called {name}, which this host does not implement")
+                        wasmtime::bail!(
+                            "the filter called {name}, which this host does not implement"
+                        )
                     })
                     .map_err(wt)?;
             } else {
@@ -768,7 +784,10 @@ impl Vm {
             &plugin.engine,
             VmState::new(process, config.to_vec(), enc, seed),
         );
-        let inst: Instance = plugin.linker.instantiate(&mut store, &plugin.module).map_err(wt)?;
+        let inst: Instance = plugin
+            .linker
+            .instantiate(&mut store, &plugin.module)
+            .map_err(wt)?;
         if let Ok(init) = inst.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ()).map_err(wt)?;
         }
@@ -777,19 +796,31 @@ impl Vm {
                 .ok_or_else(|| anyhow!("missing export {n}"))
         };
         let exports = Exports {
-            context_create: f(&mut store, "proxy_on_context_create")?.typed(&store).map_err(wt)?,
-            request_headers: f(&mut store, "proxy_on_request_headers")?.typed(&store).map_err(wt)?,
-            response_headers: f(&mut store, "proxy_on_response_headers")?.typed(&store).map_err(wt)?,
+            context_create: f(&mut store, "proxy_on_context_create")?
+                .typed(&store)
+                .map_err(wt)?,
+            request_headers: f(&mut store, "proxy_on_request_headers")?
+                .typed(&store)
+                .map_err(wt)?,
+            response_headers: f(&mut store, "proxy_on_response_headers")?
+                .typed(&store)
+                .map_err(wt)?,
             log: f(&mut store, "proxy_on_log")?.typed(&store).map_err(wt)?,
             done: f(&mut store, "proxy_on_done")?.typed(&store).map_err(wt)?,
-            delete: f(&mut store, "proxy_on_delete")?.typed(&store).map_err(wt)?,
+            delete: f(&mut store, "proxy_on_delete")?
+                .typed(&store)
+                .map_err(wt)?,
             tick: f(&mut store, "proxy_on_tick")?.typed(&store).map_err(wt)?,
-            http_call_response: f(&mut store, "proxy_on_http_call_response")?.typed(&store).map_err(wt)?,
+            http_call_response: f(&mut store, "proxy_on_http_call_response")?
+                .typed(&store)
+                .map_err(wt)?,
         };
-        let vm_start: TypedFunc<(i32, i32), i32> =
-            f(&mut store, "proxy_on_vm_start")?.typed(&store).map_err(wt)?;
-        let configure: TypedFunc<(i32, i32), i32> =
-            f(&mut store, "proxy_on_configure")?.typed(&store).map_err(wt)?;
+        let vm_start: TypedFunc<(i32, i32), i32> = f(&mut store, "proxy_on_vm_start")?
+            .typed(&store)
+            .map_err(wt)?;
+        let configure: TypedFunc<(i32, i32), i32> = f(&mut store, "proxy_on_configure")?
+            .typed(&store)
+            .map_err(wt)?;
         let mut vm = Vm {
             store,
             exports,
@@ -798,11 +829,16 @@ impl Vm {
         };
         vm.exports
             .context_create
-            .call(&mut vm.store, (ROOT_ID, 0)).map_err(wt)?;
+            .call(&mut vm.store, (ROOT_ID, 0))
+            .map_err(wt)?;
         if vm_start.call(&mut vm.store, (ROOT_ID, 0)).map_err(wt)? == 0 {
             bail!("proxy_on_vm_start failed: {:?}", vm.store.data().logs);
         }
-        if configure.call(&mut vm.store, (ROOT_ID, config.len() as i32)).map_err(wt)? == 0 {
+        if configure
+            .call(&mut vm.store, (ROOT_ID, config.len() as i32))
+            .map_err(wt)?
+            == 0
+        {
             bail!("proxy_on_configure failed: {:?}", vm.store.data().logs);
         }
         Ok(vm)
@@ -819,15 +855,20 @@ impl Vm {
             st.response_headers.clear();
         }
         let e = &self.exports;
-        e.context_create.call(&mut self.store, (ctx, self.root)).map_err(wt)?;
+        e.context_create
+            .call(&mut self.store, (ctx, self.root))
+            .map_err(wt)?;
         e.request_headers
-            .call(&mut self.store, (ctx, req.headers.len() as i32, 1)).map_err(wt)?;
+            .call(&mut self.store, (ctx, req.headers.len() as i32, 1))
+            .map_err(wt)?;
         let local = self.store.data().local_response.clone();
-        if local.is_none() {
-            if let Some(code) = req.status {
-                self.store.data_mut().response_headers = vec![(":status".into(), code.to_string())];
-                e.response_headers.call(&mut self.store, (ctx, 1, 0)).map_err(wt)?;
-            }
+        if local.is_none()
+            && let Some(code) = req.status
+        {
+            self.store.data_mut().response_headers = vec![(":status".into(), code.to_string())];
+            e.response_headers
+                .call(&mut self.store, (ctx, 1, 0))
+                .map_err(wt)?;
         }
         e.done.call(&mut self.store, ctx).map_err(wt)?;
         e.log.call(&mut self.store, ctx).map_err(wt)?;
@@ -842,22 +883,34 @@ impl Vm {
     /// The access-logger variant: `proxy_on_log` on the root context.
     pub fn access_log(&mut self, req: &Request) -> Result<()> {
         self.store.data_mut().request = Some(req.clone());
-        self.exports.log.call(&mut self.store, self.root).map_err(wt)?;
+        self.exports
+            .log
+            .call(&mut self.store, self.root)
+            .map_err(wt)?;
         self.store.data_mut().request = None;
         Ok(())
     }
 
     /// Stop: `proxy_on_done` then `proxy_on_delete` on the root context.
     pub fn stop(&mut self) -> Result<()> {
-        self.exports.done.call(&mut self.store, self.root).map_err(wt)?;
-        self.exports.delete.call(&mut self.store, self.root).map_err(wt)?;
+        self.exports
+            .done
+            .call(&mut self.store, self.root)
+            .map_err(wt)?;
+        self.exports
+            .delete
+            .call(&mut self.store, self.root)
+            .map_err(wt)?;
         Ok(())
     }
 
     /// `proxy_on_tick` (only once the filter asked for ticks).
     pub fn tick(&mut self) -> Result<()> {
         if self.store.data().tick_ms > 0 {
-            self.exports.tick.call(&mut self.store, self.root).map_err(wt)?;
+            self.exports
+                .tick
+                .call(&mut self.store, self.root)
+                .map_err(wt)?;
         }
         Ok(())
     }
@@ -893,7 +946,8 @@ impl Vm {
             self.store.data_mut().call_response = Some((headers, body));
             self.exports
                 .http_call_response
-                .call(&mut self.store, (self.root, c.token as i32, nh, nb, 0)).map_err(wt)?;
+                .call(&mut self.store, (self.root, c.token as i32, nh, nb, 0))
+                .map_err(wt)?;
             self.store.data_mut().call_response = None;
         }
         Ok(accepted)

@@ -28,7 +28,9 @@ fn wasm_path() -> PathBuf {
 
 fn plugin() -> &'static Plugin {
     static P: OnceLock<Plugin> = OnceLock::new();
-    P.get_or_init(|| Plugin::load(&wasm_path()).expect("the filter loads with only implemented imports"))
+    P.get_or_init(|| {
+        Plugin::load(&wasm_path()).expect("the filter loads with only implemented imports")
+    })
 }
 
 fn key() -> SignerKey {
@@ -74,7 +76,11 @@ fn req(i: i64) -> Request {
         Some(if i % 11 == 0 { 404 } else { 200 }),
         T0 + i * 10_000_000,
     );
-    if i % 2 == 0 { r.header("x-user", "bob") } else { r.header("authorization", JWT) }
+    if i % 2 == 0 {
+        r.header("x-user", "bob")
+    } else {
+        r.header("authorization", JWT)
+    }
 }
 
 #[test]
@@ -97,13 +103,23 @@ fn two_workers_share_one_chain() {
     assert_eq!(rep.chains.len(), 1, "one chain for the whole proxy");
     assert_eq!(rep.chains[0].records, 120);
     assert_eq!(rep.chains[0].stream, "edge.example/envoy");
-    assert!(rep.chains[0].signed_size >= 112, "checkpoints signed: {:?}", rep.chains[0]);
+    assert!(
+        rep.chains[0].signed_size >= 112,
+        "checkpoints signed: {:?}",
+        rep.chains[0]
+    );
 
     let recs = records(&p.collected);
-    let mut seqs: Vec<u64> = recs.iter().map(|r| r["_logseal"]["seq"].as_u64().unwrap()).collect();
+    let mut seqs: Vec<u64> = recs
+        .iter()
+        .map(|r| r["_logseal"]["seq"].as_u64().unwrap())
+        .collect();
     seqs.sort_unstable();
     assert_eq!(seqs, (0..120).collect::<Vec<_>>());
-    let r = recs.iter().find(|r| r["request_id"] == "req-1795439677010000000").unwrap();
+    let r = recs
+        .iter()
+        .find(|r| r["request_id"] == "req-1795439677010000000")
+        .unwrap();
     assert_eq!(r["method"], "GET");
     assert_eq!(r["authority"], "api.example.com");
     assert_eq!(r["path"], "/api/items/1");
@@ -121,7 +137,10 @@ fn two_workers_share_one_chain() {
     assert_eq!(r["_logseal"]["tag"], "backend");
     assert_eq!(r["_logseal"]["time"], 1_795_439_677_010_000_000i64);
     assert!(r["_anomaly"]["score"].is_number(), "scored: {r}");
-    let bob = recs.iter().find(|r| r["request_id"] == "req-1795439677000000000").unwrap();
+    let bob = recs
+        .iter()
+        .find(|r| r["request_id"] == "req-1795439677000000000")
+        .unwrap();
     assert_eq!(bob["user"], "bob");
     assert_eq!(bob["user_from"], "header");
 }
@@ -135,7 +154,10 @@ fn racy_first_write_keeps_one_chain() {
     p.race_next_create(1, req(1));
     p.request(0, &req(0)).unwrap();
     let before = p.shared_stats();
-    assert_eq!(before.cas_mismatches, 1, "the losing creator met a CAS mismatch");
+    assert_eq!(
+        before.cas_mismatches, 1,
+        "the losing creator met a CAS mismatch"
+    );
     p.request(1, &req(2)).unwrap();
     p.request(0, &req(3)).unwrap();
     let mut p = p;
@@ -146,7 +168,10 @@ fn racy_first_write_keeps_one_chain() {
     assert_eq!(rep.chains[0].records, 4);
     let recs = records(&p.collected);
     let first = recs.iter().find(|r| r["_logseal"]["seq"] == 0).unwrap();
-    assert_eq!(first["request_id"], "req-1795439677010000000", "worker 1 created the chain");
+    assert_eq!(
+        first["request_id"], "req-1795439677010000000",
+        "worker 1 created the chain"
+    );
 }
 
 #[test]
@@ -164,7 +189,10 @@ fn aborted_request_and_text_properties() {
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[0]["response_code"], 0, "{enc:?}");
         assert_eq!(recs[0]["aborted"], true);
-        assert_eq!(recs[0]["response_code_details"], "downstream_remote_disconnect");
+        assert_eq!(
+            recs[0]["response_code_details"],
+            "downstream_remote_disconnect"
+        );
         assert_eq!(recs[0]["bytes_sent"], 0);
         assert_eq!(recs[1]["response_code"], 200, "{enc:?}");
         assert_eq!(recs[1]["duration_us"], 1250, "{enc:?}");
@@ -195,7 +223,11 @@ fn collector_outage_becomes_a_declared_gap() {
             p.request(n as usize % 2, &req(n)).unwrap();
             n += 1;
         }
-        let c = if round % 2 == 0 { Collector::Fail } else { Collector::Status(503) };
+        let c = if round % 2 == 0 {
+            Collector::Fail
+        } else {
+            Collector::Status(503)
+        };
         p.flush(c).unwrap();
     }
     assert!(p.collected.is_empty());
@@ -216,10 +248,17 @@ fn collector_outage_becomes_a_declared_gap() {
         declared += f.seq_end.unwrap() - f.seq.unwrap() + 1;
     }
     let delivered = records(&p.collected).len() as u64;
-    assert_eq!(delivered + declared, n as u64, "every sealed record is delivered or declared lost");
+    assert_eq!(
+        delivered + declared,
+        n as u64,
+        "every sealed record is delivered or declared lost"
+    );
     assert_eq!(delivered, 40 + 6, "the queues held 20 each");
     let logs: Vec<_> = p.vm(0).logs().iter().map(|l| l.1.clone()).collect();
-    assert!(logs.iter().any(|l| l.contains("collector batch failed")), "{logs:?}");
+    assert!(
+        logs.iter().any(|l| l.contains("collector batch failed")),
+        "{logs:?}"
+    );
 }
 
 #[test]
@@ -239,8 +278,17 @@ fn restart_of_one_vm_continues_the_chain() {
     p.flush(Collector::Accept).unwrap();
     let rep = verify(&p.collected);
     assert!(rep.intact(), "{:#?}", rep.findings);
-    assert_eq!(rep.chains.len(), 1, "the new VM continued the chain: {:?}", rep.chains);
-    let kinds: Vec<_> = rep.findings.iter().map(|f| (f.kind, f.seq, f.seq_end)).collect();
+    assert_eq!(
+        rep.chains.len(),
+        1,
+        "the new VM continued the chain: {:?}",
+        rep.chains
+    );
+    let kinds: Vec<_> = rep
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.seq, f.seq_end))
+        .collect();
     assert_eq!(kinds, [(Kind::DeclaredLoss, Some(10), Some(11))]);
     assert_eq!(rep.chains[0].last_seq, 19);
 }
@@ -274,7 +322,12 @@ fn lost_head_opens_a_new_epoch_never_reusing_a_seq() {
     // (epoch, seq) pairs are unique.
     let mut ids: Vec<(String, u64)> = recs
         .iter()
-        .map(|r| (r["_logseal"]["epoch"].as_str().unwrap().to_string(), r["_logseal"]["seq"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["_logseal"]["epoch"].as_str().unwrap().to_string(),
+                r["_logseal"]["seq"].as_u64().unwrap(),
+            )
+        })
         .collect();
     ids.sort();
     ids.dedup();
@@ -283,7 +336,8 @@ fn lost_head_opens_a_new_epoch_never_reusing_a_seq() {
 
 #[test]
 fn enforce_mode_blocks_a_brute_force_source() {
-    let cfg = config(r#""mode":"enforce","enforce":{"threshold":0.5,"status":403,"block_secs":60}"#);
+    let cfg =
+        config(r#""mode":"enforce","enforce":{"threshold":0.5,"status":403,"block_secs":60}"#);
     let mut p = Proxy::new(plugin(), &cfg, 2, Encoding::Envoy).unwrap();
     let attacker = "203.0.113.66:5000";
     let mut blocked_at = None;
@@ -295,30 +349,42 @@ fn enforce_mode_blocks_a_brute_force_source() {
         let out = p.request(i as usize % 2, &r).unwrap();
         if let Some((status, headers)) = out.local_response {
             assert_eq!(status, 403);
-            let reason = headers.iter().find(|h| h.0 == "x-logseal-reason").expect("reason header");
+            let reason = headers
+                .iter()
+                .find(|h| h.0 == "x-logseal-reason")
+                .expect("reason header");
             assert!(reason.1.starts_with("203.0.113.66: "), "{reason:?}");
             blocked_at.get_or_insert(i);
         }
         // A normal client is never blocked.
-        let ok = p.request(0, &Request::get("/", "198.51.100.7:6000", Some(200), t)).unwrap();
+        let ok = p
+            .request(0, &Request::get("/", "198.51.100.7:6000", Some(200), t))
+            .unwrap();
         assert!(ok.local_response.is_none());
     }
     let at = blocked_at.expect("the brute force was blocked");
     // The `auth_failures_per_ip` threshold is 20 per 10 minutes; each worker's
     // engine sees its half of the attempts (engines are per VM), so the block
     // comes after about 40 attempts, then holds on every worker.
-    assert!((20..=45).contains(&at), "blocked after the threshold, at request {at}");
+    assert!(
+        (20..=45).contains(&at),
+        "blocked after the threshold, at request {at}"
+    );
     // Both workers enforce the block (shared data).
     let t = T0 + 61_000_000_000;
     p.set_time(t);
     for w in 0..2 {
-        let out = p.request(w, &Request::get("/login", attacker, Some(401), t)).unwrap();
+        let out = p
+            .request(w, &Request::get("/login", attacker, Some(401), t))
+            .unwrap();
         assert!(out.local_response.is_some(), "worker {w} enforces");
     }
     // The block expires.
     let t = T0 + 200_000_000_000;
     p.set_time(t);
-    let out = p.request(0, &Request::get("/login", attacker, Some(200), t)).unwrap();
+    let out = p
+        .request(0, &Request::get("/login", attacker, Some(200), t))
+        .unwrap();
     assert!(out.local_response.is_none());
     p.flush(Collector::Accept).unwrap();
     let rep = verify(&p.collected);
@@ -339,17 +405,25 @@ fn per_worker_chains() {
     let rep = verify(&p.collected);
     assert!(rep.findings.is_empty(), "{:#?}", rep.findings);
     assert_eq!(rep.chains.len(), 2);
-    assert!(rep.chains.iter().all(|c| c.stream.starts_with("edge.example/envoy/worker-") && c.records == 5));
+    assert!(
+        rep.chains
+            .iter()
+            .all(|c| c.stream.starts_with("edge.example/envoy/worker-") && c.records == 5)
+    );
     assert_eq!(p.shared_stats().sets, 0, "no shared data used");
 }
 
 #[test]
 fn bad_configuration_fails_on_configure_with_a_clear_error() {
     let bad = config(r#""mode":"enforce","enforce":{"threshold":7}"#);
-    let err = Proxy::new(plugin(), &bad, 1, Encoding::Envoy).err().expect("rejected");
+    let err = Proxy::new(plugin(), &bad, 1, Encoding::Envoy)
+        .err()
+        .expect("rejected");
     let msg = format!("{err:#}");
     assert!(msg.contains("envoy.enforce.threshold"), "{msg}");
-    let err = Proxy::new(plugin(), r#"{"key":"nope"}"#, 1, Encoding::Envoy).err().expect("rejected");
+    let err = Proxy::new(plugin(), r#"{"key":"nope"}"#, 1, Encoding::Envoy)
+        .err()
+        .expect("rejected");
     assert!(format!("{err:#}").contains("PRIVATE+KEY"), "{err:#}");
 }
 
@@ -362,7 +436,12 @@ fn callouts_go_to_the_configured_cluster() {
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].0, "logseal_collector");
     let h = &t[0].1;
-    for (k, v) in [(":method", "POST"), (":path", "/ingest"), (":authority", "collector.internal"), ("content-type", "application/x-ndjson")] {
+    for (k, v) in [
+        (":method", "POST"),
+        (":path", "/ingest"),
+        (":authority", "collector.internal"),
+        ("content-type", "application/x-ndjson"),
+    ] {
         assert!(h.iter().any(|(a, b)| a == k && b == v), "{k}: {h:?}");
     }
 }

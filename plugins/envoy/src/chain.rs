@@ -199,8 +199,8 @@ impl HeadState {
     pub fn decode(bytes: &[u8]) -> Result<HeadState, String> {
         let text = core::str::from_utf8(bytes).map_err(|_| "head is not UTF-8".to_string())?;
         let mut lines = text.split('\n');
-        let state = ChainState::from_json(lines.next().unwrap_or(""))
-            .map_err(|e| format!("head: {e}"))?;
+        let state =
+            ChainState::from_json(lines.next().unwrap_or("")).map_err(|e| format!("head: {e}"))?;
         let mut losses = Losses::default();
         for l in lines {
             let mut p = l.splitn(4, ' ');
@@ -237,7 +237,9 @@ impl fmt::Display for ChainError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ChainError::Host(s) => write!(f, "shared data call failed with status {s}"),
-            ChainError::Contended => write!(f, "chain head stayed contended for {MAX_ATTEMPTS} attempts"),
+            ChainError::Contended => {
+                write!(f, "chain head stayed contended for {MAX_ATTEMPTS} attempts")
+            }
             ChainError::Seal(e) => write!(f, "cannot seal: {e}"),
         }
     }
@@ -332,9 +334,7 @@ impl Chain {
             ..self.cfg.clone()
         };
         let s = match &self.last_state {
-            Some(prev) => {
-                Sealer::new_epoch_after(self.key.clone(), cfg, prev)
-            }
+            Some(prev) => Sealer::new_epoch_after(self.key.clone(), cfg, prev),
             None => Sealer::new(self.key.clone(), cfg),
         };
         s.map_err(|e| ChainError::Seal(e.to_string()))
@@ -389,11 +389,11 @@ impl Chain {
     ) -> Result<(Sealer, Losses, u32), ChainError> {
         match store.get(&self.head_key).map_err(ChainError::Host)? {
             Some((bytes, cas)) => {
-                if bytes == self.seen_bytes {
-                    if let Some((s, p)) = self.seen.take() {
-                        self.stats.cache_hits += 1;
-                        return Ok((s, p, cas));
-                    }
+                if bytes == self.seen_bytes
+                    && let Some((s, p)) = self.seen.take()
+                {
+                    self.stats.cache_hits += 1;
+                    return Ok((s, p, cas));
                 }
                 match HeadState::decode(&bytes) {
                     Ok(h) if h.state.stream == self.cfg.stream => {
@@ -443,7 +443,10 @@ impl Chain {
             });
             let sealed = seal(&mut sealer);
             let bytes = HeadState::encode(sealer.state(), &losses);
-            match store.set(&self.head_key, &bytes, cas).map_err(ChainError::Host)? {
+            match store
+                .set(&self.head_key, &bytes, cas)
+                .map_err(ChainError::Host)?
+            {
                 SetOutcome::Ok => {
                     self.stats.appends += 1;
                     if cas == CREATE_CAS {
@@ -470,7 +473,11 @@ impl Chain {
 
     /// Write this VM's pending losses into the head without sealing (on an
     /// idle tick, so another VM's next record can carry them).
-    pub fn publish_losses(&mut self, store: &mut dyn HeadStore, now_ns: i64) -> Result<(), ChainError> {
+    pub fn publish_losses(
+        &mut self,
+        store: &mut dyn HeadStore,
+        now_ns: i64,
+    ) -> Result<(), ChainError> {
         if self.local_lost.is_empty() {
             return Ok(());
         }
@@ -487,7 +494,10 @@ impl Chain {
             let epoch = sealer.state().epoch.clone();
             self.merge_local(&epoch, sealer.state().next_seq(), &mut losses);
             let bytes = HeadState::encode(sealer.state(), &losses);
-            match store.set(&self.head_key, &bytes, cas).map_err(ChainError::Host)? {
+            match store
+                .set(&self.head_key, &bytes, cas)
+                .map_err(ChainError::Host)?
+            {
                 SetOutcome::Ok => {
                     self.seen_bytes = bytes;
                     self.seen = Some((sealer, losses));
@@ -531,7 +541,9 @@ mod tests {
         let mut lines = Vec::new();
         for i in 0..20u64 {
             let c = if i % 3 == 0 { &mut a } else { &mut b };
-            let ap = c.append(&mut store, 1_795_439_677_000_000_000, |s| rec(s, i)).unwrap();
+            let ap = c
+                .append(&mut store, 1_795_439_677_000_000_000, |s| rec(s, i))
+                .unwrap();
             assert_eq!(ap.sealed.seq, i);
             if i == 5 {
                 // b drops seq 5 (queue full).
@@ -549,7 +561,11 @@ mod tests {
         assert_eq!(a.stats.creates + b.stats.creates, 1);
         let rep = logseal_core::verify::verify_texts(
             logseal_core::VerifyOptions {
-                keys: alloc::vec![SignerKey::from_seed("t.example", [1; 32]).unwrap().verifier()],
+                keys: alloc::vec![
+                    SignerKey::from_seed("t.example", [1; 32])
+                        .unwrap()
+                        .verifier()
+                ],
                 ..Default::default()
             },
             &[("x", &lines)],

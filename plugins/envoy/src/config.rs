@@ -171,7 +171,11 @@ impl fmt::Display for ConfigError {
         if self.key.is_empty() {
             write!(f, "logseal configuration: {}", self.why)
         } else {
-            write!(f, "logseal configuration member {:?}: {}", self.key, self.why)
+            write!(
+                f,
+                "logseal configuration member {:?}: {}",
+                self.key, self.why
+            )
         }
     }
 }
@@ -240,13 +244,12 @@ fn get_u64(v: &Value<'_>, parent: &str, k: &str, d: u64, min: u64) -> Result<u64
 
 fn header_name(v: &Value<'_>, parent: &str, k: &str) -> Result<Option<String>, ConfigError> {
     let h = get_str(v, parent, k)?;
-    if let Some(h) = &h {
-        if !h
+    if let Some(h) = &h
+        && !h
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'))
-        {
-            return Err(err(&format!("{parent}.{k}"), "not a header name"));
-        }
+    {
+        return Err(err(&format!("{parent}.{k}"), "not a header name"));
     }
     Ok(h.map(|h| h.to_ascii_lowercase()))
 }
@@ -259,19 +262,16 @@ impl FilterConfig {
             return Err(err("", "must be a JSON object"));
         };
         // The shared members go to the shared parser unchanged.
-        let rest: Vec<_> = all
-            .iter()
-            .filter(|(k, _)| k != "envoy")
-            .cloned()
-            .collect();
+        let rest: Vec<_> = all.iter().filter(|(k, _)| k != "envoy").cloned().collect();
         let mut rest_text = Vec::new();
         json::write_jcs(&Value::Obj(rest), &mut rest_text);
-        let shared = Config::parse(&String::from_utf8(rest_text).unwrap_or_default()).map_err(
-            |e| ConfigError {
-                key: e.key,
-                why: e.why,
-            },
-        )?;
+        let shared =
+            Config::parse(&String::from_utf8(rest_text).unwrap_or_default()).map_err(|e| {
+                ConfigError {
+                    key: e.key,
+                    why: e.why,
+                }
+            })?;
         let Some(key_text) = &shared.key else {
             return Err(err(
                 "key_file",
@@ -282,7 +282,9 @@ impl FilterConfig {
         let stream = shared.stream_for(key.name(), None);
         let mut seal = SealConfig::new(&stream, shared.epoch.as_deref().unwrap_or("pending"));
         seal.checkpoint_every = shared.checkpoint_every;
-        seal.checkpoint_interval_ns = shared.checkpoint_interval_secs.saturating_mul(1_000_000_000);
+        seal.checkpoint_interval_ns = shared
+            .checkpoint_interval_secs
+            .saturating_mul(1_000_000_000);
         seal.max_record_bytes = shared.max_record_bytes;
 
         let mut e = EnvoyConfig::default();
@@ -297,7 +299,9 @@ impl FilterConfig {
                 };
             }
             if let Some(k) = get_str(ev, p, "shared_key")? {
-                if k.bytes().any(|c| c.is_ascii_whitespace() || c.is_ascii_control()) {
+                if k.bytes()
+                    .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
+                {
                     return Err(err("envoy.shared_key", "no whitespace"));
                 }
                 e.shared_key = k;
@@ -322,7 +326,11 @@ impl FilterConfig {
             }
             if let Some(en) = ev.get("enforce") {
                 let p = "envoy.enforce";
-                members(en, p, &["threshold", "status", "reason_header", "block_secs"])?;
+                members(
+                    en,
+                    p,
+                    &["threshold", "status", "reason_header", "block_secs"],
+                )?;
                 if let Some(t) = en.get("threshold") {
                     let t = match t {
                         Value::Num(n) => n.as_f64(),
@@ -345,9 +353,17 @@ impl FilterConfig {
             }
             if let Some(c) = ev.get("collector") {
                 let p = "envoy.collector";
-                members(c, p, &["cluster", "authority", "path", "timeout_ms", "headers"])?;
-                let cluster = get_str(c, p, "cluster")?
-                    .ok_or_else(|| err("envoy.collector.cluster", "required (an Envoy cluster name)"))?;
+                members(
+                    c,
+                    p,
+                    &["cluster", "authority", "path", "timeout_ms", "headers"],
+                )?;
+                let cluster = get_str(c, p, "cluster")?.ok_or_else(|| {
+                    err(
+                        "envoy.collector.cluster",
+                        "required (an Envoy cluster name)",
+                    )
+                })?;
                 let path = get_str(c, p, "path")?.unwrap_or_else(|| "/".to_string());
                 if !path.starts_with('/') {
                     return Err(err("envoy.collector.path", "must start with /"));
@@ -422,8 +438,8 @@ mod tests {
         let c = FilterConfig::parse(&format!(r#"{{"key":"{k}","policy":"envoy"}}"#)).unwrap();
         assert_eq!(c.envoy.chain, ChainMode::Shared);
         assert_eq!(c.seal.stream, "test.example");
-        let e = FilterConfig::parse(&format!(r#"{{"key":"{k}","envoy":{{"mdoe":1}}}}"#))
-            .unwrap_err();
+        let e =
+            FilterConfig::parse(&format!(r#"{{"key":"{k}","envoy":{{"mdoe":1}}}}"#)).unwrap_err();
         assert_eq!(e.key, "envoy.mdoe");
         let e = FilterConfig::parse(&format!(r#"{{"key":"{k}","envoy":{{"mode":"enforce"}}}}"#))
             .unwrap_err();

@@ -41,7 +41,9 @@ impl Host for Abi {
         ffi::get_property(path).ok().flatten()
     }
     fn request_header(&mut self, name: &str) -> Option<String> {
-        ffi::get_header(ffi::MAP_REQUEST_HEADERS, name).ok().flatten()
+        ffi::get_header(ffi::MAP_REQUEST_HEADERS, name)
+            .ok()
+            .flatten()
     }
     fn now_ns(&mut self) -> i64 {
         ffi::now_ns()
@@ -76,11 +78,11 @@ impl Root {
 impl Context for Root {
     /// The VM is going away: declare what it still holds as lost.
     fn on_done(&mut self) -> bool {
-        if let Ok(mut slot) = self.worker.try_borrow_mut() {
-            if let Some(w) = slot.as_mut() {
-                w.shutdown(&mut Abi);
-                ffi::log(Level::Info as u32, &w.summary());
-            }
+        if let Ok(mut slot) = self.worker.try_borrow_mut()
+            && let Some(w) = slot.as_mut()
+        {
+            w.shutdown(&mut Abi);
+            ffi::log(Level::Info as u32, &w.summary());
         }
         true
     }
@@ -111,10 +113,10 @@ impl Context for Root {
                 ),
             );
         }
-        if let Ok(mut w) = self.worker.try_borrow_mut() {
-            if let Some(w) = w.as_mut() {
-                w.batch_done(ok);
-            }
+        if let Ok(mut w) = self.worker.try_borrow_mut()
+            && let Some(w) = w.as_mut()
+        {
+            w.batch_done(ok);
         }
     }
 }
@@ -145,7 +147,10 @@ impl RootContext for Root {
             }
         };
         if ffi::set_tick_period(flush) != ffi::OK {
-            ffi::log(Level::Error as u32, "logseal: the host refused a tick period");
+            ffi::log(
+                Level::Error as u32,
+                "logseal: the host refused a tick period",
+            );
             return false;
         }
         let Ok(mut slot) = self.worker.try_borrow_mut() else {
@@ -164,7 +169,7 @@ impl RootContext for Root {
         let Some(w) = slot.as_mut() else {
             return;
         };
-        if self.ticks % 60 == 0 {
+        if self.ticks.is_multiple_of(60) {
             ffi::log(Level::Debug as u32, &w.summary());
         }
         if self.in_flight.is_some() {
@@ -206,10 +211,10 @@ impl RootContext for Root {
 
     /// The access-logger variant (`envoy.access_loggers.wasm`).
     fn on_log(&mut self) {
-        if let Ok(mut slot) = self.worker.try_borrow_mut() {
-            if let Some(w) = slot.as_mut() {
-                w.log_request(&mut Abi, None);
-            }
+        if let Ok(mut slot) = self.worker.try_borrow_mut()
+            && let Some(w) = slot.as_mut()
+        {
+            w.log_request(&mut Abi, None);
         }
     }
 
@@ -259,10 +264,10 @@ impl HttpContext for Http {
     }
 
     fn on_log(&mut self) {
-        if let Ok(mut slot) = self.worker.try_borrow_mut() {
-            if let Some(w) = slot.as_mut() {
-                w.log_request(&mut Abi, self.blocked.take());
-            }
+        if let Ok(mut slot) = self.worker.try_borrow_mut()
+            && let Some(w) = slot.as_mut()
+        {
+            w.log_request(&mut Abi, self.blocked.take());
         }
     }
 }

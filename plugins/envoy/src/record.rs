@@ -15,8 +15,7 @@ use crate::config::PropertyEncoding;
 
 fn is_text(b: &[u8]) -> bool {
     !b.is_empty()
-        && b
-            .iter()
+        && b.iter()
             .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b' '))
 }
 
@@ -272,7 +271,10 @@ mod tests {
         assert_eq!(decode_int(b"200", e), Some(200));
         assert_eq!(decode_int(b"12345678", e), Some(12_345_678));
         assert_eq!(decode_nanos(b"0.001", e), Some(1_000_000));
-        assert_eq!(decode_nanos(b"1700000000.5", e), Some(1_700_000_000_500_000_000));
+        assert_eq!(
+            decode_nanos(b"1700000000.5", e),
+            Some(1_700_000_000_500_000_000)
+        );
         let t = 1_795_439_677_123_456_789i64;
         assert_eq!(decode_nanos(&t.to_le_bytes(), e), Some(t));
         assert_eq!(decode_int(b"x", e), None);
@@ -283,7 +285,10 @@ mod tests {
         assert_eq!(split_host_port("10.0.0.1:5555"), ("10.0.0.1", Some(5555)));
         assert_eq!(split_host_port("[::1]:80"), ("::1", Some(80)));
         assert_eq!(split_host_port("::1"), ("::1", None));
-        assert_eq!(rfc3339_ns(1_795_439_677_000_000_001), "2026-11-23T13:14:37.000000001Z");
+        assert_eq!(
+            rfc3339_ns(1_795_439_677_000_000_001),
+            "2026-11-23T13:14:37.000000001Z"
+        );
     }
 
     #[test]
@@ -305,7 +310,10 @@ mod tests {
         };
         let j = r.to_json();
         let v = json::parse(&j).unwrap();
-        assert_eq!(v.get("downstream_remote_address").and_then(Value::as_str), Some("1.2.3.4"));
+        assert_eq!(
+            v.get("downstream_remote_address").and_then(Value::as_str),
+            Some("1.2.3.4")
+        );
         assert_eq!(v.get("aborted"), Some(&Value::Bool(true)));
     }
 }

@@ -84,7 +84,13 @@ pub struct Worker {
 
 fn header_safe(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .take(200)
         .collect()
 }
@@ -104,10 +110,13 @@ impl Worker {
             }
         };
         // Validate now (stream names), so on_configure fails, not a request.
-        Sealer::new(cfg.key.clone(), SealConfig {
-            epoch: "check".to_string(),
-            ..seal.clone()
-        })
+        Sealer::new(
+            cfg.key.clone(),
+            SealConfig {
+                epoch: "check".to_string(),
+                ..seal.clone()
+            },
+        )
         .map_err(|e| format!("{e}"))?;
         let chain = Chain::new(cfg.key.clone(), seal, head_key, nonce);
         let e = &cfg.envoy;
@@ -146,17 +155,16 @@ impl Worker {
     /// The principal of the current request: (name, where from).
     pub fn principal(&self, host: &mut dyn Host) -> Option<(String, &'static str)> {
         let e = &self.cfg.envoy;
-        if let Some(h) = &e.principal_header {
-            if let Some(v) = host.request_header(h).filter(|v| !v.is_empty()) {
-                return Some((v, "header"));
-            }
+        if let Some(h) = &e.principal_header
+            && let Some(v) = host.request_header(h).filter(|v| !v.is_empty())
+        {
+            return Some((v, "header"));
         }
-        if let Some(h) = &e.jwt_header {
-            if let Some(v) = host.request_header(h) {
-                if let Some(p) = record::jwt_claim(&v, &e.jwt_claim) {
-                    return Some((p, "jwt"));
-                }
-            }
+        if let Some(h) = &e.jwt_header
+            && let Some(v) = host.request_header(h)
+            && let Some(p) = record::jwt_claim(&v, &e.jwt_claim)
+        {
+            return Some((p, "jwt"));
         }
         None
     }
@@ -200,14 +208,18 @@ impl Worker {
                 .or_else(|| h.and_then(|h| host.request_header(h)))
         };
         let mut r = RequestInfo {
-            start_ns: host.property(prop::TIME).and_then(|b| record::decode_nanos(&b, enc)),
+            start_ns: host
+                .property(prop::TIME)
+                .and_then(|b| record::decode_nanos(&b, enc)),
             duration_ns: host
                 .property(prop::DURATION)
                 .and_then(|b| record::decode_nanos(&b, enc)),
             method: s(host, prop::METHOD, Some(":method")),
             authority: s(host, prop::HOST, Some(":authority")),
             path: s(host, prop::PATH, Some(":path")),
-            status: host.property(prop::CODE).and_then(|b| record::decode_int(&b, enc)),
+            status: host
+                .property(prop::CODE)
+                .and_then(|b| record::decode_int(&b, enc)),
             status_details: s(host, prop::CODE_DETAILS, None),
             bytes_received: host
                 .property(prop::REQ_SIZE)
@@ -326,7 +338,10 @@ impl Worker {
                     );
                 }
                 Ok(SetOutcome::CasMismatch) => {}
-                Err(s) => host.log(Level::Warn, &format!("logseal: cannot set block: status {s}")),
+                Err(s) => host.log(
+                    Level::Warn,
+                    &format!("logseal: cannot set block: status {s}"),
+                ),
             }
         }
     }
