@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod input;
+mod serve;
 
 /// Tamper-evident, watched audit logs.
 #[derive(Parser)]
@@ -31,6 +32,7 @@ enum Command {
     Seal(cmd::seal::Args),
     Verify(cmd::verify::Args),
     Prove(cmd::prove::Args),
+    Serve(cmd::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Seal(a) => cmd::seal::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Prove(a) => cmd::prove::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     match result {
         Ok(code) => code,

@@ -3,4 +3,5 @@
 pub mod keygen;
 pub mod prove;
 pub mod seal;
+pub mod serve;
 pub mod verify;

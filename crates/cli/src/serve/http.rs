@@ -1,0 +1,200 @@
+//! The HTTP front: authentication, body limits, back-pressure, and the
+//! answer Vector acts on (2xx: delivered; 429/503: retry later; 401/403/413:
+//! refused, nothing sealed).
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sha2::{Digest, Sha256};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::seq::{Job, Outcome, Stats};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct App {
+    /// To the sequencer.
+    pub tx: mpsc::Sender<Job>,
+    /// The bearer token.
+    pub token: Arc<Vec<u8>>,
+    /// Largest body accepted (after decompression too).
+    pub max_body: usize,
+    /// Bodies held at once (read, queued or being sealed).
+    pub slots: Arc<Semaphore>,
+    /// Counters.
+    pub stats: Arc<Stats>,
+}
+
+/// The router.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/", post(ingest))
+        .route("/ingest", post(ingest))
+        .route("/health", get(health))
+        .with_state(app)
+}
+
+fn text(status: StatusCode, msg: impl Into<String>) -> Response {
+    let mut r = (status, msg.into() + "\n").into_response();
+    if matches!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+    ) {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    r
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `Authorization: Bearer <token>`: None if fine, else the refusal.
+fn check_auth(app: &App, headers: &HeaderMap) -> Option<Response> {
+    let Some(v) = headers.get(header::AUTHORIZATION) else {
+        let mut r = text(StatusCode::UNAUTHORIZED, "a bearer token is required");
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Some(r);
+    };
+    let v = v.as_bytes();
+    let ok = v.len() > 7
+        && v[..7].eq_ignore_ascii_case(b"bearer ")
+        && ct_eq(v[7..].trim_ascii(), &app.token);
+    (!ok).then(|| text(StatusCode::FORBIDDEN, "token not accepted"))
+}
+
+async fn health(State(app): State<App>) -> Response {
+    let s = &app.stats;
+    let body = serde_json::json!({
+        "status": "ok",
+        "batches": s.batches.load(Relaxed),
+        "records": s.records.load(Relaxed),
+        "replayed": s.replayed.load(Relaxed),
+        "forward_failures": s.forward_failures.load(Relaxed),
+        "unauthorized": s.unauthorized.load(Relaxed),
+        "overloaded": s.overloaded.load(Relaxed),
+        "wrapped": s.wrapped.load(Relaxed),
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string() + "\n",
+    )
+        .into_response()
+}
+
+async fn ingest(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    if let Some(refused) = check_auth(&app, &headers) {
+        app.stats.unauthorized.fetch_add(1, Relaxed);
+        return refused;
+    }
+    let too_big = || {
+        text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "body larger than {} bytes (lower the sender's batch.max_bytes)",
+                app.max_body
+            ),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.max_body as u64) {
+        return too_big();
+    }
+    // Bounded memory: a body is only read when a slot is free.
+    let Ok(permit) = app.slots.clone().try_acquire_owned() else {
+        app.stats.overloaded.fetch_add(1, Relaxed);
+        return text(StatusCode::TOO_MANY_REQUESTS, "busy; retry");
+    };
+    let raw = match axum::body::to_bytes(body, app.max_body).await {
+        Ok(b) => b,
+        Err(_) => return too_big(),
+    };
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let json_array = ct.starts_with("application/json");
+    let mut h = Sha256::new();
+    h.update([u8::from(json_array)]);
+    h.update(&raw);
+    let digest: [u8; 32] = h.finalize().into();
+    let enc = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .to_ascii_lowercase();
+    let body = match enc.as_str() {
+        "identity" | "" => raw,
+        "gzip" => {
+            let mut out = Vec::new();
+            let mut d = flate2::read::MultiGzDecoder::new(&raw[..]).take(app.max_body as u64 + 1);
+            if d.read_to_end(&mut out).is_err() {
+                return text(StatusCode::BAD_REQUEST, "body is not valid gzip");
+            }
+            if out.len() > app.max_body {
+                return too_big();
+            }
+            Bytes::from(out)
+        }
+        other => {
+            return text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("content-encoding {other} not supported (use none or gzip)"),
+            );
+        }
+    };
+    let (reply, wait) = oneshot::channel();
+    let job = Job {
+        digest,
+        body,
+        json_array,
+        reply,
+    };
+    if app.tx.try_send(job).is_err() {
+        app.stats.overloaded.fetch_add(1, Relaxed);
+        return text(StatusCode::TOO_MANY_REQUESTS, "queue full; retry");
+    }
+    let out = wait.await;
+    drop(permit);
+    match out {
+        Ok(Outcome::Delivered {
+            records,
+            first_seq,
+            replayed,
+        }) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({"records": records, "first_seq": first_seq, "replayed": replayed})
+                .to_string()
+                + "\n",
+        )
+            .into_response(),
+        Ok(Outcome::Unavailable(why)) => text(StatusCode::SERVICE_UNAVAILABLE, why),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down; retry"),
+    }
+}
+
+/// Serve until `shutdown` resolves; in-flight batches finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server")
+}
