@@ -108,6 +108,16 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// User + system CPU seconds of a process (all its threads).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.rsplit(')').next()?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 (utime, stime) are at 11 and 12 after the name.
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 fn main() -> Result<()> {
     let a = Args::parse();
     let dir = tempfile::tempdir()?;
@@ -185,6 +195,7 @@ fn main() -> Result<()> {
             break rest.split(',').next().unwrap_or_default().to_string() + "/ingest";
         }
     };
+    let cpu0 = cpu_secs(pid).unwrap_or(0.0);
     std::thread::spawn(move || {
         for l in lines.map_while(Result::ok) {
             eprintln!("{l}");
@@ -244,6 +255,7 @@ fn main() -> Result<()> {
         Ok::<_, anyhow::Error>((sent, lat, t0.elapsed(), bytes))
     })?;
     let hwm = vm_hwm_kib(pid).unwrap_or(0);
+    let cpu = cpu_secs(pid).unwrap_or(0.0) - cpu0;
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(pid.to_string())
@@ -259,7 +271,7 @@ fn main() -> Result<()> {
     let secs = elapsed.as_secs_f64();
     let got = received.load(Relaxed);
     println!(
-        "| {} | {} | {} | {} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} |",
+        "| {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} |",
         if a.processor.is_some() {
             "component"
         } else {
@@ -269,6 +281,7 @@ fn main() -> Result<()> {
         if a.array { "array" } else { "ndjson" },
         batch,
         sent as f64 / secs,
+        sent as f64 / cpu.max(1e-9),
         bytes as f64 / secs / 1e6,
         pct(0.5).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
@@ -276,7 +289,7 @@ fn main() -> Result<()> {
         hwm as f64 / 1024.0,
     );
     eprintln!(
-        "sent {sent} records in {secs:.2} s ({} batches); next hop received {got}; cpu pin {:?}",
+        "sent {sent} records in {secs:.2} s ({} batches); next hop received {got}; sidecar CPU {cpu:.2} s; cpu pin {:?}",
         lat.len(),
         a.cpu
     );
