@@ -386,3 +386,39 @@ fn pipe_mode_stdin_to_stdout_continues_the_chain() {
     assert_eq!(c.epochs.len(), 2);
     assert!(String::from_utf8_lossy(&all).contains("\"after\":"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_batch_in_flight() {
+    let setup = Setup::new(10);
+    let rx = Receiver::new();
+    let (raddr, _stop) = rx.serve("127.0.0.1:0").await;
+    let fwd = format!("http://{raddr}/");
+    let side = Sidecar::start(&setup, "127.0.0.1:0", &fwd, &[]);
+    let sink = std::sync::Arc::new(VectorSink::new(&side.url()));
+    assert_eq!(sink.send(&events(0, 10), Framing::Ndjson).await, 200);
+    rx.mode.store(SLOW, SeqCst);
+    rx.slow_ms.store(800, SeqCst);
+    let (body, ct) = body_of(&events(10, 30), Framing::Ndjson);
+    let s2 = sink.clone();
+    let t = tokio::spawn(async move { s2.post_once(&body, ct, false).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = side.log.clone();
+    let status = tokio::task::spawn_blocking(move || side.terminate())
+        .await
+        .unwrap();
+    // The request in flight was answered after its forward completed.
+    let (st, answer) = t.await.unwrap().unwrap();
+    assert_eq!(st, 200, "{answer}");
+    assert_eq!(status.code(), Some(0), "{}", log.lock().unwrap());
+    let head = std::fs::read_to_string(setup.path("state/head.json")).unwrap();
+    assert!(head.contains("\"clean\":true"), "{head}");
+    let head: serde_json::Value = serde_json::from_str(&head).unwrap();
+    let chain: serde_json::Value = serde_json::from_str(head["chain"].as_str().unwrap()).unwrap();
+    assert_eq!(chain["size"], 30);
+    rx.mode.store(OK, SeqCst);
+    let side = Sidecar::start(&setup, "127.0.0.1:0", &fwd, &[]);
+    let sink = VectorSink::new(&side.url());
+    assert_eq!(sink.send(&events(30, 40), Framing::Array).await, 200);
+    let c = check(&setup, &rx.all(), 0..40);
+    assert_eq!(c.epochs.len(), 1);
+}

@@ -179,6 +179,11 @@ fn serve_http(
     let Some(forward) = a.forward.clone() else {
         bail!("--listen needs --forward URL (the next hop)");
     };
+    if !forward.starts_with("http://") {
+        bail!(
+            "--forward {forward}: only http:// is supported (keep the next hop local, or use a TLS proxy)"
+        );
+    }
     let Some(token_file) = &a.token_file else {
         bail!("--listen needs --token-file: only senders holding the token may add records");
     };
