@@ -50,7 +50,41 @@ fn request(i: i64) -> Request {
     .header("x-user", &format!("user{}", i % 40))
 }
 
+/// This thread's CPU time (user + system), from `/proc/thread-self/stat`, in
+/// µs (10 ms resolution): the figure that does not depend on how busy the
+/// machine is, unlike criterion's wall-clock time.
+fn thread_cpu_us() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the command.
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks * 10_000.0)
+}
+
+/// `n` requests, reporting wall and CPU µs per request.
+fn cpu_figure(name: &str, cfg: &str, workers: usize, n: i64) {
+    let plugin = Plugin::load(&wasm_path()).unwrap();
+    let mut p = Proxy::new(&plugin, cfg, workers, Encoding::Envoy).unwrap();
+    let (t, c) = (std::time::Instant::now(), thread_cpu_us());
+    for i in 0..n {
+        p.set_time(T0 + i * 1_000_000);
+        p.request(i as usize % workers, &request(i)).unwrap();
+        if i % 200 == 199 {
+            p.flush(Collector::Accept).unwrap();
+            p.collected.clear();
+        }
+    }
+    let wall = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let cpu = match (c, thread_cpu_us()) {
+        (Some(a), Some(b)) => format!("{:.1}", (b - a) / n as f64),
+        _ => "n/a".into(),
+    };
+    println!("cpu-figure {name}: {n} requests, wall {wall:.1} µs/request, CPU {cpu} µs/request");
+}
+
 fn run(c: &mut Criterion, name: &str, cfg: &str, workers: usize) {
+    cpu_figure(name, cfg, workers, 20_000);
     let plugin = Plugin::load(&wasm_path()).unwrap();
     let mut p = Proxy::new(&plugin, cfg, workers, Encoding::Envoy).unwrap();
     let mut i: i64 = 0;
