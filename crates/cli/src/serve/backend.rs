@@ -145,12 +145,10 @@ impl Native {
             }
         };
         let mut p = Processor::new(sealer, c.policy.clone());
-        if let Some(e) = &resume.engine {
-            if let Err(e) = p.restore_engine(e) {
-                eprintln!(
-                    "logseal serve: engine snapshot not restored ({e}); scoring starts fresh"
-                );
-            }
+        if let Some(e) = &resume.engine
+            && let Err(e) = p.restore_engine(e)
+        {
+            eprintln!("logseal serve: engine snapshot not restored ({e}); scoring starts fresh");
         }
         Ok(Native { p })
     }

@@ -15,18 +15,18 @@ pub fn split(body: &[u8], json_array: bool) -> Vec<&[u8]> {
     let Some(first) = first else {
         return Vec::new();
     };
-    if json_array || body[first] == b'[' {
-        if let Ok(items) = serde_json::from_slice::<Vec<&RawValue>>(body) {
-            return items
-                .into_iter()
-                .map(|r| {
-                    // A RawValue borrows from `body`: recover its position.
-                    let s = r.get().as_bytes();
-                    let off = s.as_ptr() as usize - body.as_ptr() as usize;
-                    &body[off..off + s.len()]
-                })
-                .collect();
-        }
+    if (json_array || body[first] == b'[')
+        && let Ok(items) = serde_json::from_slice::<Vec<&RawValue>>(body)
+    {
+        return items
+            .into_iter()
+            .map(|r| {
+                // A RawValue borrows from `body`: recover its position.
+                let s = r.get().as_bytes();
+                let off = s.as_ptr() as usize - body.as_ptr() as usize;
+                &body[off..off + s.len()]
+            })
+            .collect();
     }
     body.split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))

@@ -321,10 +321,10 @@ impl Sequencer {
             output: Bytes::from(out.ndjson),
         });
         self.evict();
-        if self.last_snapshot.elapsed() >= self.limits.snapshot_every {
-            if let Err(e) = self.snapshot().await {
-                eprintln!("logseal serve: saving the engine snapshot: {e:#}");
-            }
+        if self.last_snapshot.elapsed() >= self.limits.snapshot_every
+            && let Err(e) = self.snapshot().await
+        {
+            eprintln!("logseal serve: saving the engine snapshot: {e:#}");
         }
         match self.flush(usize::MAX).await {
             Ok(()) => Outcome::Delivered {

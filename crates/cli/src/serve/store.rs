@@ -188,10 +188,10 @@ impl Store {
         }
         drop(f);
         fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-        if self.fsync {
-            if let Some(d) = path.parent() {
-                fs::File::open(d)?.sync_all()?;
-            }
+        if self.fsync
+            && let Some(d) = path.parent()
+        {
+            fs::File::open(d)?.sync_all()?;
         }
         Ok(())
     }
