@@ -62,7 +62,11 @@ fn record(i: u64) -> String {
         (i / 60) % 60,
         i % 60,
         i % 1_000_000,
-        if i % 17 == 0 { "failure" } else { "success" },
+        if i.is_multiple_of(17) {
+            "failure"
+        } else {
+            "success"
+        },
         i % 500,
         (i >> 16) & 255,
         (i >> 8) & 255,
