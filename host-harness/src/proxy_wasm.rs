@@ -215,6 +215,9 @@ struct VmState {
     logs: Vec<(u32, String)>,
     rng: u64,
     effective_context: u32,
+    /// The guest's memory and allocator, looked up once after instantiation.
+    mem: Option<wasmtime::Memory>,
+    alloc: Option<TypedFunc<i32, i32>>,
 }
 
 fn lock(p: &Arc<Mutex<Process>>) -> MutexGuard<'_, Process> {
@@ -222,6 +225,9 @@ fn lock(p: &Arc<Mutex<Process>>) -> MutexGuard<'_, Process> {
 }
 
 fn memory(caller: &mut Caller<'_, VmState>) -> WResult<wasmtime::Memory> {
+    if let Some(m) = caller.data().mem {
+        return Ok(m);
+    }
     match caller.get_export("memory") {
         Some(Extern::Memory(m)) => Ok(m),
         _ => wasmtime::bail!("module exports no memory"),
@@ -250,11 +256,14 @@ fn write(caller: &mut Caller<'_, VmState>, ptr: i32, bytes: &[u8]) -> WResult<()
 /// Hand `data` to the guest: allocate with `proxy_on_memory_allocate`, copy,
 /// store pointer and size at the return addresses (as Envoy does).
 fn give(caller: &mut Caller<'_, VmState>, data: &[u8], ret_ptr: i32, ret_size: i32) -> WResult<()> {
-    let alloc = caller
-        .get_export("proxy_on_memory_allocate")
-        .and_then(Extern::into_func)
-        .ok_or_else(|| wasmtime::format_err!("module exports no proxy_on_memory_allocate"))?
-        .typed::<i32, i32>(&caller)?;
+    let alloc = match caller.data().alloc.clone() {
+        Some(a) => a,
+        None => caller
+            .get_export("proxy_on_memory_allocate")
+            .and_then(Extern::into_func)
+            .ok_or_else(|| wasmtime::format_err!("module exports no proxy_on_memory_allocate"))?
+            .typed::<i32, i32>(&caller)?,
+    };
     let p = alloc.call(&mut *caller, data.len() as i32)?;
     if p == 0 && !data.is_empty() {
         wasmtime::bail!("guest allocation of {} bytes failed", data.len());
@@ -747,6 +756,8 @@ impl VmState {
             logs: Vec::new(),
             rng: seed.max(1),
             effective_context: 0,
+            mem: None,
+            alloc: None,
         }
     }
 }
@@ -788,6 +799,10 @@ impl Vm {
             .linker
             .instantiate(&mut store, &plugin.module)
             .map_err(wt)?;
+        store.data_mut().mem = inst.get_memory(&mut store, "memory");
+        store.data_mut().alloc = inst
+            .get_typed_func::<i32, i32>(&mut store, "proxy_on_memory_allocate")
+            .ok();
         if let Ok(init) = inst.get_typed_func::<(), ()>(&mut store, "_initialize") {
             init.call(&mut store, ()).map_err(wt)?;
         }
