@@ -464,10 +464,8 @@ impl<'a> Parser<'a> {
             if let Ok(i) = text.parse::<i64>() {
                 return Ok(Value::Num(Number::Int(i)));
             }
-            if !neg {
-                if let Ok(u) = text.parse::<u64>() {
-                    return Ok(Value::Num(Number::UInt(u)));
-                }
+            if !neg && let Ok(u) = text.parse::<u64>() {
+                return Ok(Value::Num(Number::UInt(u)));
             }
         }
         match text.parse::<f64>() {

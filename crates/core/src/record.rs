@@ -189,41 +189,41 @@ pub fn read(line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordErro
     members[at].1 = Value::Obj(hashed_seal);
 
     let mut added_mismatch = None;
-    if let (Some(f), Some(t)) = (&added.time_field, time_ns) {
-        if let Some(i) = members.iter().position(|(k, _)| k == f.as_str()) {
-            let (_, found) = members.remove(i);
-            let ok = match &found {
-                Value::Num(n) => {
-                    let secs = n.as_f64();
-                    let sealed = t as f64 / 1e9;
-                    // Pipelines print the time with microseconds.
-                    (secs - sealed).abs() <= 1.5e-6
-                }
-                _ => false,
-            };
-            if !ok {
-                let mut text = Vec::new();
-                json::write_jcs(&found, &mut text);
-                added_mismatch = Some((
-                    f.clone(),
-                    String::from_utf8(text).unwrap_or_default(),
-                    crate::format_time_ns(t),
-                ));
+    if let (Some(f), Some(t)) = (&added.time_field, time_ns)
+        && let Some(i) = members.iter().position(|(k, _)| k == f.as_str())
+    {
+        let (_, found) = members.remove(i);
+        let ok = match &found {
+            Value::Num(n) => {
+                let secs = n.as_f64();
+                let sealed = t as f64 / 1e9;
+                // Pipelines print the time with microseconds.
+                (secs - sealed).abs() <= 1.5e-6
             }
+            _ => false,
+        };
+        if !ok {
+            let mut text = Vec::new();
+            json::write_jcs(&found, &mut text);
+            added_mismatch = Some((
+                f.clone(),
+                String::from_utf8(text).unwrap_or_default(),
+                crate::format_time_ns(t),
+            ));
         }
     }
-    if let (Some(f), Some(t)) = (&added.tag_field, &tag) {
-        if let Some(i) = members.iter().position(|(k, _)| k == f.as_str()) {
-            let (_, found) = members.remove(i);
-            if found.as_str() != Some(t.as_str()) {
-                let mut text = Vec::new();
-                json::write_jcs(&found, &mut text);
-                added_mismatch = Some((
-                    f.clone(),
-                    String::from_utf8(text).unwrap_or_default(),
-                    t.clone(),
-                ));
-            }
+    if let (Some(f), Some(t)) = (&added.tag_field, &tag)
+        && let Some(i) = members.iter().position(|(k, _)| k == f.as_str())
+    {
+        let (_, found) = members.remove(i);
+        if found.as_str() != Some(t.as_str()) {
+            let mut text = Vec::new();
+            json::write_jcs(&found, &mut text);
+            added_mismatch = Some((
+                f.clone(),
+                String::from_utf8(text).unwrap_or_default(),
+                t.clone(),
+            ));
         }
     }
     let score = members

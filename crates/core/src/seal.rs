@@ -506,17 +506,17 @@ impl Sealer {
         if let Some(t) = input.time_ns {
             seal.push(("time".into(), Value::Num(Number::Int(t))));
         }
-        if seq == 0 {
-            if let Some(a) = &self.after {
-                seal.push((
-                    "after".into(),
-                    Value::Obj(vec![
-                        ("epoch".into(), Value::Str(Cow::Owned(a.epoch.clone()))),
-                        ("seq".into(), Value::Num(Number::UInt(a.seq))),
-                        ("hash".into(), Value::Str(Cow::Owned(b64(&a.hash)))),
-                    ]),
-                ));
-            }
+        if seq == 0
+            && let Some(a) = &self.after
+        {
+            seal.push((
+                "after".into(),
+                Value::Obj(vec![
+                    ("epoch".into(), Value::Str(Cow::Owned(a.epoch.clone()))),
+                    ("seq".into(), Value::Num(Number::UInt(a.seq))),
+                    ("hash".into(), Value::Str(Cow::Owned(b64(&a.hash)))),
+                ]),
+            ));
         }
         if let Some(l) = &lost {
             seal.push((
@@ -563,7 +563,8 @@ impl Sealer {
         self.state.tree.push(hash);
         self.state.head = Some(hash);
         let size = self.state.tree.size();
-        let by_count = self.cfg.checkpoint_every > 0 && size % self.cfg.checkpoint_every == 0;
+        let by_count =
+            self.cfg.checkpoint_every > 0 && size.is_multiple_of(self.cfg.checkpoint_every);
         let by_time = match (self.cfg.checkpoint_interval_ns, input.time_ns) {
             (0, _) | (_, None) => false,
             (iv, Some(t)) => match self.state.last_checkpoint_ns {

@@ -479,19 +479,19 @@ impl Verifier {
                 }
             },
         };
-        if let Some(seq) = carrier {
-            if cp.checkpoint.size != seq + 1 {
-                return bad(
-                    self,
-                    Kind::BadCheckpoint,
-                    format!(
-                        "checkpoint of size {} attached to seq {seq} (must be size {})",
-                        cp.checkpoint.size,
-                        seq + 1
-                    ),
-                    Some(&key),
-                );
-            }
+        if let Some(seq) = carrier
+            && cp.checkpoint.size != seq + 1
+        {
+            return bad(
+                self,
+                Kind::BadCheckpoint,
+                format!(
+                    "checkpoint of size {} attached to seq {seq} (must be size {})",
+                    cp.checkpoint.size,
+                    seq + 1
+                ),
+                Some(&key),
+            );
         }
         let signers = match cp.note.verify(&self.opts.keys) {
             Ok(names) => names,
@@ -573,6 +573,7 @@ impl Verifier {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         kind: Kind,
@@ -704,30 +705,28 @@ impl Verifier {
                 }
             }
             match prev {
-                Some(p) if p.seq + 1 == e.seq => {
-                    if !e.has_prev || e.prev != p.hash {
-                        let locs = vec![self.loc(p.file, p.line), self.loc(e.file, e.line)];
-                        self.push(
-                            Kind::BrokenLink,
-                            stream,
-                            epoch,
-                            Some(e.seq),
-                            None,
-                            locs,
-                            format!(
-                                "seq {} does not link to seq {}: prev {} but seq {} has hash {}",
-                                e.seq,
-                                p.seq,
-                                if e.has_prev {
-                                    b64(&e.prev)
-                                } else {
-                                    "(none)".to_string()
-                                },
-                                p.seq,
-                                b64(&p.hash)
-                            ),
-                        );
-                    }
+                Some(p) if p.seq + 1 == e.seq && (!e.has_prev || e.prev != p.hash) => {
+                    let locs = vec![self.loc(p.file, p.line), self.loc(e.file, e.line)];
+                    self.push(
+                        Kind::BrokenLink,
+                        stream,
+                        epoch,
+                        Some(e.seq),
+                        None,
+                        locs,
+                        format!(
+                            "seq {} does not link to seq {}: prev {} but seq {} has hash {}",
+                            e.seq,
+                            p.seq,
+                            if e.has_prev {
+                                b64(&e.prev)
+                            } else {
+                                "(none)".to_string()
+                            },
+                            p.seq,
+                            b64(&p.hash)
+                        ),
+                    );
                 }
                 _ if e.seq == 0 && e.has_prev => {
                     let locs = vec![self.loc(e.file, e.line)];
@@ -783,22 +782,22 @@ impl Verifier {
         file_cps.sort_by_key(|c| c.order);
         let mut high: Option<&SeenCheckpoint> = None;
         for c in file_cps {
-            if let Some(h) = high {
-                if c.size < h.size {
-                    self.push(
-                        Kind::Rollback,
-                        stream,
-                        epoch,
-                        Some(c.size.saturating_sub(1)),
-                        None,
-                        vec![h.loc.clone(), c.loc.clone()],
-                        format!(
-                            "checkpoint of size {} comes after one of size {}: a rollback",
-                            c.size, h.size
-                        ),
-                    );
-                    continue;
-                }
+            if let Some(h) = high
+                && c.size < h.size
+            {
+                self.push(
+                    Kind::Rollback,
+                    stream,
+                    epoch,
+                    Some(c.size.saturating_sub(1)),
+                    None,
+                    vec![h.loc.clone(), c.loc.clone()],
+                    format!(
+                        "checkpoint of size {} comes after one of size {}: a rollback",
+                        c.size, h.size
+                    ),
+                );
+                continue;
             }
             high = Some(c);
         }

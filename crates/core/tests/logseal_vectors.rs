@@ -106,10 +106,10 @@ fn generate() -> Value {
         let v = json::parse_str(&line).unwrap();
         let json::Value::Obj(mut m) = v else { panic!() };
         for (k, val) in m.iter_mut() {
-            if k == "_logseal" {
-                if let json::Value::Obj(seal) = val {
-                    seal.retain(|(k, _)| k != "hash" && k != "cp");
-                }
+            if k == "_logseal"
+                && let json::Value::Obj(seal) = val
+            {
+                seal.retain(|(k, _)| k != "hash" && k != "cp");
             }
         }
         let mut entry = Vec::new();

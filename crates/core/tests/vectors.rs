@@ -260,7 +260,7 @@ fn sigsum_checkpoint_with_eight_witness_cosignatures() {
     assert_eq!(cp.checkpoint.size, 381_382);
     assert_eq!(cp.note.sigs.len(), 9);
     let log = VerifierKey::parse(c["log_vkey"].as_str().unwrap()).unwrap();
-    assert_eq!(cp.note.verify(&[log.clone()]).unwrap().len(), 1);
+    assert_eq!(cp.note.verify(std::slice::from_ref(&log)).unwrap().len(), 1);
     let witnesses: Vec<VerifierKey> = c["witness_vkeys"]
         .as_array()
         .unwrap()
@@ -285,7 +285,7 @@ fn sigsum_checkpoint_with_eight_witness_cosignatures() {
     let proof = TlogProof::parse(&proof_text).unwrap();
     assert_eq!(proof.to_text(), proof_text);
     let leaf = h(&c["leaf_hash_b64"]).unwrap();
-    proof.verify(&leaf, &[log.clone()]).unwrap();
+    proof.verify(&leaf, std::slice::from_ref(&log)).unwrap();
     assert!(proof.verify(&[0; 32], &[log]).is_err());
 }
 

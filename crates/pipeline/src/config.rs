@@ -188,15 +188,15 @@ impl Config {
                 "give exactly one of \"key_file\" or \"key\"",
             ));
         }
-        if let Some(st) = &c.stream {
-            if !logseal_core::seal::valid_stream(st) {
-                return Err(err("stream", "1-256 characters without whitespace"));
-            }
+        if let Some(st) = &c.stream
+            && !logseal_core::seal::valid_stream(st)
+        {
+            return Err(err("stream", "1-256 characters without whitespace"));
         }
-        if let Some(e) = &c.epoch {
-            if !logseal_core::seal::valid_epoch(e) {
-                return Err(err("epoch", "1-64 of [A-Za-z0-9._-]"));
-            }
+        if let Some(e) = &c.epoch
+            && !logseal_core::seal::valid_epoch(e)
+        {
+            return Err(err("epoch", "1-64 of [A-Za-z0-9._-]"));
         }
         if c.max_record_bytes == 0 {
             return Err(err("max_record_bytes", "must be positive"));

@@ -39,10 +39,10 @@ fn lookup<'v>(members: &'v [(Cow<'_, str>, Value<'_>)], path: &str) -> Option<&'
     let mut rest = path;
     while let Some(dot) = rest.find('.') {
         let (head, tail) = (&path[..path.len() - rest.len() + dot], &rest[dot + 1..]);
-        if let Some((_, Value::Obj(inner))) = members.iter().find(|(k, _)| k == head) {
-            if let Some(v) = lookup(inner, tail) {
-                return Some(v);
-            }
+        if let Some((_, Value::Obj(inner))) = members.iter().find(|(k, _)| k == head)
+            && let Some(v) = lookup(inner, tail)
+        {
+            return Some(v);
         }
         rest = tail;
     }
@@ -125,10 +125,11 @@ fn merge_findings(verdict: Option<&str>, findings: &[RuleFinding]) -> String {
     if let Some(top) = top {
         for (k, v) in members.iter_mut() {
             match k.as_ref() {
-                "severity" => {
-                    if severity_rank(v.as_str().unwrap_or("none")) < severity_rank(&top.severity) {
-                        *v = Value::Str(Cow::Borrowed(top.severity.as_str()));
-                    }
+                "severity"
+                    if severity_rank(v.as_str().unwrap_or("none"))
+                        < severity_rank(&top.severity) =>
+                {
+                    *v = Value::Str(Cow::Borrowed(top.severity.as_str()));
                 }
                 "reason" if v.as_str().is_none_or(str::is_empty) => {
                     *v = Value::Str(alloc::format!("{}: {}", top.rule, top.reason).into());

@@ -176,7 +176,7 @@ impl State {
             }
             Err(why) => {
                 self.unsealed += 1;
-                if self.unsealed % 100_000 == 0 {
+                if self.unsealed.is_multiple_of(100_000) {
                     log(&format!(
                         "{} records passed through unsealed: {why}",
                         self.unsealed
@@ -268,12 +268,11 @@ impl Setup {
             }
         };
         let mut proc = Processor::new(sealer, cfg.policy.clone());
-        if let Some(p) = &state_path {
-            if let Ok(bytes) = fs::read(p.with_extension("engine")) {
-                if let Err(e) = proc.restore_engine(&bytes) {
-                    log(&format!("stream {name}: anomaly state not restored: {e}"));
-                }
-            }
+        if let Some(p) = &state_path
+            && let Ok(bytes) = fs::read(p.with_extension("engine"))
+            && let Err(e) = proc.restore_engine(&bytes)
+        {
+            log(&format!("stream {name}: anomaly state not restored: {e}"));
         }
         Stream {
             proc,
@@ -293,15 +292,14 @@ impl Setup {
             time_ns: seal_time.then_some(time_ns),
             ..Input::default()
         });
-        if let (Some(cp), Some(f)) = (&out.checkpoint, &cps_file) {
-            if let Err(e) = fs::OpenOptions::new()
+        if let (Some(cp), Some(f)) = (&out.checkpoint, &cps_file)
+            && let Err(e) = fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(f)
                 .and_then(|mut w| w.write_all(cp.as_bytes()))
-            {
-                log(&format!("cannot append checkpoint to {f}: {e}"));
-            }
+        {
+            log(&format!("cannot append checkpoint to {f}: {e}"));
         }
         s.since_save += 1;
         s.since_engine_save += 1;
