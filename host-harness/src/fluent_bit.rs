@@ -194,20 +194,20 @@ impl FluentBitFilter {
             Ok(ptr) => self.read_result(ptr),
         };
         for p in [tag_ptr, rec_ptr] {
-            if p != 0 {
-                if let Some((_, free)) = &self.alloc {
-                    free.call(&mut self.store, p).map_err(wt("free"))?;
-                }
+            if p != 0
+                && let Some((_, free)) = &self.alloc
+            {
+                free.call(&mut self.store, p).map_err(wt("free"))?;
             }
         }
         if std::mem::take(&mut self.drop_next) {
             // The previous call returned a bad pointer: the host drops this one too.
             return Ok(Outcome::Dropped("previous record returned an out-of-bounds pointer (host bug drops the next record too)".into()));
         }
-        if let Outcome::Dropped(why) = &outcome {
-            if why.starts_with("pointer outside") {
-                self.drop_next = true;
-            }
+        if let Outcome::Dropped(why) = &outcome
+            && why.starts_with("pointer outside")
+        {
+            self.drop_next = true;
         }
         Ok(outcome)
     }
@@ -396,7 +396,7 @@ mod tests {
 
     #[test]
     fn sixteen_digits_like_c() {
-        assert_eq!(fmt_g16(123_456_789.123_456_789), "123456789.1234568");
+        assert_eq!(fmt_g16(123_456_789.123_456_79), "123456789.1234568");
         assert_eq!(fmt_g16(0.1), "0.1");
         assert_eq!(fmt_g16(1e21), "1e+21");
         assert_eq!(fmt_g16(1.5e-7), "1.5e-07");

@@ -19,7 +19,9 @@ fn first_seen_adapts_and_forgets() {
     t += day;
     let v = e.score(&login(t, "10.9.9.9"), None);
     assert!(
-        v.reasons.iter().any(|r| r.feature == "source_ip" && r.observed == "10.9.9.9"),
+        v.reasons
+            .iter()
+            .any(|r| r.feature == "source_ip" && r.observed == "10.9.9.9"),
         "{}",
         v.to_json()
     );
@@ -39,7 +41,9 @@ fn first_seen_adapts_and_forgets() {
     // 120 days (more than 8 half-lives of 14 days) later the old address is new again
     let v = e.score(&login(t + 3600, "10.0.0.1"), None);
     assert!(
-        v.reasons.iter().any(|r| r.feature == "source_ip" && r.text.contains("never seen")),
+        v.reasons
+            .iter()
+            .any(|r| r.feature == "source_ip" && r.text.contains("never seen")),
         "{}",
         v.to_json()
     );

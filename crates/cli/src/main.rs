@@ -29,9 +29,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Keygen(cmd::keygen::Args),
+    Eval(cmd::eval::Args),
     Seal(cmd::seal::Args),
     Verify(cmd::verify::Args),
     Prove(cmd::prove::Args),
+    Run(cmd::run::Args),
     Serve(cmd::serve::Args),
 }
 
@@ -45,9 +47,11 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Keygen(a) => cmd::keygen::run(a),
+        Command::Eval(a) => cmd::eval::run(a),
         Command::Seal(a) => cmd::seal::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Prove(a) => cmd::prove::run(a),
+        Command::Run(a) => cmd::run::run(a),
         Command::Serve(a) => cmd::serve::run(a),
     };
     match result {

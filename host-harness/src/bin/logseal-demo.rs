@@ -98,6 +98,7 @@ fn main() -> Result<()> {
         "checkpoint_every": 100,
         "checkpoints_file": cps.to_str(),
         "state_dir": state_dir.to_str(),
+        "save_every": 100,
         "policy": a.policy,
     });
     fs::write(
@@ -221,8 +222,19 @@ fn main() -> Result<()> {
     let mut t = lines.clone();
     let mut forged: Value = serde_json::from_str(&t[300])?;
     forged["message"] = json!("Accepted password for mallory from 10.0.0.66 port 4242 ssh2");
+    // The entry hash needs no key: a forger recomputes it for the new content.
+    let added = logseal_core::record::AddedFields {
+        time_field: Some("date".into()),
+        tag_field: None,
+    };
+    let r = logseal_core::record::read(forged.to_string().as_bytes(), &added)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    forged["_logseal"]["hash"] = json!(logseal_core::b64(&r.computed));
     t.insert(301, forged.to_string());
-    cases.push(("insert a forged record after line 301".into(), t));
+    cases.push((
+        "insert a forged record (valid-looking hash) after line 301".into(),
+        t,
+    ));
     let mut t = lines.clone();
     t.truncate(lines.len() - 37);
     cases.push(("cut the last 37 records off".into(), t));

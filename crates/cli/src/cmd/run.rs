@@ -128,7 +128,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     }
     flush(&mut batch, &mut out)?;
     out.flush()?;
-    drop(flush);
+
     if let (Some(d), Some(f)) = (&a.state, &state_file) {
         fs::create_dir_all(d)?;
         let tmp = f.with_extension("tmp");
