@@ -189,9 +189,27 @@ fn canonical() -> Value {
     json!({"description": "Seal canonical form (docs/FORMAT.md §3): every variant canonicalises to `canonical`.", "cases": out})
 }
 
+/// Members sorted, whether or not serde_json's `preserve_order` feature is
+/// unified in by another crate of the workspace.
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let mut out = serde_json::Map::new();
+            for k in keys {
+                out.insert(k.clone(), sorted(&m[k]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        x => x.clone(),
+    }
+}
+
 fn check_or_bless(name: &str, v: &Value) {
     let path = dir().join(name);
-    let text = serde_json::to_string_pretty(v).unwrap() + "\n";
+    let text = serde_json::to_string_pretty(&sorted(v)).unwrap() + "\n";
     if std::env::var_os("LOGSEAL_BLESS").is_some() {
         std::fs::create_dir_all(dir()).unwrap();
         std::fs::write(&path, &text).unwrap();
