@@ -459,24 +459,10 @@ fn reserialise(line: &str, how: Reser) -> String {
     let v: Value = serde_json::from_str(line).unwrap();
     match how {
         Reser::ReorderKeys => {
-            fn rev(v: &Value) -> Value {
-                match v {
-                    Value::Object(m) => {
-                        let mut out = serde_json::Map::new();
-                        let mut items: Vec<_> = m.iter().collect();
-                        items.reverse();
-                        for (k, x) in items {
-                            out.insert(k.clone(), rev(x));
-                        }
-                        Value::Object(out)
-                    }
-                    Value::Array(a) => Value::Array(a.iter().map(rev).collect()),
-                    x => x.clone(),
-                }
-            }
-            // serde_json's Map sorts keys; write members in reverse by hand.
+            // Members in reverse order (the stored order is sorted, whatever
+            // serde_json's `preserve_order` feature does to the map).
             let mut s = String::new();
-            write_reversed(&rev(&v), &mut s);
+            write_reversed(&v, &mut s);
             s
         }
         Reser::Whitespace => serde_json::to_string_pretty(&v)
