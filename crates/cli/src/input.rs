@@ -86,31 +86,4 @@ pub fn verifier_keys(args: &[String]) -> Result<Vec<logseal_core::VerifierKey>> 
     Ok(keys)
 }
 
-/// Split a checkpoint file (signed notes one after another) into notes.
-/// A note ends after its last signature line (lines starting with an em dash).
-pub fn split_notes(text: &str) -> Vec<(u64, String)> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut start = 1u64;
-    let mut in_sigs = false;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        if in_sigs && !line.starts_with('\u{2014}') {
-            out.push((start, std::mem::take(&mut cur)));
-            in_sigs = false;
-        }
-        if cur.is_empty() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            start = i as u64 + 1;
-        }
-        if line.starts_with('\u{2014}') {
-            in_sigs = true;
-        }
-        cur.push_str(line);
-    }
-    if !cur.is_empty() {
-        out.push((start, cur));
-    }
-    out
-}
+pub use logseal_core::note::split_notes;

@@ -496,3 +496,33 @@ impl SignedCheckpoint {
         key.sign_note(&checkpoint.body())
     }
 }
+
+/// Split a checkpoint file (signed notes one after another, docs/FORMAT.md §6)
+/// into `(first line number, note)`. A note ends after its last signature line
+/// (lines starting with an em dash); blank lines between notes are skipped.
+pub fn split_notes(text: &str) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut start = 1u64;
+    let mut in_sigs = false;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if in_sigs && !line.starts_with('\u{2014}') {
+            out.push((start, core::mem::take(&mut cur)));
+            in_sigs = false;
+        }
+        if cur.is_empty() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            start = i as u64 + 1;
+        }
+        if line.starts_with('\u{2014}') {
+            in_sigs = true;
+        }
+        cur.push_str(line);
+    }
+    if !cur.is_empty() {
+        out.push((start, cur));
+    }
+    out
+}

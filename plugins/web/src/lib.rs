@@ -41,35 +41,7 @@ pub fn parse_keys(text: &str) -> Result<Vec<VerifierKey>, String> {
     Ok(keys)
 }
 
-/// Split a checkpoint file (signed notes one after another) into
-/// `(first line, note)`. A note ends after its last signature line (lines
-/// starting with an em dash). Same rule as the CLI's `--checkpoints`.
-pub fn split_notes(text: &str) -> Vec<(u64, String)> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut start = 1u64;
-    let mut in_sigs = false;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        if in_sigs && !line.starts_with('\u{2014}') {
-            out.push((start, std::mem::take(&mut cur)));
-            in_sigs = false;
-        }
-        if cur.is_empty() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            start = i as u64 + 1;
-        }
-        if line.starts_with('\u{2014}') {
-            in_sigs = true;
-        }
-        cur.push_str(line);
-    }
-    if !cur.is_empty() {
-        out.push((start, cur));
-    }
-    out
-}
+pub use logseal_core::note::split_notes;
 
 /// Per-file figures, for telling a user that a file is not a sealed log at all.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
