@@ -201,6 +201,18 @@ pub fn parse_str(text: &str) -> Result<Value<'_>, JsonError> {
     Ok(v)
 }
 
+/// Decode the JSON string starting at the opening quote `at` of `text`;
+/// returns the string and the offset just past its closing quote.
+pub(crate) fn decode_string(text: &str, at: usize) -> Result<(Cow<'_, str>, usize), JsonError> {
+    let mut p = Parser {
+        s: text,
+        b: text.as_bytes(),
+        i: at,
+    };
+    let s = p.string()?;
+    Ok((s, p.i))
+}
+
 struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
@@ -592,25 +604,30 @@ fn write_number(n: Number, out: &mut Vec<u8>, mode: Mode) {
     match (mode, n) {
         (Mode::Seal, Number::Int(i)) => write_int(i, out),
         (Mode::Seal, Number::UInt(u)) => write_uint(u, out),
-        (Mode::Seal, Number::Float(f)) => {
-            if f.fract() == 0.0 && f.abs() < EXACT {
-                write_int(f as i64, out);
-            } else {
-                write_es6(round15(f), out);
-            }
-        }
+        (Mode::Seal, Number::Float(f)) => write_seal_float(f, false, out),
         (Mode::Jcs, n) => write_es6(n.as_f64(), out),
     }
 }
 
-fn write_int(i: i64, out: &mut Vec<u8>) {
+/// A non-integer-literal number in the seal's form. `exact15` says the
+/// literal had at most 15 significant digits and `f` is normal, so rounding
+/// to 15 digits would give `f` back (DBL_DIG) and can be skipped.
+pub(crate) fn write_seal_float(f: f64, exact15: bool, out: &mut Vec<u8>) {
+    if f.fract() == 0.0 && f.abs() < EXACT {
+        write_int(f as i64, out);
+    } else {
+        write_es6(if exact15 { f } else { round15(f) }, out);
+    }
+}
+
+pub(crate) fn write_int(i: i64, out: &mut Vec<u8>) {
     if i < 0 {
         out.push(b'-');
     }
     write_uint(i.unsigned_abs(), out);
 }
 
-fn write_uint(mut u: u64, out: &mut Vec<u8>) {
+pub(crate) fn write_uint(mut u: u64, out: &mut Vec<u8>) {
     let mut buf = [0u8; 20];
     let mut at = buf.len();
     loop {

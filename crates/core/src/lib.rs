@@ -35,6 +35,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod canon;
 pub mod json;
 pub mod merkle;
 pub mod note;

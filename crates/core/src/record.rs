@@ -6,7 +6,10 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use sha2::{Digest, Sha256};
+
 use crate::b64_hash;
+use crate::canon::Canon;
 use crate::json::{self, JsonError, Number, Value};
 use crate::merkle::{Hash, leaf_hash};
 use crate::seal::{After, Lost, SEAL_MEMBER, VERSION, valid_epoch, valid_stream};
@@ -88,8 +91,11 @@ pub struct SealedRecord {
     pub added_mismatch: Option<(String, String, String)>,
 }
 
-fn hash_field(seal: &Value<'_>, k: &'static str) -> Result<Option<Hash>, RecordError> {
-    match seal.get(k) {
+/// Reads one member of the seal object by name.
+type Get<'g, 'a> = &'g dyn Fn(&'static str) -> Option<Value<'a>>;
+
+fn hash_field(get: Get<'_, '_>, k: &'static str) -> Result<Option<Hash>, RecordError> {
+    match get(k) {
         None => Ok(None),
         Some(v) => v
             .as_str()
@@ -99,53 +105,63 @@ fn hash_field(seal: &Value<'_>, k: &'static str) -> Result<Option<Hash>, RecordE
     }
 }
 
-fn str_field(seal: &Value<'_>, k: &'static str) -> Result<Option<String>, RecordError> {
-    match seal.get(k) {
+fn str_field(get: Get<'_, '_>, k: &'static str) -> Result<Option<String>, RecordError> {
+    match get(k) {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s.to_string())),
         Some(_) => Err(RecordError::BadSeal(k)),
     }
 }
 
-/// Parse a stored line and recompute its entry hash.
-pub fn read(line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordError> {
-    let v = json::parse(line).map_err(RecordError::Json)?;
-    let Value::Obj(mut members) = v else {
-        return Err(RecordError::NotAnObject);
-    };
-    let at = members
-        .iter()
-        .position(|(k, _)| k == SEAL_MEMBER)
-        .ok_or(RecordError::NoSeal)?;
-    let seal = &members[at].1;
+/// The seal's own fields, read from its value.
+struct SealFields {
+    stream: String,
+    epoch: String,
+    seq: u64,
+    prev: Option<Hash>,
+    hash: Hash,
+    checkpoint: Option<String>,
+    tag: Option<String>,
+    time_ns: Option<i64>,
+    after: Option<After>,
+    lost: Option<Lost>,
+}
+
+/// The seal's fields from the tree of its value.
+fn seal_fields(seal: &Value<'_>) -> Result<SealFields, RecordError> {
     if !matches!(seal, Value::Obj(_)) {
         return Err(RecordError::BadSeal("_logseal"));
     }
-    match seal.get("v").and_then(Value::as_u64) {
+    seal_fields_by(&|k| seal.get(k).cloned())
+}
+
+/// The seal's fields, members read through `get`.
+fn seal_fields_by(get: Get<'_, '_>) -> Result<SealFields, RecordError> {
+    match get("v").as_ref().and_then(Value::as_u64) {
         Some(VERSION) => {}
         Some(other) => return Err(RecordError::UnsupportedVersion(other)),
         None => return Err(RecordError::BadSeal("v")),
     }
-    let stream = str_field(seal, "stream")?
+    let stream = str_field(get, "stream")?
         .filter(|s| valid_stream(s))
         .ok_or(RecordError::BadSeal("stream"))?;
-    let epoch = str_field(seal, "epoch")?
+    let epoch = str_field(get, "epoch")?
         .filter(|s| valid_epoch(s))
         .ok_or(RecordError::BadSeal("epoch"))?;
-    let seq = seal
-        .get("seq")
+    let seq = get("seq")
+        .as_ref()
         .and_then(Value::as_u64)
         .ok_or(RecordError::BadSeal("seq"))?;
-    let prev = hash_field(seal, "prev")?;
-    let hash = hash_field(seal, "hash")?.ok_or(RecordError::BadSeal("hash"))?;
-    let checkpoint = str_field(seal, "cp")?;
-    let tag = str_field(seal, "tag")?;
-    let time_ns = match seal.get("time") {
+    let prev = hash_field(get, "prev")?;
+    let hash = hash_field(get, "hash")?.ok_or(RecordError::BadSeal("hash"))?;
+    let checkpoint = str_field(get, "cp")?;
+    let tag = str_field(get, "tag")?;
+    let time_ns = match get("time") {
         None => None,
-        Some(Value::Num(Number::Int(t))) => Some(*t),
+        Some(Value::Num(Number::Int(t))) => Some(t),
         Some(_) => return Err(RecordError::BadSeal("time")),
     };
-    let after = match seal.get("after") {
+    let after = match get("after") {
         None => None,
         Some(a) => Some(After {
             epoch: a
@@ -157,10 +173,10 @@ pub fn read(line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordErro
                 .get("seq")
                 .and_then(Value::as_u64)
                 .ok_or(RecordError::BadSeal("after.seq"))?,
-            hash: hash_field(a, "hash")?.ok_or(RecordError::BadSeal("after.hash"))?,
+            hash: hash_field(&|k| a.get(k).cloned(), "hash")?.ok_or(RecordError::BadSeal("after.hash"))?,
         }),
     };
-    let lost = match seal.get("lost") {
+    let lost = match get("lost") {
         None => None,
         Some(l) => {
             let from = l.get("from").and_then(Value::as_u64);
@@ -177,6 +193,190 @@ pub fn read(line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordErro
         }
     };
 
+    Ok(SealFields {
+        stream,
+        epoch,
+        seq,
+        prev,
+        hash,
+        checkpoint,
+        tag,
+        time_ns,
+        after,
+        lost,
+    })
+}
+
+/// Whether a pipeline-added time member agrees with the sealed time; the
+/// mismatch `(field, found, sealed)` if not.
+fn check_time(field: &str, found: &Value<'_>, t: i64) -> Option<(String, String, String)> {
+    let ok = match found {
+        Value::Num(n) => {
+            let secs = n.as_f64();
+            let sealed = t as f64 / 1e9;
+            // Pipelines print the time with microseconds.
+            (secs - sealed).abs() <= 1.5e-6
+        }
+        _ => false,
+    };
+    (!ok).then(|| {
+        let mut text = Vec::new();
+        json::write_jcs(found, &mut text);
+        (
+            field.to_string(),
+            String::from_utf8(text).unwrap_or_default(),
+            crate::format_time_ns(t),
+        )
+    })
+}
+
+/// Like [`check_time`] for the tag.
+fn check_tag(field: &str, found: &Value<'_>, t: &str) -> Option<(String, String, String)> {
+    (found.as_str() != Some(t)).then(|| {
+        let mut text = Vec::new();
+        json::write_jcs(found, &mut text);
+        (
+            field.to_string(),
+            String::from_utf8(text).unwrap_or_default(),
+            t.to_string(),
+        )
+    })
+}
+
+fn score_of(verdict: &Value<'_>) -> Option<f64> {
+    match verdict.get("score") {
+        Some(Value::Num(n)) => Some(n.as_f64()),
+        _ => None,
+    }
+}
+
+/// Reads stored lines with reused buffers (see [`crate::canon`]); the
+/// verifier keeps one.
+#[derive(Clone, Debug, Default)]
+pub struct Reader {
+    canon: Canon,
+    seal: Canon,
+}
+
+impl Reader {
+    /// A reader with empty buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parse a stored line and recompute its entry hash.
+    pub fn read(&mut self, line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordError> {
+        if self.canon.object(line).is_err() {
+            // Not valid JSON (or not an object): the tree reader names why.
+            return read_tree(line, added);
+        }
+        let c = &self.canon;
+        let at = c.find(SEAL_MEMBER).ok_or(RecordError::NoSeal)?;
+        // The seal's members, read as written (a number's digits matter
+        // to the field checks) and canonical (for the hash).
+        let seal_text = &line[c.input_span(at)];
+        let sc = &mut self.seal;
+        sc.object(seal_text)
+            .map_err(|_| RecordError::BadSeal("_logseal"))?;
+        let sc = &self.seal;
+        let f = seal_fields_by(&|k| {
+            let i = sc.find(k)?;
+            json::parse(&seal_text[sc.input_span(i)]).ok()
+        })?;
+
+        let mut added_mismatch = None;
+        let mut skip = [usize::MAX; 2];
+        if let (Some(field), Some(t)) = (&added.time_field, f.time_ns)
+            && let Some(i) = c.find(field)
+        {
+            skip[0] = i;
+            // The value as the pipeline printed it (canonical form rounds).
+            let found = json::parse(&line[c.input_span(i)]).map_err(RecordError::Json)?;
+            if let Some(m) = check_time(field, &found, t) {
+                added_mismatch = Some(m);
+            }
+        }
+        if let (Some(field), Some(t)) = (&added.tag_field, &f.tag)
+            && let Some(i) = c.find(field)
+        {
+            skip[1] = i;
+            let found = json::parse(&line[c.input_span(i)]).map_err(RecordError::Json)?;
+            if let Some(m) = check_tag(field, &found, t) {
+                added_mismatch = Some(m);
+            }
+        }
+        let score = c
+            .find(crate::seal::VERDICT_MEMBER)
+            .and_then(|i| json::parse(c.value_of(i)).ok())
+            .and_then(|v| score_of(&v));
+
+        let mut h = Sha256::new();
+        h.update(b"\0{");
+        let mut first = true;
+        for i in 0..c.len() {
+            if skip.contains(&i) {
+                continue;
+            }
+            if !first {
+                h.update(b",");
+            }
+            first = false;
+            if i == at {
+                // The seal as hashed: without `hash` and `cp`.
+                h.update(b"\"_logseal\":{");
+                let mut first = true;
+                for j in 0..sc.len() {
+                    if matches!(sc.key(j), b"hash" | b"cp") {
+                        continue;
+                    }
+                    if !first {
+                        h.update(b",");
+                    }
+                    first = false;
+                    h.update(sc.member(j));
+                }
+                h.update(b"}");
+            } else {
+                h.update(c.member(i));
+            }
+        }
+        h.update(b"}");
+        Ok(SealedRecord {
+            stream: f.stream,
+            epoch: f.epoch,
+            seq: f.seq,
+            prev: f.prev,
+            hash: f.hash,
+            computed: h.finalize().into(),
+            checkpoint: f.checkpoint,
+            tag: f.tag,
+            time_ns: f.time_ns,
+            after: f.after,
+            lost: f.lost,
+            score,
+            added_mismatch,
+        })
+    }
+}
+
+/// Parse a stored line and recompute its entry hash (with fresh buffers; a
+/// [`Reader`] reuses them).
+pub fn read(line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordError> {
+    Reader::new().read(line, added)
+}
+
+/// The tree-based reader: the reference the one-pass reader is tested
+/// against, and the path that explains a line the one-pass reader rejects.
+pub fn read_tree(line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordError> {
+    let v = json::parse(line).map_err(RecordError::Json)?;
+    let Value::Obj(mut members) = v else {
+        return Err(RecordError::NotAnObject);
+    };
+    let at = members
+        .iter()
+        .position(|(k, _)| k == SEAL_MEMBER)
+        .ok_or(RecordError::NoSeal)?;
+    let f = seal_fields(&members[at].1)?;
     // The seal as hashed: without `hash` and `cp`.
     let Value::Obj(seal_members) = &members[at].1 else {
         return Err(RecordError::BadSeal("_logseal"));
@@ -189,65 +389,41 @@ pub fn read(line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordErro
     members[at].1 = Value::Obj(hashed_seal);
 
     let mut added_mismatch = None;
-    if let (Some(f), Some(t)) = (&added.time_field, time_ns)
-        && let Some(i) = members.iter().position(|(k, _)| k == f.as_str())
+    if let (Some(field), Some(t)) = (&added.time_field, f.time_ns)
+        && let Some(i) = members.iter().position(|(k, _)| k == field.as_str())
     {
         let (_, found) = members.remove(i);
-        let ok = match &found {
-            Value::Num(n) => {
-                let secs = n.as_f64();
-                let sealed = t as f64 / 1e9;
-                // Pipelines print the time with microseconds.
-                (secs - sealed).abs() <= 1.5e-6
-            }
-            _ => false,
-        };
-        if !ok {
-            let mut text = Vec::new();
-            json::write_jcs(&found, &mut text);
-            added_mismatch = Some((
-                f.clone(),
-                String::from_utf8(text).unwrap_or_default(),
-                crate::format_time_ns(t),
-            ));
+        if let Some(m) = check_time(field, &found, t) {
+            added_mismatch = Some(m);
         }
     }
-    if let (Some(f), Some(t)) = (&added.tag_field, &tag)
-        && let Some(i) = members.iter().position(|(k, _)| k == f.as_str())
+    if let (Some(field), Some(t)) = (&added.tag_field, &f.tag)
+        && let Some(i) = members.iter().position(|(k, _)| k == field.as_str())
     {
         let (_, found) = members.remove(i);
-        if found.as_str() != Some(t.as_str()) {
-            let mut text = Vec::new();
-            json::write_jcs(&found, &mut text);
-            added_mismatch = Some((
-                f.clone(),
-                String::from_utf8(text).unwrap_or_default(),
-                t.clone(),
-            ));
+        if let Some(m) = check_tag(field, &found, t) {
+            added_mismatch = Some(m);
         }
     }
     let score = members
         .iter()
         .find(|(k, _)| k == crate::seal::VERDICT_MEMBER)
-        .and_then(|(_, v)| match v.get("score") {
-            Some(Value::Num(n)) => Some(n.as_f64()),
-            _ => None,
-        });
+        .and_then(|(_, v)| score_of(v));
 
     let mut entry = Vec::with_capacity(line.len());
     json::write_seal(&Value::Obj(members), &mut entry);
     Ok(SealedRecord {
-        stream,
-        epoch,
-        seq,
-        prev,
-        hash,
+        stream: f.stream,
+        epoch: f.epoch,
+        seq: f.seq,
+        prev: f.prev,
+        hash: f.hash,
         computed: leaf_hash(&entry),
-        checkpoint,
-        tag,
-        time_ns,
-        after,
-        lost,
+        checkpoint: f.checkpoint,
+        tag: f.tag,
+        time_ns: f.time_ns,
+        after: f.after,
+        lost: f.lost,
         score,
         added_mismatch,
     })

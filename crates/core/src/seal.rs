@@ -9,8 +9,11 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
+use sha2::{Digest, Sha256};
+
+use crate::canon::{self, Canon};
 use crate::json::{self, Number, Value};
-use crate::merkle::{CompactTree, Hash, leaf_hash};
+use crate::merkle::{CompactTree, Hash};
 use crate::note::{Checkpoint, SignedCheckpoint, SignerKey};
 use crate::{b64, b64_hash};
 
@@ -304,6 +307,8 @@ pub struct Sealer {
     state: ChainState,
     after: Option<After>,
     lost: Option<Lost>,
+    canon: Canon,
+    vcanon: Canon,
 }
 
 impl Sealer {
@@ -328,6 +333,8 @@ impl Sealer {
             state,
             after: None,
             lost: None,
+            canon: Canon::new(),
+            vcanon: Canon::new(),
         })
     }
 
@@ -419,146 +426,195 @@ impl Sealer {
     /// be parsed, is too large, or already has a seal is wrapped (kept whole,
     /// with the reason) and sealed in its place in the chain.
     pub fn seal(&mut self, input: Input<'_>) -> Sealed {
-        self.seal_with(input, |_| None)
+        self.seal_impl(input, None::<fn(&[(Cow<'_, str>, Value<'_>)]) -> Option<String>>)
     }
 
     /// Like [`Sealer::seal`], but `score` sees the record's members (after
     /// wrapping, if it was wrapped) and may return a verdict (a JSON object
     /// text) to store under [`VERDICT_MEMBER`]; it overrides `input.verdict`.
-    /// The record is parsed once for both.
     pub fn seal_with(
         &mut self,
         input: Input<'_>,
         score: impl FnOnce(&[(Cow<'_, str>, Value<'_>)]) -> Option<String>,
     ) -> Sealed {
+        self.seal_impl(input, Some(score))
+    }
+
+    fn seal_impl<F>(&mut self, input: Input<'_>, score: Option<F>) -> Sealed
+    where
+        F: FnOnce(&[(Cow<'_, str>, Value<'_>)]) -> Option<String>,
+    {
+        // The one-pass canonicaliser takes every valid record; anything it
+        // rejects goes through the tree parser, which names the reason.
         let mut wrapped = None;
-        let parsed = if input.record.len() > self.cfg.max_record_bytes {
-            Err(format!(
+        if input.record.len() > self.cfg.max_record_bytes {
+            wrapped = Some(format!(
                 "record of {} bytes exceeds the limit of {} bytes",
                 input.record.len(),
                 self.cfg.max_record_bytes
-            ))
+            ));
+        } else if self.canon.object(input.record).is_ok() {
+            if self.canon.find(SEAL_MEMBER).is_some() {
+                wrapped = Some(format!("record already has a {SEAL_MEMBER} member"));
+            }
         } else {
-            match json::parse(input.record) {
-                Ok(Value::Obj(m)) => {
-                    if m.iter().any(|(k, _)| k == SEAL_MEMBER) {
-                        Err(format!("record already has a {SEAL_MEMBER} member"))
-                    } else {
-                        Ok(m)
-                    }
+            wrapped = Some(match json::parse(input.record) {
+                Ok(Value::Obj(_)) => {
+                    // Unreachable in practice (both readers accept the same
+                    // texts); kept correct anyway via the tree writer.
+                    self.load_tree(input.record);
+                    None
                 }
-                Ok(_) => Err("record is not a JSON object".to_string()),
-                Err(e) => Err(e.to_string()),
+                Ok(_) => Some("record is not a JSON object".to_string()),
+                Err(e) => Some(e.to_string()),
+            })
+            .flatten();
+        }
+        if let Some(why) = &wrapped {
+            self.load_members(&wrap(input.record, why));
+        }
+
+        let scored = score.and_then(|score| {
+            if wrapped.is_some() {
+                score(&wrap(input.record, wrapped.as_deref().unwrap_or_default()))
+            } else {
+                match json::parse(input.record) {
+                    Ok(Value::Obj(m)) => score(&m),
+                    _ => score(&[]),
+                }
             }
-        };
-        let mut members = match parsed {
-            Ok(m) => m,
-            Err(why) => {
-                let m = wrap(input.record, &why);
-                wrapped = Some(why);
-                m
-            }
-        };
-        let scored = score(&members);
+        });
         let verdict = scored.as_deref().or(input.verdict);
-        if verdict.is_some() && members.iter().any(|(k, _)| k == VERDICT_MEMBER) {
+        if verdict.is_some() && self.canon.find(VERDICT_MEMBER).is_some() {
             let why = format!("record already has a {VERDICT_MEMBER} member");
-            members = wrap(input.record, &why);
+            self.load_members(&wrap(input.record, &why));
             wrapped = Some(why);
         }
-        if let Some(v) = verdict {
+        let verdict_bytes = verdict.map(|v| {
             // The verdict is produced by our own engine; if it is ever not an
             // object it is kept as a string rather than lost.
-            let val = match json::parse_str(v) {
-                Ok(o @ Value::Obj(_)) => o.into_owned(),
-                _ => Value::Str(Cow::Owned(v.to_string())),
-            };
-            members.push((Cow::Borrowed(VERDICT_MEMBER), val));
-        }
-        self.seal_members(members, input, wrapped)
+            match self.vcanon.value(v.as_bytes()) {
+                Ok(b) if b.first() == Some(&b'{') => b.to_vec(),
+                _ => {
+                    let mut out = Vec::with_capacity(v.len() + 2);
+                    json::write_string(v, &mut out);
+                    out
+                }
+            }
+        });
+        self.seal_canon(verdict_bytes.as_deref(), input, wrapped)
     }
 
-    fn seal_members(
+    /// Put `members` into the canonicaliser as if they had been read.
+    fn load_members(&mut self, members: &[(Cow<'_, str>, Value<'_>)]) {
+        let mut text = Vec::new();
+        json::write_seal(&Value::Obj(members.to_vec()), &mut text);
+        // Canonical text of an object: always accepted.
+        let _ = self.canon.object(&text);
+    }
+
+    fn load_tree(&mut self, record: &[u8]) {
+        if let Ok(Value::Obj(m)) = json::parse(record) {
+            self.load_members(&m);
+        }
+    }
+
+    /// The seal member's value, written by hand in canonical order (`after`,
+    /// `cp`, `epoch`, `hash`, `lost`, `prev`, `seq`, `stream`, `tag`, `time`,
+    /// `v`). `hash` and `cp` are absent from the bytes that are hashed.
+    fn write_seal_member(
+        &self,
+        seq: u64,
+        input: &Input<'_>,
+        lost: Option<&Lost>,
+        prev: Option<&Hash>,
+        hash: Option<&Hash>,
+        cp: Option<&str>,
+        out: &mut Vec<u8>,
+    ) {
+        out.push(b'{');
+        if seq == 0
+            && let Some(a) = &self.after
+        {
+            out.extend_from_slice(b"\"after\":{\"epoch\":");
+            json::write_string(&a.epoch, out);
+            out.extend_from_slice(b",\"hash\":\"");
+            out.extend_from_slice(b64(&a.hash).as_bytes());
+            out.extend_from_slice(b"\",\"seq\":");
+            json::write_uint(a.seq, out);
+            out.extend_from_slice(b"},");
+        }
+        if let Some(cp) = cp {
+            out.extend_from_slice(b"\"cp\":");
+            json::write_string(cp, out);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"epoch\":");
+        json::write_string(&self.state.epoch, out);
+        out.push(b',');
+        if let Some(h) = hash {
+            out.extend_from_slice(b"\"hash\":\"");
+            out.extend_from_slice(b64(h).as_bytes());
+            out.extend_from_slice(b"\",");
+        }
+        if let Some(l) = lost {
+            out.extend_from_slice(b"\"lost\":{\"from\":");
+            json::write_uint(l.from, out);
+            out.extend_from_slice(b",\"to\":");
+            json::write_uint(l.to, out);
+            out.extend_from_slice(b",\"why\":");
+            json::write_string(&l.why, out);
+            out.extend_from_slice(b"},");
+        }
+        if let Some(prev) = prev {
+            out.extend_from_slice(b"\"prev\":\"");
+            out.extend_from_slice(b64(prev).as_bytes());
+            out.extend_from_slice(b"\",");
+        }
+        out.extend_from_slice(b"\"seq\":");
+        json::write_uint(seq, out);
+        out.extend_from_slice(b",\"stream\":");
+        json::write_string(&self.state.stream, out);
+        out.push(b',');
+        if let Some(tag) = input.tag {
+            out.extend_from_slice(b"\"tag\":");
+            json::write_string(tag, out);
+            out.push(b',');
+        }
+        if let Some(t) = input.time_ns {
+            out.extend_from_slice(b"\"time\":");
+            json::write_int(t, out);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"v\":");
+        json::write_uint(VERSION, out);
+        out.push(b'}');
+    }
+
+    fn seal_canon(
         &mut self,
-        members: Vec<(Cow<'_, str>, Value<'_>)>,
+        verdict: Option<&[u8]>,
         input: Input<'_>,
         wrapped: Option<String>,
     ) -> Sealed {
         let seq = self.state.tree.size();
-        let mut seal: Vec<(Cow<'_, str>, Value<'_>)> = Vec::with_capacity(10);
-        seal.push(("v".into(), Value::Num(Number::Int(VERSION as i64))));
         let lost = self.lost.take();
-        seal.push((
-            "stream".into(),
-            Value::Str(Cow::Owned(self.state.stream.clone())),
-        ));
-        seal.push((
-            "epoch".into(),
-            Value::Str(Cow::Owned(self.state.epoch.clone())),
-        ));
-        seal.push(("seq".into(), Value::Num(Number::UInt(seq))));
-        if let Some(prev) = &self.state.head {
-            seal.push(("prev".into(), Value::Str(Cow::Owned(b64(prev)))));
-        }
-        if let Some(tag) = input.tag {
-            seal.push(("tag".into(), Value::Str(Cow::Borrowed(tag))));
-        }
-        if let Some(t) = input.time_ns {
-            seal.push(("time".into(), Value::Num(Number::Int(t))));
-        }
-        if seq == 0
-            && let Some(a) = &self.after
-        {
-            seal.push((
-                "after".into(),
-                Value::Obj(vec![
-                    ("epoch".into(), Value::Str(Cow::Owned(a.epoch.clone()))),
-                    ("seq".into(), Value::Num(Number::UInt(a.seq))),
-                    ("hash".into(), Value::Str(Cow::Owned(b64(&a.hash)))),
-                ]),
-            ));
-        }
-        if let Some(l) = &lost {
-            seal.push((
-                "lost".into(),
-                Value::Obj(vec![
-                    ("from".into(), Value::Num(Number::UInt(l.from))),
-                    ("to".into(), Value::Num(Number::UInt(l.to))),
-                    ("why".into(), Value::Str(Cow::Borrowed(&l.why))),
-                ]),
-            ));
-        }
 
-        // Sorted top-level members, split around the seal member.
-        let mut order: Vec<&(Cow<'_, str>, Value<'_>)> = members.iter().collect();
-        json::sort_members(&mut order);
-        let cut = order
-            .iter()
-            .position(|(k, _)| json::utf16_cmp(k, SEAL_MEMBER).is_gt())
-            .unwrap_or(order.len());
-        let mut pre = Vec::with_capacity(input.record.len() + 64);
-        pre.push(b'{');
-        for (k, v) in &order[..cut] {
-            json::write_string(k, &mut pre);
-            pre.push(b':');
-            json::write_seal(v, &mut pre);
-            pre.push(b',');
-        }
-        let mut post = Vec::with_capacity(input.record.len());
-        for (k, v) in &order[cut..] {
-            post.push(b',');
-            json::write_string(k, &mut post);
-            post.push(b':');
-            json::write_seal(v, &mut post);
-        }
-        post.push(b'}');
-
-        let mut entry = pre.clone();
-        json::write_string(SEAL_MEMBER, &mut entry);
-        entry.push(b':');
-        json::write_seal(&Value::Obj(seal.clone()), &mut entry);
-        entry.extend_from_slice(&post);
-        let hash = leaf_hash(&entry);
+        let prev = self.state.head;
+        let mut seal = Vec::with_capacity(256);
+        self.write_seal_member(
+            seq,
+            &input,
+            lost.as_ref(),
+            prev.as_ref(),
+            None,
+            None,
+            &mut seal,
+        );
+        let mut h = Sha256::new();
+        h.update([0u8]);
+        emit_record(&self.canon, verdict, &seal, |b| h.update(b));
+        let hash: Hash = h.finalize().into();
 
         self.state.tree.push(hash);
         self.state.head = Some(hash);
@@ -583,15 +639,18 @@ impl Sealer {
             self.checkpoint().unwrap_or_default()
         });
 
-        seal.push(("hash".into(), Value::Str(Cow::Owned(b64(&hash)))));
-        if let Some(cp) = &checkpoint {
-            seal.push(("cp".into(), Value::Str(Cow::Borrowed(cp))));
-        }
-        let mut line = pre;
-        json::write_string(SEAL_MEMBER, &mut line);
-        line.push(b':');
-        json::write_seal(&Value::Obj(seal), &mut line);
-        line.extend_from_slice(&post);
+        seal.clear();
+        self.write_seal_member(
+            seq,
+            &input,
+            lost.as_ref(),
+            prev.as_ref(),
+            Some(&hash),
+            checkpoint.as_deref(),
+            &mut seal,
+        );
+        let mut line = Vec::with_capacity(input.record.len() + seal.len() + 64);
+        emit_record(&self.canon, verdict, &seal, |b| line.extend_from_slice(b));
 
         Sealed {
             line,
@@ -601,6 +660,46 @@ impl Sealer {
             wrapped,
         }
     }
+}
+
+/// Write `{members}` with the verdict and seal members spliced in at their
+/// sorted places, to `sink` in pieces.
+fn emit_record(canon: &Canon, verdict: Option<&[u8]>, seal: &[u8], mut sink: impl FnMut(&[u8])) {
+    let mut extras: [(&[u8], &[u8], &[u8]); 2] = [
+        (VERDICT_MEMBER.as_bytes(), b"\"_anomaly\":", verdict.unwrap_or_default()),
+        (SEAL_MEMBER.as_bytes(), b"\"_logseal\":", seal),
+    ];
+    let extras: &mut [(&[u8], &[u8], &[u8])] = if verdict.is_some() {
+        &mut extras[..]
+    } else {
+        &mut extras[1..]
+    };
+    let mut x = 0;
+    let mut first = true;
+    sink(b"{");
+    let mut put = |piece: &[&[u8]], first: &mut bool| {
+        if !*first {
+            sink(b",");
+        }
+        *first = false;
+        for p in piece {
+            sink(p);
+        }
+    };
+    for i in 0..canon.len() {
+        let k = canon.key(i);
+        while x < extras.len() && canon::utf16_cmp_bytes(extras[x].0, k).is_lt() {
+            put(&[extras[x].1, extras[x].2], &mut first);
+            x += 1;
+        }
+        put(&[canon.member(i)], &mut first);
+    }
+    while x < extras.len() {
+        put(&[extras[x].1, extras[x].2], &mut first);
+        x += 1;
+    }
+    drop(put);
+    sink(b"}");
 }
 
 /// The members of a wrapped record (`docs/FORMAT.md` §5).

@@ -15,7 +15,7 @@ use crate::b64;
 use crate::json::{self, Number, Value};
 use crate::merkle::{CompactTree, Hash};
 use crate::note::{NoteError, SignedCheckpoint, VerifierKey};
-use crate::record::{self, AddedFields, RecordError};
+use crate::record::{self, AddedFields, RecordError, SealedRecord};
 use crate::seal::{After, Lost, checkpoint_origin};
 
 /// Verifier settings.
@@ -305,6 +305,7 @@ pub struct Verifier {
     flagged: Vec<(Location, String, String, u64, f64)>,
     lines: u64,
     file_checkpoints: u64,
+    reader: record::Reader,
 }
 
 impl Verifier {
@@ -318,6 +319,7 @@ impl Verifier {
             flagged: Vec::new(),
             lines: 0,
             file_checkpoints: 0,
+            reader: record::Reader::new(),
         }
     }
 
@@ -343,8 +345,15 @@ impl Verifier {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return;
         }
+        let r = self.reader.read(bytes, &self.opts.added);
+        self.add_record(file, line, r);
+    }
+
+    /// Add a line already read with [`record::read`] (for callers that read
+    /// lines on several threads and add them in order).
+    pub fn add_record(&mut self, file: u32, line: u64, r: Result<SealedRecord, RecordError>) {
         self.lines += 1;
-        let r = match record::read(bytes, &self.opts.added) {
+        let r = match r {
             Ok(r) => r,
             Err(e) => {
                 let loc = self.loc(file, line);
@@ -366,15 +375,15 @@ impl Verifier {
                 return;
             }
         };
-        let loc = self.loc(file, line);
         if r.computed != r.hash {
+            let loc = self.loc(file, line);
             self.findings.push(Finding {
                 kind: Kind::Modified,
                 stream: Some(r.stream.clone()),
                 epoch: Some(r.epoch.clone()),
                 seq: Some(r.seq),
                 seq_end: None,
-                locations: vec![loc.clone()],
+                locations: vec![loc],
                 message: format!(
                     "content does not match its seal: sealed hash {}, content hashes to {}",
                     b64(&r.hash),
@@ -383,30 +392,46 @@ impl Verifier {
             });
         }
         if let Some((field, found, sealed)) = &r.added_mismatch {
+            let loc = self.loc(file, line);
             self.findings.push(Finding {
                 kind: Kind::AddedFieldMismatch,
                 stream: Some(r.stream.clone()),
                 epoch: Some(r.epoch.clone()),
                 seq: Some(r.seq),
                 seq_end: None,
-                locations: vec![loc.clone()],
+                locations: vec![loc],
                 message: format!("{field} is {found} but the seal says {sealed}"),
             });
         }
         if let Some(score) = r.score.filter(|s| *s >= 0.5) {
+            let loc = self.loc(file, line);
             self.flagged
-                .push((loc.clone(), r.stream.clone(), r.epoch.clone(), r.seq, score));
+                .push((loc, r.stream.clone(), r.epoch.clone(), r.seq, score));
         }
-        let key = (r.stream.clone(), r.epoch.clone());
+        let key = (r.stream, r.epoch);
         if let Some(cp) = &r.checkpoint {
-            self.add_checkpoint_inner(cp, loc.clone(), Some(r.seq), Some(&key));
+            let loc = self.loc(file, line);
+            self.add_checkpoint_inner(cp, loc, Some(r.seq), Some(&key));
         }
-        let chain = self.chains.entry(key).or_default();
+        let chain = match self.chains.get_mut(&key) {
+            Some(c) => c,
+            None => self.chains.entry(key).or_default(),
+        };
         if r.score.is_some_and(|s| s >= 0.5) {
             chain.flagged += 1;
         }
         if let Some(a) = r.after {
-            chain.after = Some((a, loc));
+            chain.after = Some((
+                a,
+                Location {
+                    file: self
+                        .files
+                        .get(file as usize)
+                        .cloned()
+                        .unwrap_or_else(|| "-".to_string()),
+                    line,
+                },
+            ));
         }
         if let Some(l) = r.lost {
             chain.lost.push(l);

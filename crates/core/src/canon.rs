@@ -1,0 +1,602 @@
+//! The hot path: JSON text to the seal's canonical bytes in one pass, with no
+//! value tree.
+//!
+//! [`json::parse`](crate::json::parse) + [`json::write_seal`](crate::json::write_seal)
+//! build a tree of every record and write it out again; that costs most of a
+//! seal or a verification. [`Canon`] instead writes each value's canonical
+//! bytes as it reads it, into one reused buffer:
+//!
+//! * a string without escapes is already canonical (its raw bytes between the
+//!   quotes are the string, and RFC 8785 escapes only what JSON forces anyone
+//!   to escape), so it is copied whole after a word-at-a-time scan;
+//! * an integer literal that fits `i64`/`u64` is already canonical (`-0` aside);
+//!   a literal with at most 15 significant digits needs no rounding;
+//! * an object's members are written in input order and permuted only when
+//!   they are not sorted already. Canonical input (every stored sealed record)
+//!   is therefore copied, never rearranged.
+//!
+//! The top-level object's members are left unsorted in the buffer with a
+//! sorted index, so the sealer can splice in its own members and the verifier
+//! can leave pipeline-added ones out without another copy.
+//!
+//! `Canon` accepts exactly what [`json::parse`](crate::json::parse) accepts
+//! and produces exactly what `write_seal` writes; the tests (and the property
+//! tests in `tests/canon.rs`) hold it to that. On any error the caller falls
+//! back to the tree parser, which reports the error with its offset, so both
+//! paths produce the same wrapped records.
+
+use alloc::vec::Vec;
+use core::cmp::Ordering;
+
+use crate::json::{self, MAX_DEPTH};
+
+/// One member of an object: `"key":value` in the output buffer, and where its
+/// decoded name can be read for sorting.
+#[derive(Clone, Copy, Debug)]
+struct Member {
+    /// Start of `"key":value` in `out`.
+    start: usize,
+    /// End of the key (the `:`) in `out`.
+    colon: usize,
+    /// End of the value in `out`.
+    end: usize,
+    /// Decoded name: `keys[ks..ke]` if `escaped`, else `out[ks..ke]`.
+    ks: usize,
+    ke: usize,
+    escaped: bool,
+    /// The value's span in the input.
+    vin: (usize, usize),
+}
+
+/// Input rejected; the caller re-parses with [`json::parse`] for the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rejected;
+
+type R = Result<(), Rejected>;
+
+/// A reusable single-pass canonicaliser (see the module docs).
+#[derive(Clone, Debug, Default)]
+pub struct Canon {
+    out: Vec<u8>,
+    keys: Vec<u8>,
+    tmp: Vec<u8>,
+    members: Vec<Member>,
+}
+
+impl Canon {
+    /// A canonicaliser with empty buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Read one JSON object (whitespace around it allowed). On success the
+    /// top-level members are available, sorted, through [`Canon::len`],
+    /// [`Canon::key`], [`Canon::member`] and [`Canon::value`].
+    pub fn object(&mut self, input: &[u8]) -> Result<(), Rejected> {
+        self.out.clear();
+        self.keys.clear();
+        self.members.clear();
+        let text = core::str::from_utf8(input).map_err(|_| Rejected)?;
+        let mut r = Reader {
+            c: self,
+            s: text,
+            b: input,
+            i: 0,
+        };
+        r.ws();
+        if r.b.get(r.i) != Some(&b'{') {
+            return Err(Rejected);
+        }
+        r.object(1, true)?;
+        r.ws();
+        if r.i != r.b.len() {
+            return Err(Rejected);
+        }
+        Ok(())
+    }
+
+    /// Canonicalise one JSON value of any type; returns its canonical bytes.
+    pub fn value(&mut self, input: &[u8]) -> Result<&[u8], Rejected> {
+        self.out.clear();
+        self.keys.clear();
+        self.members.clear();
+        let text = core::str::from_utf8(input).map_err(|_| Rejected)?;
+        let mut r = Reader {
+            c: self,
+            s: text,
+            b: input,
+            i: 0,
+        };
+        r.ws();
+        r.value(0)?;
+        r.ws();
+        if r.i != r.b.len() {
+            return Err(Rejected);
+        }
+        Ok(&self.out)
+    }
+
+    /// Number of top-level members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the object had no members.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The decoded name of the `i`-th member in canonical order.
+    pub fn key(&self, i: usize) -> &[u8] {
+        key_of(&self.members[i], &self.out, &self.keys)
+    }
+
+    /// `"key":value` of the `i`-th member in canonical order.
+    pub fn member(&self, i: usize) -> &[u8] {
+        let m = &self.members[i];
+        &self.out[m.start..m.end]
+    }
+
+    /// The canonical value of the `i`-th member.
+    pub fn value_of(&self, i: usize) -> &[u8] {
+        let m = &self.members[i];
+        &self.out[m.colon + 1..m.end]
+    }
+
+    /// Where the `i`-th member's value was in the input (as read, before
+    /// canonicalisation: numbers keep all their digits).
+    pub fn input_span(&self, i: usize) -> core::ops::Range<usize> {
+        let (a, b) = self.members[i].vin;
+        a..b
+    }
+
+    /// Index of the member named `name`.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        let name = name.as_bytes();
+        (0..self.len()).find(|&i| self.key(i) == name)
+    }
+}
+
+fn key_of<'a>(m: &Member, out: &'a [u8], keys: &'a [u8]) -> &'a [u8] {
+    if m.escaped {
+        &keys[m.ks..m.ke]
+    } else {
+        &out[m.ks..m.ke]
+    }
+}
+
+/// [`json::utf16_cmp`] on names known to be valid UTF-8.
+pub(crate) fn utf16_cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        None => a.len().cmp(&b.len()),
+        Some(i) if a[i] < 0xEE && b[i] < 0xEE => a[i].cmp(&b[i]),
+        Some(_) => json::utf16_cmp(
+            core::str::from_utf8(a).unwrap_or(""),
+            core::str::from_utf8(b).unwrap_or(""),
+        ),
+    }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of `w` is `"`, `\` or below 0x20 (exact: the classic
+/// has-zero-byte test has no false positives when only its `!= 0` is used).
+#[inline(always)]
+fn special(w: u64) -> bool {
+    let q = w ^ (LO * u64::from(b'"'));
+    let bs = w ^ (LO * u64::from(b'\\'));
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let ctl = w.wrapping_sub(LO * 0x20) & !w & HI;
+    (zero(q) | zero(bs) | ctl) != 0
+}
+
+struct Reader<'c, 'a> {
+    c: &'c mut Canon,
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Reader<'_, '_> {
+    #[inline(always)]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> R {
+        match self.b.get(self.i) {
+            Some(b'{') => self.object(depth + 1, false),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b't') => self.lit(b"true"),
+            Some(b'f') => self.lit(b"false"),
+            Some(b'n') => self.lit(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(Rejected),
+        }
+    }
+
+    fn lit(&mut self, word: &'static [u8]) -> R {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            self.c.out.extend_from_slice(word);
+            Ok(())
+        } else {
+            Err(Rejected)
+        }
+    }
+
+    /// Writes the canonical string; returns `None` if it had no escapes (its
+    /// text is then `out[start+1..end-1]`), else the decoded text's range in
+    /// `keys` when `as_key`.
+    #[inline]
+    fn string_inner(&mut self, as_key: bool) -> Result<Option<(usize, usize)>, Rejected> {
+        let start = self.i;
+        let mut i = start + 1;
+        let b = self.b;
+        while i + 8 <= b.len() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i..i + 8]);
+            if special(u64::from_le_bytes(w)) {
+                break;
+            }
+            i += 8;
+        }
+        while let Some(&c) = b.get(i) {
+            match c {
+                b'"' => {
+                    self.c.out.extend_from_slice(&b[start..=i]);
+                    self.i = i + 1;
+                    return Ok(None);
+                }
+                b'\\' => break,
+                0..=0x1f => return Err(Rejected),
+                _ => i += 1,
+            }
+        }
+        if i >= b.len() {
+            return Err(Rejected);
+        }
+        // Escapes: decode, then write RFC 8785's escaping.
+        let (s, end) = json::decode_string(self.s, start).map_err(|_| Rejected)?;
+        self.i = end;
+        json::write_string(&s, &mut self.c.out);
+        if as_key {
+            let ks = self.c.keys.len();
+            self.c.keys.extend_from_slice(s.as_bytes());
+            Ok(Some((ks, self.c.keys.len())))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn string(&mut self) -> Result<Option<(usize, usize)>, Rejected> {
+        self.string_inner(false)
+    }
+
+    fn object(&mut self, depth: usize, top: bool) -> R {
+        if depth > MAX_DEPTH {
+            return Err(Rejected);
+        }
+        self.i += 1;
+        let base = self.c.members.len();
+        let obj_start = self.c.out.len();
+        if !top {
+            self.c.out.push(b'{');
+        }
+        self.ws();
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            if !top {
+                self.c.out.push(b'}');
+            }
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.b.get(self.i) != Some(&b'"') {
+                return Err(Rejected);
+            }
+            if self.c.members.len() > base && !top {
+                self.c.out.push(b',');
+            }
+            let start = self.c.out.len();
+            let (ks, ke, escaped) = match self.string_inner(true)? {
+                None => (start + 1, self.c.out.len() - 1, false),
+                Some((ks, ke)) => (ks, ke, true),
+            };
+            self.ws();
+            if self.b.get(self.i) != Some(&b':') {
+                return Err(Rejected);
+            }
+            self.i += 1;
+            let colon = self.c.out.len();
+            self.c.out.push(b':');
+            self.ws();
+            let vstart = self.i;
+            self.value(depth)?;
+            self.c.members.push(Member {
+                start,
+                colon,
+                end: self.c.out.len(),
+                ks,
+                ke,
+                escaped,
+                vin: (vstart, self.i),
+            });
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    break;
+                }
+                _ => return Err(Rejected),
+            }
+        }
+        let Canon {
+            out,
+            keys,
+            tmp,
+            members,
+        } = &mut *self.c;
+        let ms = &mut members[base..];
+        let cmp = |a: &Member, b: &Member| {
+            utf16_cmp_bytes(key_of(a, out, keys), key_of(b, out, keys))
+        };
+        let mut sorted = true;
+        for w in ms.windows(2) {
+            match cmp(&w[0], &w[1]) {
+                Ordering::Less => {}
+                Ordering::Equal => return Err(Rejected), // duplicate name
+                Ordering::Greater => {
+                    sorted = false;
+                    break;
+                }
+            }
+        }
+        if !sorted {
+            ms.sort_unstable_by(cmp);
+            if ms.windows(2).any(|w| cmp(&w[0], &w[1]) == Ordering::Equal) {
+                return Err(Rejected);
+            }
+            if !top {
+                // Rewrite the object's members in order.
+                tmp.clear();
+                tmp.extend_from_slice(&out[obj_start..]);
+                out.truncate(obj_start + 1);
+                for (j, m) in ms.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&tmp[m.start - obj_start..m.end - obj_start]);
+                }
+            }
+        }
+        if !top {
+            self.c.out.push(b'}');
+            self.c.members.truncate(base);
+        }
+        Ok(())
+    }
+
+    fn array(&mut self, depth: usize) -> R {
+        if depth > MAX_DEPTH {
+            return Err(Rejected);
+        }
+        self.i += 1;
+        self.c.out.push(b'[');
+        self.ws();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            self.c.out.push(b']');
+            return Ok(());
+        }
+        let mut first = true;
+        loop {
+            self.ws();
+            if !first {
+                self.c.out.push(b',');
+            }
+            first = false;
+            self.value(depth)?;
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    self.c.out.push(b']');
+                    return Ok(());
+                }
+                _ => return Err(Rejected),
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while matches!(self.b.get(self.i), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    fn number(&mut self) -> R {
+        let start = self.i;
+        let neg = self.b[self.i] == b'-';
+        if neg {
+            self.i += 1;
+        }
+        let int_start = self.i;
+        match self.b.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(Rejected),
+        }
+        let int_end = self.i;
+        let mut frac = (self.i, self.i);
+        let mut integral = true;
+        if self.b.get(self.i) == Some(&b'.') {
+            integral = false;
+            self.i += 1;
+            let f = self.i;
+            if self.digits() == 0 {
+                return Err(Rejected);
+            }
+            frac = (f, self.i);
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            integral = false;
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(Rejected);
+            }
+        }
+        let text = &self.s[start..self.i];
+        let out = &mut self.c.out;
+        if integral {
+            if int_end - int_start <= 18 {
+                // Fits i64 and is already canonical, except `-0`.
+                if text == "-0" {
+                    out.push(b'0');
+                } else {
+                    out.extend_from_slice(text.as_bytes());
+                }
+                return Ok(());
+            }
+            if let Ok(i) = text.parse::<i64>() {
+                json::write_int(i, out);
+                return Ok(());
+            }
+            if !neg && let Ok(u) = text.parse::<u64>() {
+                json::write_uint(u, out);
+                return Ok(());
+            }
+        }
+        let f = match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => f,
+            _ => return Err(Rejected),
+        };
+        // Significant digits of the literal: digits of the integer and
+        // fraction parts without leading and trailing zeros.
+        let ip = &self.b[int_start..int_end];
+        let fp = &self.b[frac.0..frac.1];
+        let all = ip.iter().chain(fp);
+        let n = ip.len() + fp.len();
+        let lead = all.clone().take_while(|&&d| d == b'0').count();
+        let sig = if lead == n {
+            0
+        } else {
+            let trail = all.rev().take_while(|&&d| d == b'0').count();
+            n - lead - trail
+        };
+        json::write_seal_float(f, sig <= 15 && f.is_normal(), out);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+    use alloc::vec;
+
+    fn tree(s: &str) -> Option<Vec<u8>> {
+        let v = json::parse_str(s).ok()?;
+        let mut out = Vec::new();
+        json::write_seal(&v, &mut out);
+        Some(out)
+    }
+
+    fn canon_value(s: &str) -> Option<Vec<u8>> {
+        Canon::new().value(s.as_bytes()).ok().map(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn agrees_with_tree_writer() {
+        let cases = [
+            r#"{"b":1,"a":[true,false,null],"c":{"z":"x","y":"\u00e9\n"}}"#,
+            r#"{"a":-0,"b":-0.0,"c":1e2,"d":123456789.123456789,"e":0.1,"f":1E-7}"#,
+            r#"{"n":18446744073709551615,"m":-9223372036854775808,"k":99999999999999999999}"#,
+            r#"{"big":1700000000123456789,"x":5e-324,"y":1.7976931348623157e308}"#,
+            r#"{"\u00e9":1,"e":2,"\ud83d\ude00":3,"\ufb01":4,"a\"b":5}"#,
+            r#" { "a" : [ 1 , { "d" : 1 , "c" : [ ] } , { } ] } "#,
+            r#"{"s":"a long string without any escapes at all, longer than eight"}"#,
+            r#"{"s":"tab\there","t":"\/\b\f\r","u":"\u001f\u007f"}"#,
+            r#"{"a":0.000001,"b":1e21,"c":1e-7,"d":100.50,"e":0.30000000000000004}"#,
+            r#"[1,"x",{"b":{"d":2,"c":1},"a":0}]"#,
+            r#""just a string""#,
+            "12.5",
+            r#"{"a":{"a":{"a":{"b":1,"a":2}}}}"#,
+        ];
+        for c in cases {
+            assert_eq!(canon_value(c), tree(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_the_parser_rejects() {
+        let bad = [
+            "",
+            "{",
+            r#"{"a":1,"a":2}"#,
+            r#"{"b":1,"a":2,"a":3}"#,
+            "[1,]",
+            "01",
+            "1.",
+            "-",
+            "tru",
+            "\"\u{1}\"",
+            "{} x",
+            r#""\ud800x""#,
+            "1e400",
+            r#"{"a":"unterminated"#,
+            r#"{"a" 1}"#,
+            r#""\x""#,
+        ];
+        for b in bad {
+            assert!(json::parse_str(b).is_err(), "{b}");
+            assert!(canon_value(b).is_none(), "{b:?} must be rejected");
+        }
+        let deep = String::from("[").repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(canon_value(&deep).is_none());
+        let ok = String::from("[").repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert_eq!(canon_value(&ok), tree(&ok));
+        assert!(Canon::new().object(b"\xff").is_err());
+        assert!(Canon::new().object(b"[1]").is_err());
+    }
+
+    #[test]
+    fn top_level_members_sorted_in_place() {
+        let mut c = Canon::new();
+        c.object(br#"{"z":1, "a\n":{"y":2,"x":1}, "m":"s"}"#).unwrap();
+        let keys: Vec<&[u8]> = (0..c.len()).map(|i| c.key(i)).collect();
+        assert_eq!(keys, vec![&b"a\n"[..], b"m", b"z"]);
+        assert_eq!(c.member(0), br#""a\n":{"x":1,"y":2}"#);
+        assert_eq!(c.value_of(2), b"1");
+        assert_eq!(c.find("m"), Some(1));
+    }
+
+    #[test]
+    fn special_bytes() {
+        assert!(!special(u64::from_le_bytes(*b"abcdefgh")));
+        for (i, c) in [b'"', b'\\', 0u8, 0x1f].into_iter().enumerate() {
+            let mut w = *b"abcdefgh";
+            w[i * 2 + 1] = c;
+            assert!(special(u64::from_le_bytes(w)), "{c}");
+        }
+        assert!(!special(u64::from_le_bytes([0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']'])));
+    }
+}
