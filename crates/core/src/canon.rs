@@ -61,6 +61,12 @@ pub struct Canon {
     keys: Vec<u8>,
     tmp: Vec<u8>,
     members: Vec<Member>,
+    /// Name of a top-level member whose object value's members are kept.
+    capture: Option<&'static str>,
+    /// Those members, sorted (valid until the next read).
+    captured: Vec<Member>,
+    /// Whether `captured` holds the members of an object value.
+    has_captured: bool,
 }
 
 impl Canon {
@@ -69,14 +75,31 @@ impl Canon {
         Self::default()
     }
 
+    /// Also keep the members of the top-level member `name` when its value
+    /// is an object (see [`Canon::nested`]); the verifier reads the seal so.
+    pub fn capturing(name: &'static str) -> Self {
+        Canon {
+            capture: Some(name),
+            ..Self::default()
+        }
+    }
+
     /// Read one JSON object (whitespace around it allowed). On success the
     /// top-level members are available, sorted, through [`Canon::len`],
-    /// [`Canon::key`], [`Canon::member`] and [`Canon::value`].
+    /// [`Canon::key`], [`Canon::member`] and [`Canon::value_of`].
     pub fn object(&mut self, input: &[u8]) -> Result<(), Rejected> {
+        let text = core::str::from_utf8(input).map_err(|_| Rejected)?;
+        self.object_str(text)
+    }
+
+    /// [`Canon::object`] on text known to be UTF-8.
+    pub fn object_str(&mut self, text: &str) -> Result<(), Rejected> {
+        let input = text.as_bytes();
         self.out.clear();
         self.keys.clear();
         self.members.clear();
-        let text = core::str::from_utf8(input).map_err(|_| Rejected)?;
+        self.captured.clear();
+        self.has_captured = false;
         let mut r = Reader {
             c: self,
             s: text,
@@ -150,10 +173,51 @@ impl Canon {
         a..b
     }
 
+    /// The members of the captured object (see [`Canon::capturing`]), if the
+    /// named member was present with an object value.
+    pub fn nested(&self) -> Option<Nested<'_>> {
+        self.has_captured.then_some(Nested { c: self })
+    }
+
     /// Index of the member named `name`.
     pub fn find(&self, name: &str) -> Option<usize> {
         let name = name.as_bytes();
         (0..self.len()).find(|&i| self.key(i) == name)
+    }
+}
+
+/// The members of a captured nested object, sorted.
+#[derive(Clone, Copy)]
+pub struct Nested<'c> {
+    c: &'c Canon,
+}
+
+impl Nested<'_> {
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.c.captured.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.c.captured.is_empty()
+    }
+
+    /// Decoded name of member `i`.
+    pub fn key(&self, i: usize) -> &[u8] {
+        key_of(&self.c.captured[i], &self.c.out, &self.c.keys)
+    }
+
+    /// `"key":value` of member `i`, canonical.
+    pub fn member(&self, i: usize) -> &[u8] {
+        let m = &self.c.captured[i];
+        &self.c.out[m.start..m.end]
+    }
+
+    /// Where member `i`'s value was in the input.
+    pub fn input_span(&self, i: usize) -> core::ops::Range<usize> {
+        let (a, b) = self.c.captured[i].vin;
+        a..b
     }
 }
 
@@ -282,6 +346,10 @@ impl Reader<'_, '_> {
     }
 
     fn object(&mut self, depth: usize, top: bool) -> R {
+        self.object_inner(depth, top, false)
+    }
+
+    fn object_inner(&mut self, depth: usize, top: bool, keep: bool) -> R {
         if depth > MAX_DEPTH {
             return Err(Rejected);
         }
@@ -321,7 +389,21 @@ impl Reader<'_, '_> {
             self.c.out.push(b':');
             self.ws();
             let vstart = self.i;
-            self.value(depth)?;
+            let want = top
+                && self.b.get(self.i) == Some(&b'{')
+                && self.c.capture.is_some_and(|name| {
+                    let k = if escaped {
+                        &self.c.keys[ks..ke]
+                    } else {
+                        &self.c.out[ks..ke]
+                    };
+                    k == name.as_bytes()
+                });
+            if want {
+                self.object_inner(depth + 1, false, true)?;
+            } else {
+                self.value(depth)?;
+            }
             self.c.members.push(Member {
                 start,
                 colon,
@@ -346,11 +428,13 @@ impl Reader<'_, '_> {
             keys,
             tmp,
             members,
+            captured,
+            has_captured,
+            ..
         } = &mut *self.c;
         let ms = &mut members[base..];
-        let cmp = |a: &Member, b: &Member| {
-            utf16_cmp_bytes(key_of(a, out, keys), key_of(b, out, keys))
-        };
+        let cmp =
+            |a: &Member, b: &Member| utf16_cmp_bytes(key_of(a, out, keys), key_of(b, out, keys));
         let mut sorted = true;
         for w in ms.windows(2) {
             match cmp(&w[0], &w[1]) {
@@ -372,13 +456,27 @@ impl Reader<'_, '_> {
                 tmp.clear();
                 tmp.extend_from_slice(&out[obj_start..]);
                 out.truncate(obj_start + 1);
-                for (j, m) in ms.iter().enumerate() {
+                for (j, m) in ms.iter_mut().enumerate() {
                     if j > 0 {
                         out.push(b',');
                     }
+                    let at = out.len();
                     out.extend_from_slice(&tmp[m.start - obj_start..m.end - obj_start]);
+                    // Where the member is now (only read when captured).
+                    let old = m.start;
+                    m.colon = m.colon - old + at;
+                    m.end = m.end - old + at;
+                    if !m.escaped {
+                        (m.ks, m.ke) = (m.ks - old + at, m.ke - old + at);
+                    }
+                    m.start = at;
                 }
             }
+        }
+        if keep {
+            captured.clear();
+            captured.extend_from_slice(ms);
+            *has_captured = true;
         }
         if !top {
             self.c.out.push(b'}');
@@ -581,7 +679,8 @@ mod tests {
     #[test]
     fn top_level_members_sorted_in_place() {
         let mut c = Canon::new();
-        c.object(br#"{"z":1, "a\n":{"y":2,"x":1}, "m":"s"}"#).unwrap();
+        c.object(br#"{"z":1, "a\n":{"y":2,"x":1}, "m":"s"}"#)
+            .unwrap();
         let keys: Vec<&[u8]> = (0..c.len()).map(|i| c.key(i)).collect();
         assert_eq!(keys, vec![&b"a\n"[..], b"m", b"z"]);
         assert_eq!(c.member(0), br#""a\n":{"x":1,"y":2}"#);
@@ -597,6 +696,8 @@ mod tests {
             w[i * 2 + 1] = c;
             assert!(special(u64::from_le_bytes(w)), "{c}");
         }
-        assert!(!special(u64::from_le_bytes([0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']'])));
+        assert!(!special(u64::from_le_bytes([
+            0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']'
+        ])));
     }
 }

@@ -201,6 +201,31 @@ pub fn parse_str(text: &str) -> Result<Value<'_>, JsonError> {
     Ok(v)
 }
 
+/// One JSON value from a `str`, with fast paths for an unescaped string and
+/// a short integer (the seal's fields), else [`parse_str`].
+pub(crate) fn parse_quick(text: &str) -> Result<Value<'_>, JsonError> {
+    let b = text.as_bytes();
+    match b.first() {
+        Some(b'"')
+            if b.len() >= 2
+                && b[b.len() - 1] == b'"'
+                && !b[1..b.len() - 1]
+                    .iter()
+                    .any(|&c| c == b'\\' || c == b'"' || c < 0x20) =>
+        {
+            Ok(Value::Str(Cow::Borrowed(&text[1..text.len() - 1])))
+        }
+        Some(b'0'..=b'9')
+            if b.len() <= 18
+                && b.iter().all(u8::is_ascii_digit)
+                && (b[0] != b'0' || b.len() == 1) =>
+        {
+            Ok(Value::Num(Number::Int(text.parse().unwrap_or(0))))
+        }
+        _ => parse_str(text),
+    }
+}
+
 /// Decode the JSON string starting at the opening quote `at` of `text`;
 /// returns the string and the offset just past its closing quote.
 pub(crate) fn decode_string(text: &str, at: usize) -> Result<(Cow<'_, str>, usize), JsonError> {

@@ -173,7 +173,8 @@ fn seal_fields_by(get: Get<'_, '_>) -> Result<SealFields, RecordError> {
                 .get("seq")
                 .and_then(Value::as_u64)
                 .ok_or(RecordError::BadSeal("after.seq"))?,
-            hash: hash_field(&|k| a.get(k).cloned(), "hash")?.ok_or(RecordError::BadSeal("after.hash"))?,
+            hash: hash_field(&|k| a.get(k).cloned(), "hash")?
+                .ok_or(RecordError::BadSeal("after.hash"))?,
         }),
     };
     let lost = match get("lost") {
@@ -252,11 +253,23 @@ fn score_of(verdict: &Value<'_>) -> Option<f64> {
 
 /// Reads stored lines with reused buffers (see [`crate::canon`]); the
 /// verifier keeps one.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Reader {
     canon: Canon,
-    seal: Canon,
 }
+
+impl Default for Reader {
+    fn default() -> Self {
+        Reader {
+            canon: Canon::capturing(SEAL_MEMBER),
+        }
+    }
+}
+
+/// The seal's member names; `cp` (1) and `hash` (3) are left out of the hash.
+const SEAL_KEYS: [&str; 11] = [
+    "after", "cp", "epoch", "hash", "lost", "prev", "seq", "stream", "tag", "time", "v",
+];
 
 impl Reader {
     /// A reader with empty buffers.
@@ -266,22 +279,33 @@ impl Reader {
 
     /// Parse a stored line and recompute its entry hash.
     pub fn read(&mut self, line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordError> {
-        if self.canon.object(line).is_err() {
+        let Some(text) = core::str::from_utf8(line)
+            .ok()
+            .filter(|t| self.canon.object_str(t).is_ok())
+        else {
             // Not valid JSON (or not an object): the tree reader names why.
             return read_tree(line, added);
-        }
+        };
         let c = &self.canon;
         let at = c.find(SEAL_MEMBER).ok_or(RecordError::NoSeal)?;
-        // The seal's members, read as written (a number's digits matter
-        // to the field checks) and canonical (for the hash).
-        let seal_text = &line[c.input_span(at)];
-        let sc = &mut self.seal;
-        sc.object(seal_text)
-            .map_err(|_| RecordError::BadSeal("_logseal"))?;
-        let sc = &self.seal;
+        // The seal's members, read as written (a number's digits matter to
+        // the field checks) and canonical (for the hash).
+        let sc = c.nested().ok_or(RecordError::BadSeal("_logseal"))?;
+        let mut slots = [usize::MAX; SEAL_KEYS.len()];
+        for j in 0..sc.len() {
+            if let Some(k) = SEAL_KEYS.iter().position(|k| k.as_bytes() == sc.key(j)) {
+                slots[k] = j;
+            }
+        }
         let f = seal_fields_by(&|k| {
-            let i = sc.find(k)?;
-            json::parse(&seal_text[sc.input_span(i)]).ok()
+            let j = *SEAL_KEYS
+                .iter()
+                .position(|x| *x == k)
+                .and_then(|k| slots.get(k))?;
+            if j == usize::MAX {
+                return None;
+            }
+            json::parse_quick(&text[sc.input_span(j)]).ok()
         })?;
 
         let mut added_mismatch = None;
@@ -326,7 +350,7 @@ impl Reader {
                 h.update(b"\"_logseal\":{");
                 let mut first = true;
                 for j in 0..sc.len() {
-                    if matches!(sc.key(j), b"hash" | b"cp") {
+                    if j == slots[1] || j == slots[3] {
                         continue;
                     }
                     if !first {

@@ -426,7 +426,10 @@ impl Sealer {
     /// be parsed, is too large, or already has a seal is wrapped (kept whole,
     /// with the reason) and sealed in its place in the chain.
     pub fn seal(&mut self, input: Input<'_>) -> Sealed {
-        self.seal_impl(input, None::<fn(&[(Cow<'_, str>, Value<'_>)]) -> Option<String>>)
+        self.seal_impl(
+            input,
+            None::<fn(&[(Cow<'_, str>, Value<'_>)]) -> Option<String>>,
+        )
     }
 
     /// Like [`Sealer::seal`], but `score` sees the record's members (after
@@ -539,7 +542,7 @@ impl Sealer {
             out.extend_from_slice(b"\"after\":{\"epoch\":");
             json::write_string(&a.epoch, out);
             out.extend_from_slice(b",\"hash\":\"");
-            out.extend_from_slice(b64(&a.hash).as_bytes());
+            push_b64(&a.hash, out);
             out.extend_from_slice(b"\",\"seq\":");
             json::write_uint(a.seq, out);
             out.extend_from_slice(b"},");
@@ -554,7 +557,7 @@ impl Sealer {
         out.push(b',');
         if let Some(h) = hash {
             out.extend_from_slice(b"\"hash\":\"");
-            out.extend_from_slice(b64(h).as_bytes());
+            push_b64(h, out);
             out.extend_from_slice(b"\",");
         }
         if let Some(l) = lost {
@@ -568,7 +571,7 @@ impl Sealer {
         }
         if let Some(prev) = prev {
             out.extend_from_slice(b"\"prev\":\"");
-            out.extend_from_slice(b64(prev).as_bytes());
+            push_b64(prev, out);
             out.extend_from_slice(b"\",");
         }
         out.extend_from_slice(b"\"seq\":");
@@ -662,11 +665,25 @@ impl Sealer {
     }
 }
 
+/// Append the base64 of a hash without allocating.
+fn push_b64(h: &Hash, out: &mut Vec<u8>) {
+    use base64::Engine as _;
+    let mut buf = [0u8; 44];
+    let n = base64::engine::general_purpose::STANDARD
+        .encode_slice(h, &mut buf)
+        .unwrap_or(0);
+    out.extend_from_slice(&buf[..n]);
+}
+
 /// Write `{members}` with the verdict and seal members spliced in at their
 /// sorted places, to `sink` in pieces.
 fn emit_record(canon: &Canon, verdict: Option<&[u8]>, seal: &[u8], mut sink: impl FnMut(&[u8])) {
     let mut extras: [(&[u8], &[u8], &[u8]); 2] = [
-        (VERDICT_MEMBER.as_bytes(), b"\"_anomaly\":", verdict.unwrap_or_default()),
+        (
+            VERDICT_MEMBER.as_bytes(),
+            b"\"_anomaly\":",
+            verdict.unwrap_or_default(),
+        ),
         (SEAL_MEMBER.as_bytes(), b"\"_logseal\":", seal),
     ];
     let extras: &mut [(&[u8], &[u8], &[u8])] = if verdict.is_some() {

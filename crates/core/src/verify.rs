@@ -18,6 +18,14 @@ use crate::note::{NoteError, SignedCheckpoint, VerifierKey};
 use crate::record::{self, AddedFields, RecordError, SealedRecord};
 use crate::seal::{After, Lost, checkpoint_origin};
 
+/// What a report says about a line that is not a readable sealed record.
+pub fn unreadable_message(e: &RecordError) -> String {
+    match e {
+        RecordError::NoSeal => "a record without a seal: inserted, or never sealed".to_string(),
+        e => format!("not a readable sealed record: {e}"),
+    }
+}
+
 /// Verifier settings.
 #[derive(Clone, Debug, Default)]
 pub struct VerifyOptions {
@@ -352,29 +360,14 @@ impl Verifier {
     /// Add a line already read with [`record::read`] (for callers that read
     /// lines on several threads and add them in order).
     pub fn add_record(&mut self, file: u32, line: u64, r: Result<SealedRecord, RecordError>) {
-        self.lines += 1;
         let r = match r {
             Ok(r) => r,
             Err(e) => {
-                let loc = self.loc(file, line);
-                let message = match e {
-                    RecordError::NoSeal => {
-                        "a record without a seal: inserted, or never sealed".to_string()
-                    }
-                    e => format!("not a readable sealed record: {e}"),
-                };
-                self.findings.push(Finding {
-                    kind: Kind::Unsealed,
-                    stream: None,
-                    epoch: None,
-                    seq: None,
-                    seq_end: None,
-                    locations: vec![loc],
-                    message,
-                });
+                self.add_unreadable(file, line, unreadable_message(&e));
                 return;
             }
         };
+        self.lines += 1;
         if r.computed != r.hash {
             let loc = self.loc(file, line);
             self.findings.push(Finding {
@@ -443,6 +436,23 @@ impl Verifier {
             has_prev: r.prev.is_some(),
             line,
             file,
+        });
+    }
+
+    /// Count a line that is not a readable sealed record, with the reason
+    /// ([`unreadable_message`] of its [`RecordError`]); for callers that read
+    /// lines elsewhere and pass on only the message.
+    pub fn add_unreadable(&mut self, file: u32, line: u64, message: String) {
+        self.lines += 1;
+        let loc = self.loc(file, line);
+        self.findings.push(Finding {
+            kind: Kind::Unsealed,
+            stream: None,
+            epoch: None,
+            seq: None,
+            seq_end: None,
+            locations: vec![loc],
+            message,
         });
     }
 

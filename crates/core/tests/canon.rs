@@ -50,7 +50,11 @@ fn number_lit() -> impl Strategy<Value = String> {
         any::<f64>()
             .prop_filter("finite", |f| f.is_finite())
             .prop_map(|f| format!("{f:e}")),
-        (any::<i32>(), 0u32..20).prop_map(|(m, d)| format!("{m}.{:0width$}", 7, width = d as usize)),
+        (any::<i32>(), 0u32..20).prop_map(|(m, d)| format!(
+            "{m}.{:0width$}",
+            7,
+            width = d as usize
+        )),
         (1u64..1_000_000_000_000_000_000, -330i32..310).prop_map(|(m, e)| format!("{m}e{e}")),
         (any::<u32>(), 0usize..25).prop_map(|(m, z)| format!("{m}.{}", "0".repeat(z))),
         Just("-0".to_string()),
@@ -78,7 +82,10 @@ fn json_text() -> impl Strategy<Value = String> {
     leaf.prop_recursive(5, 64, 8, |inner| {
         prop_oneof![
             (prop::collection::vec((inner.clone(), ws()), 0..6)).prop_map(|items| {
-                let body: Vec<String> = items.into_iter().map(|(v, w)| format!("{w}{v}{w}")).collect();
+                let body: Vec<String> = items
+                    .into_iter()
+                    .map(|(v, w)| format!("{w}{v}{w}"))
+                    .collect();
                 format!("[{}]", body.join(","))
             }),
             (prop::collection::vec((string_lit(), inner, ws()), 0..7)).prop_map(|members| {
@@ -204,20 +211,38 @@ fn reader_agrees_on_rewritten_seals() {
         ("\"v\":1", "\"v\":10e-1"),
         ("\"v\":1", "\"v\":2"),
         ("\"v\":1", "\"v\":\"1\""),
-        ("\"time\":1795000000123456789", "\"time\":1795000000123456789.0"),
+        (
+            "\"time\":1795000000123456789",
+            "\"time\":1795000000123456789.0",
+        ),
         ("\"time\":1795000000123456789", "\"time\":5.0"),
         ("\"time\":1795000000123456789", "\"time\":5"),
         ("\"seq\":1", "\"seq\":1.0"),
         ("\"seq\":1", "\"seq\":-1"),
-        ("\"stream\":\"logseal.test/canon\"", "\"stream\":\"logseal.test\\/canon\""),
+        (
+            "\"stream\":\"logseal.test/canon\"",
+            "\"stream\":\"logseal.test\\/canon\"",
+        ),
         ("\"stream\":\"logseal.test/canon\"", "\"stream\":\"a b\""),
         ("\"epoch\":\"e1\"", "\"epoch\":\"e\\u0031\""),
         ("\"tag\":\"app.audit\"", "\"tag\":null"),
-        ("\"_logseal\":{", "\"_logseal\":{\"extra\":[1,{\"b\":2,\"a\":1}],"),
+        (
+            "\"_logseal\":{",
+            "\"_logseal\":{\"extra\":[1,{\"b\":2,\"a\":1}],",
+        ),
         ("\"_logseal\":{", "\"_logseal\" : { \"z\" : 0 , "),
-        ("\"_logseal\":{", "\"_logseal\":{\"lost\":{\"from\":0,\"to\":0,\"why\":\"x\"},"),
-        ("\"_logseal\":{", "\"_logseal\":{\"after\":{\"epoch\":\"e0\",\"seq\":4,\"hash\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"},"),
-        ("\"_logseal\":{", "\"_logseal\":{\"after\":{\"epoch\":\"e0\"},"),
+        (
+            "\"_logseal\":{",
+            "\"_logseal\":{\"lost\":{\"from\":0,\"to\":0,\"why\":\"x\"},",
+        ),
+        (
+            "\"_logseal\":{",
+            "\"_logseal\":{\"after\":{\"epoch\":\"e0\",\"seq\":4,\"hash\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"},",
+        ),
+        (
+            "\"_logseal\":{",
+            "\"_logseal\":{\"after\":{\"epoch\":\"e0\"},",
+        ),
         ("\"score\":0.75", "\"score\":7.5e-1"),
         ("\"score\":0.75", "\"score\":\"high\""),
     ];
@@ -229,6 +254,8 @@ fn reader_agrees_on_rewritten_seals() {
         assert_eq!(fast, read_tree(b.as_bytes(), &a), "{to}");
     }
     // And the seal as written must verify in both.
-    let r = Reader::new().read(line.as_bytes(), &AddedFields::default()).unwrap();
+    let r = Reader::new()
+        .read(line.as_bytes(), &AddedFields::default())
+        .unwrap();
     assert_eq!(r.hash, r.computed);
 }

@@ -33,7 +33,29 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   /** Passed to `init` if the module is not loaded yet. */
   wasm?: WasmSource;
+  /**
+   * Reader workers from `startReaders`: records are parsed and hashed on
+   * them in parallel (the report is identical). Without it everything runs
+   * on the calling thread.
+   */
+  readers?: ReaderPool;
 }
+
+/** Reader workers for parallel verification (see `startReaders`). */
+export interface ReaderPool {
+  /** Number of workers. */
+  readonly size: number;
+  /** Stop the workers. */
+  terminate(): void;
+}
+
+/**
+ * Start `count` reader workers (default: one per core) for parallel
+ * verification, each given the compiled module (no further request). Start
+ * them once, early, and pass the pool as `VerifyOptions.readers`; a pool
+ * runs one verification at a time.
+ */
+export function startReaders(count?: number, options?: { wasm?: WasmSource }): Promise<ReaderPool>;
 
 export interface Location {
   file: string;

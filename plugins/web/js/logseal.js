@@ -8,6 +8,8 @@
 
 import initWasm, { Session, LinePicker, verifyEd25519 as wasmVerifyEd25519 } from '../pkg/logseal_web.js';
 
+let wasmModule = null;
+
 let loading = null;
 
 /**
@@ -17,12 +19,131 @@ let loading = null;
  */
 export function init(wasm) {
   if (!loading) {
-    loading = initWasm(wasm === undefined ? undefined : { module_or_path: wasm }).catch((e) => {
+    loading = (async () => {
+      let m = wasm ?? new URL('../pkg/logseal_web_bg.wasm', import.meta.url);
+      if (!(m instanceof WebAssembly.Module)) {
+        if (typeof m === 'string' || m instanceof URL || (typeof Request === 'function' && m instanceof Request)) m = fetch(m);
+        m = await m;
+        if (typeof Response === 'function' && m instanceof Response) {
+          if (!m.ok) throw new Error(`HTTP ${m.status} ${m.statusText} fetching ${m.url}`);
+          m = await m.arrayBuffer();
+        }
+        m = await WebAssembly.compile(m);
+      }
+      // Kept compiled, so reader workers instantiate it without a fetch.
+      wasmModule = m;
+      await initWasm({ module_or_path: m });
+    })().catch((e) => {
       loading = null;
       throw new Error(`logseal: cannot load the WebAssembly verifier: ${e && e.message ? e.message : e}`);
     });
   }
   return loading;
+}
+
+/**
+ * Start `count` reader workers (default: one per core) for parallel
+ * verification; pass the pool as `options.readers`. Each worker gets the
+ * compiled module from this thread, so starting makes no request beyond
+ * loading reader-worker.js. Call it early (at page load) and reuse the pool.
+ */
+export async function startReaders(count, { wasm } = {}) {
+  await init(wasm);
+  const n = Math.max(1, Math.min(count ?? (globalThis.navigator?.hardwareConcurrency || 2), 16));
+  const workers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(new URL('./reader-worker.js', import.meta.url), { type: 'module' });
+      workers.push(w);
+      await new Promise((resolve, reject) => {
+        w.onmessage = (e) => (e.data.type === 'ready' ? resolve() : reject(new Error(e.data.message)));
+        w.onerror = (e) => reject(new Error(`logseal: a reader worker failed to start: ${e.message || 'unknown error'}`));
+        w.postMessage({ type: 'init', module: wasmModule });
+      });
+    }
+  } catch (e) {
+    for (const w of workers) w.terminate();
+    throw e;
+  }
+  let busy = false;
+  return {
+    size: n,
+    workers,
+    terminate() { for (const w of workers) w.terminate(); },
+    /** @internal one verification at a time */
+    acquire() {
+      if (busy) throw new Error('logseal: this reader pool is already verifying; start another pool or wait');
+      busy = true;
+      return () => { busy = false; };
+    },
+  };
+}
+
+// Runs batches of a parallel Session on a reader pool and adds the results
+// in order. `feed()` after pushing bytes; `await room()` before pushing more;
+// `await drained()` before finishing.
+let runs = 0;
+
+function pipeline(session, pool, timeField, tagField) {
+  const run = ++runs;
+  const idle = [...pool.workers];
+  const queue = [];
+  const results = new Map();
+  let nextId = 0;
+  let nextApply = 0;
+  let failure = null;
+  let wake = null;
+  const notify = () => { if (wake) { const w = wake; wake = null; w(); } };
+  const dispatch = () => {
+    while (idle.length && queue.length) {
+      const w = idle.pop();
+      const { id, batch } = queue.shift();
+      w.postMessage({ type: 'read', run, id, batch, timeField, tagField }, [batch.buffer]);
+    }
+  };
+  for (const w of pool.workers) {
+    w.onmessage = (e) => {
+      const m = e.data;
+      idle.push(w);
+      if (m.run !== run) {
+        // A late answer from an earlier, failed verification.
+      } else if (m.type === 'read') {
+        results.set(m.id, m.results);
+        try {
+          while (results.has(nextApply)) {
+            session.addBatch(results.get(nextApply));
+            results.delete(nextApply);
+            nextApply++;
+          }
+        } catch (err) {
+          failure = failure ?? err;
+        }
+      } else {
+        failure = failure ?? new Error(`logseal: a reader worker failed: ${m.message}`);
+      }
+      dispatch();
+      notify();
+    };
+    w.onerror = (e) => {
+      failure = failure ?? new Error(`logseal: a reader worker stopped: ${e.message || 'unknown error'}`);
+      notify();
+    };
+  }
+  const wait = () => new Promise((resolve) => { wake = resolve; });
+  return {
+    feed() {
+      for (let b = session.takeBatch(); b !== undefined; b = session.takeBatch()) queue.push({ id: nextId++, batch: b });
+      dispatch();
+    },
+    async room() {
+      while (!failure && nextId - nextApply > 2 * pool.size) await wait();
+      if (failure) throw failure;
+    },
+    async drained() {
+      while (!failure && nextApply < nextId) await wait();
+      if (failure) throw failure;
+    },
+  };
 }
 
 const enc = new TextEncoder();
@@ -95,7 +216,7 @@ function list(x) {
 async function readAll(src, onChunk, signal) {
   for await (const chunk of src.chunks()) {
     if (signal && signal.aborted) throw signal.reason ?? new Error('logseal: aborted');
-    if (onChunk(chunk) === false) return;
+    if ((await onChunk(chunk)) === false) return;
   }
 }
 
@@ -124,7 +245,12 @@ export async function verifyDetailed(input, options = {}) {
   const total = sources.every((s) => s.size !== undefined)
     ? sources.reduce((a, s) => a + s.size, 0)
     : undefined;
-  const session = new Session(keyText(options.keys), options.timeField ?? '', options.tagField ?? '');
+  const pool = options.readers;
+  const release = pool ? pool.acquire() : null;
+  const session = pool
+    ? Session.parallel(keyText(options.keys), options.timeField ?? '', options.tagField ?? '')
+    : new Session(keyText(options.keys), options.timeField ?? '', options.tagField ?? '');
+  const pipe = pool ? pipeline(session, pool, options.timeField ?? '', options.tagField ?? '') : null;
   try {
     let done = 0;
     for (let i = 0; i < sources.length; i++) {
@@ -132,8 +258,10 @@ export async function verifyDetailed(input, options = {}) {
       session.beginFile(src.name);
       let bytes = 0;
       let last = 0;
-      await readAll(src, (chunk) => {
+      await readAll(src, async (chunk) => {
+        if (pipe) await pipe.room();
         session.push(chunk);
+        if (pipe) pipe.feed();
         bytes += chunk.byteLength;
         if (onProgress && bytes - last >= 1 << 20) {
           last = bytes;
@@ -141,9 +269,11 @@ export async function verifyDetailed(input, options = {}) {
         }
       }, signal);
       session.endFile();
+      if (pipe) pipe.feed();
       done += bytes;
       if (onProgress) onProgress({ file: src.name, fileIndex: i, files: sources.length, bytes: done, totalBytes: total });
     }
+    if (pipe) await pipe.drained();
     for (const c of cps) session.addCheckpoints(c.name, await text(c, signal));
     const files = JSON.parse(session.fileStats());
     const scores = {
@@ -155,6 +285,7 @@ export async function verifyDetailed(input, options = {}) {
     return { json, report: JSON.parse(json), files, scores };
   } finally {
     session.free();
+    if (release) release();
   }
 }
 

@@ -33,6 +33,27 @@ impl Session {
             .map_err(|e| JsError::new(&e))
     }
 
+    /// A session whose lines are read by reader workers: take batches with
+    /// `takeBatch`, read each with a `BatchReader` (in any worker, in any
+    /// order), give the results to `addBatch` in the order taken.
+    pub fn parallel(keys: &str, time_field: &str, tag_field: &str) -> Result<Session, JsError> {
+        Inner::parallel(keys, time_field, tag_field)
+            .map(|s| Session { inner: Some(s) })
+            .map_err(|e| JsError::new(&e))
+    }
+
+    /// The next batch of lines to read (parallel sessions), or undefined.
+    #[wasm_bindgen(js_name = takeBatch)]
+    pub fn take_batch(&mut self) -> Result<Option<Vec<u8>>, JsError> {
+        Ok(self.get()?.take_batch())
+    }
+
+    /// A `BatchReader`'s results for the next batch taken.
+    #[wasm_bindgen(js_name = addBatch)]
+    pub fn add_batch(&mut self, results: &[u8]) -> Result<(), JsError> {
+        self.get()?.add_batch(results).map_err(|e| JsError::new(&e))
+    }
+
     fn get(&mut self) -> Result<&mut Inner, JsError> {
         self.inner.as_mut().ok_or_else(done)
     }
@@ -114,6 +135,32 @@ impl Session {
             return Err(e);
         }
         Ok(inner.finish())
+    }
+}
+
+/// Reads batches of lines for a parallel `Session` (one per reader worker).
+#[wasm_bindgen]
+pub struct BatchReader {
+    inner: crate::batch::BatchReader,
+}
+
+#[wasm_bindgen]
+impl BatchReader {
+    /// `timeField`, `tagField`: as given to the session.
+    #[wasm_bindgen(constructor)]
+    pub fn new(time_field: &str, tag_field: &str) -> BatchReader {
+        let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        BatchReader {
+            inner: crate::batch::BatchReader::new(logseal_core::record::AddedFields {
+                time_field: nonempty(time_field),
+                tag_field: nonempty(tag_field),
+            }),
+        }
+    }
+
+    /// Read a batch from `Session.takeBatch`; the results go to `Session.addBatch`.
+    pub fn read(&mut self, batch: &[u8]) -> Result<Vec<u8>, JsError> {
+        crate::batch::read_batch(&mut self.inner, batch).map_err(|e| JsError::new(&e))
     }
 }
 

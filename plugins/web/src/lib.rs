@@ -19,6 +19,7 @@ use flate2::write::MultiGzDecoder;
 use logseal_core::record::AddedFields;
 use logseal_core::{Verifier, VerifierKey, VerifyOptions};
 
+pub mod batch;
 pub mod bindings;
 
 /// Parse verifier keys: one per line, blank lines and `#` comments skipped
@@ -214,6 +215,19 @@ pub struct Session {
     files: Vec<FileStats>,
     scores: Vec<ScorePoint>,
     anomaly: memchr::memmem::Finder<'static>,
+    /// In parallel mode, lines go into batches for reader workers
+    /// ([`batch`]) instead of to the verifier.
+    batcher: Option<batch::Batcher>,
+}
+
+/// Finds the verdict member in a line (for the score timeline).
+pub(crate) fn anomaly_finder() -> memchr::memmem::Finder<'static> {
+    memchr::memmem::Finder::new(b"\"_anomaly\"").into_owned()
+}
+
+/// The anomaly score of a line, for the timeline (see [`score_after`]).
+pub(crate) fn score_of_line(anomaly: &memchr::memmem::Finder<'_>, line: &[u8]) -> Option<f64> {
+    anomaly.find(line).and_then(|at| score_after(&line[at..]))
 }
 
 impl Session {
@@ -232,8 +246,29 @@ impl Session {
             open: None,
             files: Vec::new(),
             scores: Vec::new(),
-            anomaly: memchr::memmem::Finder::new(b"\"_anomaly\"").into_owned(),
+            anomaly: anomaly_finder(),
+            batcher: None,
         })
+    }
+
+    /// Like [`Session::new`], but lines are cut into batches
+    /// ([`Session::take_batch`]) for [`batch::read_batch`] on other threads,
+    /// whose results come back through [`Session::add_batch`] in order.
+    pub fn parallel(keys: &str, time_field: &str, tag_field: &str) -> Result<Session, String> {
+        let mut s = Session::new(keys, time_field, tag_field)?;
+        s.batcher = Some(batch::Batcher::default());
+        Ok(s)
+    }
+
+    /// The next batch of lines to read (parallel mode).
+    pub fn take_batch(&mut self) -> Option<Vec<u8>> {
+        self.batcher.as_mut().and_then(batch::Batcher::take)
+    }
+
+    /// Add the results of [`batch::read_batch`] for the batches in the order
+    /// [`Session::take_batch`] gave them.
+    pub fn add_batch(&mut self, results: &[u8]) -> Result<(), String> {
+        batch::apply(&mut self.v, &mut self.scores, results)
     }
 
     /// Start reading a log file named `name` (the name findings will cite).
@@ -261,14 +296,16 @@ impl Session {
             open,
             scores,
             anomaly,
+            batcher,
             ..
         } = self;
         let Some((id, reader)) = open else {
             return Err("push without begin_file".to_string());
         };
         let id = *id;
-        reader.push(chunk, &mut |n, line| {
-            verify_line(v, scores, anomaly, id, n, line)
+        reader.push(chunk, &mut |n, line| match batcher {
+            Some(b) => b.add(id, n, line),
+            None => verify_line(v, scores, anomaly, id, n, line),
         })
     }
 
@@ -278,9 +315,19 @@ impl Session {
             return Err("end_file without begin_file".to_string());
         };
         let Session {
-            v, scores, anomaly, ..
+            v,
+            scores,
+            anomaly,
+            batcher,
+            ..
         } = self;
-        let stats = reader.finish(&mut |n, line| verify_line(v, scores, anomaly, id, n, line))?;
+        let stats = reader.finish(&mut |n, line| match batcher {
+            Some(b) => b.add(id, n, line),
+            None => verify_line(v, scores, anomaly, id, n, line),
+        })?;
+        if let Some(b) = batcher {
+            b.flush();
+        }
         self.files.push(stats);
         Ok(())
     }
@@ -321,7 +368,7 @@ fn verify_line(
     n: u64,
     line: &[u8],
 ) {
-    if let Some(score) = anomaly.find(line).and_then(|at| score_after(&line[at..])) {
+    if let Some(score) = score_of_line(anomaly, line) {
         scores.push(ScorePoint {
             file,
             line: n,

@@ -25,16 +25,21 @@ after(async () => {
   fx?.cleanup();
 });
 
-// Verify in the page with the JS API; files are fetched from the loopback server.
-async function browserReport(f) {
-  return page.evaluate(async ({ f, pub }) => {
+// Verify in the page with the JS API; files are fetched from the loopback
+// server. With `readers`, records are read on that many reader workers.
+async function browserReport(f, readers = 0) {
+  return page.evaluate(async ({ f, pub, readers }) => {
     const api = await import('../js/logseal.js');
+    if (readers && !globalThis.pools?.[readers]) {
+      globalThis.pools = globalThis.pools ?? {};
+      globalThis.pools[readers] = await api.startReaders(readers);
+    }
     const file = async (name) => new File([await (await fetch(`/fx/${name}`)).arrayBuffer()], name);
     const logs = await Promise.all(f.logs.map(file));
     const checkpoints = await Promise.all((f.checkpoints ?? []).map(file));
     const keys = f.keys ? await (await fetch(`/fx/${f.keys}`)).text() : undefined;
-    return api.verifyJson(logs, { keys, checkpoints });
-  }, { f, pub: fx.pub });
+    return api.verifyJson(logs, { keys, checkpoints, readers: readers ? globalThis.pools[readers] : undefined });
+  }, { f, pub: fx.pub, readers });
 }
 
 test('fixtures cover every tampering kind asked for', () => {
@@ -60,6 +65,8 @@ test('browser report equals the CLI report for every fixture', async (t) => {
       }
       const browser = await browserReport(f);
       assert.equal(browser, cli.json);
+      // Parallel reading (one and three reader workers) changes nothing.
+      for (const n of [1, 3]) assert.equal(await browserReport(f, n), cli.json, `${f.name}: ${n} reader workers`);
     });
   }
 });

@@ -4,7 +4,10 @@
 // Messages out: {type: 'ready'} | {type: 'progress', ...Progress}
 //               | {type: 'result', json, files, scores, roles, lines} | {type: 'error', message}
 
-import { init, verifyDetailed, pickLines } from '../js/logseal.js';
+import { init, startReaders, verifyDetailed, pickLines } from '../js/logseal.js';
+
+/** Reader workers (one per core), started with the page so verifying makes no request. */
+let readers = null;
 
 /** How many cited records are fetched for display, at most. */
 const MAX_LINES = 2000;
@@ -35,6 +38,7 @@ async function run(msg) {
     checkpoints: cps,
     timeField: msg.timeField,
     tagField: msg.tagField,
+    readers,
     onProgress: (p) => postMessage({ type: 'progress', ...p }),
   });
   const ms = performance.now() - started;
@@ -64,7 +68,17 @@ async function run(msg) {
   );
 }
 
-init().then(
+async function start() {
+  await init();
+  try {
+    readers = await startReaders();
+  } catch (e) {
+    // Verification still works on this thread alone.
+    console.warn(`logseal: verifying on one thread: ${e && e.message ? e.message : e}`);
+  }
+}
+
+start().then(
   () => postMessage({ type: 'ready' }),
   (e) => postMessage({ type: 'fatal', message: String(e && e.message ? e.message : e) }),
 );

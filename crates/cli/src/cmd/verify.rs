@@ -44,6 +44,10 @@ pub struct Args {
     /// Never show a progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Threads that parse and hash records (default: all cores). The chain
+    /// checks run on one thread; results do not depend on this number.
+    #[arg(long)]
+    threads: Option<usize>,
     /// Sealed NDJSON files ("-" or none: stdin; gzip is detected).
     files: Vec<String>,
 }
@@ -86,8 +90,20 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         None
     };
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let added = AddedFields {
+        time_field: a.time_field.clone(),
+        tag_field: a.tag_field.clone(),
+    };
     for mut src in sources {
         let id = v.add_file(&src.name);
+        if threads > 1 {
+            parallel::add_source(&mut v, id, &mut src, &added, threads, bar.as_ref())?;
+            continue;
+        }
         let mut since = 0u64;
         input::for_each_line(&mut src, |n, line| {
             v.add_line(id, n, line);
@@ -224,4 +240,127 @@ pub fn render(r: &Report, no_keys: bool) -> String {
         }
     );
     s
+}
+
+mod parallel {
+    //! Records are read (parsed, canonicalised, hashed) on worker threads in
+    //! batches and added to the verifier in input order, so the report is
+    //! the same as on one thread. Memory stays bounded: at most two batches
+    //! per worker are in flight.
+
+    use std::collections::BTreeMap;
+    use std::sync::mpsc::{Receiver, sync_channel};
+    use std::sync::{Arc, Mutex};
+
+    use anyhow::Result;
+    use indicatif::ProgressBar;
+    use logseal_core::Verifier;
+    use logseal_core::record::{AddedFields, Reader, RecordError, SealedRecord};
+
+    use crate::input::{self, Source};
+
+    /// Lines per batch.
+    const BATCH: usize = 2048;
+
+    struct Batch {
+        idx: u64,
+        text: Vec<u8>,
+        /// (line number, start, end) in `text`.
+        lines: Vec<(u64, usize, usize)>,
+    }
+
+    type Read = Vec<(u64, Option<Result<SealedRecord, RecordError>>)>;
+
+    pub fn add_source(
+        v: &mut Verifier,
+        file: u32,
+        src: &mut Source,
+        added: &AddedFields,
+        threads: usize,
+        bar: Option<&ProgressBar>,
+    ) -> Result<()> {
+        let (work_tx, work_rx) = sync_channel::<Batch>(threads * 2);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = sync_channel::<(u64, Read)>(threads * 2);
+        std::thread::scope(|s| -> Result<()> {
+            for _ in 0..threads {
+                let rx = Arc::clone(&work_rx);
+                let tx = done_tx.clone();
+                s.spawn(move || {
+                    let mut reader = Reader::new();
+                    loop {
+                        let next = rx.lock().map_err(|_| ()).and_then(|r| r.recv().map_err(|_| ()));
+                        let Ok(b) = next else { return };
+                        let out: Read = b
+                            .lines
+                            .iter()
+                            .map(|&(n, a, e)| {
+                                let line = &b.text[a..e];
+                                let r = (!line.iter().all(u8::is_ascii_whitespace))
+                                    .then(|| reader.read(line, added));
+                                (n, r)
+                            })
+                            .collect();
+                        if tx.send((b.idx, out)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(done_tx);
+            let consumer = s.spawn(move || consume(v, file, done_rx));
+            let mut batch = new_batch(0);
+            let mut since = 0u64;
+            let produced = input::for_each_line(src, |n, line| {
+                let a = batch.text.len();
+                batch.text.extend_from_slice(line);
+                batch.lines.push((n, a, batch.text.len()));
+                since += line.len() as u64 + 1;
+                if batch.lines.len() == BATCH {
+                    let next = new_batch(batch.idx + 1);
+                    work_tx
+                        .send(std::mem::replace(&mut batch, next))
+                        .map_err(|_| anyhow::anyhow!("verifier worker stopped"))?;
+                    if let Some(b) = bar {
+                        b.inc(since);
+                    }
+                    since = 0;
+                }
+                Ok(())
+            });
+            if !batch.lines.is_empty() {
+                let _ = work_tx.send(batch);
+            }
+            drop(work_tx);
+            consumer
+                .join()
+                .map_err(|_| anyhow::anyhow!("verifier thread panicked"))?;
+            produced.map(|_| ())
+        })
+    }
+
+    fn new_batch(idx: u64) -> Batch {
+        Batch {
+            idx,
+            text: Vec::with_capacity(BATCH * 512),
+            lines: Vec::with_capacity(BATCH),
+        }
+    }
+
+    /// Add results in batch order.
+    fn consume(v: &mut Verifier, file: u32, rx: Receiver<(u64, Read)>) {
+        let mut next = 0u64;
+        let mut waiting: BTreeMap<u64, Read> = BTreeMap::new();
+        for (idx, read) in rx {
+            waiting.insert(idx, read);
+            while let Some(read) = waiting.remove(&next) {
+                for (n, r) in read {
+                    if let Some(r) = r {
+                        v.add_record(file, n, r);
+                    }
+                }
+                next += 1;
+            }
+        }
+    }
 }
