@@ -170,6 +170,17 @@ impl Processor {
     /// verdict's severity is at least the highest rule severity, so hosts
     /// can route on one field.
     pub fn process_with(&mut self, input: Input<'_>, findings: &[RuleFinding]) -> Sealed {
+        if self.engine.is_none() {
+            // Nothing reads the record's members: seal it without a tree.
+            if findings.is_empty() {
+                return self.sealer.seal(input);
+            }
+            let verdict = merge_findings(None, findings);
+            return self.sealer.seal(Input {
+                verdict: Some(&verdict),
+                ..input
+            });
+        }
         let engine = &mut self.engine;
         let time = input.time_ns;
         self.sealer.seal_with(input, |members| {
