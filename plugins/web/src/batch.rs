@@ -13,11 +13,11 @@
 //! them): little-endian integers, strings as a `u32` length and UTF-8 bytes.
 
 use logseal_core::Hash;
-use logseal_core::record::{AddedFields, Reader, SealedRecord};
+use logseal_core::record::{AddedFields, SealedRecord};
 use logseal_core::seal::{After, Lost};
 use logseal_core::verify::{Verifier, unreadable_message};
 
-use crate::{ScorePoint, score_of_line};
+use crate::{LineVerifier, ScorePoint};
 
 const BATCH_MAGIC: u8 = b'B';
 const RESULT_MAGIC: u8 = b'R';
@@ -212,20 +212,16 @@ fn decode_record(d: &mut Dec<'_>) -> D<SealedRecord> {
     })
 }
 
-/// A reader worker's state: one [`Reader`] with its buffers.
+/// A reader worker's state: one reader with its buffers.
 pub struct BatchReader {
-    reader: Reader,
-    added: AddedFields,
-    anomaly: memchr::memmem::Finder<'static>,
+    reader: LineVerifier,
 }
 
 impl BatchReader {
     /// A reader with the session's `--time-field` / `--tag-field`.
     pub fn new(added: AddedFields) -> Self {
         BatchReader {
-            reader: Reader::new(),
-            added,
-            anomaly: crate::anomaly_finder(),
+            reader: LineVerifier::new(added),
         }
     }
 }
@@ -246,12 +242,14 @@ pub fn read_batch(br: &mut BatchReader, batch: &[u8]) -> D<Vec<u8>> {
         let n = d.u64()?;
         let line = d.bytes()?;
         e.u64(n);
-        e.opt(&score_of_line(&br.anomaly, line), |e, s| e.u64(s.to_bits()));
         if line.iter().all(u8::is_ascii_whitespace) {
-            e.u8(0);
+            e.u8(0); // no score
+            e.u8(0); // blank
             continue;
         }
-        match br.reader.read(line, &br.added) {
+        let (score, read) = br.reader.read(line);
+        e.opt(&score, |e, s| e.u64(s.to_bits()));
+        match read {
             Ok(r) => {
                 e.u8(1);
                 encode_record(&mut e, &r);

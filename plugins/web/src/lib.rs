@@ -214,7 +214,7 @@ pub struct Session {
     open: Option<(u32, LineReader)>,
     files: Vec<FileStats>,
     scores: Vec<ScorePoint>,
-    anomaly: memchr::memmem::Finder<'static>,
+    reader: LineVerifier,
     /// In parallel mode, lines go into batches for reader workers
     /// ([`batch`]) instead of to the verifier.
     batcher: Option<batch::Batcher>,
@@ -235,18 +235,19 @@ impl Session {
     /// `--time-field` / `--tag-field` (empty: none).
     pub fn new(keys: &str, time_field: &str, tag_field: &str) -> Result<Session, String> {
         let nonempty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        let added = AddedFields {
+            time_field: nonempty(time_field),
+            tag_field: nonempty(tag_field),
+        };
         Ok(Session {
+            reader: LineVerifier::new(added.clone()),
             v: Verifier::new(VerifyOptions {
                 keys: parse_keys(keys)?,
-                added: AddedFields {
-                    time_field: nonempty(time_field),
-                    tag_field: nonempty(tag_field),
-                },
+                added,
             }),
             open: None,
             files: Vec::new(),
             scores: Vec::new(),
-            anomaly: anomaly_finder(),
             batcher: None,
         })
     }
@@ -295,7 +296,7 @@ impl Session {
             v,
             open,
             scores,
-            anomaly,
+            reader: lv,
             batcher,
             ..
         } = self;
@@ -305,7 +306,7 @@ impl Session {
         let id = *id;
         reader.push(chunk, &mut |n, line| match batcher {
             Some(b) => b.add(id, n, line),
-            None => verify_line(v, scores, anomaly, id, n, line),
+            None => verify_line(lv, v, scores, id, n, line),
         })
     }
 
@@ -317,13 +318,13 @@ impl Session {
         let Session {
             v,
             scores,
-            anomaly,
+            reader: lv,
             batcher,
             ..
         } = self;
         let stats = reader.finish(&mut |n, line| match batcher {
             Some(b) => b.add(id, n, line),
-            None => verify_line(v, scores, anomaly, id, n, line),
+            None => verify_line(lv, v, scores, id, n, line),
         })?;
         if let Some(b) = batcher {
             b.flush();
@@ -361,21 +362,59 @@ impl Session {
 }
 
 fn verify_line(
+    r: &mut LineVerifier,
     v: &mut Verifier,
     scores: &mut Vec<ScorePoint>,
-    anomaly: &memchr::memmem::Finder<'static>,
     file: u32,
     n: u64,
     line: &[u8],
 ) {
-    if let Some(score) = score_of_line(anomaly, line) {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    let (score, read) = r.read(line);
+    if let Some(score) = score {
         scores.push(ScorePoint {
             file,
             line: n,
             score,
         });
     }
-    v.add_line(file, n, line);
+    v.add_record(file, n, read);
+}
+
+/// Reads a line for the verifier and finds its anomaly score for the
+/// timeline: the verdict's parsed `score` when the line is a sealed record,
+/// else (an unreadable line) a scan for an `_anomaly` member's score.
+pub(crate) struct LineVerifier {
+    reader: logseal_core::record::Reader,
+    added: AddedFields,
+    anomaly: memchr::memmem::Finder<'static>,
+}
+
+impl LineVerifier {
+    pub(crate) fn new(added: AddedFields) -> Self {
+        LineVerifier {
+            reader: logseal_core::record::Reader::new(),
+            added,
+            anomaly: anomaly_finder(),
+        }
+    }
+
+    pub(crate) fn read(
+        &mut self,
+        line: &[u8],
+    ) -> (
+        Option<f64>,
+        Result<logseal_core::record::SealedRecord, logseal_core::record::RecordError>,
+    ) {
+        let r = self.reader.read(line, &self.added);
+        let score = match &r {
+            Ok(rec) => rec.score,
+            Err(_) => score_of_line(&self.anomaly, line),
+        };
+        (score, r)
+    }
 }
 
 /// The `score` member of the `_anomaly` object whose key starts `rest`,
