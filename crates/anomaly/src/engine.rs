@@ -1,5 +1,6 @@
 //! The engine: compiled policy, detectors and their bounded state.
 
+use crate::gauge::{GaugeParams, GaugeState};
 use crate::num::{self, fmt_num};
 use crate::policy::*;
 use crate::snapshot::{self, Pod, R, W};
@@ -824,6 +825,14 @@ struct Rate {
     table: Table<RateState>,
 }
 
+struct Gauge {
+    filter: Vec<CCond>,
+    group: Option<FieldRef>,
+    value: FieldRef,
+    params: GaugeParams,
+    table: Table<GaugeState>,
+}
+
 struct NewValue {
     filter: Vec<CCond>,
     group: usize,
@@ -880,6 +889,7 @@ enum Det {
     Distinct(DistinctDet),
     FollowedBy(FollowedBy),
     Rate(Rate),
+    Gauge(Gauge),
     NewValue(NewValue),
     Hour(Hour),
     Peer(Peer),
@@ -1037,6 +1047,24 @@ impl Engine {
                     min_count: r.min_count,
                     table: Table::with_budget(share(1)),
                 }),
+                DetectorSpec::Gauge(r) => Det::Gauge(Gauge {
+                    filter: conds(p, &r.filter),
+                    group: r.group_by.as_ref().map(|g| FieldRef::new(p, g)),
+                    value: FieldRef::new(p, &r.value_field),
+                    params: GaugeParams {
+                        bins: r.bins,
+                        order: r.order,
+                        half_life: r.half_life,
+                        calib_half_life: r.calib_half_life,
+                        short: r.short_half_life,
+                        warmup: r.warmup,
+                        rest: r.rest,
+                        rest_p: r.rest_p,
+                        drops: r.drops,
+                        evidence: 7,
+                    },
+                    table: Table::with_budget(share(1)),
+                }),
                 DetectorSpec::NewValue(r) => Det::NewValue(NewValue {
                     filter: conds(p, &r.filter),
                     group: gi(&r.entity),
@@ -1136,6 +1164,7 @@ impl Engine {
                 Det::Distinct(x) => x.table.bytes(),
                 Det::FollowedBy(x) => x.table.bytes(),
                 Det::Rate(x) => x.table.bytes(),
+                Det::Gauge(x) => x.table.bytes(),
                 Det::Peer(x) => x.counts.bytes(),
                 Det::Travel(x) => x.table.bytes(),
                 Det::Sequence(x) => {
@@ -1423,6 +1452,7 @@ impl Engine {
                 Det::Distinct(x) => snapshot::put_table(&mut w, &x.table),
                 Det::FollowedBy(x) => snapshot::put_table(&mut w, &x.table),
                 Det::Rate(x) => snapshot::put_table(&mut w, &x.table),
+                Det::Gauge(x) => snapshot::put_table(&mut w, &x.table),
                 Det::Peer(x) => snapshot::put_table(&mut w, &x.counts),
                 Det::Travel(x) => snapshot::put_table(&mut w, &x.table),
                 Det::NewValue(_) | Det::Hour(_) => {}
@@ -1504,6 +1534,7 @@ impl Engine {
                 Det::Distinct(x) => snapshot::get_table(&mut r, &mut x.table)?,
                 Det::FollowedBy(x) => snapshot::get_table(&mut r, &mut x.table)?,
                 Det::Rate(x) => snapshot::get_table(&mut r, &mut x.table)?,
+                Det::Gauge(x) => snapshot::get_table(&mut r, &mut x.table)?,
                 Det::Peer(x) => snapshot::get_table(&mut r, &mut x.counts)?,
                 Det::Travel(x) => snapshot::get_table(&mut r, &mut x.table)?,
                 Det::NewValue(_) | Det::Hour(_) => {}
@@ -1650,6 +1681,7 @@ impl Det {
                 }
             }
             Det::Rate(x) => x.run(di, c, hits, name, dseed),
+            Det::Gauge(x) => x.run(di, c, hits, name, dseed),
             Det::NewValue(x) => {
                 if !c.all(&x.filter) {
                     return;
@@ -2098,6 +2130,67 @@ impl Rate {
             s.errs += 1.0;
         }
         *self.table.entry(key).0 = s;
+    }
+}
+
+impl Gauge {
+    fn run<E: Event + ?Sized>(
+        &mut self,
+        di: usize,
+        c: &Ctx<'_, E>,
+        hits: &mut Vec<Hit>,
+        name: &str,
+        dseed: u64,
+    ) {
+        if !c.all(&self.filter) {
+            return;
+        }
+        let ent: Cow<'_, str> = match &self.group {
+            Some(g) => match c.get(g) {
+                Some(v) => v,
+                None => return,
+            },
+            None => Cow::Borrowed("*"),
+        };
+        let Some(x) = c.num(&self.value) else { return };
+        let key = hash_str(SEED_GROUP + di as u64, &ent);
+        let o = self.table.entry(key).0.observe(x, &self.params);
+        if c.learning || o.p >= 1.0 {
+            return;
+        }
+        let what = match o.kind {
+            0 => "an unusual pattern",
+            1 => {
+                if x >= o.expected {
+                    "a spike"
+                } else {
+                    "a drop"
+                }
+            }
+            _ => {
+                if x >= o.expected {
+                    "a sustained rise"
+                } else {
+                    "a sustained fall"
+                }
+            }
+        };
+        let vf = &self.value.name;
+        hits.push(Hit {
+            det: di,
+            entity: ent.to_string(),
+            feature: vf.clone(),
+            observed: fmt_num(x),
+            expected: format!("{} ± {}", fmt_num(o.expected), fmt_num(o.scale)),
+            p: o.p,
+            text: format!(
+                "{ent}: {vf} {} is {what}, usual {} ± {} ({name})",
+                fmt_num(x),
+                fmt_num(o.expected),
+                fmt_num(o.scale)
+            ),
+            dkey: combine(dseed, hash_str(0, &ent)),
+        });
     }
 }
 

@@ -20,6 +20,8 @@ extern crate std;
 
 mod drain;
 mod engine;
+#[doc(hidden)]
+pub mod gauge;
 pub mod num;
 pub mod policy;
 mod snapshot;

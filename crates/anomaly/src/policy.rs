@@ -291,6 +291,70 @@ pub struct RateRule {
 fn d_min_count() -> f64 {
     10.0
 }
+
+/// `gauge`: streaming anomaly model of one numeric field per entity (see `gauge.rs`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GaugeRule {
+    pub name: String,
+    #[serde(default, rename = "where")]
+    pub filter: Vec<Condition>,
+    /// Entity field; one global series when absent.
+    #[serde(default)]
+    pub group_by: Option<String>,
+    /// The numeric field scored.
+    pub value_field: String,
+    /// Quantisation levels of the pattern model.
+    #[serde(default = "d_g_bins")]
+    pub bins: u32,
+    /// Markov order of the pattern model (previous symbols).
+    #[serde(default = "d_g_order")]
+    pub order: u32,
+    /// Half-life of the robust level and scale, in observations.
+    #[serde(default = "d_g_hl")]
+    pub half_life: f64,
+    /// Half-life of the conformal calibration histograms, in observations.
+    #[serde(default = "d_g_calib")]
+    pub calib_half_life: f64,
+    /// Half-life of the short-term residual mean (level shifts), in observations.
+    #[serde(default = "d_g_short")]
+    pub short_half_life: f64,
+    /// Observations before anything is reported.
+    #[serde(default = "d_g_warm")]
+    pub warmup: u32,
+    /// Observations muted after a finding with p <= `rest_p`.
+    #[serde(default = "d_g_rest")]
+    pub rest: u32,
+    #[serde(default = "d_g_rest_p")]
+    pub rest_p: f64,
+    /// Report drops below the level too.
+    #[serde(default = "d_true")]
+    pub drops: bool,
+}
+fn d_g_bins() -> u32 {
+    8
+}
+fn d_g_order() -> u32 {
+    2
+}
+fn d_g_hl() -> f64 {
+    300.0
+}
+fn d_g_calib() -> f64 {
+    1000.0
+}
+fn d_g_short() -> f64 {
+    8.0
+}
+fn d_g_warm() -> u32 {
+    200
+}
+fn d_g_rest() -> u32 {
+    150
+}
+fn d_g_rest_p() -> f64 {
+    0.01
+}
 fn d_bucket() -> f64 {
     60.0
 }
@@ -420,6 +484,7 @@ pub enum DetectorSpec {
     Distinct(DistinctRule),
     FollowedBy(FollowedByRule),
     Rate(RateRule),
+    Gauge(GaugeRule),
     NewValue(NewValueRule),
     UnusualHour(HourRule),
     PeerRare(PeerRule),
@@ -434,6 +499,7 @@ impl DetectorSpec {
             DetectorSpec::Distinct(r) => &r.name,
             DetectorSpec::FollowedBy(r) => &r.name,
             DetectorSpec::Rate(r) => &r.name,
+            DetectorSpec::Gauge(r) => &r.name,
             DetectorSpec::NewValue(r) => &r.name,
             DetectorSpec::UnusualHour(r) => &r.name,
             DetectorSpec::PeerRare(r) => &r.name,
@@ -577,11 +643,11 @@ impl Policy {
             let ty = d
                 .get("type")
                 .and_then(|t| t.as_str())
-                .ok_or_else(|| err(key.clone() + ".type", "missing; one of threshold, distinct, followed_by, rate, new_value, unusual_hour, peer_rare, impossible_travel, sequence"))?;
+                .ok_or_else(|| err(key.clone() + ".type", "missing; one of threshold, distinct, followed_by, rate, gauge, new_value, unusual_hour, peer_rare, impossible_travel, sequence"))?;
             let spec: DetectorSpec = serde_json::from_value(d.clone()).map_err(|e| {
                 let mut m = e.to_string();
                 if m.starts_with("unknown variant") {
-                    m = format!("unknown detector type `{ty}`; one of threshold, distinct, followed_by, rate, new_value, unusual_hour, peer_rare, impossible_travel, sequence");
+                    m = format!("unknown detector type `{ty}`; one of threshold, distinct, followed_by, rate, gauge, new_value, unusual_hour, peer_rare, impossible_travel, sequence");
                 }
                 err(key.clone(), m)
             })?;
@@ -766,6 +832,21 @@ impl Policy {
                     pos(key.clone() + ".half_life", r.half_life)?;
                     conds(key.clone() + ".where", &r.filter)?;
                     conds(key + ".error_where", &r.error_where)?;
+                }
+                DetectorSpec::Gauge(r) => {
+                    if !(2..=16).contains(&r.bins) {
+                        return Err(err(key + ".bins", "must be between 2 and 16"));
+                    }
+                    if !(1..=4).contains(&r.order) {
+                        return Err(err(key + ".order", "must be between 1 and 4"));
+                    }
+                    pos(key.clone() + ".half_life", r.half_life)?;
+                    pos(key.clone() + ".calib_half_life", r.calib_half_life)?;
+                    pos(key.clone() + ".short_half_life", r.short_half_life)?;
+                    if !(r.rest_p >= 0.0 && r.rest_p <= 1.0) {
+                        return Err(err(key + ".rest_p", "must be in [0, 1]"));
+                    }
+                    conds(key + ".where", &r.filter)?;
                 }
                 DetectorSpec::NewValue(r) => {
                     if r.features.is_empty() || r.features.len() > 8 {
