@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::fluent_bit::wt;
@@ -80,7 +80,7 @@ impl ProcessorHost {
     /// Load the processor and the rules, and configure the processor with
     /// `config_json` (the plugin configuration, key inline as `"key"`).
     pub fn load(processor_wasm: &Path, rules: &[PathBuf], config_json: &str) -> Result<Self> {
-        let mut cfg = Config::new();
+        let mut cfg = crate::wasmtime_config();
         cfg.wasm_component_model(true);
         let engine = Engine::new(&cfg).map_err(wt("creating the engine"))?;
         let component = Component::from_file(&engine, processor_wasm).map_err(|e| {

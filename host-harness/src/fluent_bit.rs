@@ -83,7 +83,7 @@ pub struct FluentBitFilter {
 impl FluentBitFilter {
     /// Load and instantiate `wasm` as filter_wasm would.
     pub fn load(wasm: &Path, opts: &Options) -> Result<Self> {
-        let engine = Engine::default();
+        let engine = Engine::new(&crate::wasmtime_config()).map_err(wt("creating the engine"))?;
         let module = Module::from_file(&engine, wasm)
             .map_err(|e| anyhow::anyhow!("loading {}: {e:#}", wasm.display()))?;
         Self::from_module(&engine, &module, opts)

@@ -688,7 +688,7 @@ impl Plugin {
     /// Compile the `.wasm` and check its imports: the implemented ones, the
     /// known-but-stubbed ABI names (trap when called), nothing else.
     pub fn load(path: &Path) -> Result<Plugin> {
-        let engine = Engine::default();
+        let engine = Engine::new(&crate::wasmtime_config()).map_err(wt)?;
         let module = Module::from_file(&engine, path)
             .map_err(wt)
             .with_context(|| format!("loading {}", path.display()))?;
