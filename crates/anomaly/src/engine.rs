@@ -2404,6 +2404,7 @@ mod tests {
         assert_eq!(Table::<Win>::slot_bytes(), 32);
         assert_eq!(Table::<Dist>::slot_bytes(), 84);
         assert_eq!(Table::<RateState>::slot_bytes(), 268);
+        assert_eq!(Table::<GaugeState>::slot_bytes(), 1356);
         assert_eq!(Table::<Loc>::slot_bytes(), 28);
         assert_eq!(Table::<u32>::slot_bytes(), 16);
         assert_eq!(Table::<CtxStats>::slot_bytes(), 88);
