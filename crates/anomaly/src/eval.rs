@@ -1037,7 +1037,9 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
                  p-values — pattern novelty of the value quantised into 8 levels of the range seen so far under an order-k Markov \
                  model, the point residual against a robust EWMA level, and a short-term level shift — by Bonferroni, then muting \
                  `rest` observations after a finding with p ≤ `rest_p`. Nothing is known in advance about a series (no min/max, \
-                 no length). The anomaly score of a point is the verdict `score`. Scoring re-implements NAB's: sigmoid-weighted \
+                 no length). It is an independent design, not a port of CAD OSE (NAB ~69.9, whose code is AGPL-3.0 while this crate is \
+                 Apache-2.0 OR MIT); it borrows two published ideas: novelty of quantised-value contexts and a rest period after a \
+                 detection. The anomaly score of a point is the verdict `score`. Scoring re-implements NAB's: sigmoid-weighted \
                  reward for the first detection in each window, A_TP = 1, A_FP = 0.11, A_FN = 1, 15% probationary period, and — as \
                  NAB does — one detection threshold optimised over the scored corpus.\n"
             );
