@@ -1147,8 +1147,8 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
             }
             let verdict = if r.score >= 60.0 {
                 format!(
-                    "met on the NAB protocol ({:.1}), but see the held-out figure ({:.1})",
-                    r.score, sp.held_out.score
+                    "nominally met on the NAB protocol ({:.1}, threshold swept on the scored series), not robust: the held-out half scores {:.1} with the dev threshold ({:.1} with the defaults)",
+                    r.score, sp.held_out.score, sp.defaults.1.score
                 )
             } else {
                 format!("missed ({:.1})", r.score)
