@@ -24,7 +24,13 @@ fn logseal(args: &[&str]) -> (i32, String) {
 fn report_is_the_same_on_any_number_of_threads() {
     let dir = tempfile::tempdir().unwrap();
     let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    let (code, _) = logseal(&["keygen", "--name", "threads.logseal.test/audit", "--out", &d("")]);
+    let (code, _) = logseal(&[
+        "keygen",
+        "--name",
+        "threads.logseal.test/audit",
+        "--out",
+        &d(""),
+    ]);
     assert_eq!(code, 0);
     let key = std::fs::read_dir(dir.path())
         .unwrap()

@@ -525,16 +525,14 @@ impl Sealer {
     /// The seal member's value, written by hand in canonical order (`after`,
     /// `cp`, `epoch`, `hash`, `lost`, `prev`, `seq`, `stream`, `tag`, `time`,
     /// `v`). `hash` and `cp` are absent from the bytes that are hashed.
-    fn write_seal_member(
-        &self,
-        seq: u64,
-        input: &Input<'_>,
-        lost: Option<&Lost>,
-        prev: Option<&Hash>,
-        hash: Option<&Hash>,
-        cp: Option<&str>,
-        out: &mut Vec<u8>,
-    ) {
+    fn write_seal_member(&self, m: &SealMember<'_>, input: &Input<'_>, out: &mut Vec<u8>) {
+        let SealMember {
+            seq,
+            lost,
+            prev,
+            hash,
+            cp,
+        } = *m;
         out.push(b'{');
         if seq == 0
             && let Some(a) = &self.after
@@ -605,15 +603,14 @@ impl Sealer {
 
         let prev = self.state.head;
         let mut seal = Vec::with_capacity(256);
-        self.write_seal_member(
+        let mut m = SealMember {
             seq,
-            &input,
-            lost.as_ref(),
-            prev.as_ref(),
-            None,
-            None,
-            &mut seal,
-        );
+            lost: lost.as_ref(),
+            prev: prev.as_ref(),
+            hash: None,
+            cp: None,
+        };
+        self.write_seal_member(&m, &input, &mut seal);
         let mut h = Sha256::new();
         h.update([0u8]);
         emit_record(&self.canon, verdict, &seal, |b| h.update(b));
@@ -643,15 +640,9 @@ impl Sealer {
         });
 
         seal.clear();
-        self.write_seal_member(
-            seq,
-            &input,
-            lost.as_ref(),
-            prev.as_ref(),
-            Some(&hash),
-            checkpoint.as_deref(),
-            &mut seal,
-        );
+        m.hash = Some(&hash);
+        m.cp = checkpoint.as_deref();
+        self.write_seal_member(&m, &input, &mut seal);
         let mut line = Vec::with_capacity(input.record.len() + seal.len() + 64);
         emit_record(&self.canon, verdict, &seal, |b| line.extend_from_slice(b));
 
@@ -663,6 +654,18 @@ impl Sealer {
             wrapped,
         }
     }
+}
+
+/// The fields of one record's seal member that vary per record.
+#[derive(Clone, Copy)]
+struct SealMember<'a> {
+    seq: u64,
+    lost: Option<&'a Lost>,
+    prev: Option<&'a Hash>,
+    /// Absent from the hashed bytes.
+    hash: Option<&'a Hash>,
+    /// Absent from the hashed bytes.
+    cp: Option<&'a str>,
 }
 
 /// Append the base64 of a hash without allocating.
@@ -694,28 +697,29 @@ fn emit_record(canon: &Canon, verdict: Option<&[u8]>, seal: &[u8], mut sink: imp
     let mut x = 0;
     let mut first = true;
     sink(b"{");
-    let mut put = |piece: &[&[u8]], first: &mut bool| {
-        if !*first {
-            sink(b",");
+    {
+        let mut put = |piece: &[&[u8]]| {
+            if !first {
+                sink(b",");
+            }
+            first = false;
+            for p in piece {
+                sink(p);
+            }
+        };
+        for i in 0..canon.len() {
+            let k = canon.key(i);
+            while x < extras.len() && canon::utf16_cmp_bytes(extras[x].0, k).is_lt() {
+                put(&[extras[x].1, extras[x].2]);
+                x += 1;
+            }
+            put(&[canon.member(i)]);
         }
-        *first = false;
-        for p in piece {
-            sink(p);
-        }
-    };
-    for i in 0..canon.len() {
-        let k = canon.key(i);
-        while x < extras.len() && canon::utf16_cmp_bytes(extras[x].0, k).is_lt() {
-            put(&[extras[x].1, extras[x].2], &mut first);
+        while x < extras.len() {
+            put(&[extras[x].1, extras[x].2]);
             x += 1;
         }
-        put(&[canon.member(i)], &mut first);
     }
-    while x < extras.len() {
-        put(&[extras[x].1, extras[x].2], &mut first);
-        x += 1;
-    }
-    drop(put);
     sink(b"}");
 }
 

@@ -49,7 +49,8 @@ impl Batcher {
             self.cur.extend_from_slice(&0u32.to_le_bytes());
         }
         self.cur.extend_from_slice(&n.to_le_bytes());
-        self.cur.extend_from_slice(&(line.len() as u32).to_le_bytes());
+        self.cur
+            .extend_from_slice(&(line.len() as u32).to_le_bytes());
         self.cur.extend_from_slice(line);
         self.count += 1;
         if self.count == BATCH_LINES {
@@ -347,7 +348,10 @@ mod tests {
     fn parallel_session_reports_exactly_what_one_thread_does() {
         let (keys, files) = files(12_000);
         let (want, want_scores) = serial(&keys, &files);
-        assert!(want.contains("\"modified\"") && want.contains("\"deleted\""), "{want}");
+        assert!(
+            want.contains("\"modified\"") && want.contains("\"deleted\""),
+            "{want}"
+        );
         assert!(want.contains("\"unsealed\""));
 
         let mut s = Session::parallel(&keys, "", "").unwrap();

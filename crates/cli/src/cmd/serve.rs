@@ -69,9 +69,20 @@ pub struct Args {
     /// Where sealed batches go: the next hop's URL (an `http_server` source).
     #[arg(long, requires = "listen")]
     forward: Option<String>,
-    /// File holding the bearer token senders must present.
+    /// File holding the bearer token senders must present (unless they
+    /// present a client certificate, with --client-ca).
     #[arg(long, requires = "listen")]
     token_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[arg(long, requires_all = ["listen", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS: accept senders whose client certificate chains to these
+    /// CA certificates (PEM) as authorised, with or without a token.
+    #[arg(long, requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
     /// Extra header for the forward (`Name: value`; repeatable).
     #[arg(long = "forward-header", requires = "listen")]
     forward_headers: Vec<String>,
@@ -184,20 +195,36 @@ fn serve_http(
             "--forward {forward}: only http:// is supported (keep the next hop local, or use a TLS proxy)"
         );
     }
-    let Some(token_file) = &a.token_file else {
-        bail!("--listen needs --token-file: only senders holding the token may add records");
-    };
-    let token = std::fs::read_to_string(token_file)
-        .with_context(|| format!("cannot read {}", token_file.display()))?
-        .trim()
-        .as_bytes()
-        .to_vec();
-    if token.len() < 16 {
+    if a.token_file.is_none() && a.client_ca.is_none() {
         bail!(
-            "{}: the token must be at least 16 characters",
-            token_file.display()
+            "--listen needs --token-file or --client-ca (mutual TLS): only authorised senders may add records"
         );
     }
+    let token = match &a.token_file {
+        None => None,
+        Some(token_file) => {
+            let token = std::fs::read_to_string(token_file)
+                .with_context(|| format!("cannot read {}", token_file.display()))?
+                .trim()
+                .as_bytes()
+                .to_vec();
+            if token.len() < 16 {
+                bail!(
+                    "{}: the token must be at least 16 characters",
+                    token_file.display()
+                );
+            }
+            Some(Arc::new(token))
+        }
+    };
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::serve::tls::server_config(
+            cert,
+            key,
+            a.client_ca.as_deref(),
+        )?),
+        _ => None,
+    };
     let mut headers = Vec::new();
     for h in &a.forward_headers {
         let Some((k, v)) = h.split_once(':') else {
@@ -240,18 +267,31 @@ fn serve_http(
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         eprintln!(
-            "logseal serve: listening on http://{}, forwarding to {}",
+            "logseal serve: listening on {}://{}, forwarding to {}{}",
+            if tls.is_some() { "https" } else { "http" },
             listener.local_addr()?,
-            a.forward.as_deref().unwrap_or_default()
+            a.forward.as_deref().unwrap_or_default(),
+            match (&token, &a.client_ca) {
+                (Some(_), Some(_)) => "; senders need the token or a client certificate",
+                (None, Some(_)) => "; senders need a client certificate",
+                _ => "; senders need the token",
+            }
         );
         let app = App {
             tx,
-            token: Arc::new(token),
+            token,
+            client_certs: a.client_ca.is_some(),
             max_body: a.max_body_bytes,
             slots: Arc::new(Semaphore::new(a.queue.max(1) + 1)),
             stats,
         };
-        http::serve(listener, app, shutdown_signal()).await?;
+        match tls {
+            Some(cfg) => {
+                let l = crate::serve::tls::TlsListener::new(listener, cfg)?;
+                http::serve(l, app, shutdown_signal()).await?;
+            }
+            None => http::serve(listener, app, shutdown_signal()).await?,
+        }
         // Every sender is gone once the server returned: the sequencer
         // finishes the queue, saves the head and the engine, and ends.
         sequencer.await.context("sequencer")?;

@@ -289,7 +289,10 @@ mod parallel {
                 s.spawn(move || {
                     let mut reader = Reader::new();
                     loop {
-                        let next = rx.lock().map_err(|_| ()).and_then(|r| r.recv().map_err(|_| ()));
+                        let next = rx
+                            .lock()
+                            .map_err(|_| ())
+                            .and_then(|r| r.recv().map_err(|_| ()));
                         let Ok(b) = next else { return };
                         let out: Read = b
                             .lines

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,14 +17,17 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::seq::{Job, Outcome, Stats};
+use super::tls::Peer;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct App {
     /// To the sequencer.
     pub tx: mpsc::Sender<Job>,
-    /// The bearer token.
-    pub token: Arc<Vec<u8>>,
+    /// The bearer token, if senders may use one.
+    pub token: Option<Arc<Vec<u8>>>,
+    /// Senders may authenticate with a client certificate (mutual TLS).
+    pub client_certs: bool,
     /// Largest body accepted (after decompression too).
     pub max_body: usize,
     /// Bodies held at once (read, queued or being sealed).
@@ -58,18 +61,34 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `Authorization: Bearer <token>`: None if fine, else the refusal.
-fn check_auth(app: &App, headers: &HeaderMap) -> Option<Response> {
+/// A verified client certificate (mutual TLS) or `Authorization: Bearer
+/// <token>`, whichever the sidecar was configured with: None if the request
+/// may add records, else the refusal (401 without credentials, 403 with a
+/// wrong token).
+fn check_auth(app: &App, headers: &HeaderMap, peer: &Peer) -> Option<Response> {
+    if app.client_certs && peer.client_cert {
+        return None;
+    }
+    let Some(token) = &app.token else {
+        return Some(text(
+            StatusCode::UNAUTHORIZED,
+            "a client certificate is required (mutual TLS)",
+        ));
+    };
     let Some(v) = headers.get(header::AUTHORIZATION) else {
-        let mut r = text(StatusCode::UNAUTHORIZED, "a bearer token is required");
+        let what = if app.client_certs {
+            "a bearer token or a client certificate is required"
+        } else {
+            "a bearer token is required"
+        };
+        let mut r = text(StatusCode::UNAUTHORIZED, what);
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return Some(r);
     };
     let v = v.as_bytes();
-    let ok = v.len() > 7
-        && v[..7].eq_ignore_ascii_case(b"bearer ")
-        && ct_eq(v[7..].trim_ascii(), &app.token);
+    let ok =
+        v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ") && ct_eq(v[7..].trim_ascii(), token);
     (!ok).then(|| text(StatusCode::FORBIDDEN, "token not accepted"))
 }
 
@@ -92,9 +111,21 @@ async fn health(State(app): State<App>) -> Response {
         .into_response()
 }
 
-async fn ingest(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
-    if let Some(refused) = check_auth(&app, &headers) {
-        app.stats.unauthorized.fetch_add(1, Relaxed);
+async fn ingest(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(refused) = check_auth(&app, &headers, &peer) {
+        let n = app.stats.unauthorized.fetch_add(1, Relaxed) + 1;
+        if n.is_power_of_two() {
+            eprintln!(
+                "logseal serve: refused a request without valid credentials from {} ({n} so far; {})",
+                peer.addr.map_or_else(|| "?".to_string(), |a| a.to_string()),
+                refused.status()
+            );
+        }
         return refused;
     }
     let too_big = || {
@@ -188,13 +219,21 @@ async fn ingest(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
 }
 
 /// Serve until `shutdown` resolves; in-flight batches finish first.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+pub async fn serve<L>(
+    listener: L,
     app: App,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("HTTP server")
+) -> Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+    Peer: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<Peer>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("HTTP server")
 }

@@ -9,3 +9,4 @@ pub mod http;
 pub mod pipe;
 pub mod seq;
 pub mod store;
+pub mod tls;

@@ -90,15 +90,27 @@ pub struct Sidecar {
 
 impl Sidecar {
     pub fn start(s: &Setup, listen: &str, forward: &str, extra: &[String]) -> Sidecar {
+        Sidecar::start_with(s, listen, forward, extra, true)
+    }
+
+    /// Like [`Sidecar::start`]; `token`: pass `--token-file`.
+    pub fn start_with(
+        s: &Setup,
+        listen: &str,
+        forward: &str,
+        extra: &[String],
+        token: bool,
+    ) -> Sidecar {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_logseal"));
         cmd.arg("serve")
             .arg("--config")
             .arg(s.path("logseal.json"))
             .arg("--state-dir")
-            .arg(s.path("state"))
-            .arg("--token-file")
-            .arg(s.path("token"))
-            .arg("--listen")
+            .arg(s.path("state"));
+        if token {
+            cmd.arg("--token-file").arg(s.path("token"));
+        }
+        cmd.arg("--listen")
             .arg(listen)
             .arg("--forward")
             .arg(forward)
@@ -115,7 +127,11 @@ impl Sidecar {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on http://").nth(1) {
+                if let Some(rest) = line
+                    .split("listening on http://")
+                    .nth(1)
+                    .or_else(|| line.split("listening on https://").nth(1))
+                {
                     let addr: SocketAddr = rest.split(',').next().unwrap().parse().unwrap();
                     if let Some(t) = tx.take() {
                         let _ = t.send(addr);
