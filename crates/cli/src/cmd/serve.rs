@@ -22,7 +22,8 @@ use crate::serve::store::Store;
 /// answer the sender only after the next hop accepted them: a 2xx means the
 /// sealed records reached the next hop. 429/503 ask the sender to retry
 /// (overload, next hop down). Senders must present `Authorization: Bearer`
-/// with the token in `--token-file`. A retried batch is never sealed twice:
+/// with the token in `--token-file`, or (HTTPS with `--client-ca`) a client
+/// certificate from that CA. A retried batch is never sealed twice:
 /// its remembered output is sent again.
 ///
 /// Without `--listen`, read NDJSON from the files (or stdin) and write sealed
@@ -36,9 +37,11 @@ use crate::serve::store::Store;
 #[command(after_help = "Examples:\n  \
 logseal serve --config logseal.json --state-dir /var/lib/logseal --token-file /etc/logseal/token \\\n      \
 --listen 127.0.0.1:8687 --forward http://127.0.0.1:8688/ --processor logseal_processor.wasm\n  \
+logseal serve --config logseal.json --state-dir /var/lib/logseal --tls-cert server.pem --tls-key server.key \\\n      \
+--client-ca senders-ca.pem --listen 0.0.0.0:8687 --forward http://127.0.0.1:8688/\n  \
 logseal serve --config logseal.json --state-dir state/ < app.ndjson > sealed.ndjson\n  \
 logseal serve --config logseal.json --output sealed.ndjson app.ndjson.gz\n\n\
-HTTP answers: 200 sealed and forwarded (or a retry replayed); 401 no token; 403 wrong token;\n\
+HTTP answers: 200 sealed and forwarded (or a retry replayed); 401 no credential; 403 wrong token;\n\
 413 body too large; 429 busy; 503 next hop down (retry). Exit: 0 clean shutdown, 1 fatal, 2 usage.")]
 pub struct Args {
     /// Plugin configuration (JSON; crates/pipeline config format: key or
