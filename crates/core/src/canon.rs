@@ -247,7 +247,7 @@ const HI: u64 = 0x8080_8080_8080_8080;
 /// Whether any byte of `w` is `"`, `\` or below 0x20 (exact: the classic
 /// has-zero-byte test has no false positives when only its `!= 0` is used).
 #[inline(always)]
-fn special(w: u64) -> bool {
+pub(crate) fn special(w: u64) -> bool {
     let q = w ^ (LO * u64::from(b'"'));
     let bs = w ^ (LO * u64::from(b'\\'));
     let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;

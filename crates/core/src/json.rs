@@ -588,8 +588,20 @@ pub fn utf16_cmp(a: &str, b: &str) -> core::cmp::Ordering {
 /// Write a string with RFC 8785 escaping.
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
     let b = s.as_bytes();
+    // Most strings need no escape: check eight bytes at a time, copy whole.
+    if !b.chunks(8).any(|c| {
+        let mut w = [b'a'; 8];
+        w[..c.len()].copy_from_slice(c);
+        crate::canon::special(u64::from_le_bytes(w))
+    }) {
+        out.reserve(b.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(b);
+        out.push(b'"');
+        return;
+    }
+    out.push(b'"');
     let mut run = 0;
     for (i, &c) in b.iter().enumerate() {
         let esc: &[u8] = match c {
