@@ -219,6 +219,92 @@ impl ChainState {
 
     /// Load what [`ChainState::to_json`] wrote.
     pub fn from_json(text: &str) -> Result<Self, SealError> {
+        // Hosts that keep the head in shared memory read it on every append:
+        // exactly what `to_json` writes is read without a value tree.
+        if let Some(state) = Self::from_canonical(text.trim()) {
+            return Ok(state);
+        }
+        Self::from_json_tree(text)
+    }
+
+    /// [`ChainState::from_json`] of exactly the bytes [`ChainState::to_json`]
+    /// writes (no escapes in the strings); None for anything else.
+    fn from_canonical(t: &str) -> Option<Self> {
+        fn take<'a>(t: &mut &'a str, lit: &str) -> Option<()> {
+            *t = t.strip_prefix(lit)?;
+            Some(())
+        }
+        fn string<'a>(t: &mut &'a str) -> Option<&'a str> {
+            take(t, "\"")?;
+            let end = t.find('"')?;
+            let s = &t[..end];
+            if s.bytes().any(|c| c == b'\\' || c < 0x20) {
+                return None;
+            }
+            *t = &t[end + 1..];
+            Some(s)
+        }
+        fn int<'a>(t: &mut &'a str) -> Option<&'a str> {
+            let end = t
+                .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+                .unwrap_or(t.len());
+            let s = &t[..end];
+            *t = &t[end..];
+            Some(s)
+        }
+        let mut t = t;
+        take(&mut t, "{\"epoch\":")?;
+        let epoch = string(&mut t)?;
+        let head = if t.starts_with(",\"head\":") {
+            take(&mut t, ",\"head\":")?;
+            Some(b64_hash(string(&mut t)?)?)
+        } else {
+            None
+        };
+        let last_checkpoint_ns = if t.starts_with(",\"last_checkpoint_ns\":") {
+            take(&mut t, ",\"last_checkpoint_ns\":")?;
+            let n = int(&mut t)?;
+            // The canonical form of an i64 (no `-0`, no leading zeros).
+            let v: i64 = n.parse().ok()?;
+            (v.to_string() == n).then_some(v)
+        } else {
+            None
+        };
+        take(&mut t, ",\"peaks\":[")?;
+        let mut peaks = Vec::new();
+        while !t.starts_with(']') {
+            if !peaks.is_empty() {
+                take(&mut t, ",")?;
+            }
+            peaks.push(b64_hash(string(&mut t)?)?);
+        }
+        take(&mut t, "],\"size\":")?;
+        let n = int(&mut t)?;
+        let size: u64 = n.parse().ok()?;
+        if size.to_string() != n {
+            return None;
+        }
+        take(&mut t, ",\"stream\":")?;
+        let stream = string(&mut t)?;
+        take(&mut t, ",\"v\":1}")?;
+        if !t.is_empty()
+            || head.is_some() != (size > 0)
+            || !valid_stream(stream)
+            || !valid_epoch(epoch)
+        {
+            return None;
+        }
+        Some(ChainState {
+            stream: stream.to_string(),
+            epoch: epoch.to_string(),
+            tree: CompactTree::from_parts(size, peaks)?,
+            head,
+            last_checkpoint_ns,
+        })
+    }
+
+    /// [`ChainState::from_json`] through the value tree (any JSON form).
+    fn from_json_tree(text: &str) -> Result<Self, SealError> {
         let bad = |why: &'static str| SealError::BadState(why);
         let v = json::parse_str(text.trim()).map_err(|_| bad("not JSON"))?;
         if v.get("v").and_then(Value::as_u64) != Some(1) {
@@ -391,6 +477,26 @@ impl Sealer {
         )?;
         s.state = state;
         Ok(s)
+    }
+
+    /// Continue from `state` instead, as [`Sealer::resume`] with this sealer's
+    /// key and configuration would, keeping its buffers (for hosts that
+    /// follow a chain head several writers share).
+    pub fn resume_at(&mut self, state: ChainState) -> Result<(), SealError> {
+        if state.stream != self.cfg.stream {
+            return Err(SealError::StateStreamMismatch {
+                expected: self.cfg.stream.clone(),
+                found: state.stream,
+            });
+        }
+        if !valid_epoch(&state.epoch) {
+            return Err(SealError::InvalidEpoch);
+        }
+        self.cfg.epoch.clone_from(&state.epoch);
+        self.state = state;
+        self.after = None;
+        self.lost = None;
+        Ok(())
     }
 
     /// A new epoch (`cfg.epoch`) whose first record names where `previous` ended.
@@ -789,6 +895,22 @@ mod tests {
             let st = s.state().clone();
             assert_eq!(st.to_json(), st.to_json_tree(), "after {n}");
             assert_eq!(ChainState::from_json(&st.to_json()).unwrap(), st);
+            // The direct reader takes exactly what the tree reader takes,
+            // and re-serialised states go through the tree reader.
+            let j = st.to_json();
+            if !st.stream.contains('"') {
+                assert_eq!(ChainState::from_canonical(&j).as_ref(), Some(&st));
+            }
+            let v = json::parse_str(&j).unwrap();
+            let mut spaced = Vec::new();
+            json::write_jcs(&v, &mut spaced);
+            let spaced = String::from_utf8(spaced).unwrap().replace(",\"", ", \"");
+            assert_eq!(ChainState::from_canonical(&spaced), None);
+            assert_eq!(ChainState::from_json(&spaced).unwrap(), st);
+            for cut in [1, j.len() / 2, j.len() - 1] {
+                assert_eq!(ChainState::from_canonical(&j[..cut]), None);
+                assert!(ChainState::from_json(&j[..cut]).is_err());
+            }
             s.seal(Input {
                 record: b"{}",
                 time_ns: (n % 3 != 0).then_some(n * 3 - 7),

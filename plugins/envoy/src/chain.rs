@@ -398,8 +398,13 @@ impl Chain {
                 match HeadState::decode(&bytes) {
                     Ok(h) if h.state.stream == self.cfg.stream => {
                         self.last_state = Some(h.state.clone());
-                        let s = Sealer::resume(self.key.clone(), self.cfg.clone(), h.state)
-                            .map_err(|e| ChainError::Seal(e.to_string()))?;
+                        // Another VM moved the head: follow it, reusing this
+                        // VM's sealer (and its buffers) when it has one.
+                        let s = match self.seen.take() {
+                            Some((mut s, _)) => s.resume_at(h.state).map(|()| s),
+                            None => Sealer::resume(self.key.clone(), self.cfg.clone(), h.state),
+                        }
+                        .map_err(|e| ChainError::Seal(e.to_string()))?;
                         Ok((s, h.losses, cas))
                     }
                     _ => {

@@ -232,6 +232,60 @@ impl RequestInfo {
     }
 }
 
+/// A request seen as an anomaly-engine event: the members of
+/// [`RequestInfo::to_json`] without writing and re-parsing the JSON (tested
+/// equal to the parsed record, member by member).
+pub struct RequestEvent<'a> {
+    info: &'a RequestInfo,
+    start_time: Option<String>,
+}
+
+impl<'a> RequestEvent<'a> {
+    /// The event of `info`.
+    pub fn new(info: &'a RequestInfo) -> Self {
+        RequestEvent {
+            info,
+            start_time: info.start_ns.map(rfc3339_ns),
+        }
+    }
+}
+
+impl<'a> logseal_anomaly::Event for RequestEvent<'a> {
+    fn field(&self, path: &str) -> Option<logseal_anomaly::FieldValue<'_>> {
+        use logseal_anomaly::FieldValue::{Bool, Num, Str};
+        let i = self.info;
+        let s = |v: &'a Option<String>| v.as_deref().map(Str);
+        let n = |v: Option<i64>| v.map(|x| Num(x as f64));
+        let status = i.status.unwrap_or(0);
+        match path {
+            "start_time" => self.start_time.as_deref().map(Str),
+            "method" => s(&i.method),
+            "authority" => s(&i.authority),
+            "path" => s(&i.path),
+            "response_code" => Some(Num(status as f64)),
+            "response_code_details" => s(&i.status_details),
+            "duration_us" => n(i.duration_ns.map(|d| d / 1000)),
+            "bytes_received" => n(i.bytes_received),
+            "bytes_sent" => n(i.bytes_sent),
+            "downstream_remote_address" => i.source.as_deref().map(|a| Str(split_host_port(a).0)),
+            "downstream_remote_port" => i
+                .source
+                .as_deref()
+                .and_then(|a| split_host_port(a).1)
+                .map(|p| Num(f64::from(p))),
+            "request_id" => s(&i.request_id),
+            "user_agent" => s(&i.user_agent),
+            "user" => s(&i.principal),
+            "user_from" => i.principal_from.map(Str),
+            "upstream_cluster" => s(&i.cluster),
+            "route_name" => s(&i.route),
+            "aborted" => (status == 0).then_some(Bool(true)),
+            "blocked" => s(&i.blocked_reason),
+            _ => None,
+        }
+    }
+}
+
 struct W {
     o: Vec<u8>,
     first: bool,
@@ -263,6 +317,57 @@ impl W {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_event_equals_the_parsed_record() {
+        use logseal_anomaly::Event;
+        let full = RequestInfo {
+            start_ns: Some(1_795_000_000_123_456_789),
+            duration_ns: Some(1_234_567),
+            method: Some("POST".into()),
+            authority: Some("api.example".into()),
+            path: Some("/v1/x?q=\"a\"\u{e9}".into()),
+            status: Some(401),
+            status_details: Some("via_upstream".into()),
+            bytes_received: Some(10),
+            bytes_sent: Some(0),
+            source: Some("[2001:db8::1]:51000".into()),
+            request_id: Some("r-1".into()),
+            user_agent: Some("curl/8".into()),
+            principal: Some("alice".into()),
+            principal_from: Some("jwt"),
+            cluster: Some("backend".into()),
+            route: Some("r1".into()),
+            blocked_reason: Some("risk".into()),
+        };
+        let aborted = RequestInfo {
+            source: Some("10.0.0.1".into()),
+            status: Some(0),
+            ..RequestInfo::default()
+        };
+        let keys = [
+            "start_time", "method", "authority", "path", "response_code",
+            "response_code_details", "duration_us", "bytes_received", "bytes_sent",
+            "downstream_remote_address", "downstream_remote_port", "request_id",
+            "user_agent", "user", "user_from", "upstream_cluster", "route_name",
+            "aborted", "blocked", "nope", "user.name",
+        ];
+        for info in [full, aborted, RequestInfo::default()] {
+            let json = info.to_json();
+            let Ok(json::Value::Obj(m)) = json::parse(&json) else {
+                panic!("not an object")
+            };
+            let tree = logseal_pipeline::Members(&m);
+            let ev = RequestEvent::new(&info);
+            for k in keys {
+                assert_eq!(ev.field(k), tree.field(k), "{k} of {}", String::from_utf8_lossy(&json));
+            }
+            // And no member is missed.
+            for (k, _) in &m {
+                assert!(keys.contains(&k.as_ref()), "{k} not covered");
+            }
+        }
+    }
 
     #[test]
     fn encodings() {

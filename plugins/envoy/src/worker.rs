@@ -8,7 +8,6 @@ use alloc::vec::Vec;
 
 use logseal_anomaly::{Engine, Verdict};
 use logseal_core::{Input, SealConfig, Sealer};
-use logseal_pipeline::Members;
 
 use crate::chain::{Chain, ChainStats, HeadStore, LocalStore, SetOutcome};
 use crate::config::{ChainMode, FilterConfig, Mode};
@@ -263,27 +262,21 @@ impl Worker {
             verdict: None,
             force_checkpoint: false,
         };
-        let mut verdict: Option<Verdict> = None;
-        let mut vjson: Option<String> = None;
-        let engine = &mut self.engine;
+        // Scored from the request itself (no JSON round trip), once, before
+        // the append (which may retry on a CAS mismatch).
+        let verdict: Option<Verdict> = self
+            .engine
+            .as_mut()
+            .map(|e| e.score(&record::RequestEvent::new(&info), Some(time_ns)));
+        let vjson = verdict.as_ref().map(Verdict::to_json);
         let store: &mut dyn HeadStore = match &mut self.local {
             Some(l) => l,
             None => &mut *host,
         };
         let res = self.chain.append(store, now, |sealer| {
-            if vjson.is_some() || engine.is_none() {
-                return sealer.seal(Input {
-                    verdict: vjson.as_deref(),
-                    ..input
-                });
-            }
-            sealer.seal_with(input, |m| {
-                let e = engine.as_mut()?;
-                let v = e.score(&Members(m), Some(time_ns));
-                let j = v.to_json();
-                verdict = Some(v);
-                vjson = Some(j.clone());
-                Some(j)
+            sealer.seal(Input {
+                verdict: vjson.as_deref(),
+                ..input
             })
         });
         let ap = match res {
