@@ -346,11 +346,27 @@ mod tests {
             ..RequestInfo::default()
         };
         let keys = [
-            "start_time", "method", "authority", "path", "response_code",
-            "response_code_details", "duration_us", "bytes_received", "bytes_sent",
-            "downstream_remote_address", "downstream_remote_port", "request_id",
-            "user_agent", "user", "user_from", "upstream_cluster", "route_name",
-            "aborted", "blocked", "nope", "user.name",
+            "start_time",
+            "method",
+            "authority",
+            "path",
+            "response_code",
+            "response_code_details",
+            "duration_us",
+            "bytes_received",
+            "bytes_sent",
+            "downstream_remote_address",
+            "downstream_remote_port",
+            "request_id",
+            "user_agent",
+            "user",
+            "user_from",
+            "upstream_cluster",
+            "route_name",
+            "aborted",
+            "blocked",
+            "nope",
+            "user.name",
         ];
         for info in [full, aborted, RequestInfo::default()] {
             let json = info.to_json();
@@ -360,7 +376,12 @@ mod tests {
             let tree = logseal_pipeline::Members(&m);
             let ev = RequestEvent::new(&info);
             for k in keys {
-                assert_eq!(ev.field(k), tree.field(k), "{k} of {}", String::from_utf8_lossy(&json));
+                assert_eq!(
+                    ev.field(k),
+                    tree.field(k),
+                    "{k} of {}",
+                    String::from_utf8_lossy(&json)
+                );
             }
             // And no member is missed.
             for (k, _) in &m {
