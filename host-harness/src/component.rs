@@ -66,6 +66,20 @@ impl WasiView for Ctx {
     }
 }
 
+/// The `digest` import: SHA-256 natively (SHA-NI where the CPU has it).
+impl bindings::logseal::plugin::digest::Host for Ctx {
+    fn sha256(&mut self, data: Vec<u8>) -> (u64, u64, u64, u64) {
+        use sha2::Digest as _;
+        let h: [u8; 32] = sha2::Sha256::digest(&data).into();
+        let w = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&h[i * 8..i * 8 + 8]);
+            u64::from_be_bytes(b)
+        };
+        (w(0), w(1), w(2), w(3))
+    }
+}
+
 /// Memory cap of the processor instance.
 pub const PROCESSOR_MEMORY_BYTES: usize = 512 << 20;
 
@@ -101,6 +115,11 @@ impl ProcessorHost {
     ) -> Result<Self> {
         let mut linker: Linker<Ctx> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wt("linking WASI"))?;
+        bindings::logseal::plugin::digest::add_to_linker::<Ctx, wasmtime::component::HasSelf<Ctx>>(
+            &mut linker,
+            |c| c,
+        )
+        .map_err(wt("linking digest"))?;
         let limits = StoreLimitsBuilder::new()
             .memory_size(PROCESSOR_MEMORY_BYTES)
             .trap_on_grow_failure(false)

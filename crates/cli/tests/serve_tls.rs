@@ -179,7 +179,7 @@ async fn mutual_tls_client_certificate_is_the_credential() {
     let c = check(&setup, &rx.all(), 0..25);
     assert_eq!(c.records, 25);
     assert!(
-        side.log().contains("TLS handshake"),
+        side.wait_log("TLS handshake"),
         "the refused handshake is logged: {}",
         side.log()
     );

@@ -230,7 +230,7 @@ impl ChainState {
     /// [`ChainState::from_json`] of exactly the bytes [`ChainState::to_json`]
     /// writes (no escapes in the strings); None for anything else.
     fn from_canonical(t: &str) -> Option<Self> {
-        fn take<'a>(t: &mut &'a str, lit: &str) -> Option<()> {
+        fn take(t: &mut &str, lit: &str) -> Option<()> {
             *t = t.strip_prefix(lit)?;
             Some(())
         }
@@ -431,6 +431,10 @@ pub struct Sealer {
     lost: Option<Lost>,
     canon: Canon,
     vcanon: Canon,
+    /// SHA-256 provided by the host, for entry hashes (see [`Sealer::set_sha256`]).
+    sha256: Option<fn(&[u8]) -> Hash>,
+    /// The entry's bytes, when `sha256` needs them in one piece.
+    entry: Vec<u8>,
 }
 
 impl Sealer {
@@ -457,6 +461,8 @@ impl Sealer {
             lost: None,
             canon: Canon::new(),
             vcanon: Canon::new(),
+            sha256: None,
+            entry: Vec::new(),
         })
     }
 
@@ -477,6 +483,14 @@ impl Sealer {
         )?;
         s.state = state;
         Ok(s)
+    }
+
+    /// Compute entry hashes with `sha256` (SHA-256 of its argument) instead
+    /// of this crate's own: for a WebAssembly guest whose host computes
+    /// SHA-256 natively (the `digest` import of `wit/processor.wit`). The
+    /// hash must be the exact SHA-256; nothing else changes.
+    pub fn set_sha256(&mut self, sha256: fn(&[u8]) -> Hash) {
+        self.sha256 = Some(sha256);
     }
 
     /// Continue from `state` instead, as [`Sealer::resume`] with this sealer's
@@ -753,10 +767,21 @@ impl Sealer {
             cp: None,
         };
         self.write_seal_member(&m, &input, &mut seal);
-        let mut h = Sha256::new();
-        h.update([0u8]);
-        emit_record(&self.canon, verdict, &seal, |b| h.update(b));
-        let hash: Hash = h.finalize().into();
+        let hash: Hash = match self.sha256 {
+            None => {
+                let mut h = Sha256::new();
+                h.update([0u8]);
+                emit_record(&self.canon, verdict, &seal, |b| h.update(b));
+                h.finalize().into()
+            }
+            Some(sha256) => {
+                let entry = &mut self.entry;
+                entry.clear();
+                entry.push(0);
+                emit_record(&self.canon, verdict, &seal, |b| entry.extend_from_slice(b));
+                sha256(entry)
+            }
+        };
 
         self.state.tree.push(hash);
         self.state.head = Some(hash);
@@ -883,6 +908,40 @@ fn wrap<'a>(raw: &'a [u8], why: &str) -> Vec<(Cow<'a, str>, Value<'a>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_sha256_gives_the_same_seals() {
+        fn sha(data: &[u8]) -> Hash {
+            Sha256::digest(data).into()
+        }
+        fn wrong(_: &[u8]) -> Hash {
+            [0; 32]
+        }
+        let key = SignerKey::from_seed("h.example/a", [2; 32]).unwrap();
+        let mk = || {
+            let mut c = SealConfig::new("h.example/a", "e1");
+            c.checkpoint_every = 3;
+            Sealer::new(key.clone(), c).unwrap()
+        };
+        let (mut own, mut host, mut bad) = (mk(), mk(), mk());
+        host.set_sha256(sha);
+        bad.set_sha256(wrong);
+        for rec in [
+            &b"{\"b\":1,\"a\":[2]}"[..],
+            b"not json",
+            b"{\"_anomaly\":1}",
+            b"{}",
+        ] {
+            let input = Input {
+                record: rec,
+                verdict: Some("{\"score\":0.5}"),
+                ..Input::default()
+            };
+            let (a, b, c) = (own.seal(input), host.seal(input), bad.seal(input));
+            assert_eq!(a, b);
+            assert_ne!(a.line, c.line, "the host's hash is the one used");
+        }
+    }
 
     #[test]
     fn state_json_direct_equals_tree() {

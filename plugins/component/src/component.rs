@@ -43,13 +43,24 @@ fn build(
     sc.checkpoint_every = cfg.checkpoint_every;
     sc.checkpoint_interval_ns = cfg.checkpoint_interval_secs.saturating_mul(1_000_000_000);
     sc.max_record_bytes = cfg.max_record_bytes;
-    let sealer = match (resume, after) {
+    let mut sealer = match (resume, after) {
         (Some(st), _) => Sealer::resume(key.clone(), sc, st),
         (None, Some(prev)) => Sealer::new_epoch_after(key.clone(), sc, prev),
         (None, None) => Sealer::new(key.clone(), sc),
     }
     .map_err(|e| e.to_string())?;
+    sealer.set_sha256(host_sha256);
     Ok(Processor::new(sealer, cfg.policy.clone()))
+}
+
+/// SHA-256 by the host (`digest` import): natively, with SHA instructions.
+fn host_sha256(data: &[u8]) -> logseal_core::Hash {
+    let (a, b, c, d) = bindings::logseal::plugin::digest::sha256(data);
+    let mut h = [0u8; 32];
+    for (i, w) in [a, b, c, d].into_iter().enumerate() {
+        h[i * 8..i * 8 + 8].copy_from_slice(&w.to_be_bytes());
+    }
+    h
 }
 
 fn unsealed(json_text: &str, why: &str) -> String {

@@ -127,6 +127,12 @@ impl Sidecar {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                // Logged first: whoever learns the address can read the line.
+                {
+                    let mut g = l2.lock().unwrap();
+                    g.push_str(&line);
+                    g.push('\n');
+                }
                 if let Some(rest) = line
                     .split("listening on http://")
                     .nth(1)
@@ -137,9 +143,6 @@ impl Sidecar {
                         let _ = t.send(addr);
                     }
                 }
-                let mut g = l2.lock().unwrap();
-                g.push_str(&line);
-                g.push('\n');
             }
         });
         let addr = rx
@@ -179,6 +182,18 @@ impl Sidecar {
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Wait (up to 10 s) until the sidecar's log contains `what`.
+    pub fn wait_log(&self, what: &str) -> bool {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if self.log().contains(what) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 }
 
