@@ -783,7 +783,10 @@ impl Sealer {
             }
         };
 
-        self.state.tree.push(hash);
+        match self.sha256 {
+            None => self.state.tree.push(hash),
+            Some(sha256) => self.state.tree.push_with(hash, sha256),
+        }
         self.state.head = Some(hash);
         let size = self.state.tree.size();
         let by_count =
