@@ -605,30 +605,28 @@ impl Sealer {
     {
         // The one-pass canonicaliser takes every valid record; anything it
         // rejects goes through the tree parser, which names the reason.
-        let mut wrapped = None;
-        if input.record.len() > self.cfg.max_record_bytes {
-            wrapped = Some(format!(
+        let mut wrapped = if input.record.len() > self.cfg.max_record_bytes {
+            Some(format!(
                 "record of {} bytes exceeds the limit of {} bytes",
                 input.record.len(),
                 self.cfg.max_record_bytes
-            ));
+            ))
         } else if self.canon.object(input.record).is_ok() {
-            if self.canon.find(SEAL_MEMBER).is_some() {
-                wrapped = Some(format!("record already has a {SEAL_MEMBER} member"));
-            }
+            self.canon
+                .find(SEAL_MEMBER)
+                .map(|_| format!("record already has a {SEAL_MEMBER} member"))
         } else {
-            wrapped = Some(match json::parse(input.record) {
-                Ok(Value::Obj(_)) => {
+            match json::parse(input.record) {
+                Ok(Value::Obj(m)) => {
                     // Unreachable in practice (both readers accept the same
                     // texts); kept correct anyway via the tree writer.
-                    self.load_tree(input.record);
+                    self.load_members(&m);
                     None
                 }
                 Ok(_) => Some("record is not a JSON object".to_string()),
                 Err(e) => Some(e.to_string()),
-            })
-            .flatten();
-        }
+            }
+        };
         if let Some(why) = &wrapped {
             self.load_members(&wrap(input.record, why));
         }
@@ -670,12 +668,6 @@ impl Sealer {
         json::write_seal(&Value::Obj(members.to_vec()), &mut text);
         // Canonical text of an object: always accepted.
         let _ = self.canon.object(&text);
-    }
-
-    fn load_tree(&mut self, record: &[u8]) {
-        if let Ok(Value::Obj(m)) = json::parse(record) {
-            self.load_members(&m);
-        }
     }
 
     /// The seal member's value, written by hand in canonical order (`after`,

@@ -402,6 +402,7 @@ impl Verifier {
                 .push((loc, r.stream.clone(), r.epoch.clone(), r.seq, score));
         }
         let key = (r.stream, r.epoch);
+        let after = r.after.map(|a| (a, self.loc(file, line)));
         if let Some(cp) = &r.checkpoint {
             let loc = self.loc(file, line);
             self.add_checkpoint_inner(cp, loc, Some(r.seq), Some(&key));
@@ -413,18 +414,8 @@ impl Verifier {
         if r.score.is_some_and(|s| s >= 0.5) {
             chain.flagged += 1;
         }
-        if let Some(a) = r.after {
-            chain.after = Some((
-                a,
-                Location {
-                    file: self
-                        .files
-                        .get(file as usize)
-                        .cloned()
-                        .unwrap_or_else(|| "-".to_string()),
-                    line,
-                },
-            ));
+        if after.is_some() {
+            chain.after = after;
         }
         if let Some(l) = r.lost {
             chain.lost.push(l);
