@@ -37,6 +37,7 @@ extern crate std;
 
 pub mod canon;
 pub mod json;
+pub mod many;
 pub mod merkle;
 pub mod note;
 pub mod proof;

@@ -357,6 +357,48 @@ impl CompactTree {
         });
     }
 
+    /// Append many leaf hashes: the same tree as [`CompactTree::push`] of
+    /// each, built level by level so that each level's interior nodes are
+    /// hashed together ([`crate::many`]: four at a time in a browser).
+    pub fn extend(&mut self, leaves: &[Hash]) {
+        if leaves.len() < 8 {
+            for l in leaves {
+                self.push(*l);
+            }
+            return;
+        }
+        // The old peaks by level (a peak at level l covers 2^l leaves).
+        let mut old: Vec<(u32, Hash)> = Vec::with_capacity(self.peaks.len());
+        let mut bits = self.size;
+        for p in self.peaks.iter().rev() {
+            let level = bits.trailing_zeros();
+            old.push((level, *p));
+            bits &= bits - 1;
+        }
+        // `old` is lowest level first.
+        let mut old = old.into_iter().peekable();
+        let mut peaks: Vec<Hash> = Vec::new(); // lowest level first
+        let mut cur: Vec<Hash> = leaves.to_vec();
+        let mut next: Vec<Hash> = Vec::with_capacity(cur.len() / 2 + 1);
+        let mut level = 0u32;
+        while !cur.is_empty() {
+            if let Some((_, p)) = old.next_if(|(l, _)| *l == level) {
+                cur.insert(0, p);
+            }
+            if cur.len() % 2 == 1 {
+                peaks.extend(cur.pop());
+            }
+            next.clear();
+            crate::many::node_hashes(&cur, &mut next);
+            core::mem::swap(&mut cur, &mut next);
+            level += 1;
+        }
+        peaks.extend(old.map(|(_, p)| p));
+        peaks.reverse();
+        self.size += leaves.len() as u64;
+        self.peaks = peaks;
+    }
+
     fn push_inner(&mut self, leaf: Hash, node: impl Fn(&Hash, &Hash) -> Hash) {
         let mut h = leaf;
         let mut s = self.size;
@@ -382,6 +424,27 @@ impl CompactTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extend_is_push_of_each() {
+        let leaves: Vec<Hash> = (0u32..300).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        for start in [0usize, 1, 2, 3, 5, 7, 8, 13, 64, 100] {
+            for len in [0usize, 1, 7, 8, 9, 15, 16, 17, 31, 64, 65, 100, 199] {
+                let mut a = CompactTree::new();
+                let mut b = CompactTree::new();
+                for l in &leaves[..start] {
+                    a.push(*l);
+                    b.push(*l);
+                }
+                for l in &leaves[start..start + len] {
+                    a.push(*l);
+                }
+                b.extend(&leaves[start..start + len]);
+                assert_eq!(a, b, "{len} leaves onto {start}");
+                assert_eq!(a.root(), root(&leaves[..start + len]));
+            }
+        }
+    }
 
     #[test]
     fn push_with_an_outside_sha256_is_push() {

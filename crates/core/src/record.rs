@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::b64_hash;
 use crate::canon::Canon;
 use crate::json::{self, JsonError, Number, Value};
-use crate::merkle::{Hash, leaf_hash};
+use crate::merkle::Hash;
 use crate::seal::{After, Lost, SEAL_MEMBER, VERSION, valid_epoch, valid_stream};
 
 /// Why a line is not a readable sealed record.
@@ -256,12 +256,15 @@ fn score_of(verdict: &Value<'_>) -> Option<f64> {
 #[derive(Clone, Debug)]
 pub struct Reader {
     canon: Canon,
+    /// The leaf's input, for [`Reader::read`].
+    leaf: Vec<u8>,
 }
 
 impl Default for Reader {
     fn default() -> Self {
         Reader {
             canon: Canon::capturing(SEAL_MEMBER),
+            leaf: Vec::new(),
         }
     }
 }
@@ -279,12 +282,48 @@ impl Reader {
 
     /// Parse a stored line and recompute its entry hash.
     pub fn read(&mut self, line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordError> {
+        let mut leaf = core::mem::take(&mut self.leaf);
+        leaf.clear();
+        let r = self.read_unhashed(line, added, &mut leaf).map(|mut r| {
+            r.computed = Sha256::digest(&leaf).into();
+            r
+        });
+        self.leaf = leaf;
+        r
+    }
+
+    /// Like [`Reader::read`] but leaves the hashing to the caller: appends
+    /// the leaf's input (`0x00` and the entry bytes) to `leaf` and leaves
+    /// `computed` zero. `SHA-256(leaf)` is the entry hash; a caller with
+    /// many records hashes them together ([`crate::many::sha256_many`]).
+    pub fn read_unhashed(
+        &mut self,
+        line: &[u8],
+        added: &AddedFields,
+        leaf: &mut Vec<u8>,
+    ) -> Result<SealedRecord, RecordError> {
+        let start = leaf.len();
+        let r = self.read_to(line, added, leaf);
+        if r.is_err() {
+            leaf.truncate(start);
+        }
+        r
+    }
+
+    /// Read `line`, appending the leaf's input (`0x00` and the entry bytes)
+    /// to `sink`; `computed` is left zero.
+    fn read_to(
+        &mut self,
+        line: &[u8],
+        added: &AddedFields,
+        sink: &mut Vec<u8>,
+    ) -> Result<SealedRecord, RecordError> {
         let Some(text) = core::str::from_utf8(line)
             .ok()
             .filter(|t| self.canon.object_str(t).is_ok())
         else {
             // Not valid JSON (or not an object): the tree reader names why.
-            return read_tree(line, added);
+            return read_tree_to(line, added, sink);
         };
         let c = &self.canon;
         let at = c.find(SEAL_MEMBER).ok_or(RecordError::NoSeal)?;
@@ -334,44 +373,43 @@ impl Reader {
             .and_then(|i| json::parse(c.value_of(i)).ok())
             .and_then(|v| score_of(&v));
 
-        let mut h = Sha256::new();
-        h.update(b"\0{");
+        sink.extend_from_slice(b"\0{");
         let mut first = true;
         for i in 0..c.len() {
             if skip.contains(&i) {
                 continue;
             }
             if !first {
-                h.update(b",");
+                sink.push(b',');
             }
             first = false;
             if i == at {
                 // The seal as hashed: without `hash` and `cp`.
-                h.update(b"\"_logseal\":{");
+                sink.extend_from_slice(b"\"_logseal\":{");
                 let mut first = true;
                 for j in 0..sc.len() {
                     if j == slots[1] || j == slots[3] {
                         continue;
                     }
                     if !first {
-                        h.update(b",");
+                        sink.push(b',');
                     }
                     first = false;
-                    h.update(sc.member(j));
+                    sink.extend_from_slice(sc.member(j));
                 }
-                h.update(b"}");
+                sink.push(b'}');
             } else {
-                h.update(c.member(i));
+                sink.extend_from_slice(c.member(i));
             }
         }
-        h.update(b"}");
+        sink.push(b'}');
         Ok(SealedRecord {
             stream: f.stream,
             epoch: f.epoch,
             seq: f.seq,
             prev: f.prev,
             hash: f.hash,
-            computed: h.finalize().into(),
+            computed: [0; 32],
             checkpoint: f.checkpoint,
             tag: f.tag,
             time_ns: f.time_ns,
@@ -392,6 +430,18 @@ pub fn read(line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordErro
 /// The tree-based reader: the reference the one-pass reader is tested
 /// against, and the path that explains a line the one-pass reader rejects.
 pub fn read_tree(line: &[u8], added: &AddedFields) -> Result<SealedRecord, RecordError> {
+    let mut leaf = Vec::with_capacity(line.len() + 1);
+    let mut r = read_tree_to(line, added, &mut leaf)?;
+    r.computed = Sha256::digest(&leaf).into();
+    Ok(r)
+}
+
+/// [`read_tree`], giving the leaf's input to `sink` (see `Reader::read_to`).
+fn read_tree_to(
+    line: &[u8],
+    added: &AddedFields,
+    sink: &mut Vec<u8>,
+) -> Result<SealedRecord, RecordError> {
     let v = json::parse(line).map_err(RecordError::Json)?;
     let Value::Obj(mut members) = v else {
         return Err(RecordError::NotAnObject);
@@ -434,15 +484,15 @@ pub fn read_tree(line: &[u8], added: &AddedFields) -> Result<SealedRecord, Recor
         .find(|(k, _)| k == crate::seal::VERDICT_MEMBER)
         .and_then(|(_, v)| score_of(v));
 
-    let mut entry = Vec::with_capacity(line.len());
-    json::write_seal(&Value::Obj(members), &mut entry);
+    sink.push(0);
+    json::write_seal(&Value::Obj(members), sink);
     Ok(SealedRecord {
         stream: f.stream,
         epoch: f.epoch,
         seq: f.seq,
         prev: f.prev,
         hash: f.hash,
-        computed: leaf_hash(&entry),
+        computed: [0; 32],
         checkpoint: f.checkpoint,
         tag: f.tag,
         time_ns: f.time_ns,

@@ -837,6 +837,7 @@ impl Verifier {
             }
         }
         let mut tree = CompactTree::new();
+        let mut batch: Vec<Hash> = Vec::new();
         let mut it = chosen.iter();
         let mut signed_size = 0u64;
         let mut signed_by: Vec<String> = Vec::new();
@@ -844,11 +845,14 @@ impl Verifier {
             if *size > contiguous {
                 continue;
             }
-            while tree.size() < *size {
-                match it.next() {
-                    Some(e) => tree.push(e.hash),
-                    None => break,
-                }
+            if tree.size() < *size {
+                batch.clear();
+                batch.extend(
+                    it.by_ref()
+                        .take((*size - tree.size()) as usize)
+                        .map(|e| e.hash),
+                );
+                tree.extend(&batch);
             }
             let root = tree.root();
             for c in group {

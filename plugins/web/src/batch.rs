@@ -155,12 +155,14 @@ impl<'a> Dec<'a> {
     }
 }
 
-fn encode_record(e: &mut Enc, r: &SealedRecord) {
+/// Encode `r`; returns where its `computed` hash was written.
+fn encode_record(e: &mut Enc, r: &SealedRecord) -> usize {
     e.str(&r.stream);
     e.str(&r.epoch);
     e.u64(r.seq);
     e.opt(&r.prev, |e, h| e.hash(h));
     e.hash(&r.hash);
+    let computed_at = e.0.len();
     e.hash(&r.computed);
     e.opt(&r.checkpoint, |e, s| e.str(s));
     e.opt(&r.tag, |e, s| e.str(s));
@@ -181,6 +183,7 @@ fn encode_record(e: &mut Enc, r: &SealedRecord) {
         e.str(b);
         e.str(c);
     });
+    computed_at
 }
 
 fn decode_record(d: &mut Dec<'_>) -> D<SealedRecord> {
@@ -216,6 +219,8 @@ fn decode_record(d: &mut Dec<'_>) -> D<SealedRecord> {
 /// A reader worker's state: one reader with its buffers.
 pub struct BatchReader {
     reader: LineVerifier,
+    /// The leaves' inputs of the batch being read, one after another.
+    leaves: Vec<u8>,
 }
 
 impl BatchReader {
@@ -223,6 +228,7 @@ impl BatchReader {
     pub fn new(added: AddedFields) -> Self {
         BatchReader {
             reader: LineVerifier::new(added),
+            leaves: Vec::new(),
         }
     }
 }
@@ -236,6 +242,9 @@ pub fn read_batch(br: &mut BatchReader, batch: &[u8]) -> D<Vec<u8>> {
     let file = d.u32()?;
     let count = d.u32()?;
     let mut e = Enc(Vec::with_capacity(count as usize * 200));
+    // (leaf input start, end, where its hash goes in `e`) per record read.
+    let mut todo: Vec<(usize, usize, usize)> = Vec::with_capacity(count as usize);
+    br.leaves.clear();
     e.u8(RESULT_MAGIC);
     e.u32(file);
     e.u32(count);
@@ -248,19 +257,31 @@ pub fn read_batch(br: &mut BatchReader, batch: &[u8]) -> D<Vec<u8>> {
             e.u8(0); // blank
             continue;
         }
-        let (score, read) = br.reader.read(line);
+        let start = br.leaves.len();
+        let (score, read) = br.reader.read_unhashed(line, &mut br.leaves);
         e.opt(&score, |e, s| e.u64(s.to_bits()));
         match read {
             Ok(r) => {
                 e.u8(1);
-                encode_record(&mut e, &r);
+                let at = encode_record(&mut e, &r);
+                todo.push((start, br.leaves.len(), at));
             }
             Err(err) => {
                 e.u8(2);
                 e.str(&unreadable_message(&err));
+                br.leaves.truncate(start);
             }
         }
     }
+    // The entry hashes, all at once (four at a time in SIMD lanes in a
+    // browser: `logseal_core::many`).
+    let msgs: Vec<&[u8]> = todo.iter().map(|&(a, b, _)| &br.leaves[a..b]).collect();
+    let mut hashes = vec![[0u8; 32]; msgs.len()];
+    logseal_core::many::sha256_many(&msgs, &mut hashes);
+    for (&(_, _, at), h) in todo.iter().zip(&hashes) {
+        e.0[at..at + 32].copy_from_slice(h);
+    }
+    br.leaves.clear();
     Ok(e.0)
 }
 

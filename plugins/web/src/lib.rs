@@ -409,11 +409,32 @@ impl LineVerifier {
         Result<logseal_core::record::SealedRecord, logseal_core::record::RecordError>,
     ) {
         let r = self.reader.read(line, &self.added);
-        let score = match &r {
+        (self.score(line, &r), r)
+    }
+
+    /// [`LineVerifier::read`] with the hashing left to the caller (see
+    /// [`logseal_core::record::Reader::read_unhashed`]).
+    pub(crate) fn read_unhashed(
+        &mut self,
+        line: &[u8],
+        leaf: &mut Vec<u8>,
+    ) -> (
+        Option<f64>,
+        Result<logseal_core::record::SealedRecord, logseal_core::record::RecordError>,
+    ) {
+        let r = self.reader.read_unhashed(line, &self.added, leaf);
+        (self.score(line, &r), r)
+    }
+
+    fn score(
+        &self,
+        line: &[u8],
+        r: &Result<logseal_core::record::SealedRecord, logseal_core::record::RecordError>,
+    ) -> Option<f64> {
+        match r {
             Ok(rec) => rec.score,
             Err(_) => score_of_line(&self.anomaly, line),
-        };
-        (score, r)
+        }
     }
 }
 
