@@ -160,6 +160,19 @@ impl Canon {
         &self.out[m.start..m.end]
     }
 
+    /// Where `"key":value` of the `i`-th member is in [`Canon::output`].
+    pub fn member_span(&self, i: usize) -> core::ops::Range<usize> {
+        let m = &self.members[i];
+        m.start..m.end
+    }
+
+    /// The buffer every member and captured member is a part of. Members
+    /// that follow each other in canonical order are often adjacent in it,
+    /// separated by one comma, so a caller can copy runs of them at once.
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
     /// The canonical value of the `i`-th member.
     pub fn value_of(&self, i: usize) -> &[u8] {
         let m = &self.members[i];
@@ -218,6 +231,12 @@ impl Nested<'_> {
     pub fn input_span(&self, i: usize) -> core::ops::Range<usize> {
         let (a, b) = self.c.captured[i].vin;
         a..b
+    }
+
+    /// Where `"key":value` of member `i` is in [`Canon::output`].
+    pub fn member_span(&self, i: usize) -> core::ops::Range<usize> {
+        let m = &self.c.captured[i];
+        m.start..m.end
     }
 }
 

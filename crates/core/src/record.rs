@@ -373,36 +373,39 @@ impl Reader {
             .and_then(|i| json::parse(c.value_of(i)).ok())
             .and_then(|v| score_of(&v));
 
-        sink.extend_from_slice(b"\0{");
+        let mut runs = Runs {
+            out: c.output(),
+            sink,
+            pending: None,
+        };
+        runs.literal(b"\0{");
         let mut first = true;
         for i in 0..c.len() {
             if skip.contains(&i) {
                 continue;
             }
-            if !first {
-                sink.push(b',');
-            }
-            first = false;
             if i == at {
                 // The seal as hashed: without `hash` and `cp`.
-                sink.extend_from_slice(b"\"_logseal\":{");
+                runs.literal(if first {
+                    b"\"_logseal\":{"
+                } else {
+                    b",\"_logseal\":{"
+                });
                 let mut first = true;
                 for j in 0..sc.len() {
                     if j == slots[1] || j == slots[3] {
                         continue;
                     }
-                    if !first {
-                        sink.push(b',');
-                    }
+                    runs.member(sc.member_span(j), !first);
                     first = false;
-                    sink.extend_from_slice(sc.member(j));
                 }
-                sink.push(b'}');
+                runs.literal(b"}");
             } else {
-                sink.extend_from_slice(c.member(i));
+                runs.member(c.member_span(i), !first);
             }
+            first = false;
         }
-        sink.push(b'}');
+        runs.literal(b"}");
         Ok(SealedRecord {
             stream: f.stream,
             epoch: f.epoch,
@@ -418,6 +421,44 @@ impl Reader {
             score,
             added_mismatch,
         })
+    }
+}
+
+/// Copies an entry's pieces out of the canonicaliser's buffer, a run of
+/// adjacent members at a time (one copy instead of one per member: in
+/// WebAssembly each copy is a call).
+struct Runs<'a> {
+    out: &'a [u8],
+    sink: &'a mut Vec<u8>,
+    /// A run of `out` not copied yet.
+    pending: Option<core::ops::Range<usize>>,
+}
+
+impl Runs<'_> {
+    /// Member bytes `span` of `out`, after a comma if `comma`.
+    fn member(&mut self, span: core::ops::Range<usize>, comma: bool) {
+        if let Some(p) = &mut self.pending {
+            if comma && span.start == p.end + 1 && self.out.get(p.end) == Some(&b',') {
+                p.end = span.end;
+                return;
+            }
+        }
+        self.flush();
+        if comma {
+            self.sink.push(b',');
+        }
+        self.pending = Some(span);
+    }
+
+    fn literal(&mut self, b: &[u8]) {
+        self.flush();
+        self.sink.extend_from_slice(b);
+    }
+
+    fn flush(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.sink.extend_from_slice(&self.out[p]);
+        }
     }
 }
 

@@ -148,7 +148,7 @@ function pipeline(session, pool, timeField, tagField) {
 
 const enc = new TextEncoder();
 /** Bytes read from a File or Blob at a time. */
-const SLICE = 4 << 20;
+const SLICE = 16 << 20;
 
 function isStream(x) {
   return x && typeof x.getReader === 'function';

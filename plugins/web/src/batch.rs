@@ -33,6 +33,8 @@ pub struct Batcher {
     count: u32,
     file: u32,
     ready: std::collections::VecDeque<Vec<u8>>,
+    /// Size of the last batch.
+    last: usize,
 }
 
 impl Batcher {
@@ -43,7 +45,8 @@ impl Batcher {
         }
         if self.count == 0 {
             self.file = file;
-            self.cur.clear();
+            // Room for a batch like the last one: no doubling and copying.
+            self.cur = Vec::with_capacity(self.last + self.last / 8);
             self.cur.push(BATCH_MAGIC);
             self.cur.extend_from_slice(&file.to_le_bytes());
             self.cur.extend_from_slice(&0u32.to_le_bytes());
@@ -64,6 +67,7 @@ impl Batcher {
             return;
         }
         self.cur[5..9].copy_from_slice(&self.count.to_le_bytes());
+        self.last = self.cur.len();
         self.ready.push_back(std::mem::take(&mut self.cur));
         self.count = 0;
     }

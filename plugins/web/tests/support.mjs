@@ -200,7 +200,7 @@ export async function launch() {
     headless: true,
     viewport: { width: 1200, height: 900 },
     args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-default-apps', '--disable-extensions'],
+      '--disable-sync', '--no-first-run', '--disable-default-apps', '--disable-extensions', ...(process.env.LOGSEAL_CHROMIUM_ARGS ?? '').split(' ').filter(Boolean)],
   });
   context.profileDir = profile;
   const close = context.close.bind(context);

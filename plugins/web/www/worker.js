@@ -33,13 +33,23 @@ async function run(msg) {
   for (const f of cps) roles[f.name] = 'checkpoints';
   if (logs.length === 0) throw new Error('no log file given: only checkpoint files. Add the sealed log (.ndjson or .gz).');
   const started = performance.now();
+  // At most ten progress updates a second: each one re-renders the bar.
+  let shown = -Infinity;
+  const progress = (p) => {
+    const now = performance.now();
+    const last = p.fileIndex === p.files - 1 && p.totalBytes !== undefined && p.bytes === p.totalBytes;
+    if (now - shown >= 100 || last) {
+      shown = now;
+      postMessage({ type: 'progress', ...p });
+    }
+  };
   const d = await verifyDetailed(logs, {
     keys: msg.keys,
     checkpoints: cps,
     timeField: msg.timeField,
     tagField: msg.tagField,
     readers,
-    onProgress: (p) => postMessage({ type: 'progress', ...p }),
+    onProgress: progress,
   });
   const ms = performance.now() - started;
 
