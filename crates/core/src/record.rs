@@ -437,11 +437,13 @@ struct Runs<'a> {
 impl Runs<'_> {
     /// Member bytes `span` of `out`, after a comma if `comma`.
     fn member(&mut self, span: core::ops::Range<usize>, comma: bool) {
-        if let Some(p) = &mut self.pending {
-            if comma && span.start == p.end + 1 && self.out.get(p.end) == Some(&b',') {
-                p.end = span.end;
-                return;
-            }
+        if let Some(p) = &mut self.pending
+            && comma
+            && span.start == p.end + 1
+            && self.out.get(p.end) == Some(&b',')
+        {
+            p.end = span.end;
+            return;
         }
         self.flush();
         if comma {
