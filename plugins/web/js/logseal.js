@@ -93,12 +93,18 @@ function pipeline(session, pool, timeField, tagField) {
   let nextApply = 0;
   let failure = null;
   let wake = null;
+  // Spent buffers, reused instead of allocating one per batch: batch
+  // buffers the readers sent back, result buffers already added.
+  const spareBatches = [];
+  const spareResults = [];
   const notify = () => { if (wake) { const w = wake; wake = null; w(); } };
   const dispatch = () => {
     while (idle.length && queue.length) {
       const w = idle.pop();
       const { id, batch } = queue.shift();
-      w.postMessage({ type: 'read', run, id, batch, timeField, tagField }, [batch.buffer]);
+      const spare = spareResults.pop();
+      const transfer = spare ? [batch.buffer, spare] : [batch.buffer];
+      w.postMessage({ type: 'read', run, id, batch, spare, timeField, tagField }, transfer);
     }
   };
   for (const w of pool.workers) {
@@ -109,9 +115,12 @@ function pipeline(session, pool, timeField, tagField) {
         // A late answer from an earlier, failed verification.
       } else if (m.type === 'read') {
         results.set(m.id, m.results);
+        if (spareBatches.length < 4) spareBatches.push(m.spare);
         try {
           while (results.has(nextApply)) {
-            session.addBatch(results.get(nextApply));
+            const r = results.get(nextApply);
+            session.addBatch(r);
+            if (spareResults.length < 4) spareResults.push(r.buffer);
             results.delete(nextApply);
             nextApply++;
           }
@@ -132,7 +141,13 @@ function pipeline(session, pool, timeField, tagField) {
   const wait = () => new Promise((resolve) => { wake = resolve; });
   return {
     feed() {
-      for (let b = session.takeBatch(); b !== undefined; b = session.takeBatch()) queue.push({ id: nextId++, batch: b });
+      const take = () => {
+        const spare = spareBatches.pop();
+        const b = session.takeBatch(spare ? new Uint8Array(spare) : undefined);
+        if (b === undefined && spare) spareBatches.push(spare);
+        return b;
+      };
+      for (let b = take(); b !== undefined; b = take()) queue.push({ id: nextId++, batch: b });
       dispatch();
     },
     async room() {

@@ -4,9 +4,13 @@
 // module comes from the thread that started it.
 //
 // In:  {type: 'init', module: WebAssembly.Module}
-//      {type: 'read', run, id, batch: Uint8Array, timeField, tagField}
-// Out: {type: 'ready'} | {type: 'read', run, id, results: Uint8Array}
+//      {type: 'read', run, id, batch: Uint8Array, spare?: ArrayBuffer, timeField, tagField}
+// Out: {type: 'ready'} | {type: 'read', run, id, results: Uint8Array, spare: ArrayBuffer}
 //      | {type: 'error', run, id, message}
+//
+// Buffers travel back and forth instead of being allocated per batch: the
+// results are written into the `spare` the verifier sent (if it fits), and
+// the batch's buffer goes back as the verifier's next spare.
 
 import initWasm, { BatchReader } from '../pkg/logseal_web.js';
 
@@ -26,8 +30,9 @@ onmessage = async (e) => {
         reader = new BatchReader(m.timeField ?? '', m.tagField ?? '');
         readerFor = want;
       }
-      const results = reader.read(m.batch);
-      postMessage({ type: 'read', run: m.run, id: m.id, results }, [results.buffer]);
+      const results = reader.read(m.batch, m.spare ? new Uint8Array(m.spare) : undefined);
+      const spare = m.batch.buffer;
+      postMessage({ type: 'read', run: m.run, id: m.id, results, spare }, [results.buffer, spare]);
     }
   } catch (err) {
     postMessage({ type: 'error', run: m.run, id: m.id, message: String(err && err.message ? err.message : err) });
