@@ -301,6 +301,78 @@ struct Chain {
     after: Option<(After, Location)>,
     lost: Vec<Lost>,
     flagged: u64,
+    early: EarlyRoots,
+}
+
+/// Merkle roots computed while records arrive, so that [`Verifier::finish`]
+/// has less to do after the last one (where nothing else can run beside it).
+///
+/// Records usually arrive in order: seq 0, 1, 2, ... of a chain. While they
+/// do, their hashes are exactly the leaves the final check would use, so the
+/// root at each size where a record carries a checkpoint is the root the
+/// final check would compute. Any other arrival stops this: a gap stops
+/// adding leaves; a second record with a seq already seen (`k`) means the
+/// final choice of leaves may differ from seq `k` on, so only roots of sizes
+/// up to `k` stay usable. `finish` computes every other root as before.
+#[derive(Debug)]
+struct EarlyRoots {
+    tree: CompactTree,
+    /// Leaves not in `tree` yet (added in batches: [`CompactTree::extend`]).
+    pending: Vec<Hash>,
+    /// Leaves taken: seq 0..fed.
+    fed: u64,
+    /// (size, root) at each checkpoint-carrying record, ascending.
+    roots: Vec<(u64, Hash)>,
+    /// Roots of sizes above this are not usable.
+    valid_until: u64,
+    stopped: bool,
+}
+
+impl Default for EarlyRoots {
+    fn default() -> Self {
+        EarlyRoots {
+            tree: CompactTree::new(),
+            pending: Vec::new(),
+            fed: 0,
+            roots: Vec::new(),
+            valid_until: u64::MAX,
+            stopped: false,
+        }
+    }
+}
+
+impl EarlyRoots {
+    fn add(&mut self, seq: u64, hash: Hash, carries_checkpoint: bool) {
+        if seq < self.fed {
+            self.valid_until = self.valid_until.min(seq);
+            self.stopped = true;
+        }
+        if self.stopped || seq != self.fed {
+            self.stopped = true;
+            self.pending = Vec::new();
+            return;
+        }
+        self.pending.push(hash);
+        self.fed += 1;
+        if self.pending.len() >= 1024 || carries_checkpoint {
+            self.tree.extend(&self.pending);
+            self.pending.clear();
+        }
+        if carries_checkpoint {
+            self.roots.push((self.fed, self.tree.root()));
+        }
+    }
+
+    /// The root of the first `size` leaves, if computed and still usable.
+    fn root_at(&self, size: u64) -> Option<Hash> {
+        if size > self.valid_until {
+            return None;
+        }
+        self.roots
+            .binary_search_by_key(&size, |r| r.0)
+            .ok()
+            .map(|i| self.roots[i].1)
+    }
 }
 
 /// Streaming verifier: feed lines with [`Verifier::add_line`], then [`Verifier::finish`].
@@ -314,6 +386,9 @@ pub struct Verifier {
     lines: u64,
     file_checkpoints: u64,
     reader: record::Reader,
+    /// Whether roots are computed as records arrive ([`EarlyRoots`]); off
+    /// only in tests that check it changes nothing.
+    early_roots: bool,
 }
 
 impl Verifier {
@@ -328,6 +403,7 @@ impl Verifier {
             lines: 0,
             file_checkpoints: 0,
             reader: record::Reader::new(),
+            early_roots: true,
         }
     }
 
@@ -419,6 +495,9 @@ impl Verifier {
         }
         if let Some(l) = r.lost {
             chain.lost.push(l);
+        }
+        if self.early_roots {
+            chain.early.add(r.seq, r.hash, r.checkpoint.is_some());
         }
         chain.entries.push(Entry {
             seq: r.seq,
@@ -845,16 +924,21 @@ impl Verifier {
             if *size > contiguous {
                 continue;
             }
-            if tree.size() < *size {
-                batch.clear();
-                batch.extend(
-                    it.by_ref()
-                        .take((*size - tree.size()) as usize)
-                        .map(|e| e.hash),
-                );
-                tree.extend(&batch);
-            }
-            let root = tree.root();
+            let root = match chain.early.root_at(*size) {
+                Some(root) => root,
+                None => {
+                    if tree.size() < *size {
+                        batch.clear();
+                        batch.extend(
+                            it.by_ref()
+                                .take((*size - tree.size()) as usize)
+                                .map(|e| e.hash),
+                        );
+                        tree.extend(&batch);
+                    }
+                    tree.root()
+                }
+            };
             for c in group {
                 if c.root != root {
                     let what = if signed_size > 0 {
@@ -991,4 +1075,107 @@ pub fn verify_texts(opts: VerifyOptions, files: &[(&str, &[u8])]) -> Report {
         }
     }
     v.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Input, SealConfig, Sealer, SignerKey};
+    use alloc::vec;
+
+    fn report(key: &SignerKey, lines: &[Vec<u8>], early: bool) -> String {
+        let mut v = Verifier::new(VerifyOptions {
+            keys: vec![key.verifier()],
+            ..Default::default()
+        });
+        v.early_roots = early;
+        let f = v.add_file("log");
+        for (i, l) in lines.iter().enumerate() {
+            v.add_line(f, i as u64 + 1, l);
+        }
+        v.finish().to_json()
+    }
+
+    /// Roots computed as records arrive change no report: in order, and
+    /// after every kind of reordering, duplication, deletion and forgery.
+    #[test]
+    fn early_roots_change_nothing() {
+        let key = SignerKey::from_seed("early.example", [3; 32]).unwrap();
+        let mut cfg = SealConfig::new("early.example/log", "e1");
+        cfg.checkpoint_every = 7;
+        let mut s = Sealer::new(key.clone(), cfg).unwrap();
+        let lines: Vec<Vec<u8>> = (0..300)
+            .map(|i| {
+                let rec = format!("{{\"n\":{i}}}");
+                s.seal(Input {
+                    record: rec.as_bytes(),
+                    tag: None,
+                    time_ns: None,
+                    verdict: None,
+                    force_checkpoint: false,
+                })
+                .line
+            })
+            .collect();
+        let mut variants: Vec<(&str, Vec<Vec<u8>>)> = vec![("intact", lines.clone())];
+        let mut v = lines.clone();
+        v.swap(100, 250);
+        variants.push(("swapped", v));
+        let mut v = lines.clone();
+        v.insert(290, lines[50].clone());
+        variants.push(("late duplicate", v));
+        let mut v = lines.clone();
+        v.insert(10, lines[150].clone());
+        variants.push(("early copy of a later record", v));
+        let mut v = lines.clone();
+        v.remove(134);
+        variants.push(("deleted", v));
+        let mut v = lines.clone();
+        v.reverse();
+        variants.push(("reversed", v));
+        let mut v = lines.clone();
+        let t = String::from_utf8(v[70].clone())
+            .unwrap()
+            .replace("\"n\":70", "\"n\":7000");
+        v[70] = t.into_bytes();
+        variants.push(("modified", v));
+        let mut v = lines.clone();
+        // A record whose stored hash was rewritten: a different leaf.
+        let mut t = String::from_utf8(v[120].clone()).unwrap();
+        let at = t.find("\"hash\":\"").unwrap() + 8;
+        t.replace_range(at..at + 4, "AAAA");
+        v[120] = t.into_bytes();
+        variants.push(("forged hash", v));
+        let mut v = lines.clone();
+        v.truncate(200);
+        v.extend(lines[201..].iter().cloned());
+        v.push(lines[200].clone());
+        variants.push(("moved to the end", v));
+        let intact = report(&key, &lines, false);
+        for (name, v) in &variants {
+            let a = report(&key, v, true);
+            let b = report(&key, v, false);
+            assert_eq!(a, b, "{name}");
+            // Order in the file is not tampering (the seal orders records);
+            // every other variant has findings the intact log has not.
+            let order_only = ["intact", "swapped", "reversed", "moved to the end"];
+            assert_eq!(order_only.contains(name), a == intact, "{name}");
+        }
+        // In order, every checkpoint's root was computed early.
+        let mut v = Verifier::new(VerifyOptions::default());
+        let f = v.add_file("log");
+        for (i, l) in lines.iter().enumerate() {
+            v.add_line(f, i as u64 + 1, l);
+        }
+        let chain = v.chains.values().next().unwrap();
+        assert_eq!(chain.early.fed, 300);
+        let carriers = lines
+            .iter()
+            .filter(|l| l.windows(5).any(|w| w == b"\"cp\":"))
+            .count();
+        assert!(carriers > 40);
+        assert_eq!(chain.early.roots.len(), carriers);
+        let size = chain.early.roots[30].0;
+        assert!(chain.early.root_at(size).is_some());
+    }
 }
