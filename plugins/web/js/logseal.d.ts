@@ -134,6 +134,12 @@ export interface Detailed {
   scores: { file: Uint32Array; line: Float64Array; score: Float64Array };
 }
 
+/**
+ * Whether this JS engine runs WebAssembly SIMD (Chrome/Edge 91+, Firefox
+ * 89+, Safari 16.4+), which the verifier needs; without it `init` rejects
+ * with a message that says so.
+ */
+export function simdSupported(): boolean;
 /** Load the WebAssembly module (once); by default from pkg/logseal_web_bg.wasm. */
 export function init(wasm?: WasmSource): Promise<unknown>;
 /** Verify sealed logs (NDJSON, gzip detected) streamed chunk by chunk. */

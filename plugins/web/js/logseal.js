@@ -10,6 +10,20 @@ import initWasm, { Session, LinePicker, verifyEd25519 as wasmVerifyEd25519 } fro
 
 let wasmModule = null;
 
+// The smallest module using a wasm SIMD instruction (i8x16.splat,
+// i8x16.popcnt): the verifier is built with simd128 (SHA-256 of four
+// records at once), which browsers have since Chrome/Edge 91, Firefox 89
+// and Safari 16.4. Checked first, so an older browser gets that message
+// instead of a bare CompileError.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+/** Whether this JS engine runs WebAssembly SIMD, which the verifier needs. */
+export function simdSupported() {
+  return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
+}
+
 let loading = null;
 
 /**
@@ -20,6 +34,12 @@ let loading = null;
 export function init(wasm) {
   if (!loading) {
     loading = (async () => {
+      if (!simdSupported()) {
+        throw new Error(
+          'this browser does not support WebAssembly SIMD, which the verifier needs ' +
+            '(Chrome or Edge 91+, Firefox 89+, Safari 16.4+)',
+        );
+      }
       let m = wasm ?? new URL('../pkg/logseal_web_bg.wasm', import.meta.url);
       if (!(m instanceof WebAssembly.Module)) {
         if (typeof m === 'string' || m instanceof URL || (typeof Request === 'function' && m instanceof Request)) m = fetch(m);
@@ -94,7 +114,10 @@ function pipeline(session, pool, timeField, tagField) {
   let failure = null;
   let wake = null;
   // Spent buffers, reused instead of allocating one per batch: batch
-  // buffers the readers sent back, result buffers already added.
+  // buffers the readers sent back, result buffers already added. Not capped:
+  // there are never more than the batches once in flight at the same time
+  // (2 per reader plus one chunk's worth), and a fresh buffer per batch
+  // costs more than the copy into it (page faults, zeroing).
   const spareBatches = [];
   const spareResults = [];
   const notify = () => { if (wake) { const w = wake; wake = null; w(); } };
@@ -115,12 +138,12 @@ function pipeline(session, pool, timeField, tagField) {
         // A late answer from an earlier, failed verification.
       } else if (m.type === 'read') {
         results.set(m.id, m.results);
-        if (spareBatches.length < 4) spareBatches.push(m.spare);
+        spareBatches.push(m.spare);
         try {
           while (results.has(nextApply)) {
             const r = results.get(nextApply);
             session.addBatch(r);
-            if (spareResults.length < 4) spareResults.push(r.buffer);
+            spareResults.push(r.buffer);
             results.delete(nextApply);
             nextApply++;
           }

@@ -102,3 +102,34 @@ test('the JS API takes strings, bytes and streams, and rejects bad keys clearly'
   assert.equal(got.c, cli.json);
   assert.match(got.err, /line 1: not a verifier key/);
 });
+
+test('a browser without WebAssembly SIMD is told so, not given a CompileError', async () => {
+  // A fresh page whose engine reports no SIMD, as Chrome < 91, Firefox < 89
+  // or Safari < 16.4 would: the probe module fails validation there.
+  const old = await browser.newPage();
+  try {
+    await old.goto(`${server.url}/plugins/web/www/index.html`);
+    const got = await old.evaluate(async () => {
+      const api = await import('../js/logseal.js?no-simd');
+      const real = api.simdSupported();
+      const validate = WebAssembly.validate;
+      WebAssembly.validate = (bytes) => {
+        // Any module with a SIMD opcode prefix (0xfd) is invalid here.
+        if (new Uint8Array(bytes).includes(0xfd)) return false;
+        return validate(bytes);
+      };
+      let err = '';
+      try {
+        await api.verify('{}\n', {});
+      } catch (e) {
+        err = e.message;
+      }
+      return { real, faked: api.simdSupported(), err };
+    });
+    assert.equal(got.real, true, 'Chromium runs wasm SIMD');
+    assert.equal(got.faked, false);
+    assert.match(got.err, /does not support WebAssembly SIMD, which the verifier needs \(Chrome or Edge 91\+/);
+  } finally {
+    await old.close();
+  }
+});
