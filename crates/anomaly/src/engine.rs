@@ -4,7 +4,7 @@ use crate::gauge::{GaugeParams, GaugeState};
 use crate::num::{self, fmt_num};
 use crate::policy::*;
 use crate::snapshot::{self, Pod, R, W};
-use crate::store::{CountMin, Table, combine, hash_str};
+use crate::store::{CountMin, Layout, Table, combine, hash_str};
 use crate::time::{days_from_civil, number_secs, parse_time_secs};
 use crate::{Drain, Event, FieldValue, Reason, Severity, StateError, Verdict};
 use alloc::borrow::Cow;
@@ -1444,6 +1444,7 @@ impl Engine {
         snapshot::put_table(&mut w, &self.dedup);
         for g in &self.groups {
             snapshot::put_table(&mut w, &g.table);
+            w.u16(g.cms.layout().tag() as u16);
             w.bytes(g.cms.cells());
         }
         for d in &self.dets {
@@ -1499,7 +1500,7 @@ impl Engine {
         let (body, tail) = bytes.split_at(bytes.len() - 8);
         let mut r = R { b: &bytes[8..] };
         let v = r.u16()?;
-        if v != snapshot::VERSION {
+        if !(1..=snapshot::VERSION).contains(&v) {
             return Err(StateError::UnsupportedVersion(v));
         }
         if r.u64()? != self.fingerprint() {
@@ -1522,6 +1523,16 @@ impl Engine {
         snapshot::get_table(&mut r, &mut fresh.dedup)?;
         for g in &mut fresh.groups {
             snapshot::get_table(&mut r, &mut g.table)?;
+            // Version 1 had no layout tag: its sketches are one region per row.
+            let layout = if v == 1 {
+                Layout::Rows
+            } else {
+                u8::try_from(r.u16()?)
+                    .ok()
+                    .and_then(Layout::from_tag)
+                    .ok_or(StateError::Corrupt("sketch layout"))?
+            };
+            g.cms.set_layout(layout);
             let cells = r.bytes()?;
             if cells.len() != g.cms.cells().len() {
                 return Err(StateError::Corrupt("sketch size"));
@@ -1691,9 +1702,21 @@ impl Det {
                 };
                 let cms = &mut groups[x.group].cms;
                 let ready = !c.learning && prof.n >= c.min_events;
-                for (fi, f) in x.features.iter().enumerate() {
-                    let Some(v) = c.get(f) else { continue };
-                    let key = combine(combine(*ek, (di * 16 + fi) as u64), hash_str(11, &v));
+                let vals: Vec<(usize, &FieldRef, Cow<'_, str>, u64)> = x
+                    .features
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(fi, f)| {
+                        let v = c.get(f)?;
+                        let key = combine(combine(*ek, (di * 16 + fi) as u64), hash_str(11, &v));
+                        Some((fi, f, v, key))
+                    })
+                    .collect();
+                // Each feature's counters are a cache miss in a sketch of
+                // megabytes: read them all first, so that the misses are in
+                // flight together, not one after another in the loop below.
+                core::hint::black_box(vals.iter().fold(0u32, |a, v| a ^ cms.get(v.3)));
+                for (fi, f, v, key) in vals {
                     let before = cms.add(key);
                     let d = prof.distinct[fi] as f64;
                     let n = prof.n as f64;

@@ -5,7 +5,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 pub const MAGIC: &[u8; 8] = b"LSANOMAL";
-pub const VERSION: u16 = 1;
+/// 2: a layout tag before each count-min sketch's cells (1 had none: every
+/// sketch one region per row, still restored as such).
+pub const VERSION: u16 = 2;
 
 #[derive(Default)]
 pub struct W {

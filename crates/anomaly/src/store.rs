@@ -250,12 +250,54 @@ impl<V: Copy + Default> Table<V> {
 
 /// Count-min sketch with `u8` saturating counters and conservative update.
 /// `halve()` implements exponential decay.
+///
+/// Blocked layout: a key's counters (one per row) all lie in one 64-byte
+/// block, chosen by the key's hash, at offsets given by other bits of the
+/// same hash. An update then touches one cache line instead of one per row:
+/// on an 8 MiB sketch the lines are cache misses, and with the row-per-line
+/// layout the sketch was about a third of the engine's time per event. The
+/// price is a little accuracy: two keys in the same block share more than
+/// chance would otherwise let them (the block's load varies), which for 64
+/// counters a block is a small fraction of the collision rate.
+///
+/// [`Layout::Rows`] is the layout of snapshots of format version 1 (one
+/// region per row); a sketch restored from one keeps it.
 #[derive(Clone)]
 pub struct CountMin {
     rows: usize,
     width: usize,
+    layout: Layout,
     cells: Vec<u8>,
 }
+
+/// Where a key's counters lie (see [`CountMin`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Row `r` is cells `r * width ..`; each row is hashed on its own.
+    Rows,
+    /// All of a key's counters in one 64-byte block.
+    Blocked,
+}
+
+impl Layout {
+    /// The byte written for the layout in a snapshot.
+    pub fn tag(self) -> u8 {
+        match self {
+            Layout::Rows => 0,
+            Layout::Blocked => 1,
+        }
+    }
+
+    pub fn from_tag(t: u8) -> Option<Layout> {
+        match t {
+            0 => Some(Layout::Rows),
+            1 => Some(Layout::Blocked),
+            _ => None,
+        }
+    }
+}
+
+const BLOCK: usize = 64;
 
 impl CountMin {
     pub fn with_budget(bytes: usize, rows: usize) -> Self {
@@ -264,6 +306,7 @@ impl CountMin {
         CountMin {
             rows,
             width,
+            layout: Layout::Blocked,
             cells: vec![0; rows * width],
         }
     }
@@ -272,28 +315,63 @@ impl CountMin {
         self.cells.capacity()
     }
 
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Set the layout of cells about to be restored.
+    pub fn set_layout(&mut self, layout: Layout) {
+        self.layout = layout;
+    }
+
+    /// The cell of each row for `key`.
     #[inline]
-    fn idx(&self, r: usize, key: u64) -> usize {
-        let h = mix(key ^ (r as u64 + 1).wrapping_mul(M1));
-        r * self.width + ((h as u128 * self.width as u128) >> 64) as usize
+    fn idx(&self, key: u64) -> [usize; 4] {
+        let mut idx = [0usize; 4];
+        match self.layout {
+            Layout::Rows => {
+                for (r, slot) in idx.iter_mut().enumerate().take(self.rows) {
+                    let h = mix(key ^ (r as u64 + 1).wrapping_mul(M1));
+                    *slot = r * self.width + ((h as u128 * self.width as u128) >> 64) as usize;
+                }
+            }
+            Layout::Blocked => {
+                let h = mix(key ^ M1);
+                let blocks = self.cells.len() / BLOCK;
+                // High bits choose the block, low bits the offsets in it.
+                let base = ((h as u128 * blocks as u128) >> 64) as usize * BLOCK;
+                let mut used = 0u64;
+                for (r, slot) in idx.iter_mut().enumerate().take(self.rows) {
+                    let mut o = ((h >> (6 * r)) & 63) as usize;
+                    while used & (1 << o) != 0 {
+                        o = (o + 1) & 63;
+                    }
+                    used |= 1 << o;
+                    *slot = base + o;
+                }
+            }
+        }
+        idx
     }
 
     pub fn get(&self, key: u64) -> u32 {
-        (0..self.rows)
-            .map(|r| self.cells[self.idx(r, key)] as u32)
+        let idx = self.idx(key);
+        idx[..self.rows]
+            .iter()
+            .map(|&i| self.cells[i] as u32)
             .min()
             .unwrap_or(0)
     }
 
     /// Increment (conservative update) and return the count before the increment.
     pub fn add(&mut self, key: u64) -> u32 {
-        let mut idx = [0usize; 4];
+        let idx = self.idx(key);
         let rows = self.rows.min(4);
-        let mut before = u32::MAX;
-        for (r, slot) in idx.iter_mut().enumerate().take(rows) {
-            *slot = self.idx(r, key);
-            before = before.min(self.cells[*slot] as u32);
-        }
+        let before = idx[..rows]
+            .iter()
+            .map(|&i| self.cells[i] as u32)
+            .min()
+            .unwrap_or(0);
         let target = (before + 1).min(255) as u8;
         for &i in &idx[..rows] {
             if self.cells[i] < target {

@@ -300,3 +300,53 @@ fn flat_event_and_host_time() {
     assert!(vs[2].severity >= Severity::Medium, "{}", vs[2].to_json());
     assert_eq!(vs[2].reasons[0].observed, "3 in 1m");
 }
+
+/// The `ecs` preset with a 256 KiB budget, so that its snapshot is small
+/// enough to keep in the repository.
+fn ecs_small() -> Policy {
+    let text = logseal_anomaly::policy::preset_text("ecs")
+        .unwrap()
+        .replace("67108864", "262144");
+    Policy::parse(&text).unwrap()
+}
+
+#[test]
+fn snapshot_format_1_still_restores_and_continues_as_before() {
+    // tests/data/snapshot-v1/ was written by the engine of snapshot format 1
+    // (sketches one region per row; before the blocked count-min layout) at
+    // commit c82d3f8: the state after all but the last 60 events of the
+    // scenario, and that engine's verdicts for those 60. A restored engine
+    // keeps the old layout for that sketch, so it continues exactly as the
+    // old engine did, and its own snapshots say so.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snapshot-v1");
+    let evs = scenario::stream();
+    let cut = evs.len() - 60;
+    if std::env::var_os("WRITE_SNAPSHOT_V1").is_some() {
+        let mut a = Engine::new(ecs_small());
+        run(&mut a, &evs[..cut]);
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(format!("{dir}/ecs-256k.snapshot"), a.snapshot()).unwrap();
+        let out = run(&mut a, &evs[cut..]).join("\n") + "\n";
+        std::fs::write(format!("{dir}/continued.jsonl"), out).unwrap();
+    }
+    let snap = std::fs::read(format!("{dir}/ecs-256k.snapshot")).unwrap();
+    assert_eq!(&snap[8..10], &1u16.to_le_bytes(), "a format 1 snapshot");
+    let want = std::fs::read_to_string(format!("{dir}/continued.jsonl")).unwrap();
+    let mut b = Engine::new(ecs_small());
+    b.restore(&snap).unwrap();
+    // Its snapshot is format 2 and restores to the same engine.
+    let snap2 = b.snapshot();
+    assert_eq!(&snap2[8..10], &2u16.to_le_bytes());
+    let mut c = Engine::new(ecs_small());
+    c.restore(&snap2).unwrap();
+    let got = run(&mut b, &evs[cut..]).join("\n") + "\n";
+    assert_eq!(got, want, "continues as the format 1 engine did");
+    assert!(got.contains("password_spraying"));
+    assert_eq!(run(&mut c, &evs[cut..]).join("\n") + "\n", want);
+    // A new engine uses the blocked layout: same scenario, same verdicts here
+    // (its sketch is far from full), different sketch bytes.
+    let mut d = Engine::new(ecs_small());
+    run(&mut d, &evs[..cut]);
+    assert_ne!(d.snapshot()[10..], snap2[10..]);
+    assert_eq!(run(&mut d, &evs[cut..]).join("\n") + "\n", want);
+}
