@@ -8,6 +8,10 @@
 //!   1,000,000) with `logseal seal` and times `logseal verify` and the
 //!   browser build on that file.
 //!
+//! On a fresh machine they install what they lack: the wasm-bindgen CLI of
+//! the crate's version (`cargo install`), Debian's `chromium` and Node with
+//! npm (`apt-get`, as root or through sudo), the node packages (`npm ci`).
+//!
 //! Cargo output goes to `$CARGO_TARGET_DIR` when set, else `target/`.
 
 use std::path::{Path, PathBuf};
@@ -55,18 +59,7 @@ pub fn build() -> Result<()> {
             "logseal-web",
         ]))?;
     let wasm = target_dir(&root).join("wasm32-unknown-unknown/release/logseal_web.wasm");
-    let version = Command::new("wasm-bindgen").arg("--version").output();
-    match version {
-        Ok(o) if String::from_utf8_lossy(&o.stdout).contains(WASM_BINDGEN_VERSION) => {}
-        Ok(o) => bail!(
-            "wasm-bindgen is {} but the crate uses {WASM_BINDGEN_VERSION}; install the matching CLI: \
-             cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}",
-            String::from_utf8_lossy(&o.stdout).trim()
-        ),
-        Err(e) => bail!(
-            "cannot run wasm-bindgen ({e}); install it: cargo install wasm-bindgen-cli --version {WASM_BINDGEN_VERSION}"
-        ),
-    }
+    ensure_wasm_bindgen()?;
     let pkg = web_dir(&root).join("pkg");
     run(Command::new("wasm-bindgen")
         .args(["--target", "web", "--out-dir"])
@@ -74,6 +67,92 @@ pub fn build() -> Result<()> {
         .arg(&wasm))?;
     eprintln!("xtask: {}", pkg.display());
     Ok(())
+}
+
+/// The wasm-bindgen CLI of the crate's version, installed with
+/// `cargo install` when missing or of another version (a fresh machine).
+fn ensure_wasm_bindgen() -> Result<()> {
+    let found = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match found {
+        Ok(v) if v.contains(WASM_BINDGEN_VERSION) => return Ok(()),
+        Ok(v) => eprintln!("xtask: wasm-bindgen is {v:?}, the crate needs {WASM_BINDGEN_VERSION}"),
+        Err(_) => eprintln!("xtask: no wasm-bindgen CLI on PATH"),
+    }
+    // Without --locked: its lock file pins crates this toolchain cannot build.
+    run(cargo().args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        WASM_BINDGEN_VERSION,
+    ]))
+    .context("installing wasm-bindgen-cli")?;
+    let v = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .context("wasm-bindgen was installed but is not on PATH (add ~/.cargo/bin)")?;
+    if !String::from_utf8_lossy(&v.stdout).contains(WASM_BINDGEN_VERSION) {
+        bail!(
+            "wasm-bindgen on PATH is {} after installing {WASM_BINDGEN_VERSION}: put ~/.cargo/bin first on PATH",
+            String::from_utf8_lossy(&v.stdout).trim()
+        );
+    }
+    Ok(())
+}
+
+fn on_path(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Debian's `chromium` (the browser tests drive /usr/bin/chromium) and Node
+/// with npm, installed with apt-get when missing: as root, or through sudo.
+fn ensure_browser_and_node() -> Result<()> {
+    let mut need: Vec<&str> = Vec::new();
+    if !Path::new("/usr/bin/chromium").is_file() {
+        need.push("chromium");
+    }
+    if !on_path("node") {
+        need.push("nodejs");
+    }
+    if !on_path("npm") {
+        need.push("npm");
+    }
+    if need.is_empty() {
+        return Ok(());
+    }
+    if !on_path("apt-get") {
+        bail!(
+            "the browser tests need {} and this machine has no apt-get: install them, then run again",
+            need.join(", ")
+        );
+    }
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut c = if root_user {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
+        c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+        c
+    };
+    eprintln!(
+        "xtask: the browser tests need {}; installing",
+        need.join(", ")
+    );
+    run(&mut apt(&["update", "-qq"])).context("apt-get update")?;
+    run(apt(&["install", "-y", "-qq"]).args(&need))
+        .with_context(|| format!("apt-get install {}", need.join(" ")))
 }
 
 /// The logseal CLI the tests compare with, built if needed.
@@ -105,6 +184,7 @@ fn node_modules(web: &Path) -> Result<()> {
 
 /// Run the Node/Playwright tests in `plugins/web/tests/` (needs [`build`] first).
 pub fn test() -> Result<()> {
+    ensure_browser_and_node()?;
     let root = root();
     let web = web_dir(&root);
     let bin = cli(&root)?;
@@ -118,6 +198,7 @@ pub fn test() -> Result<()> {
 
 /// Verification speed, browser build against the native CLI.
 pub fn bench(records: u64) -> Result<()> {
+    ensure_browser_and_node()?;
     let root = root();
     let web = web_dir(&root);
     let bin = cli(&root)?;
