@@ -82,8 +82,10 @@ fn ensure_wasm_bindgen() -> Result<()> {
         Err(_) => eprintln!("xtask: no wasm-bindgen CLI on PATH"),
     }
     // Without --locked: its lock file pins crates this toolchain cannot build.
+    // --force: cargo may list it as installed though the binary is gone.
     run(cargo().args([
         "install",
+        "--force",
         "wasm-bindgen-cli",
         "--version",
         WASM_BINDGEN_VERSION,

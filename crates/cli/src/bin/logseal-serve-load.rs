@@ -32,6 +32,10 @@ struct Args {
     /// Records per batch (Vector's `batch.max_events`).
     #[arg(long, default_value_t = 1000)]
     batch: u64,
+    /// Batches in flight at once (Vector's `request.concurrency`; 1 is
+    /// strictly one after another, Vector's adaptive default goes higher).
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
     /// Stop after this many seconds of sending.
     #[arg(long, default_value_t = 60)]
     max_secs: u64,
@@ -207,13 +211,13 @@ fn main() -> Result<()> {
     });
 
     // Bodies are made ahead by a producer thread (the sender is not measured).
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, Vec<u8>)>(16);
+    let (tx, rx) = tokio::sync::mpsc::channel::<(u64, Vec<u8>)>(16);
     let (records, batch, array) = (a.records, a.batch.max(1), a.array);
     std::thread::spawn(move || {
         let mut i = 0;
         while i < records {
             let n = batch.min(records - i);
-            if tx.send((n, body(i, n, array))).is_err() {
+            if tx.blocking_send((n, body(i, n, array))).is_err() {
                 break;
             }
             i += n;
@@ -225,36 +229,58 @@ fn main() -> Result<()> {
         "application/x-ndjson"
     };
     let max = Duration::from_secs(a.max_secs);
+    let concurrency = a.concurrency.max(1);
     let (sent, lat, elapsed, bytes) = rt.block_on(async move {
         let client = reqwest::Client::new();
-        let mut lat = Vec::new();
-        let (mut sent, mut bytes) = (0u64, 0u64);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
         let t0 = Instant::now();
-        while let Ok((n, b)) = rx.recv() {
-            if t0.elapsed() > max {
-                break;
-            }
-            bytes += b.len() as u64;
-            let b = Bytes::from(b);
-            let t = Instant::now();
-            loop {
-                let r = client
-                    .post(&url)
-                    .header("content-type", ct)
-                    .header("authorization", "Bearer bench-token-0123456789abcdef")
-                    .body(b.clone())
-                    .send()
-                    .await?;
-                if r.status().is_success() {
-                    break;
-                }
-                if r.status().as_u16() != 429 && r.status().as_u16() < 500 {
-                    bail!("sidecar answered {}", r.status());
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            lat.push(t.elapsed());
+        // `concurrency` senders take the next batch as soon as theirs got
+        // its 2xx, as Vector's sink does with that many requests in flight.
+        let senders: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let (client, rx, url) = (client.clone(), rx.clone(), url.clone());
+                tokio::spawn(async move {
+                    let mut lat = Vec::new();
+                    let (mut sent, mut bytes) = (0u64, 0u64);
+                    loop {
+                        let Some((n, b)) = rx.lock().await.recv().await else {
+                            break;
+                        };
+                        if t0.elapsed() > max {
+                            break;
+                        }
+                        bytes += b.len() as u64;
+                        let b = Bytes::from(b);
+                        let t = Instant::now();
+                        loop {
+                            let r = client
+                                .post(&url)
+                                .header("content-type", ct)
+                                .header("authorization", "Bearer bench-token-0123456789abcdef")
+                                .body(b.clone())
+                                .send()
+                                .await?;
+                            if r.status().is_success() {
+                                break;
+                            }
+                            if r.status().as_u16() != 429 && r.status().as_u16() < 500 {
+                                bail!("sidecar answered {}", r.status());
+                            }
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        lat.push(t.elapsed());
+                        sent += n;
+                    }
+                    Ok::<_, anyhow::Error>((sent, lat, bytes))
+                })
+            })
+            .collect();
+        let (mut sent, mut lat, mut bytes) = (0u64, Vec::new(), 0u64);
+        for s in senders {
+            let (n, l, b) = s.await??;
             sent += n;
+            lat.extend(l);
+            bytes += b;
         }
         Ok::<_, anyhow::Error>((sent, lat, t0.elapsed(), bytes))
     })?;
@@ -293,7 +319,7 @@ fn main() -> Result<()> {
         hwm as f64 / 1024.0,
     );
     eprintln!(
-        "sent {sent} records in {secs:.2} s ({} batches); next hop received {got}; sidecar CPU {cpu:.2} s; cpu pin {:?}",
+        "sent {sent} records in {secs:.2} s ({} batches, {concurrency} in flight); next hop received {got}; sidecar CPU {cpu:.2} s; cpu pin {:?}",
         lat.len(),
         a.cpu
     );
