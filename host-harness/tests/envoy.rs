@@ -294,6 +294,46 @@ fn restart_of_one_vm_continues_the_chain() {
 }
 
 #[test]
+fn a_crashed_vm_loses_what_it_held_and_the_verifier_says_which() {
+    // A VM that dies without `proxy_on_done` (a trap, the process killed)
+    // cannot declare what it held: the records it had sealed but not yet
+    // shipped are missing, and the verifier reports exactly those sequence
+    // numbers as deleted. Nothing else is lost or mis-reported: the other
+    // worker's records, and everything the restarted VM seals, verify.
+    let mut p = Proxy::new(plugin(), &config(""), 2, Encoding::Envoy).unwrap();
+    for i in 0..10 {
+        p.request(i as usize % 2, &req(i)).unwrap();
+    }
+    p.flush(Collector::Accept).unwrap();
+    p.request(0, &req(10)).unwrap();
+    p.request(1, &req(11)).unwrap();
+    p.request(0, &req(12)).unwrap();
+    p.restart_vm(0, false).unwrap();
+    for i in 13..20 {
+        p.request(i as usize % 2, &req(i)).unwrap();
+    }
+    p.flush(Collector::Accept).unwrap();
+    let rep = verify(&p.collected);
+    let kinds: Vec<_> = rep
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.seq, f.seq_end))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (Kind::Deleted, Some(10), Some(10)),
+            (Kind::Deleted, Some(12), Some(12))
+        ],
+        "{:#?}",
+        rep.findings
+    );
+    assert_eq!(rep.chains.len(), 1, "one chain: {:?}", rep.chains);
+    assert_eq!(rep.chains[0].last_seq, 19);
+    assert_eq!(records(&p.collected).len(), 18);
+}
+
+#[test]
 fn lost_head_opens_a_new_epoch_never_reusing_a_seq() {
     let mut p = Proxy::new(plugin(), &config(""), 2, Encoding::Envoy).unwrap();
     for i in 0..6 {
