@@ -108,9 +108,7 @@ fn bench(c: &mut Criterion) {
                 time_ns: Some(1_700_000_000_000_000_000 + i as i64),
             })
             .collect();
-        let mut wcfg = wasmtime::Config::new();
-        wcfg.wasm_component_model(true);
-        let cengine = wasmtime::Engine::new(&wcfg).unwrap();
+        let cengine = wasmtime::Engine::new(&ProcessorHost::engine_config()).unwrap();
         let component =
             wasmtime::component::Component::from_file(&cengine, wasm("logseal_processor.wasm"))
                 .expect("run `cargo xtask build-wasm` first");

@@ -94,9 +94,7 @@ impl ProcessorHost {
     /// Load the processor and the rules, and configure the processor with
     /// `config_json` (the plugin configuration, key inline as `"key"`).
     pub fn load(processor_wasm: &Path, rules: &[PathBuf], config_json: &str) -> Result<Self> {
-        let mut cfg = crate::wasmtime_config();
-        cfg.wasm_component_model(true);
-        let engine = Engine::new(&cfg).map_err(wt("creating the engine"))?;
+        let engine = Engine::new(&Self::engine_config()).map_err(wt("creating the engine"))?;
         let component = Component::from_file(&engine, processor_wasm).map_err(|e| {
             anyhow!(
                 "loading processor component {}: {e:#}",
@@ -104,6 +102,18 @@ impl ProcessorHost {
             )
         })?;
         Self::from_component(&engine, &component, rules, config_json)
+    }
+
+    /// The wasmtime configuration processors run with (compile the component
+    /// with an engine of this configuration to use [`Self::from_component`]).
+    pub fn engine_config() -> wasmtime::Config {
+        let mut cfg = crate::wasmtime_config();
+        cfg.wasm_component_model(true)
+            // The processor is synchronous: no component-model-async task
+            // bookkeeping on each call, nor on each of its `digest` calls
+            // into the host (two a record).
+            .concurrency_support(false);
+        cfg
     }
 
     /// Instantiate an already compiled processor (restarts, benchmarks).
