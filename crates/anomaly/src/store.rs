@@ -338,8 +338,15 @@ impl CountMin {
             Layout::Blocked => {
                 let h = mix(key ^ M1);
                 let blocks = self.cells.len() / BLOCK;
-                // High bits choose the block, low bits the offsets in it.
-                let base = ((h as u128 * blocks as u128) >> 64) as usize * BLOCK;
+                // High bits choose the block (a 32 × 32-bit multiply: a
+                // 128-bit one is a library call in wasm), low bits the
+                // offsets in it.
+                let block = if blocks as u64 <= 1 << 32 {
+                    ((h >> 32) * blocks as u64) >> 32
+                } else {
+                    ((h as u128 * blocks as u128) >> 64) as u64
+                };
+                let base = block as usize * BLOCK;
                 let mut used = 0u64;
                 for (r, slot) in idx.iter_mut().enumerate().take(self.rows) {
                     let mut o = ((h >> (6 * r)) & 63) as usize;
