@@ -349,4 +349,32 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     run(&mut d, &evs[..cut]);
     assert_ne!(d.snapshot()[10..], snap2[10..]);
     assert_eq!(run(&mut d, &evs[cut..]).join("\n") + "\n", want);
+
+    // A layout tag that names no layout is refused, not guessed: the tag
+    // sits where format 2 inserted two bytes into the format 1 bytes.
+    // (Found as: the bytes agree up to it, then a zero tag, then the same
+    // cell-array length, at least one 64-byte block, and cells as in
+    // format 1.)
+    let cells_after = |i: usize| {
+        let n = u32::from_le_bytes(snap[i..i + 4].try_into().unwrap()) as usize;
+        n >= 64
+            && i + 4 + n <= snap.len()
+            && snap2[i..i + 2] == [0, 0]
+            && snap2[i + 2..i + 6 + n] == snap[i..i + 4 + n]
+    };
+    let at = (10..snap.len())
+        .take_while(|&i| snap2[i - 1] == snap[i - 1] || i == 10)
+        .find(|&i| cells_after(i))
+        .expect("the first sketch's layout tag");
+    let mut bad = snap2.clone();
+    bad[at] = 7;
+    let body = bad.len() - 8;
+    let sum = logseal_anomaly::store::hash_bytes(0x5A5A, &bad[..body]);
+    bad[body..].copy_from_slice(&sum.to_le_bytes());
+    let mut e = Engine::new(ecs_small());
+    assert_eq!(e.restore(&bad), Err(StateError::Corrupt("sketch layout")));
+    bad[at] = 0;
+    let sum = logseal_anomaly::store::hash_bytes(0x5A5A, &bad[..body]);
+    bad[body..].copy_from_slice(&sum.to_le_bytes());
+    assert_eq!(e.restore(&bad), Ok(()), "the same bytes with tag 0 restore");
 }
