@@ -99,11 +99,11 @@ fn bench(c: &mut Criterion) {
                 }
             })
         });
-        let evs: Vec<Event> = recs
+        let evs: Vec<Event<'_>> = recs
             .iter()
             .enumerate()
             .map(|(i, r)| Event {
-                json: r.clone(),
+                json: r.as_str().into(),
                 tag: Some("bench".into()),
                 time_ns: Some(1_700_000_000_000_000_000 + i as i64),
             })

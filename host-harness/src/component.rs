@@ -9,6 +9,7 @@
 //! with their findings to the processor, which seals them (findings included
 //! in `_anomaly.rules`).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -24,20 +25,67 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/processor.wit",
         world: "processor",
+        // Events are lowered from the host's own buffers, not copied first.
+        ownership: Borrowing { duplicate_if_necessary: true },
     });
 }
 
 use bindings::exports::logseal::plugin::sealing;
 
-/// One record in.
+/// One record in, borrowed from the caller's buffer where it can be (the
+/// processor lowers it straight into the component's memory).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Event {
+pub struct Event<'a> {
     /// The record text (normally a JSON object).
-    pub json: String,
+    pub json: Cow<'a, str>,
     /// The host's tag.
-    pub tag: Option<String>,
+    pub tag: Option<Cow<'a, str>>,
     /// The host's event time (ns since the Unix epoch).
     pub time_ns: Option<i64>,
+}
+
+impl<'a> Event<'a> {
+    /// An event for the record bytes `raw`, with no tag or time. Invalid
+    /// UTF-8 cannot cross a WIT `string`, so such a record is carried as the
+    /// wrapper the native sealer writes for it (docs/FORMAT.md §5:
+    /// `{"_logseal_raw_b64": …, "_logseal_error": "invalid UTF-8 at byte
+    /// N"}`), which the processor seals like any other record: nothing is
+    /// lost or replaced, and the sealed line is the native one.
+    pub fn from_bytes(raw: &'a [u8]) -> Self {
+        let json = match std::str::from_utf8(raw) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(e) => {
+                use base64::Engine as _;
+                // The native sealer's wrapper, member for member, so both
+                // seal such a record byte-identically.
+                let why = logseal_core::json::JsonError::InvalidUtf8 {
+                    offset: e.valid_up_to(),
+                };
+                Cow::Owned(
+                    serde_json::json!({
+                        logseal_core::seal::RAW_B64_MEMBER:
+                            base64::engine::general_purpose::STANDARD.encode(raw),
+                        logseal_core::seal::ERROR_MEMBER: why.to_string(),
+                    })
+                    .to_string(),
+                )
+            }
+        };
+        Event {
+            json,
+            tag: None,
+            time_ns: None,
+        }
+    }
+
+    /// The same event, owning its text.
+    pub fn into_owned(self) -> Event<'static> {
+        Event {
+            json: Cow::Owned(self.json.into_owned()),
+            tag: self.tag.map(|t| Cow::Owned(t.into_owned())),
+            time_ns: self.time_ns,
+        }
+    }
 }
 
 /// One record out.
@@ -66,18 +114,26 @@ impl WasiView for Ctx {
     }
 }
 
-/// The `digest` import: SHA-256 natively (SHA-NI where the CPU has it).
-impl bindings::logseal::plugin::digest::Host for Ctx {
-    fn sha256(&mut self, data: Vec<u8>) -> (u64, u64, u64, u64) {
-        use sha2::Digest as _;
-        let h: [u8; 32] = sha2::Sha256::digest(&data).into();
-        let w = |i: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&h[i * 8..i * 8 + 8]);
-            u64::from_be_bytes(b)
-        };
-        (w(0), w(1), w(2), w(3))
-    }
+/// The `digest` import's `sha256`: SHA-256 natively (SHA-NI where the CPU
+/// has it), read in place from the component's memory. Linked by hand rather
+/// than through the generated `Host` trait, which would first copy the bytes
+/// into a fresh `Vec` on every call (twice per record).
+fn link_digest(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
+    use sha2::Digest as _;
+    use wasmtime::component::WasmList;
+    let mut digest = linker.instance("logseal:plugin/digest@0.1.0")?;
+    digest.func_wrap(
+        "sha256",
+        |store: wasmtime::StoreContextMut<'_, Ctx>, (data,): (WasmList<u8>,)| {
+            let h: [u8; 32] = sha2::Sha256::digest(data.as_le_slice(&store)).into();
+            let w = |i: usize| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&h[i * 8..i * 8 + 8]);
+                u64::from_be_bytes(b)
+            };
+            Ok(((w(0), w(1), w(2), w(3)),))
+        },
+    )
 }
 
 /// Memory cap of the processor instance.
@@ -125,11 +181,7 @@ impl ProcessorHost {
     ) -> Result<Self> {
         let mut linker: Linker<Ctx> = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wt("linking WASI"))?;
-        bindings::logseal::plugin::digest::add_to_linker::<Ctx, wasmtime::component::HasSelf<Ctx>>(
-            &mut linker,
-            |c| c,
-        )
-        .map_err(wt("linking digest"))?;
+        link_digest(&mut linker).map_err(wt("linking digest"))?;
         let limits = StoreLimitsBuilder::new()
             .memory_size(PROCESSOR_MEMORY_BYTES)
             .trap_on_grow_failure(false)
@@ -175,32 +227,41 @@ impl ProcessorHost {
     /// Seal a batch, in order; one [`Processed`] per event. An error here is
     /// a failure of the processor component itself (a trap): the caller still
     /// has the batch and must not acknowledge it.
-    pub fn process(&mut self, batch: &[Event]) -> Result<Vec<Processed>> {
-        let events: Vec<sealing::Event> = batch
-            .iter()
-            .map(|e| {
-                let findings = match self.rules.as_mut() {
-                    Some(r) => r
-                        .evaluate(&e.json, e.time_ns.unwrap_or(0))
-                        .into_iter()
+    pub fn process(&mut self, batch: &[Event<'_>]) -> Result<Vec<Processed>> {
+        // The rules' findings, owned here; the events lowered below borrow
+        // them and the records.
+        let findings: Vec<Vec<crate::rules::Finding>> = match self.rules.as_mut() {
+            Some(r) => batch
+                .iter()
+                .map(|e| r.evaluate(&e.json, e.time_ns.unwrap_or(0)))
+                .collect(),
+            None => Vec::new(),
+        };
+        let lowered: Vec<Vec<bindings::logseal::plugin::processor_types::RuleFinding<'_>>> =
+            findings
+                .iter()
+                .map(|fs| {
+                    fs.iter()
                         .map(
                             |f| bindings::logseal::plugin::processor_types::RuleFinding {
-                                rule: f.rule,
-                                severity: f.severity,
-                                reason: f.reason,
-                                entity: f.entity,
+                                rule: &f.rule,
+                                severity: &f.severity,
+                                reason: &f.reason,
+                                entity: f.entity.as_deref(),
                                 error: f.error,
                             },
                         )
-                        .collect(),
-                    None => Vec::new(),
-                };
-                sealing::Event {
-                    json: e.json.clone(),
-                    tag: e.tag.clone(),
-                    time_ns: e.time_ns,
-                    findings,
-                }
+                        .collect()
+                })
+                .collect();
+        let events: Vec<sealing::Event<'_>> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, e)| sealing::Event {
+                json: &e.json,
+                tag: e.tag.as_deref(),
+                time_ns: e.time_ns,
+                findings: lowered.get(i).map_or(&[], Vec::as_slice),
             })
             .collect();
         let out = self

@@ -57,11 +57,11 @@ fn verify(lines: &[String]) -> logseal_core::Report {
     )
 }
 
-fn events(recs: &[String], tag: &str) -> Vec<Event> {
+fn events<'a>(recs: &'a [String], tag: &'a str) -> Vec<Event<'a>> {
     recs.iter()
         .enumerate()
         .map(|(i, r)| Event {
-            json: r.clone(),
+            json: r.as_str().into(),
             tag: Some(tag.into()),
             time_ns: Some(1_700_000_000_000_000_000 + i as i64 * 1_000_000_007),
         })

@@ -90,3 +90,58 @@ fn module_and_native_cli_seal_byte_identically() {
     std::fs::write(&input, recs.join("\n") + "\n").unwrap();
     assert_eq!(seal_cli(&keyfile, &input), native_text);
 }
+
+/// `logseal run` (the processor component) and `logseal seal` agree byte for
+/// byte, on invalid UTF-8 too: the component cannot receive those bytes as a
+/// WIT string, so the host hands it the native sealer's wrapper (the bytes in
+/// base64), never a lossy copy.
+#[test]
+fn component_run_and_native_cli_seal_byte_identically_with_invalid_utf8() {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/openssh_2k.ndjson")).unwrap();
+    let mut input: Vec<u8> = Vec::new();
+    for (i, r) in text.lines().take(300).enumerate() {
+        input.extend_from_slice(r.as_bytes());
+        input.push(b'\n');
+        if i % 97 == 5 {
+            input.extend_from_slice(b"{\"user\":\"caf\xe9\",\"n\":1}\n\xff\xfe not even json\n");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let keyfile = dir.path().join("k.key");
+    std::fs::write(&keyfile, key().to_private_string()).unwrap();
+    let infile = dir.path().join("in.ndjson");
+    std::fs::write(&infile, &input).unwrap();
+    let native = seal_cli(&keyfile, &infile);
+    let cfg = json!({"key_file": keyfile, "checkpoint_every": 100, "policy": "sshd",
+        "seal_time": false, "seal_tag": false});
+    let cfgfile = dir.path().join("logseal.json");
+    std::fs::write(&cfgfile, cfg.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_logseal"))
+        .arg("run")
+        .arg("--processor")
+        .arg(wasm("logseal_processor.wasm"))
+        .arg("--config")
+        .arg(&cfgfile)
+        .args(["--epoch", "x1", "--batch", "64"])
+        .arg(&infile)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = String::from_utf8(out.stdout).unwrap();
+    let (run, native): (Vec<&str>, Vec<&str>) = (run.lines().collect(), native.lines().collect());
+    // `seal` ends without a checkpoint (--no-final-checkpoint); so does `run`.
+    assert_eq!(run.len(), native.len());
+    assert!(
+        run.iter()
+            .filter(|l| l.contains("_logseal_raw_b64"))
+            .count()
+            >= 6
+    );
+    for (i, (a, b)) in run.iter().zip(&native).enumerate() {
+        assert_eq!(a, b, "line {} differs", i + 1);
+    }
+}

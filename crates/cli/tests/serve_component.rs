@@ -27,7 +27,7 @@ async fn run_batches(setup: &Setup, extra: &[String]) -> Vec<u8> {
         };
         assert_eq!(sink.send(&ev, f).await, 200);
     }
-    let bad = b"not json\n{\"_logseal\":1}\n";
+    let bad = b"not json\n{\"_logseal\":1}\n{\"user\":\"caf\xe9\"}\n";
     assert_eq!(sink.send_raw(bad, "application/x-ndjson", false).await, 200);
     assert_eq!(side.terminate().code(), Some(0));
     let all = rx.all();
@@ -43,10 +43,14 @@ async fn component_and_native_seal_byte_identically() {
     let comp = run_batches(&a, &["--processor".to_string(), wasm]).await;
     let native = run_batches(&b, &[]).await;
     assert!(String::from_utf8_lossy(&comp).contains("\"_anomaly\""));
-    assert_eq!(
+    let (comp, native) = (
         String::from_utf8(comp).unwrap(),
-        String::from_utf8(native).unwrap()
+        String::from_utf8(native).unwrap(),
     );
+    for (i, (c, n)) in comp.lines().zip(native.lines()).enumerate() {
+        assert_eq!(c, n, "line {} differs", i + 1);
+    }
+    assert_eq!(comp.lines().count(), native.lines().count());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

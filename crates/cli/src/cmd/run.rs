@@ -100,8 +100,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
     } else {
         a.files.clone()
     };
-    let mut batch: Vec<Event> = Vec::with_capacity(a.batch);
-    let mut flush = |batch: &mut Vec<Event>, out: &mut dyn Write| -> Result<()> {
+    let mut batch: Vec<Event<'_>> = Vec::with_capacity(a.batch);
+    let mut flush = |batch: &mut Vec<Event<'_>>, out: &mut dyn Write| -> Result<()> {
         for p in host.process(batch)? {
             out.write_all(p.line.as_bytes())?;
             out.write_all(b"\n")?;
@@ -116,9 +116,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 return Ok(());
             }
             batch.push(Event {
-                json: String::from_utf8_lossy(line).into_owned(),
-                tag: a.tag.clone(),
-                time_ns: None,
+                tag: a.tag.clone().map(Into::into),
+                ..Event::from_bytes(line).into_owned()
             });
             if batch.len() >= a.batch {
                 flush(&mut batch, &mut out)?;

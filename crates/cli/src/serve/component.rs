@@ -47,33 +47,10 @@ impl Component {
     }
 }
 
-/// A record as WIT text: invalid UTF-8 cannot cross a `string`, so it is
-/// wrapped here, the way the sealer wraps it (docs/FORMAT.md §5).
-fn as_text(r: &[u8]) -> String {
-    match std::str::from_utf8(r) {
-        Ok(s) => s.to_string(),
-        Err(_) => {
-            use base64::Engine as _;
-            serde_json::json!({
-                "_logseal_raw_b64": base64::engine::general_purpose::STANDARD.encode(r),
-                "_logseal_error": "record is not valid UTF-8",
-            })
-            .to_string()
-        }
-    }
-}
-
 impl Backend for Component {
     fn process(&mut self, records: &[&[u8]]) -> Result<BatchOut> {
         use logseal_host_harness::component::Event;
-        let batch: Vec<Event> = records
-            .iter()
-            .map(|r| Event {
-                json: as_text(r),
-                tag: None,
-                time_ns: None,
-            })
-            .collect();
+        let batch: Vec<Event<'_>> = records.iter().map(|r| Event::from_bytes(r)).collect();
         let done = self.host.process(&batch)?;
         if done.len() != records.len() {
             return Err(anyhow!(
