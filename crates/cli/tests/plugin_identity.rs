@@ -29,28 +29,33 @@ fn key() -> SignerKey {
     SignerKey::from_seed("fb.logseal.test/audit", [3; 32]).unwrap()
 }
 
-fn seal_cli(keyfile: &Path, input: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_logseal"))
-        .args(["seal", "--key"])
-        .arg(keyfile)
-        .args([
-            "--epoch",
-            "x1",
-            "--checkpoint-every",
-            "100",
-            "--policy",
-            "sshd",
-            "--no-final-checkpoint",
-        ])
-        .arg(input)
-        .output()
-        .unwrap();
+/// The stdout of a `logseal` run that must succeed (its stderr otherwise).
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+fn seal_cli(keyfile: &Path, input: &Path) -> String {
+    stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_logseal"))
+            .args(["seal", "--key"])
+            .arg(keyfile)
+            .args([
+                "--epoch",
+                "x1",
+                "--checkpoint-every",
+                "100",
+                "--policy",
+                "sshd",
+                "--no-final-checkpoint",
+            ])
+            .arg(input),
+    )
 }
 
 #[test]
@@ -116,22 +121,16 @@ fn component_run_and_native_cli_seal_byte_identically_with_invalid_utf8() {
         "seal_time": false, "seal_tag": false});
     let cfgfile = dir.path().join("logseal.json");
     std::fs::write(&cfgfile, cfg.to_string()).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_logseal"))
-        .arg("run")
-        .arg("--processor")
-        .arg(wasm("logseal_processor.wasm"))
-        .arg("--config")
-        .arg(&cfgfile)
-        .args(["--epoch", "x1", "--batch", "64"])
-        .arg(&infile)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let run = stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_logseal"))
+            .arg("run")
+            .arg("--processor")
+            .arg(wasm("logseal_processor.wasm"))
+            .arg("--config")
+            .arg(&cfgfile)
+            .args(["--epoch", "x1", "--batch", "64"])
+            .arg(&infile),
     );
-    let run = String::from_utf8(out.stdout).unwrap();
     let (run, native): (Vec<&str>, Vec<&str>) = (run.lines().collect(), native.lines().collect());
     // `seal` ends without a checkpoint (--no-final-checkpoint); so does `run`.
     assert_eq!(run.len(), native.len());
