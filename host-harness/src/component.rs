@@ -52,27 +52,8 @@ impl<'a> Event<'a> {
     /// N"}`), which the processor seals like any other record: nothing is
     /// lost or replaced, and the sealed line is the native one.
     pub fn from_bytes(raw: &'a [u8]) -> Self {
-        let json = match std::str::from_utf8(raw) {
-            Ok(s) => Cow::Borrowed(s),
-            Err(e) => {
-                use base64::Engine as _;
-                // The native sealer's wrapper, member for member, so both
-                // seal such a record byte-identically.
-                let why = logseal_core::json::JsonError::InvalidUtf8 {
-                    offset: e.valid_up_to(),
-                };
-                Cow::Owned(
-                    serde_json::json!({
-                        logseal_core::seal::RAW_B64_MEMBER:
-                            base64::engine::general_purpose::STANDARD.encode(raw),
-                        logseal_core::seal::ERROR_MEMBER: why.to_string(),
-                    })
-                    .to_string(),
-                )
-            }
-        };
         Event {
-            json,
+            json: logseal_core::seal::record_text(raw),
             tag: None,
             time_ns: None,
         }

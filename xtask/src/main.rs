@@ -289,6 +289,15 @@ fn main() -> Result<()> {
         }
         Some("test") => {
             build_wasm()?;
+            // The core is no_std + alloc: keep it building without `std`.
+            run(cargo().current_dir(&root).args([
+                "build",
+                "-p",
+                "logseal-core",
+                "--no-default-features",
+                "--target",
+                "wasm32-unknown-unknown",
+            ]))?;
             run(cargo()
                 .current_dir(&root)
                 .args(["test", "--workspace", "--release"]))?;

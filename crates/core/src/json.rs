@@ -86,7 +86,7 @@ impl<'a> Value<'a> {
             Value::Num(Number::Int(i)) if *i >= 0 => Some(*i as u64),
             Value::Num(Number::UInt(u)) => Some(*u),
             Value::Num(Number::Float(f))
-                if *f >= 0.0 && f.fract() == 0.0 && *f < 9_007_199_254_740_992.0 =>
+                if *f >= 0.0 && *f < 9_007_199_254_740_992.0 && (*f as u64) as f64 == *f =>
             {
                 Some(*f as u64)
             }
@@ -650,7 +650,8 @@ fn write_number(n: Number, out: &mut Vec<u8>, mode: Mode) {
 /// literal had at most 15 significant digits and `f` is normal, so rounding
 /// to 15 digits would give `f` back (DBL_DIG) and can be skipped.
 pub(crate) fn write_seal_float(f: f64, exact15: bool, out: &mut Vec<u8>) {
-    if f.fract() == 0.0 && f.abs() < EXACT {
+    // (`f64::fract` is not in `core`: no_std builds need this spelling.)
+    if f.abs() < EXACT && (f as i64) as f64 == f {
         write_int(f as i64, out);
     } else {
         write_es6(if exact15 { f } else { round15(f) }, out);

@@ -885,6 +885,27 @@ fn emit_record(canon: &Canon, verdict: Option<&[u8]>, seal: &[u8], mut sink: imp
     sink(b"}");
 }
 
+/// `raw` as text for a host whose plugin interface carries text only (a
+/// WIT `string`): borrowed when it is valid UTF-8; otherwise the wrapper the
+/// sealer itself builds for it (`docs/FORMAT.md` §5: the bytes in base64 and
+/// why), which seals byte-identically to sealing `raw` directly, so nothing
+/// is lost or replaced on the way in.
+pub fn record_text(raw: &[u8]) -> Cow<'_, str> {
+    match core::str::from_utf8(raw) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(e) => {
+            // The reason `Sealer` gives for such a record (`json::parse`).
+            let why = json::JsonError::InvalidUtf8 {
+                offset: e.valid_up_to(),
+            };
+            let mut out = Vec::new();
+            json::write_jcs(&Value::Obj(wrap(raw, &why.to_string())), &mut out);
+            // Member names, base64 and the reason are all ASCII.
+            Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+        }
+    }
+}
+
 /// The members of a wrapped record (`docs/FORMAT.md` §5).
 fn wrap<'a>(raw: &'a [u8], why: &str) -> Vec<(Cow<'a, str>, Value<'a>)> {
     let data = match core::str::from_utf8(raw) {
@@ -935,6 +956,34 @@ mod tests {
             let (a, b, c) = (own.seal(input), host.seal(input), bad.seal(input));
             assert_eq!(a, b);
             assert_ne!(a.line, c.line, "the host's hash is the one used");
+        }
+    }
+
+    #[test]
+    fn record_text_seals_as_the_raw_bytes() {
+        let key = SignerKey::from_seed("t.example/a", [4; 32]).unwrap();
+        let mk = || Sealer::new(key.clone(), SealConfig::new("t.example/a", "e1")).unwrap();
+        let (mut raw, mut text) = (mk(), mk());
+        for rec in [
+            &b"{\"user\":\"caf\xe9\"}"[..],
+            b"\xff\xfe not json",
+            b"{\"a\":1}",
+            b"not json",
+        ] {
+            let t = record_text(rec);
+            assert_eq!(
+                matches!(t, Cow::Borrowed(_)),
+                core::str::from_utf8(rec).is_ok()
+            );
+            let a = raw.seal(Input {
+                record: rec,
+                ..Input::default()
+            });
+            let b = text.seal(Input {
+                record: t.as_bytes(),
+                ..Input::default()
+            });
+            assert_eq!(a.line, b.line);
         }
     }
 
