@@ -31,6 +31,7 @@ mod bindings {
 }
 
 use bindings::exports::logseal::plugin::sealing;
+use bindings::logseal::plugin::digest::Fold;
 
 /// One record in, borrowed from the caller's buffer where it can be (the
 /// processor lowers it straight into the component's memory).
@@ -72,8 +73,8 @@ impl<'a> Event<'a> {
 /// One record out.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Processed {
-    /// The sealed record, one line of canonical JSON, no newline.
-    pub line: String,
+    /// The sealed record, one line of canonical JSON (UTF-8), no newline.
+    pub line: Vec<u8>,
     /// The checkpoint attached to it, if any.
     pub checkpoint: Option<String>,
     /// Why it was wrapped, if it was.
@@ -107,14 +108,44 @@ fn link_digest(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
         "sha256",
         |store: wasmtime::StoreContextMut<'_, Ctx>, (data,): (WasmList<u8>,)| {
             let h: [u8; 32] = sha2::Sha256::digest(data.as_le_slice(&store)).into();
-            let w = |i: usize| {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&h[i * 8..i * 8 + 8]);
-                u64::from_be_bytes(b)
-            };
-            Ok(((w(0), w(1), w(2), w(3)),))
+            Ok((words(&h),))
+        },
+    )?;
+    digest.func_wrap(
+        "sha256-fold",
+        |store: wasmtime::StoreContextMut<'_, Ctx>, (data, lefts): (WasmList<u8>, WasmList<u8>)| {
+            let lefts = lefts.as_le_slice(&store);
+            if !lefts.len().is_multiple_of(32) {
+                return Err(wasmtime::format_err!(
+                    "digest.sha256-fold: lefts of {} bytes is not whole 32-byte hashes",
+                    lefts.len()
+                ));
+            }
+            let leaf: [u8; 32] = sha2::Sha256::digest(data.as_le_slice(&store)).into();
+            let mut peak = leaf;
+            let mut node = [0u8; 65];
+            node[0] = 1;
+            for left in lefts.chunks_exact(32) {
+                node[1..33].copy_from_slice(left);
+                node[33..].copy_from_slice(&peak);
+                peak = sha2::Sha256::digest(node).into();
+            }
+            Ok((Fold {
+                leaf: words(&leaf),
+                peak: words(&peak),
+            },))
         },
     )
+}
+
+/// A hash as the four big-endian 64-bit words the `digest` interface returns.
+fn words(h: &[u8; 32]) -> (u64, u64, u64, u64) {
+    let w = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&h[i * 8..i * 8 + 8]);
+        u64::from_be_bytes(b)
+    };
+    (w(0), w(1), w(2), w(3))
 }
 
 /// Memory cap of the processor instance.

@@ -112,7 +112,12 @@ fn native_fluent_bit_and_component_are_byte_identical() {
         .unwrap();
         let mut comp = Vec::new();
         for chunk in evs.chunks(64) {
-            comp.extend(host.process(chunk).unwrap().into_iter().map(|p| p.line));
+            comp.extend(
+                host.process(chunk)
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| String::from_utf8(p.line).unwrap()),
+            );
         }
 
         // Fluent Bit module.
@@ -183,7 +188,7 @@ fn rules_findings_are_sealed_and_a_hostile_rule_loses_nothing() {
     for chunk in evs.chunks(100) {
         let out = host.process(chunk).unwrap();
         assert_eq!(out.len(), chunk.len(), "nothing lost");
-        lines.extend(out.into_iter().map(|p| p.line));
+        lines.extend(out.into_iter().map(|p| String::from_utf8(p.line).unwrap()));
     }
     assert_eq!(lines.len(), recs.len());
     let r = verify(&lines);
@@ -238,7 +243,7 @@ fn state_restores_continue_or_open_a_new_epoch() {
         .process(&evs[..60])
         .unwrap()
         .into_iter()
-        .map(|p| p.line)
+        .map(|p| String::from_utf8(p.line).unwrap())
         .collect();
     let state = a.state().unwrap();
     let engine = a.engine_snapshot().unwrap();
@@ -247,7 +252,12 @@ fn state_restores_continue_or_open_a_new_epoch() {
     // Continue exactly.
     let mut b = ProcessorHost::load(&path, &[], &config(json!({"policy": "sshd"}))).unwrap();
     b.restore(Some(&state), Some(&engine), true).unwrap();
-    lines.extend(b.process(&evs[60..90]).unwrap().into_iter().map(|p| p.line));
+    lines.extend(
+        b.process(&evs[60..90])
+            .unwrap()
+            .into_iter()
+            .map(|p| String::from_utf8(p.line).unwrap()),
+    );
     let r = verify(&lines);
     assert!(r.findings.is_empty(), "{:?}", r.findings);
     assert_eq!((r.chains.len(), r.chains[0].records), (1, 90));
@@ -259,7 +269,12 @@ fn state_restores_continue_or_open_a_new_epoch() {
     )
     .unwrap();
     c.restore(Some(&b.state().unwrap()), None, false).unwrap();
-    lines.extend(c.process(&evs[90..]).unwrap().into_iter().map(|p| p.line));
+    lines.extend(
+        c.process(&evs[90..])
+            .unwrap()
+            .into_iter()
+            .map(|p| String::from_utf8(p.line).unwrap()),
+    );
     let r = verify(&lines);
     assert!(r.intact(), "{:?}", r.findings);
     assert_eq!(r.chains.len(), 2);

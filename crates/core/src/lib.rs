@@ -53,7 +53,7 @@ use base64::engine::general_purpose::STANDARD;
 
 pub use merkle::Hash;
 pub use note::{Checkpoint, NoteError, SignedCheckpoint, SignerKey, VerifierKey};
-pub use seal::{ChainState, Input, SealConfig, SealError, Sealed, Sealer};
+pub use seal::{ChainState, Input, SealConfig, SealError, Sealed, Sealer, Sha256Fold};
 pub use verify::{Finding, Kind, Report, Verifier, VerifyOptions};
 
 /// Standard base64 with padding (as in checkpoints).

@@ -357,6 +357,30 @@ impl CompactTree {
         });
     }
 
+    /// Append a leaf whose hash and whose merge with the peaks it completes
+    /// are computed together, by one call of `f` (a WebAssembly guest's host
+    /// does both natively, in one crossing: the `digest` import's
+    /// `sha256-fold`).
+    ///
+    /// `f` gets the peaks the new leaf merges with, in the order they merge
+    /// (the most recent first), and returns `(leaf, peak)`: the leaf hash,
+    /// and `peak` = the leaf folded with each of them in turn as
+    /// `SHA-256(0x01 || left || peak)`. Returns the leaf hash. With a
+    /// correct `f` this is [`CompactTree::push`] of the leaf.
+    pub fn push_folded(&mut self, f: impl FnOnce(&[Hash]) -> (Hash, Hash)) -> Hash {
+        let merges = self.size.trailing_ones() as usize;
+        let keep = self.peaks.len() - merges;
+        let mut lefts = [[0u8; 32]; 64];
+        for (l, p) in lefts.iter_mut().zip(self.peaks[keep..].iter().rev()) {
+            *l = *p;
+        }
+        let (leaf, peak) = f(&lefts[..merges]);
+        self.peaks.truncate(keep);
+        self.peaks.push(peak);
+        self.size += 1;
+        leaf
+    }
+
     /// Append many leaf hashes: the same tree as [`CompactTree::push`] of
     /// each, built level by level so that each level's interior nodes are
     /// hashed together ([`crate::many`]: four at a time in a browser).
@@ -424,6 +448,24 @@ impl CompactTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_folded_is_push() {
+        let leaves: Vec<Hash> = (0u32..300).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut a = CompactTree::new();
+        let mut b = CompactTree::new();
+        for (i, l) in leaves.iter().enumerate() {
+            a.push(*l);
+            let got = b.push_folded(|lefts| {
+                assert_eq!(lefts.len(), i.trailing_ones() as usize, "after {i} leaves");
+                let peak = lefts.iter().fold(*l, |acc, left| node_hash(left, &acc));
+                (*l, peak)
+            });
+            assert_eq!(got, *l);
+            assert_eq!(a, b, "after {} leaves", i + 1);
+        }
+        assert_eq!(b.root(), root(&leaves));
+    }
 
     #[test]
     fn extend_is_push_of_each() {

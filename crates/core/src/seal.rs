@@ -421,6 +421,24 @@ pub struct Sealed {
     pub wrapped: Option<String>,
 }
 
+/// A host's SHA-256 that also folds the leaf into the Merkle tree:
+/// `fold(entry, lefts)` returns `(leaf, peak)` where `leaf = SHA-256(entry)`
+/// (`entry` starts with the leaf prefix 0x00) and `peak` is `leaf` folded with
+/// each hash of `lefts` in turn as `SHA-256(0x01 || left || peak)` (just
+/// `leaf` when `lefts` is empty). See [`Sealer::set_sha256_fold`].
+pub type Sha256Fold = fn(entry: &[u8], lefts: &[Hash]) -> (Hash, Hash);
+
+/// Where entry and node hashes are computed.
+#[derive(Clone, Copy, Debug)]
+enum HostSha256 {
+    /// By this crate (`sha2`).
+    None,
+    /// By the host, one call per hash.
+    Each(fn(&[u8]) -> Hash),
+    /// By the host, one call per record.
+    Fold(Sha256Fold),
+}
+
 /// Seals records of one stream epoch.
 #[derive(Debug, Clone)]
 pub struct Sealer {
@@ -431,8 +449,9 @@ pub struct Sealer {
     lost: Option<Lost>,
     canon: Canon,
     vcanon: Canon,
-    /// SHA-256 provided by the host, for entry hashes (see [`Sealer::set_sha256`]).
-    sha256: Option<fn(&[u8]) -> Hash>,
+    /// SHA-256 provided by the host, for entry hashes (see
+    /// [`Sealer::set_sha256`] and [`Sealer::set_sha256_fold`]).
+    sha256: HostSha256,
     /// The entry's bytes, when `sha256` needs them in one piece.
     entry: Vec<u8>,
 }
@@ -461,7 +480,7 @@ impl Sealer {
             lost: None,
             canon: Canon::new(),
             vcanon: Canon::new(),
-            sha256: None,
+            sha256: HostSha256::None,
             entry: Vec::new(),
         })
     }
@@ -490,7 +509,16 @@ impl Sealer {
     /// SHA-256 natively (the `digest` import of `wit/processor.wit`). The
     /// hash must be the exact SHA-256; nothing else changes.
     pub fn set_sha256(&mut self, sha256: fn(&[u8]) -> Hash) {
-        self.sha256 = Some(sha256);
+        self.sha256 = HostSha256::Each(sha256);
+    }
+
+    /// Compute each entry hash and its merge into the Merkle tree with one
+    /// call of `fold` (see [`Sha256Fold`]) instead of this crate's own
+    /// SHA-256: for a WebAssembly guest, one call to its host per record
+    /// (the `digest` import's `sha256-fold`) where [`Sealer::set_sha256`]
+    /// makes two on average. The hashes must be exact; nothing else changes.
+    pub fn set_sha256_fold(&mut self, fold: Sha256Fold) {
+        self.sha256 = HostSha256::Fold(fold);
     }
 
     /// Continue from `state` instead, as [`Sealer::resume`] with this sealer's
@@ -740,6 +768,16 @@ impl Sealer {
         out.push(b'}');
     }
 
+    /// The entry's bytes (with the leaf prefix 0x00), in one piece for a
+    /// host's SHA-256.
+    fn entry_bytes(&mut self, verdict: Option<&[u8]>, seal: &[u8]) -> &[u8] {
+        let entry = &mut self.entry;
+        entry.clear();
+        entry.push(0);
+        emit_record(&self.canon, verdict, seal, |b| entry.extend_from_slice(b));
+        entry
+    }
+
     fn seal_canon(
         &mut self,
         verdict: Option<&[u8]>,
@@ -760,25 +798,25 @@ impl Sealer {
         };
         self.write_seal_member(&m, &input, &mut seal);
         let hash: Hash = match self.sha256 {
-            None => {
+            HostSha256::None => {
                 let mut h = Sha256::new();
                 h.update([0u8]);
                 emit_record(&self.canon, verdict, &seal, |b| h.update(b));
-                h.finalize().into()
+                let hash = h.finalize().into();
+                self.state.tree.push(hash);
+                hash
             }
-            Some(sha256) => {
-                let entry = &mut self.entry;
-                entry.clear();
-                entry.push(0);
-                emit_record(&self.canon, verdict, &seal, |b| entry.extend_from_slice(b));
-                sha256(entry)
+            HostSha256::Each(sha256) => {
+                let hash = sha256(self.entry_bytes(verdict, &seal));
+                self.state.tree.push_with(hash, sha256);
+                hash
+            }
+            HostSha256::Fold(fold) => {
+                self.entry_bytes(verdict, &seal);
+                let entry = &self.entry;
+                self.state.tree.push_folded(|lefts| fold(entry, lefts))
             }
         };
-
-        match self.sha256 {
-            None => self.state.tree.push(hash),
-            Some(sha256) => self.state.tree.push_with(hash, sha256),
-        }
         self.state.head = Some(hash);
         let size = self.state.tree.size();
         let by_count =
@@ -939,15 +977,34 @@ mod tests {
             c.checkpoint_every = 3;
             Sealer::new(key.clone(), c).unwrap()
         };
+        fn fold(entry: &[u8], lefts: &[Hash]) -> (Hash, Hash) {
+            let leaf = sha(entry);
+            (
+                leaf,
+                lefts
+                    .iter()
+                    .fold(leaf, |h, l| crate::merkle::node_hash(l, &h)),
+            )
+        }
+        fn wrong_fold(entry: &[u8], lefts: &[Hash]) -> (Hash, Hash) {
+            let (leaf, peak) = fold(entry, lefts);
+            (leaf, if lefts.is_empty() { peak } else { [0; 32] })
+        }
         let (mut own, mut host, mut bad) = (mk(), mk(), mk());
+        let (mut folded, mut bad_fold) = (mk(), mk());
         host.set_sha256(sha);
         bad.set_sha256(wrong);
+        folded.set_sha256_fold(fold);
+        bad_fold.set_sha256_fold(wrong_fold);
+        let mut checkpoints = 0;
         for rec in [
             &b"{\"b\":1,\"a\":[2]}"[..],
             b"not json",
             b"{\"_anomaly\":1}",
             b"{}",
-        ] {
+        ]
+        .repeat(5)
+        {
             let input = Input {
                 record: rec,
                 verdict: Some("{\"score\":0.5}"),
@@ -956,7 +1013,17 @@ mod tests {
             let (a, b, c) = (own.seal(input), host.seal(input), bad.seal(input));
             assert_eq!(a, b);
             assert_ne!(a.line, c.line, "the host's hash is the one used");
+            let (d, e) = (folded.seal(input), bad_fold.seal(input));
+            assert_eq!(a, d);
+            if a.checkpoint.is_some() {
+                checkpoints += 1;
+                // A wrong fold changes the tree, so the signed root.
+                assert_ne!(a.checkpoint, e.checkpoint, "record {}", a.seq);
+            }
         }
+        assert_eq!(checkpoints, 6);
+        assert_eq!(own.state(), folded.state());
+        assert_eq!(own.checkpoint(), folded.checkpoint());
     }
 
     #[test]

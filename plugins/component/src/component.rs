@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use logseal_core::json::{self, Value};
 use logseal_core::seal::{ChainState, ERROR_MEMBER};
-use logseal_core::{Input, SealConfig, Sealer, SignerKey};
+use logseal_core::{Hash, Input, SealConfig, Sealer, SignerKey};
 use logseal_pipeline::{Config, Processor, RuleFinding};
 
 /// Bindings generated from the WIT, private behind the `Guest` impl.
@@ -49,13 +49,19 @@ fn build(
         (None, None) => Sealer::new(key.clone(), sc),
     }
     .map_err(|e| e.to_string())?;
-    sealer.set_sha256(host_sha256);
+    sealer.set_sha256_fold(host_sha256_fold);
     Ok(Processor::new(sealer, cfg.policy.clone()))
 }
 
-/// SHA-256 by the host (`digest` import): natively, with SHA instructions.
-fn host_sha256(data: &[u8]) -> logseal_core::Hash {
-    let (a, b, c, d) = bindings::logseal::plugin::digest::sha256(data);
+/// A record's leaf hash and its merge into the tree, by the host (`digest`
+/// import): natively, with SHA instructions, in one call per record.
+fn host_sha256_fold(entry: &[u8], lefts: &[logseal_core::Hash]) -> (Hash, Hash) {
+    let f = bindings::logseal::plugin::digest::sha256_fold(entry, lefts.as_flattened());
+    (hash(f.leaf), hash(f.peak))
+}
+
+/// A hash from the four big-endian words the `digest` import returns.
+fn hash((a, b, c, d): (u64, u64, u64, u64)) -> Hash {
     let mut h = [0u8; 32];
     for (i, w) in [a, b, c, d].into_iter().enumerate() {
         h[i * 8..i * 8 + 8].copy_from_slice(&w.to_be_bytes());
@@ -63,7 +69,7 @@ fn host_sha256(data: &[u8]) -> logseal_core::Hash {
     h
 }
 
-fn unsealed(json_text: &str, why: &str) -> String {
+fn unsealed(json_text: &str, why: &str) -> Vec<u8> {
     let reason = format!("not sealed: {why}");
     let mut out = Vec::new();
     match json::parse_str(json_text) {
@@ -79,7 +85,7 @@ fn unsealed(json_text: &str, why: &str) -> String {
             &mut out,
         ),
     }
-    String::from_utf8(out).unwrap_or_default()
+    out
 }
 
 struct Component;
@@ -139,8 +145,7 @@ impl Guest for Component {
                             &findings,
                         );
                         Processed {
-                            // Canonical JSON is always UTF-8.
-                            line: String::from_utf8(out.line).unwrap_or_default(),
+                            line: out.line,
                             checkpoint: out.checkpoint,
                             error: out.wrapped,
                         }

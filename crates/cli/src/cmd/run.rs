@@ -103,7 +103,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
     let mut batch: Vec<Event<'_>> = Vec::with_capacity(a.batch);
     let mut flush = |batch: &mut Vec<Event<'_>>, out: &mut dyn Write| -> Result<()> {
         for p in host.process(batch)? {
-            out.write_all(p.line.as_bytes())?;
+            out.write_all(&p.line)?;
             out.write_all(b"\n")?;
         }
         batch.clear();

@@ -72,7 +72,7 @@ impl Backend for Component {
             if let Some(cp) = p.checkpoint {
                 out.checkpoints.push(cp);
             }
-            out.ndjson.extend_from_slice(p.line.as_bytes());
+            out.ndjson.extend_from_slice(&p.line);
             out.ndjson.push(b'\n');
         }
         Ok(out)
