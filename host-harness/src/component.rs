@@ -179,7 +179,7 @@ impl ProcessorHost {
         cfg.wasm_component_model(true)
             // The processor is synchronous: no component-model-async task
             // bookkeeping on each call, nor on each of its `digest` calls
-            // into the host (two a record).
+            // into the host (one a record).
             .concurrency_support(false);
         cfg
     }

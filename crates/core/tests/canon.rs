@@ -36,6 +36,8 @@ fn string_lit() -> impl Strategy<Value = String> {
         Just("\\u001F".to_string()),
         Just("€".to_string()),
         "[ -~&&[^\"\\\\]]{0,20}".prop_map(|s| s),
+        // Any characters but `"`, `\` and controls: 1- to 4-byte UTF-8.
+        "[^\"\\\\\\x00-\\x1f]{0,6}".prop_map(|s| s),
     ];
     prop::collection::vec(piece, 0..5).prop_map(|p| format!("\"{}\"", p.concat()))
 }
@@ -144,6 +146,78 @@ proptest! {
             prop_assert_eq!(Some(joined), tree(t.as_bytes()));
         }
     }
+}
+
+/// Every kind of ill-formed UTF-8 (overlong forms, surrogates, values past
+/// U+10FFFF, lone and missing continuation bytes; RFC 3629 §3), beside the
+/// well-formed edges, inside strings (among escapes, in the 8-byte scan and
+/// after it), as a key and outside strings: the canonicaliser and the tree
+/// parser accept and reject exactly the same texts.
+#[test]
+fn utf8_edges_same_acceptance() {
+    let seqs: &[&[u8]] = &[
+        b"\xc3\xa9",         // é
+        b"\xe2\x82\xac",     // €
+        b"\xef\xbf\xbf",     // U+FFFF
+        b"\xee\x80\x80",     // U+E000
+        b"\xf0\x9f\x98\x80", // 😀
+        b"\xf4\x8f\xbf\xbf", // U+10FFFF
+        b"\x80",             // lone continuation byte
+        b"\xbf",
+        b"\xc0\x80",         // overlong NUL
+        b"\xc1\xbf",         // overlong
+        b"\xe0\x80\x80",     // overlong
+        b"\xe0\x9f\xbf",     // overlong
+        b"\xf0\x80\x80\x80", // overlong
+        b"\xed\xa0\x80",     // surrogate D800
+        b"\xed\xbf\xbf",     // surrogate DFFF
+        b"\xf4\x90\x80\x80", // past U+10FFFF
+        b"\xf5\x80\x80\x80",
+        b"\xff",
+        b"\xfe",
+        b"\xc3", // truncated
+        b"\xe2\x82",
+        b"\xf0\x9f\x98",
+        b"\xc3\x28", // bad continuation
+        b"\xe2\x28\xa1",
+        b"\xf0\x28\x8c\x28",
+    ];
+    let mut texts: Vec<Vec<u8>> = Vec::new();
+    for seq in seqs {
+        for (pre, post) in [
+            (&b"{\"a\":\""[..], &b"\"}"[..]),
+            (b"{\"a\":\"abcdefgh", b"ijklmnop\"}"),
+            (b"{\"a\":\"x\\n", b"\"}"),
+            (b"{\"a\":\"", b"\\u00e9\"}"),
+            (b"{\"", b"\":1}"),
+            (b"{\"a\":", b"}"),
+            (b"{\"a\":1", b"}"),
+            (b"[\"", b"\"]"),
+            (b"\"", b""), // unterminated
+        ] {
+            let mut t = pre.to_vec();
+            t.extend_from_slice(seq);
+            t.extend_from_slice(post);
+            texts.push(t);
+        }
+    }
+    let mut accepted = 0;
+    for t in &texts {
+        let (c, r) = (canon(t), tree(t));
+        assert_eq!(c, r, "{:?}", String::from_utf8_lossy(t));
+        accepted += usize::from(c.is_some());
+        if t.starts_with(b"{") {
+            assert_eq!(
+                Canon::new().object(t).is_ok(),
+                json::parse(t).is_ok_and(|v| matches!(v, json::Value::Obj(_))),
+                "{:?}",
+                String::from_utf8_lossy(t)
+            );
+        }
+    }
+    // The six good characters, in each of the six places inside a string
+    // (values, escapes around, a key, an array element); nothing else.
+    assert_eq!(accepted, 6 * 6);
 }
 
 /// Sealed records, some with host time and tag and a verdict, for the reader.
