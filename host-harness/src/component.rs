@@ -125,7 +125,7 @@ fn link_digest(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
             let mut peak = leaf;
             let mut node = [0u8; 65];
             node[0] = 1;
-            for left in lefts.chunks_exact(32) {
+            for left in lefts.chunks_exact(32).rev() {
                 node[1..33].copy_from_slice(left);
                 node[33..].copy_from_slice(&peak);
                 peak = sha2::Sha256::digest(node).into();

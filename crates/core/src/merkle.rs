@@ -362,19 +362,15 @@ impl CompactTree {
     /// does both natively, in one crossing: the `digest` import's
     /// `sha256-fold`).
     ///
-    /// `f` gets the peaks the new leaf merges with, in the order they merge
-    /// (the most recent first), and returns `(leaf, peak)`: the leaf hash,
-    /// and `peak` = the leaf folded with each of them in turn as
-    /// `SHA-256(0x01 || left || peak)`. Returns the leaf hash. With a
+    /// `f` gets the peaks the new leaf merges with, as they are stored
+    /// (largest first), and returns `(leaf, peak)`: the leaf hash, and
+    /// `peak` = the leaf folded with them from the last to the first, each
+    /// as `SHA-256(0x01 || left || peak)`. Returns the leaf hash. With a
     /// correct `f` this is [`CompactTree::push`] of the leaf.
     pub fn push_folded(&mut self, f: impl FnOnce(&[Hash]) -> (Hash, Hash)) -> Hash {
         let merges = self.size.trailing_ones() as usize;
         let keep = self.peaks.len() - merges;
-        let mut lefts = [[0u8; 32]; 64];
-        for (l, p) in lefts.iter_mut().zip(self.peaks[keep..].iter().rev()) {
-            *l = *p;
-        }
-        let (leaf, peak) = f(&lefts[..merges]);
+        let (leaf, peak) = f(&self.peaks[keep..]);
         self.peaks.truncate(keep);
         self.peaks.push(peak);
         self.size += 1;
@@ -458,7 +454,10 @@ mod tests {
             a.push(*l);
             let got = b.push_folded(|lefts| {
                 assert_eq!(lefts.len(), i.trailing_ones() as usize, "after {i} leaves");
-                let peak = lefts.iter().fold(*l, |acc, left| node_hash(left, &acc));
+                let peak = lefts
+                    .iter()
+                    .rev()
+                    .fold(*l, |acc, left| node_hash(left, &acc));
                 (*l, peak)
             });
             assert_eq!(got, *l);

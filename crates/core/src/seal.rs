@@ -424,8 +424,11 @@ pub struct Sealed {
 /// A host's SHA-256 that also folds the leaf into the Merkle tree:
 /// `fold(entry, lefts)` returns `(leaf, peak)` where `leaf = SHA-256(entry)`
 /// (`entry` starts with the leaf prefix 0x00) and `peak` is `leaf` folded with
-/// each hash of `lefts` in turn as `SHA-256(0x01 || left || peak)` (just
-/// `leaf` when `lefts` is empty). See [`Sealer::set_sha256_fold`].
+/// the hashes of `lefts` from the last to the first, each as
+/// `SHA-256(0x01 || left || peak)` (just `leaf` when `lefts` is empty).
+/// `lefts` are the tree's peaks the new leaf completes, largest first, as
+/// [`crate::merkle::CompactTree::push_folded`] gives them. See
+/// [`Sealer::set_sha256_fold`].
 pub type Sha256Fold = fn(entry: &[u8], lefts: &[Hash]) -> (Hash, Hash);
 
 /// Where entry and node hashes are computed.
@@ -983,6 +986,7 @@ mod tests {
                 leaf,
                 lefts
                     .iter()
+                    .rev()
                     .fold(leaf, |h, l| crate::merkle::node_hash(l, &h)),
             )
         }
