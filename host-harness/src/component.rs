@@ -336,3 +336,104 @@ impl ProcessorHost {
             .map_err(wt("checkpoint"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logseal_core::merkle::{Hash, node_hash};
+    use sha2::Digest as _;
+
+    /// A component that calls the host's `digest.sha256-fold` with fixed
+    /// inputs from its data segments: `good` with two whole hashes, `bad`
+    /// with 33 bytes of `lefts`. Written by hand so the host function is
+    /// checked on its own, not only through the processor.
+    const CALLER: &str = r#"
+(component
+  (import "logseal:plugin/digest@0.1.0" (instance $digest
+    (type $hash (tuple u64 u64 u64 u64))
+    (type $fold (record (field "leaf" $hash) (field "peak" $hash)))
+    (export "fold" (type $fold-t (eq $fold)))
+    (export "sha256-fold" (func (param "data" (list u8)) (param "lefts" (list u8)) (result $fold-t)))
+  ))
+  (core module $Mem (memory (export "mem") 1))
+  (core instance $mem (instantiate $Mem))
+  (alias export $digest "sha256-fold" (func $sf))
+  (core func $fold (canon lower (func $sf) (memory (core memory $mem "mem"))))
+  (core module $M
+    (import "env" "mem" (memory 1))
+    (import "env" "fold" (func $fold (param i32 i32 i32 i32 i32)))
+    (data (i32.const 0) "abc")
+    (data (i32.const 64) "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBC")
+    (func (export "good") (result i32)
+      (call $fold (i32.const 0) (i32.const 3) (i32.const 64) (i32.const 64) (i32.const 256))
+      (i32.const 256))
+    (func (export "bad") (result i32)
+      (call $fold (i32.const 0) (i32.const 3) (i32.const 64) (i32.const 33) (i32.const 256))
+      (i32.const 256))
+  )
+  (core instance $i (instantiate $M (with "env" (instance
+    (export "mem" (memory $mem "mem"))
+    (export "fold" (func $fold))))))
+  (type $hash (tuple u64 u64 u64 u64))
+  (type $fold-r (record (field "leaf" $hash) (field "peak" $hash)))
+  (export $fold-e "fold" (type $fold-r))
+  (func (export "good") (result $fold-e) (canon lift (core func $i "good") (memory (core memory $mem "mem"))))
+  (func (export "bad") (result $fold-e) (canon lift (core func $i "bad") (memory (core memory $mem "mem"))))
+)
+"#;
+
+    fn hash(w: (u64, u64, u64, u64)) -> Hash {
+        let mut h = [0u8; 32];
+        for (i, x) in [w.0, w.1, w.2, w.3].into_iter().enumerate() {
+            h[i * 8..i * 8 + 8].copy_from_slice(&x.to_be_bytes());
+        }
+        h
+    }
+
+    #[test]
+    fn sha256_fold_import_folds_from_the_last_peak_and_traps_on_partial_hashes() {
+        let engine = Engine::new(&ProcessorHost::engine_config()).unwrap();
+        let component = Component::new(&engine, CALLER).unwrap();
+        let mut linker: Linker<Ctx> = Linker::new(&engine);
+        link_digest(&mut linker).unwrap();
+        let mut store = Store::new(
+            &engine,
+            Ctx {
+                wasi: WasiCtx::builder().build(),
+                table: ResourceTable::new(),
+                limits: StoreLimitsBuilder::new().build(),
+            },
+        );
+        let instance = linker.instantiate(&mut store, &component).unwrap();
+
+        let good = instance
+            .get_typed_func::<(), (Fold,)>(&mut store, "good")
+            .unwrap();
+        let (f,) = good.call(&mut store, ()).unwrap();
+        good.post_return(&mut store).unwrap();
+        // FIPS 180-2, appendix B.1: SHA-256("abc").
+        let leaf: Hash = sha2::Sha256::digest(b"abc").into();
+        assert_eq!(
+            hex(&leaf),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(hash(f.leaf), leaf);
+        // The peaks as the tree stores them, largest first: the leaf merges
+        // with the last one, then the one before it.
+        let (a, b) = ([b'A'; 32], [b'B'; 32]);
+        assert_eq!(hash(f.peak), node_hash(&a, &node_hash(&b, &leaf)));
+
+        let bad = instance
+            .get_typed_func::<(), (Fold,)>(&mut store, "bad")
+            .unwrap();
+        let err = bad.call(&mut store, ()).unwrap_err();
+        assert!(
+            format!("{err:?}").contains("lefts of 33 bytes is not whole 32-byte hashes"),
+            "{err:?}"
+        );
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+}
