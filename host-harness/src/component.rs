@@ -123,12 +123,8 @@ fn link_digest(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
             }
             let leaf: [u8; 32] = sha2::Sha256::digest(data.as_le_slice(&store)).into();
             let mut peak = leaf;
-            let mut node = [0u8; 65];
-            node[0] = 1;
-            for left in lefts.chunks_exact(32).rev() {
-                node[1..33].copy_from_slice(left);
-                node[33..].copy_from_slice(&peak);
-                peak = sha2::Sha256::digest(node).into();
+            for left in lefts.as_chunks::<32>().0.iter().rev() {
+                peak = logseal_core::merkle::node_hash(left, &peak);
             }
             Ok((Fold {
                 leaf: words(&leaf),
