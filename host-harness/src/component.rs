@@ -96,21 +96,14 @@ impl WasiView for Ctx {
     }
 }
 
-/// The `digest` import's `sha256`: SHA-256 natively (SHA-NI where the CPU
-/// has it), read in place from the component's memory. Linked by hand rather
-/// than through the generated `Host` trait, which would first copy the bytes
-/// into a fresh `Vec` on every call (twice per record).
+/// The `digest` import's `sha256-fold`: SHA-256 natively (SHA-NI where the
+/// CPU has it), read in place from the component's memory. Linked by hand
+/// rather than through the generated `Host` trait, which would first copy
+/// the bytes into a fresh `Vec` on every call (once per record).
 fn link_digest(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
     use sha2::Digest as _;
     use wasmtime::component::WasmList;
     let mut digest = linker.instance("logseal:plugin/digest@0.1.0")?;
-    digest.func_wrap(
-        "sha256",
-        |store: wasmtime::StoreContextMut<'_, Ctx>, (data,): (WasmList<u8>,)| {
-            let h: [u8; 32] = sha2::Sha256::digest(data.as_le_slice(&store)).into();
-            Ok((words(&h),))
-        },
-    )?;
     digest.func_wrap(
         "sha256-fold",
         |store: wasmtime::StoreContextMut<'_, Ctx>, (data, lefts): (WasmList<u8>, WasmList<u8>)| {

@@ -345,18 +345,6 @@ impl CompactTree {
         self.push_inner(leaf, node_hash);
     }
 
-    /// [`CompactTree::push`] with interior nodes hashed by `sha256` (SHA-256
-    /// of its argument; a WebAssembly guest's host computes it natively).
-    pub fn push_with(&mut self, leaf: Hash, sha256: fn(&[u8]) -> Hash) {
-        self.push_inner(leaf, |l, r| {
-            let mut b = [0u8; 65];
-            b[0] = 1;
-            b[1..33].copy_from_slice(l);
-            b[33..].copy_from_slice(r);
-            sha256(&b)
-        });
-    }
-
     /// Append a leaf whose hash and whose merge with the peaks it completes
     /// are computed together, by one call of `f` (a WebAssembly guest's host
     /// does both natively, in one crossing: the `digest` import's
@@ -484,20 +472,6 @@ mod tests {
                 assert_eq!(a, b, "{len} leaves onto {start}");
                 assert_eq!(a.root(), root(&leaves[..start + len]));
             }
-        }
-    }
-
-    #[test]
-    fn push_with_an_outside_sha256_is_push() {
-        fn sha(d: &[u8]) -> Hash {
-            Sha256::digest(d).into()
-        }
-        let (mut a, mut b) = (CompactTree::new(), CompactTree::new());
-        for i in 0u32..100 {
-            let l = leaf_hash(&i.to_be_bytes());
-            a.push(l);
-            b.push_with(l, sha);
-            assert_eq!(a, b);
         }
     }
 

@@ -431,17 +431,6 @@ pub struct Sealed {
 /// [`Sealer::set_sha256_fold`].
 pub type Sha256Fold = fn(entry: &[u8], lefts: &[Hash]) -> (Hash, Hash);
 
-/// Where entry and node hashes are computed.
-#[derive(Clone, Copy, Debug)]
-enum HostSha256 {
-    /// By this crate (`sha2`).
-    None,
-    /// By the host, one call per hash.
-    Each(fn(&[u8]) -> Hash),
-    /// By the host, one call per record.
-    Fold(Sha256Fold),
-}
-
 /// Seals records of one stream epoch.
 #[derive(Debug, Clone)]
 pub struct Sealer {
@@ -452,9 +441,9 @@ pub struct Sealer {
     lost: Option<Lost>,
     canon: Canon,
     vcanon: Canon,
-    /// SHA-256 provided by the host, for entry hashes (see
-    /// [`Sealer::set_sha256`] and [`Sealer::set_sha256_fold`]).
-    sha256: HostSha256,
+    /// SHA-256 provided by the host, for entry and node hashes (see
+    /// [`Sealer::set_sha256_fold`]).
+    sha256: Option<Sha256Fold>,
     /// The entry's bytes, when `sha256` needs them in one piece.
     entry: Vec<u8>,
 }
@@ -483,7 +472,7 @@ impl Sealer {
             lost: None,
             canon: Canon::new(),
             vcanon: Canon::new(),
-            sha256: HostSha256::None,
+            sha256: None,
             entry: Vec::new(),
         })
     }
@@ -507,21 +496,14 @@ impl Sealer {
         Ok(s)
     }
 
-    /// Compute entry hashes with `sha256` (SHA-256 of its argument) instead
-    /// of this crate's own: for a WebAssembly guest whose host computes
-    /// SHA-256 natively (the `digest` import of `wit/processor.wit`). The
-    /// hash must be the exact SHA-256; nothing else changes.
-    pub fn set_sha256(&mut self, sha256: fn(&[u8]) -> Hash) {
-        self.sha256 = HostSha256::Each(sha256);
-    }
-
     /// Compute each entry hash and its merge into the Merkle tree with one
     /// call of `fold` (see [`Sha256Fold`]) instead of this crate's own
-    /// SHA-256: for a WebAssembly guest, one call to its host per record
-    /// (the `digest` import's `sha256-fold`) where [`Sealer::set_sha256`]
-    /// makes two on average. The hashes must be exact; nothing else changes.
+    /// SHA-256: for a WebAssembly guest whose host computes SHA-256
+    /// natively, one call per record (the `digest` import's `sha256-fold`
+    /// in `wit/processor.wit`). The hashes must be exact; nothing else
+    /// changes.
     pub fn set_sha256_fold(&mut self, fold: Sha256Fold) {
-        self.sha256 = HostSha256::Fold(fold);
+        self.sha256 = Some(fold);
     }
 
     /// Continue from `state` instead, as [`Sealer::resume`] with this sealer's
@@ -771,16 +753,6 @@ impl Sealer {
         out.push(b'}');
     }
 
-    /// The entry's bytes (with the leaf prefix 0x00), in one piece for a
-    /// host's SHA-256.
-    fn entry_bytes(&mut self, verdict: Option<&[u8]>, seal: &[u8]) -> &[u8] {
-        let entry = &mut self.entry;
-        entry.clear();
-        entry.push(0);
-        emit_record(&self.canon, verdict, seal, |b| entry.extend_from_slice(b));
-        entry
-    }
-
     fn seal_canon(
         &mut self,
         verdict: Option<&[u8]>,
@@ -801,7 +773,7 @@ impl Sealer {
         };
         self.write_seal_member(&m, &input, &mut seal);
         let hash: Hash = match self.sha256 {
-            HostSha256::None => {
+            None => {
                 let mut h = Sha256::new();
                 h.update([0u8]);
                 emit_record(&self.canon, verdict, &seal, |b| h.update(b));
@@ -809,13 +781,12 @@ impl Sealer {
                 self.state.tree.push(hash);
                 hash
             }
-            HostSha256::Each(sha256) => {
-                let hash = sha256(self.entry_bytes(verdict, &seal));
-                self.state.tree.push_with(hash, sha256);
-                hash
-            }
-            HostSha256::Fold(fold) => {
-                self.entry_bytes(verdict, &seal);
+            Some(fold) => {
+                // The entry's bytes (leaf prefix 0x00) in one piece for the host.
+                let entry = &mut self.entry;
+                entry.clear();
+                entry.push(0);
+                emit_record(&self.canon, verdict, &seal, |b| entry.extend_from_slice(b));
                 let entry = &self.entry;
                 self.state.tree.push_folded(|lefts| fold(entry, lefts))
             }
@@ -968,20 +939,8 @@ mod tests {
 
     #[test]
     fn host_sha256_gives_the_same_seals() {
-        fn sha(data: &[u8]) -> Hash {
-            Sha256::digest(data).into()
-        }
-        fn wrong(_: &[u8]) -> Hash {
-            [0; 32]
-        }
-        let key = SignerKey::from_seed("h.example/a", [2; 32]).unwrap();
-        let mk = || {
-            let mut c = SealConfig::new("h.example/a", "e1");
-            c.checkpoint_every = 3;
-            Sealer::new(key.clone(), c).unwrap()
-        };
         fn fold(entry: &[u8], lefts: &[Hash]) -> (Hash, Hash) {
-            let leaf = sha(entry);
+            let leaf: Hash = Sha256::digest(entry).into();
             (
                 leaf,
                 lefts
@@ -990,16 +949,23 @@ mod tests {
                     .fold(leaf, |h, l| crate::merkle::node_hash(l, &h)),
             )
         }
-        fn wrong_fold(entry: &[u8], lefts: &[Hash]) -> (Hash, Hash) {
+        fn wrong_leaf(entry: &[u8], lefts: &[Hash]) -> (Hash, Hash) {
+            ([0; 32], fold(entry, lefts).1)
+        }
+        fn wrong_peak(entry: &[u8], lefts: &[Hash]) -> (Hash, Hash) {
             let (leaf, peak) = fold(entry, lefts);
             (leaf, if lefts.is_empty() { peak } else { [0; 32] })
         }
-        let (mut own, mut host, mut bad) = (mk(), mk(), mk());
-        let (mut folded, mut bad_fold) = (mk(), mk());
-        host.set_sha256(sha);
-        bad.set_sha256(wrong);
+        let key = SignerKey::from_seed("h.example/a", [2; 32]).unwrap();
+        let mk = || {
+            let mut c = SealConfig::new("h.example/a", "e1");
+            c.checkpoint_every = 3;
+            Sealer::new(key.clone(), c).unwrap()
+        };
+        let (mut own, mut folded, mut bad_leaf, mut bad_peak) = (mk(), mk(), mk(), mk());
         folded.set_sha256_fold(fold);
-        bad_fold.set_sha256_fold(wrong_fold);
+        bad_leaf.set_sha256_fold(wrong_leaf);
+        bad_peak.set_sha256_fold(wrong_peak);
         let mut checkpoints = 0;
         for rec in [
             &b"{\"b\":1,\"a\":[2]}"[..],
@@ -1014,15 +980,14 @@ mod tests {
                 verdict: Some("{\"score\":0.5}"),
                 ..Input::default()
             };
-            let (a, b, c) = (own.seal(input), host.seal(input), bad.seal(input));
+            let (a, b) = (own.seal(input), folded.seal(input));
             assert_eq!(a, b);
-            assert_ne!(a.line, c.line, "the host's hash is the one used");
-            let (d, e) = (folded.seal(input), bad_fold.seal(input));
-            assert_eq!(a, d);
+            let (c, d) = (bad_leaf.seal(input), bad_peak.seal(input));
+            assert_ne!(a.line, c.line, "the host's leaf hash is the one used");
             if a.checkpoint.is_some() {
                 checkpoints += 1;
                 // A wrong fold changes the tree, so the signed root.
-                assert_ne!(a.checkpoint, e.checkpoint, "record {}", a.seq);
+                assert_ne!(a.checkpoint, d.checkpoint, "record {}", a.seq);
             }
         }
         assert_eq!(checkpoints, 6);

@@ -55,7 +55,7 @@ fn build(
 
 /// A record's leaf hash and its merge into the tree, by the host (`digest`
 /// import): natively, with SHA instructions, in one call per record.
-fn host_sha256_fold(entry: &[u8], lefts: &[logseal_core::Hash]) -> (Hash, Hash) {
+fn host_sha256_fold(entry: &[u8], lefts: &[Hash]) -> (Hash, Hash) {
     let f = bindings::logseal::plugin::digest::sha256_fold(entry, lefts.as_flattened());
     (hash(f.leaf), hash(f.peak))
 }
