@@ -895,6 +895,7 @@ enum Det {
     Peer(Peer),
     Travel(Travel),
     Sequence(Sequence),
+    Composition(Composition),
 }
 
 struct Group {
@@ -972,12 +973,12 @@ impl Engine {
         let templates_reserve: usize = policy
             .detectors
             .iter()
-            .map(|d| {
-                if let DetectorSpec::Sequence(s) = d {
+            .map(|d| match d {
+                DetectorSpec::Sequence(s) => {
                     s.max_templates * crate::drain::MAX_TEMPLATE_BYTES.max(2 * (KEY_MAX + 48))
-                } else {
-                    0
                 }
+                DetectorSpec::Composition(c) => c.reserve_bytes(),
+                _ => 0,
             })
             .sum();
         let budget = (policy.memory_budget_bytes as usize)
@@ -1110,6 +1111,19 @@ impl Engine {
                     sessions: Table::with_budget(share(1)),
                     max_templates: r.max_templates,
                 }),
+                DetectorSpec::Composition(r) => Det::Composition(Composition {
+                    filter: conds(p, &r.filter),
+                    end: conds(p, &r.end_where),
+                    session: FieldRef::new(p, &r.session),
+                    template: FieldRef::new(p, &r.template),
+                    online: r.online,
+                    max: r.max_compositions,
+                    keys: BTreeMap::new(),
+                    key_names: Vec::new(),
+                    known: Vec::new(),
+                    ended: 0,
+                    sessions: Table::with_budget(share(1)),
+                }),
             })
             .collect();
         let extract = policy
@@ -1172,6 +1186,14 @@ impl Engine {
                         + x.sessions.bytes()
                         + x.drain.bytes()
                         + x.counts0.capacity() * 4
+                        + x.key_names
+                            .iter()
+                            .map(|k| 2 * (k.len() + 48))
+                            .sum::<usize>()
+                }
+                Det::Composition(x) => {
+                    x.sessions.bytes()
+                        + x.known.capacity() * 40
                         + x.key_names
                             .iter()
                             .map(|k| 2 * (k.len() + 48))
@@ -1478,6 +1500,21 @@ impl Engine {
                     snapshot::put_table(&mut w, &x.ctx);
                     snapshot::put_table(&mut w, &x.sessions);
                 }
+                Det::Composition(x) => {
+                    w.u32(x.key_names.len() as u32);
+                    for k in &x.key_names {
+                        w.str(k);
+                    }
+                    w.u32(x.known.len() as u32);
+                    for (m, n) in &x.known {
+                        for word in m.0 {
+                            w.u64(word);
+                        }
+                        w.u32(*n);
+                    }
+                    w.u64(x.ended);
+                    snapshot::put_table(&mut w, &x.sessions);
+                }
             }
         }
         let sum = crate::store::hash_bytes(0x5A5A, &w.buf);
@@ -1580,6 +1617,32 @@ impl Engine {
                     x.counts0 = (0..n).map(|_| r.u32()).collect::<Result<_, _>>()?;
                     x.total0 = r.u64()?;
                     snapshot::get_table(&mut r, &mut x.ctx)?;
+                    snapshot::get_table(&mut r, &mut x.sessions)?;
+                }
+                Det::Composition(x) => {
+                    let n = r.len(4)?;
+                    if n > COMP_TEMPLATES {
+                        return Err(StateError::Corrupt("too many composition templates"));
+                    }
+                    for i in 0..n {
+                        let k = r.str()?;
+                        if k.len() > KEY_MAX || x.keys.insert(k.clone(), i as u8).is_some() {
+                            return Err(StateError::Corrupt("bad composition template"));
+                        }
+                        x.key_names.push(k);
+                    }
+                    let n = r.len(36)?;
+                    if n > x.max {
+                        return Err(StateError::Corrupt("too many compositions"));
+                    }
+                    for _ in 0..n {
+                        let mut m = Mask::default();
+                        for word in m.0.iter_mut() {
+                            *word = r.u64()?;
+                        }
+                        x.known.push((m, r.u32()?));
+                    }
+                    x.ended = r.u64()?;
                     snapshot::get_table(&mut r, &mut x.sessions)?;
                 }
             }
@@ -1911,6 +1974,7 @@ impl Det {
                 }
             }
             Det::Sequence(x) => x.run(di, c, hits, dseed),
+            Det::Composition(x) => x.run(di, c, hits, dseed),
         }
     }
 }
@@ -2416,6 +2480,220 @@ impl Sequence {
     }
 }
 
+/// Templates a composition detector tells apart; the last bit stands for
+/// every template it has not learned.
+const COMP_TEMPLATES: usize = 255;
+
+/// A set of template ids (bit `COMP_TEMPLATES` = an unknown template).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+struct Mask([u64; 4]);
+
+impl Mask {
+    /// Add `bit`; whether it was new.
+    fn insert(&mut self, bit: usize) -> bool {
+        let (w, b) = (bit / 64, 1u64 << (bit % 64));
+        let new = self.0[w] & b == 0;
+        self.0[w] |= b;
+        new
+    }
+    fn is_subset(&self, of: &Mask) -> bool {
+        (0..4).all(|i| self.0[i] & !of.0[i] == 0)
+    }
+    fn len(&self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+    fn is_empty(&self) -> bool {
+        self.0 == [0; 4]
+    }
+    fn bits(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..256).filter(|&i| self.0[i / 64] & (1 << (i % 64)) != 0)
+    }
+}
+
+/// One open session of a composition detector: 52 bytes in its table.
+#[derive(Clone, Copy, Default, Debug)]
+struct CompSession {
+    mask: Mask,
+    /// Already reported as a combination no learned session had.
+    reported: u32,
+}
+
+impl Pod for CompSession {
+    const SIZE: usize = 36;
+    fn put(&self, w: &mut W) {
+        for word in self.mask.0 {
+            w.u64(word);
+        }
+        w.u32(self.reported);
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        let mut s = CompSession::default();
+        for word in s.mask.0.iter_mut() {
+            *word = r.u64()?;
+        }
+        s.reported = r.u32()?;
+        Ok(s)
+    }
+}
+
+/// The `composition` detector (see [`CompositionRule`]).
+struct Composition {
+    filter: Vec<CCond>,
+    end: Vec<CCond>,
+    session: FieldRef,
+    template: FieldRef,
+    online: bool,
+    max: usize,
+    keys: BTreeMap<String, u8>,
+    key_names: Vec<String>,
+    /// Combinations learned sessions ended with, and how many sessions each.
+    known: Vec<(Mask, u32)>,
+    /// Learned sessions that ended.
+    ended: u64,
+    sessions: Table<CompSession>,
+}
+
+impl Composition {
+    fn bit_of(&mut self, v: &str, learn: bool) -> usize {
+        let v = if v.len() > KEY_MAX {
+            clip(v, KEY_MAX)
+        } else {
+            v.to_string()
+        };
+        if let Some(&id) = self.keys.get(&v) {
+            return id as usize;
+        }
+        if !learn || self.key_names.len() >= COMP_TEMPLATES {
+            return COMP_TEMPLATES;
+        }
+        let id = self.key_names.len();
+        self.keys.insert(v.clone(), id as u8);
+        self.key_names.push(v);
+        id
+    }
+
+    fn names(&self, m: &Mask, max: usize) -> String {
+        let mut out: Vec<&str> = m
+            .bits()
+            .take(max)
+            .map(|b| {
+                self.key_names
+                    .get(b)
+                    .map(String::as_str)
+                    .unwrap_or("<unknown>")
+            })
+            .collect();
+        if m.len() as usize > max {
+            out.push("...");
+        }
+        out.join(", ")
+    }
+
+    /// Good-Turing estimate of the chance that a session's combination is
+    /// one no learned session had: `(combinations + 1) / (sessions + 2)`.
+    fn novelty_p(&self) -> f64 {
+        (self.known.len() as f64 + 1.0) / (self.ended as f64 + 2.0)
+    }
+
+    fn run<E: Event + ?Sized>(
+        &mut self,
+        di: usize,
+        c: &Ctx<'_, E>,
+        hits: &mut Vec<Hit>,
+        dseed: u64,
+    ) {
+        if !c.all(&self.filter) {
+            return;
+        }
+        let learn = c.learning || self.online;
+        let sess: Cow<'_, str> = c.get(&self.session).unwrap_or(Cow::Borrowed("*"));
+        let is_end = !self.end.is_empty() && c.all(&self.end);
+        let skey = hash_str(SEED_GROUP + di as u64, &sess);
+        let scoring = !c.learning && self.ended > 0;
+        if is_end {
+            let s = self.sessions.get(skey).copied().unwrap_or_default();
+            if s.mask.is_empty() {
+                return;
+            }
+            if scoring && s.reported == 0 && !self.known.iter().any(|(m, _)| *m == s.mask) {
+                // The learned combination closest above: what the session lacks.
+                let nearest = self
+                    .known
+                    .iter()
+                    .filter(|(m, _)| s.mask.is_subset(m))
+                    .min_by_key(|(m, n)| (m.len(), u32::MAX - n));
+                let lacks = match nearest {
+                    Some((m, _)) => {
+                        let mut d = Mask::default();
+                        for i in 0..4 {
+                            d.0[i] = m.0[i] & !s.mask.0[i];
+                        }
+                        format!("; the closest learned one also has {}", self.names(&d, 6))
+                    }
+                    None => String::new(),
+                };
+                hits.push(Hit {
+                    det: di,
+                    entity: sess.to_string(),
+                    feature: "composition".into(),
+                    observed: self.names(&s.mask, 12),
+                    expected: "a combination a learned session ended with".into(),
+                    p: self.novelty_p(),
+                    text: format!(
+                        "{sess}: ended with {} event templates [{}], a combination none of {} learned sessions ended with{lacks}",
+                        s.mask.len(),
+                        self.names(&s.mask, 8),
+                        thousands(self.ended)
+                    ),
+                    dkey: combine(dseed, hash_str(2, &sess)),
+                });
+            }
+            if learn {
+                match self.known.iter().position(|(m, _)| *m == s.mask) {
+                    Some(i) => self.known[i].1 = self.known[i].1.saturating_add(1),
+                    None if self.known.len() < self.max => self.known.push((s.mask, 1)),
+                    None => {}
+                }
+                self.ended += 1;
+            }
+            *self.sessions.entry(skey).0 = CompSession::default();
+            return;
+        }
+        let Some(t) = c.get(&self.template) else {
+            return;
+        };
+        let bit = self.bit_of(&t, learn);
+        let (st, _) = self.sessions.entry(skey);
+        if !st.mask.insert(bit) || st.reported != 0 || !scoring {
+            return;
+        }
+        let mask = st.mask;
+        if self.known.iter().any(|(m, _)| mask.is_subset(m)) {
+            return;
+        }
+        st.reported = 1;
+        let tn = if bit == COMP_TEMPLATES {
+            format!("{} (unknown)", clip(&t, 80))
+        } else {
+            clip(&t, 80)
+        };
+        hits.push(Hit {
+            det: di,
+            entity: sess.to_string(),
+            feature: "composition".into(),
+            observed: tn.clone(),
+            expected: "a combination of templates a learned session had".into(),
+            p: self.novelty_p(),
+            text: format!(
+                "{sess}: {tn} with [{}] is a combination of event templates none of {} learned sessions had",
+                self.names(&mask, 8),
+                thousands(self.ended)
+            ),
+            dkey: combine(dseed, hash_str(3, &sess)),
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2432,6 +2710,7 @@ mod tests {
         assert_eq!(Table::<u32>::slot_bytes(), 16);
         assert_eq!(Table::<CtxStats>::slot_bytes(), 88);
         assert_eq!(Table::<Hist>::slot_bytes(), 48);
+        assert_eq!(Table::<CompSession>::slot_bytes(), 52);
     }
 
     #[test]

@@ -464,6 +464,47 @@ pub struct SequenceRule {
 fn d_hist() -> usize {
     3
 }
+
+/// Which event templates occur together in a session, regardless of order:
+/// a session whose templates form a combination no learned session had (or
+/// that ends with a combination no learned session ended with) is reported.
+/// The order-free counterpart of [`SequenceRule`]: where concurrency
+/// interleaves a session's events, the order is noisy but the set of steps is
+/// not.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CompositionRule {
+    pub name: String,
+    #[serde(default, rename = "where")]
+    pub filter: Vec<Condition>,
+    /// Session key field; events without it share one global session.
+    pub session: String,
+    /// Event template / log key field (at most 255 distinct values are
+    /// learned; others count as unknown).
+    pub template: String,
+    /// Events that close a session (required): the session's final
+    /// combination is then checked against, or learned as, the combinations
+    /// sessions ended with.
+    #[serde(default)]
+    pub end_where: Vec<Condition>,
+    /// Keep learning while scoring instead of freezing after the learning period.
+    #[serde(default = "d_true")]
+    pub online: bool,
+    /// Most distinct combinations kept (each 40 bytes).
+    #[serde(default = "d_max_compositions")]
+    pub max_compositions: usize,
+}
+fn d_max_compositions() -> usize {
+    1024
+}
+
+impl CompositionRule {
+    /// Worst case of the learned state outside the per-session table: the
+    /// combinations (40 bytes each) and 255 template keys of at most 128 bytes.
+    pub fn reserve_bytes(&self) -> usize {
+        self.max_compositions * 40 + 255 * 2 * (128 + 48)
+    }
+}
 fn d_topk() -> usize {
     9
 }
@@ -490,6 +531,7 @@ pub enum DetectorSpec {
     PeerRare(PeerRule),
     ImpossibleTravel(TravelRule),
     Sequence(SequenceRule),
+    Composition(CompositionRule),
 }
 
 impl DetectorSpec {
@@ -505,6 +547,7 @@ impl DetectorSpec {
             DetectorSpec::PeerRare(r) => &r.name,
             DetectorSpec::ImpossibleTravel(r) => &r.name,
             DetectorSpec::Sequence(r) => &r.name,
+            DetectorSpec::Composition(r) => &r.name,
         }
     }
 }
@@ -716,6 +759,7 @@ impl Policy {
                 DetectorSpec::Sequence(s) => {
                     s.max_templates as u64 * crate::drain::MAX_TEMPLATE_BYTES as u64
                 }
+                DetectorSpec::Composition(c) => c.reserve_bytes() as u64,
                 _ => 0,
             })
             .sum();
@@ -723,7 +767,7 @@ impl Policy {
             return Err(err(
                 "memory_budget_bytes",
                 format!(
-                    "must be at least {} bytes: the sequence detectors reserve max_templates x {} bytes for templates, plus 64 KiB",
+                    "must be at least {} bytes: sequence detectors reserve max_templates x {} bytes for templates, composition detectors max_compositions x 40 + 89,760 bytes, plus 64 KiB",
                     reserve + (1 << 16),
                     crate::drain::MAX_TEMPLATE_BYTES
                 ),
@@ -875,6 +919,22 @@ impl Policy {
                     }
                     if r.max_templates == 0 || r.max_templates > 60_000 {
                         return Err(err(key + ".max_templates", "must be between 1 and 60000"));
+                    }
+                    conds(key.clone() + ".where", &r.filter)?;
+                    conds(key + ".end_where", &r.end_where)?;
+                }
+                DetectorSpec::Composition(r) => {
+                    if r.max_compositions == 0 || r.max_compositions > 65_536 {
+                        return Err(err(
+                            key + ".max_compositions",
+                            "must be between 1 and 65536",
+                        ));
+                    }
+                    if r.end_where.is_empty() {
+                        return Err(err(
+                            key + ".end_where",
+                            "is required: the detector learns the combinations sessions end with",
+                        ));
                     }
                     conds(key.clone() + ".where", &r.filter)?;
                     conds(key + ".end_where", &r.end_where)?;

@@ -241,9 +241,19 @@ impl<V: Copy + Default> Table<V> {
             self.buckets = nb;
         }
         for &(k, t, v) in entries {
-            if k != 0 {
-                self.place(k, t, v);
+            if k == 0 {
+                continue;
             }
+            // The table may have grown for a full bucket rather than for its
+            // load: grow the same way instead of evicting a restored entry.
+            while self.buckets < self.max_buckets {
+                let b = self.bucket(k) * WAYS;
+                if (b..b + WAYS).any(|i| self.keys[i] == 0) {
+                    break;
+                }
+                self.grow();
+            }
+            self.place(k, t, v);
         }
     }
 }
@@ -420,6 +430,27 @@ mod tests {
         let (v, new) = t.entry(9_999);
         assert!(!new);
         assert_eq!(*v, 1);
+    }
+
+    #[test]
+    fn restore_keeps_every_entry_of_a_table_grown_for_a_full_bucket() {
+        // Tables grow for load (75%) or for one full bucket; a restore that
+        // sized by load alone used to evict entries from crowded buckets.
+        for n in [5usize, 40, 100, 300, 1000] {
+            let mut t: Table<u32> = Table::with_budget(1 << 20);
+            for k in 1..=n as u64 {
+                *t.entry(k * 0x9E37_79B9).0 = k as u32;
+            }
+            assert_eq!(t.len(), n);
+            let parts: Vec<(u64, u32, u32)> = t.iter().map(|(k, tk, v)| (k, tk, *v)).collect();
+            let mut r: Table<u32> = Table::with_budget(1 << 20);
+            r.restore_parts(t.tick(), t.evictions, &parts);
+            assert_eq!(r.len(), n, "{n} entries");
+            assert_eq!(r.evictions, 0);
+            for k in 1..=n as u64 {
+                assert_eq!(r.get(k * 0x9E37_79B9), Some(&(k as u32)));
+            }
+        }
     }
 
     #[test]
