@@ -446,6 +446,8 @@ pub struct Sealer {
     sha256: Option<Sha256Fold>,
     /// The entry's bytes, when `sha256` needs them in one piece.
     entry: Vec<u8>,
+    /// Reused buffer for the seal member.
+    seal_buf: Vec<u8>,
 }
 
 impl Sealer {
@@ -474,6 +476,7 @@ impl Sealer {
             vcanon: Canon::new(),
             sha256: None,
             entry: Vec::new(),
+            seal_buf: Vec::new(),
         })
     }
 
@@ -686,7 +689,14 @@ impl Sealer {
     /// The seal member's value, written by hand in canonical order (`after`,
     /// `cp`, `epoch`, `hash`, `lost`, `prev`, `seq`, `stream`, `tag`, `time`,
     /// `v`). `hash` and `cp` are absent from the bytes that are hashed.
-    fn write_seal_member(&self, m: &SealMember<'_>, input: &Input<'_>, out: &mut Vec<u8>) {
+    /// Write the seal member; returns where in `out` a `cp` and a `hash`
+    /// member belong (where they are, when `m` has them).
+    fn write_seal_member(
+        &self,
+        m: &SealMember<'_>,
+        input: &Input<'_>,
+        out: &mut Vec<u8>,
+    ) -> (usize, usize) {
         let SealMember {
             seq,
             lost,
@@ -706,6 +716,7 @@ impl Sealer {
             json::write_uint(a.seq, out);
             out.extend_from_slice(b"},");
         }
+        let cp_at = out.len();
         if let Some(cp) = cp {
             out.extend_from_slice(b"\"cp\":");
             json::write_string(cp, out);
@@ -714,6 +725,7 @@ impl Sealer {
         out.extend_from_slice(b"\"epoch\":");
         json::write_string(&self.state.epoch, out);
         out.push(b',');
+        let hash_at = out.len();
         if let Some(h) = hash {
             out.extend_from_slice(b"\"hash\":\"");
             push_b64(h, out);
@@ -751,6 +763,7 @@ impl Sealer {
         out.extend_from_slice(b"\"v\":");
         json::write_uint(VERSION, out);
         out.push(b'}');
+        (cp_at, hash_at)
     }
 
     fn seal_canon(
@@ -763,33 +776,29 @@ impl Sealer {
         let lost = self.lost.take();
 
         let prev = self.state.head;
-        let mut seal = Vec::with_capacity(256);
-        let mut m = SealMember {
+        let mut seal = core::mem::take(&mut self.seal_buf);
+        seal.clear();
+        let m = SealMember {
             seq,
             lost: lost.as_ref(),
             prev: prev.as_ref(),
             hash: None,
             cp: None,
         };
-        self.write_seal_member(&m, &input, &mut seal);
+        let (cp_at, hash_at) = self.write_seal_member(&m, &input, &mut seal);
+        // The entry's bytes, once, after the leaf prefix 0x00: the stored
+        // line is these bytes with `hash` (and `cp`) added to the seal.
+        let mut entry = core::mem::take(&mut self.entry);
+        entry.clear();
+        entry.push(0);
+        let seal_at = 1 + emit_record(&self.canon, verdict, &seal, |b| entry.extend_from_slice(b));
         let hash: Hash = match self.sha256 {
             None => {
-                let mut h = Sha256::new();
-                h.update([0u8]);
-                emit_record(&self.canon, verdict, &seal, |b| h.update(b));
-                let hash = h.finalize().into();
+                let hash = Sha256::digest(&entry).into();
                 self.state.tree.push(hash);
                 hash
             }
-            Some(fold) => {
-                // The entry's bytes (leaf prefix 0x00) in one piece for the host.
-                let entry = &mut self.entry;
-                entry.clear();
-                entry.push(0);
-                emit_record(&self.canon, verdict, &seal, |b| entry.extend_from_slice(b));
-                let entry = &self.entry;
-                self.state.tree.push_folded(|lefts| fold(entry, lefts))
-            }
+            Some(fold) => self.state.tree.push_folded(|lefts| fold(&entry, lefts)),
         };
         self.state.head = Some(hash);
         let size = self.state.tree.size();
@@ -813,12 +822,28 @@ impl Sealer {
             self.checkpoint().unwrap_or_default()
         });
 
-        seal.clear();
-        m.hash = Some(&hash);
-        m.cp = checkpoint.as_deref();
-        self.write_seal_member(&m, &input, &mut seal);
-        let mut line = Vec::with_capacity(input.record.len() + seal.len() + 64);
-        emit_record(&self.canon, verdict, &seal, |b| line.extend_from_slice(b));
+        // `"cp":...,` and `"hash":"...",` at their sorted places in the seal.
+        let mut cp_member = Vec::new();
+        if let Some(cp) = checkpoint.as_deref() {
+            cp_member.extend_from_slice(b"\"cp\":");
+            json::write_string(cp, &mut cp_member);
+            cp_member.push(b',');
+        }
+        let mut hash_member = [0u8; 54];
+        hash_member[..8].copy_from_slice(b"\"hash\":\"");
+        let mut b64 = Vec::with_capacity(44);
+        push_b64(&hash, &mut b64);
+        hash_member[8..52].copy_from_slice(&b64);
+        hash_member[52..].copy_from_slice(b"\",");
+        let (cp_at, hash_at) = (seal_at + cp_at, seal_at + hash_at);
+        let mut line = Vec::with_capacity(entry.len() - 1 + cp_member.len() + hash_member.len());
+        line.extend_from_slice(&entry[1..cp_at]);
+        line.extend_from_slice(&cp_member);
+        line.extend_from_slice(&entry[cp_at..hash_at]);
+        line.extend_from_slice(&hash_member);
+        line.extend_from_slice(&entry[hash_at..]);
+        self.entry = entry;
+        self.seal_buf = seal;
 
         Sealed {
             line,
@@ -854,7 +879,13 @@ fn push_b64(h: &Hash, out: &mut Vec<u8>) {
 
 /// Write `{members}` with the verdict and seal members spliced in at their
 /// sorted places, to `sink` in pieces.
-fn emit_record(canon: &Canon, verdict: Option<&[u8]>, seal: &[u8], mut sink: impl FnMut(&[u8])) {
+/// Returns where the seal member's value starts in the bytes written.
+fn emit_record(
+    canon: &Canon,
+    verdict: Option<&[u8]>,
+    seal: &[u8],
+    mut sink: impl FnMut(&[u8]),
+) -> usize {
     let mut extras: [(&[u8], &[u8], &[u8]); 2] = [
         (
             VERDICT_MEMBER.as_bytes(),
@@ -868,33 +899,40 @@ fn emit_record(canon: &Canon, verdict: Option<&[u8]>, seal: &[u8], mut sink: imp
     } else {
         &mut extras[1..]
     };
+    let seal_x = extras.len() - 1;
     let mut x = 0;
-    let mut first = true;
+    let mut n = 1;
+    let mut seal_at = 0;
     sink(b"{");
-    {
-        let mut put = |piece: &[&[u8]]| {
-            if !first {
-                sink(b",");
-            }
-            first = false;
-            for p in piece {
-                sink(p);
-            }
-        };
-        for i in 0..canon.len() {
-            let k = canon.key(i);
-            while x < extras.len() && canon::utf16_cmp_bytes(extras[x].0, k).is_lt() {
-                put(&[extras[x].1, extras[x].2]);
-                x += 1;
-            }
-            put(&[canon.member(i)]);
+    fn put(sink: &mut impl FnMut(&[u8]), n: &mut usize, name: &[u8], value: &[u8]) {
+        if *n > 1 {
+            sink(b",");
+            *n += 1;
         }
-        while x < extras.len() {
-            put(&[extras[x].1, extras[x].2]);
+        sink(name);
+        sink(value);
+        *n += name.len() + value.len();
+    }
+    for i in 0..canon.len() {
+        let k = canon.key(i);
+        while x < extras.len() && canon::utf16_cmp_bytes(extras[x].0, k).is_lt() {
+            if x == seal_x {
+                seal_at = n + usize::from(n > 1) + extras[x].1.len();
+            }
+            put(&mut sink, &mut n, extras[x].1, extras[x].2);
             x += 1;
         }
+        put(&mut sink, &mut n, b"", canon.member(i));
+    }
+    while x < extras.len() {
+        if x == seal_x {
+            seal_at = n + usize::from(n > 1) + extras[x].1.len();
+        }
+        put(&mut sink, &mut n, extras[x].1, extras[x].2);
+        x += 1;
     }
     sink(b"}");
+    seal_at
 }
 
 /// `raw` as text for a host whose plugin interface carries text only (a
