@@ -378,3 +378,25 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     bad[body..].copy_from_slice(&sum.to_le_bytes());
     assert_eq!(e.restore(&bad), Ok(()), "the same bytes with tag 0 restore");
 }
+
+#[test]
+fn readme_policy_example_is_a_valid_policy() {
+    // The README's annotated example, without its `//` comments.
+    let readme = include_str!("../README.md");
+    let start = readme.find("## Policy").expect("policy section");
+    let block = &readme[start..];
+    let block = &block[block.find("```json\n").expect("json block") + 8..];
+    let block = &block[..block.find("```").expect("end of block")];
+    let json: String = block
+        .lines()
+        .map(|l| l.split_once("//").map_or(l, |(code, _)| code))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let p = Policy::parse(&json).unwrap_or_else(|e| panic!("{e}\n{json}"));
+    assert_eq!(p.detectors.len(), 10);
+    let mut e = Engine::new(p);
+    e.score(
+        &json!({"user": {"name": "alice"}, "event": {"action": "logout"}}),
+        None,
+    );
+}

@@ -32,19 +32,58 @@ pub use config::{Config, ConfigError};
 pub struct Members<'m, 'a>(pub &'m [(Cow<'a, str>, Value<'a>)]);
 
 fn lookup<'v>(members: &'v [(Cow<'_, str>, Value<'_>)], path: &str) -> Option<&'v Value<'v>> {
-    // A literal member named with dots ("user.name") wins over nesting.
-    if let Some((_, v)) = members.iter().find(|(k, _)| k == path) {
-        return Some(v);
+    let (mut m, mut p) = (members, path);
+    loop {
+        // A literal member named with dots ("user.name") wins over nesting.
+        if let Some((_, v)) = m.iter().find(|(k, _)| k == p) {
+            return Some(v);
+        }
+        let dot = p.find('.')?;
+        let longer = has_longer_head(m, p, dot);
+        match m.iter().find(|(k, _)| k == &p[..dot]) {
+            // Nothing else at this level can match: descend without a way back.
+            Some((_, Value::Obj(inner))) if !longer => {
+                (m, p) = (inner, &p[dot + 1..]);
+            }
+            Some((_, Value::Obj(inner))) => {
+                return lookup(inner, &p[dot + 1..]).or_else(|| lookup_longer(m, p, dot));
+            }
+            _ if longer => return lookup_longer(m, p, dot),
+            _ => return None,
+        }
     }
-    let mut rest = path;
-    while let Some(dot) = rest.find('.') {
-        let (head, tail) = (&path[..path.len() - rest.len() + dot], &rest[dot + 1..]);
+}
+
+/// Whether a member is named with a longer head of `path` than its first
+/// segment (`"a.b"` of `"a.b.c"`): it starts with the first segment and a
+/// dot. Most records have none.
+fn has_longer_head(members: &[(Cow<'_, str>, Value<'_>)], path: &str, first_dot: usize) -> bool {
+    let n = first_dot + 1;
+    let prefix = &path.as_bytes()[..n];
+    members.iter().any(|(k, _)| {
+        let k = k.as_bytes();
+        k.len() > n && k[n - 1] == b'.' && k[..n] == *prefix
+    })
+}
+
+/// The rest of [`lookup`] at one level: members named with a longer head,
+/// shortest first.
+#[cold]
+#[inline(never)]
+fn lookup_longer<'v>(
+    members: &'v [(Cow<'_, str>, Value<'_>)],
+    path: &str,
+    first_dot: usize,
+) -> Option<&'v Value<'v>> {
+    let mut dot = first_dot;
+    while let Some(next) = path[dot + 1..].find('.') {
+        dot += 1 + next;
+        let (head, tail) = (&path[..dot], &path[dot + 1..]);
         if let Some((_, Value::Obj(inner))) = members.iter().find(|(k, _)| k == head)
             && let Some(v) = lookup(inner, tail)
         {
             return Some(v);
         }
-        rest = tail;
     }
     None
 }
@@ -223,6 +262,143 @@ impl Processor {
         match self.engine.as_mut() {
             Some(e) => e.restore(bytes).map_err(|e| alloc::format!("{e}")),
             None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use logseal_core::json::parse_str;
+    use std::format;
+    use std::string::{String, ToString};
+
+    /// The lookup as first written (every dotted head, shortest first, by
+    /// recursion): the reference the faster one must agree with.
+    fn reference<'v>(
+        members: &'v [(Cow<'_, str>, Value<'_>)],
+        path: &str,
+    ) -> Option<&'v Value<'v>> {
+        if let Some((_, v)) = members.iter().find(|(k, _)| k == path) {
+            return Some(v);
+        }
+        let mut rest = path;
+        while let Some(dot) = rest.find('.') {
+            let (head, tail) = (&path[..path.len() - rest.len() + dot], &rest[dot + 1..]);
+            if let Some((_, Value::Obj(inner))) = members.iter().find(|(k, _)| k == head)
+                && let Some(v) = reference(inner, tail)
+            {
+                return Some(v);
+            }
+            rest = tail;
+        }
+        None
+    }
+
+    fn get(record: &str, path: &str) -> Option<String> {
+        let Ok(Value::Obj(m)) = parse_str(record) else {
+            panic!("test record is an object: {record}")
+        };
+        let found = Members(&m).field(path).map(|v| match v {
+            FieldValue::Str(s) => s.to_string(),
+            FieldValue::Num(n) => n.to_string(),
+            FieldValue::Bool(b) => b.to_string(),
+        });
+        let want = matches!(
+            reference(&m, path),
+            Some(Value::Str(_) | Value::Num(_) | Value::Bool(_))
+        );
+        assert_eq!(found.is_some(), want, "{record} {path}");
+        found
+    }
+
+    #[test]
+    fn dotted_paths_nested_flattened_and_mixed() {
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(get(r#"{"user":{"name":"a"}}"#, "user.name"), some("a"));
+        // A member named with the whole path wins over nesting.
+        assert_eq!(
+            get(
+                r#"{"user":{"name":"nested"},"user.name":"flat"}"#,
+                "user.name"
+            ),
+            some("flat")
+        );
+        // Flattened at any level, partly or wholly.
+        assert_eq!(
+            get(
+                r#"{"source":{"geo.location.lat":1}}"#,
+                "source.geo.location.lat"
+            ),
+            some("1")
+        );
+        assert_eq!(
+            get(
+                r#"{"source.geo":{"location":{"lat":2}}}"#,
+                "source.geo.location.lat"
+            ),
+            some("2")
+        );
+        assert_eq!(
+            get(
+                r#"{"source":{"geo.location":{"lat":3}}}"#,
+                "source.geo.location.lat"
+            ),
+            some("3")
+        );
+        // Nesting that does not lead there falls back to a longer head.
+        assert_eq!(
+            get(
+                r#"{"source":{"geo":{"x":1}},"source.geo":{"location":{"lat":4}}}"#,
+                "source.geo.location.lat"
+            ),
+            some("4")
+        );
+        assert_eq!(get(r#"{"a":1,"a.b":{"c":5}}"#, "a.b.c"), some("5"));
+        // Both lead there: the shortest head first.
+        assert_eq!(
+            get(r#"{"a":{"b":{"c":6}},"a.b":{"c":7}}"#, "a.b.c"),
+            some("6")
+        );
+        // Misses.
+        assert_eq!(get(r#"{"a":"x"}"#, "a.b"), None);
+        assert_eq!(get(r#"{"a":{"b":{}}}"#, "a.b.c"), None);
+        assert_eq!(get(r#"{"ab":{"c":1},"a.bc":1}"#, "a.b.c"), None);
+        assert_eq!(
+            get(r#"{"a":{"b":[1]}}"#, "a.b"),
+            None,
+            "arrays are not values"
+        );
+        assert_eq!(get(r#"{}"#, "x"), None);
+    }
+
+    #[test]
+    fn agrees_with_the_reference_on_every_path_of_mixed_records() {
+        let records = [
+            r#"{"a":{"b":{"c":1,"c.d":2},"b.c":{"d":3}},"a.b":{"c":{"d":4}},"a.b.c":{"d":5},"e":true}"#,
+            r#"{"a.b":{"c":{"d":"x"}},"a":{"b":"y"},"a.b.c.d":null}"#,
+            r#"{"a":{"b.c.d":1},"a.b.c":{"e":2}}"#,
+        ];
+        let segs = ["a", "b", "c", "d", "e", "b.c", "c.d"];
+        for r in records {
+            let Ok(Value::Obj(m)) = parse_str(r) else {
+                panic!()
+            };
+            let mut n = 0;
+            for x in segs {
+                for y in segs {
+                    for z in segs {
+                        for path in [x.to_string(), format!("{x}.{y}"), format!("{x}.{y}.{z}")] {
+                            let fast = lookup(&m, &path).map(|v| v as *const Value<'_>);
+                            let slow = reference(&m, &path).map(|v| v as *const Value<'_>);
+                            assert_eq!(fast, slow, "{r} {path}");
+                            n += fast.is_some() as usize;
+                        }
+                    }
+                }
+            }
+            assert!(n > 0);
         }
     }
 }
