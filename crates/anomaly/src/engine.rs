@@ -177,7 +177,7 @@ impl Extractor {
 struct Ctx<'a, E: ?Sized> {
     ev: &'a E,
     /// Raw field lookups already done for this event (several detectors read the same fields).
-    cache: core::cell::RefCell<Vec<(u64, Option<FieldValue<'a>>)>>,
+    cache: core::cell::RefCell<FieldCache<'a>>,
     ex: &'a [(String, String)],
     outcome: &'a Outcome,
     t: f64,
@@ -186,13 +186,42 @@ struct Ctx<'a, E: ?Sized> {
     report_p: f64,
 }
 
+/// Lookups of one event, on the stack: the first [`FieldCache::N`] fields a
+/// policy reads (more are looked up each time they are read).
+struct FieldCache<'a> {
+    n: usize,
+    keys: [u64; FieldCache::N],
+    vals: [Option<FieldValue<'a>>; FieldCache::N],
+}
+
+impl FieldCache<'_> {
+    const N: usize = 16;
+
+    fn new() -> Self {
+        FieldCache {
+            n: 0,
+            keys: [0; Self::N],
+            vals: [None; Self::N],
+        }
+    }
+}
+
 impl<'a, E: Event + ?Sized> Ctx<'a, E> {
     fn raw(&self, paths: &[String], key: u64) -> Option<FieldValue<'a>> {
-        if let Some((_, v)) = self.cache.borrow().iter().find(|(k, _)| *k == key) {
-            return *v;
+        {
+            let c = self.cache.borrow();
+            if let Some(i) = c.keys[..c.n].iter().position(|k| *k == key) {
+                return c.vals[i];
+            }
         }
         let v = paths.iter().find_map(|p| self.ev.field(p));
-        self.cache.borrow_mut().push((key, v));
+        let mut c = self.cache.borrow_mut();
+        if c.n < FieldCache::N {
+            let n = c.n;
+            c.keys[n] = key;
+            c.vals[n] = v;
+            c.n += 1;
+        }
         v
     }
 
@@ -1271,7 +1300,7 @@ impl Engine {
         let learning = self.events <= lp.period_events || t - self.first_t < lp.period_secs;
         let ctx = Ctx {
             ev: event,
-            cache: core::cell::RefCell::new(Vec::with_capacity(16)),
+            cache: core::cell::RefCell::new(FieldCache::new()),
             ex: &ex,
             outcome: &self.policy.outcome,
             t,
@@ -1281,13 +1310,14 @@ impl Engine {
         };
         let mut hits: Vec<Hit> = Vec::new();
         // profile groups: read the profile once, let detectors use it, write it back
-        let mut profs: Vec<Option<(u64, String, Profile)>> = Vec::with_capacity(self.groups.len());
+        let mut profs: Vec<Option<(u64, Cow<'_, str>, Profile)>> =
+            Vec::with_capacity(self.groups.len());
         for g in &mut self.groups {
             match ctx.get(&g.entity) {
                 Some(e) => {
                     let k = hash_str(SEED_ENT, &e);
                     let (p, _) = g.table.entry(k);
-                    profs.push(Some((k, e.into_owned(), *p)));
+                    profs.push(Some((k, e, *p)));
                 }
                 None => profs.push(None),
             }
@@ -1657,12 +1687,12 @@ impl Engine {
 
 impl Det {
     #[allow(clippy::too_many_arguments)]
-    fn run<E: Event + ?Sized>(
+    fn run<'a, E: Event + ?Sized>(
         &mut self,
         di: usize,
-        c: &Ctx<'_, E>,
+        c: &Ctx<'a, E>,
         groups: &mut [Group],
-        profs: &mut [Option<(u64, String, Profile)>],
+        profs: &mut [Option<(u64, Cow<'a, str>, Profile)>],
         hits: &mut Vec<Hit>,
         name: &str,
     ) {
@@ -1765,21 +1795,20 @@ impl Det {
                 };
                 let cms = &mut groups[x.group].cms;
                 let ready = !c.learning && prof.n >= c.min_events;
-                let vals: Vec<(usize, &FieldRef, Cow<'_, str>, u64)> = x
-                    .features
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(fi, f)| {
-                        let v = c.get(f)?;
+                // At most 8 features (the policy checks): no allocation per event.
+                let mut vals: [Option<(usize, &FieldRef, Cow<'_, str>, u64)>; 8] =
+                    [const { None }; 8];
+                for ((fi, f), slot) in x.features.iter().enumerate().zip(vals.iter_mut()) {
+                    if let Some(v) = c.get(f) {
                         let key = combine(combine(*ek, (di * 16 + fi) as u64), hash_str(11, &v));
-                        Some((fi, f, v, key))
-                    })
-                    .collect();
+                        *slot = Some((fi, f, v, key));
+                    }
+                }
                 // Each feature's counters are a cache miss in a sketch of
                 // megabytes: read them all first, so that the misses are in
                 // flight together, not one after another in the loop below.
-                core::hint::black_box(vals.iter().fold(0u32, |a, v| a ^ cms.get(v.3)));
-                for (fi, f, v, key) in vals {
+                core::hint::black_box(vals.iter().flatten().fold(0u32, |a, v| a ^ cms.get(v.3)));
+                for (fi, f, v, key) in vals.into_iter().flatten() {
                     let before = cms.add(key);
                     let d = prof.distinct[fi] as f64;
                     let n = prof.n as f64;
@@ -1790,7 +1819,7 @@ impl Det {
                             let p = (d + 1.0) / (n + 2.0);
                             hits.push(Hit {
                                 det: di,
-                                entity: ent.clone(),
+                                entity: ent.to_string(),
                                 feature: f.name.clone(),
                                 observed: clip(&v, 128),
                                 expected: if d as u64 == 1 {
@@ -1814,7 +1843,7 @@ impl Det {
                             if p < c.report_p {
                                 hits.push(Hit {
                                     det: di,
-                                    entity: ent.clone(),
+                                    entity: ent.to_string(),
                                     feature: f.name.clone(),
                                     observed: clip(&v, 128),
                                     expected: "a common value".into(),
@@ -1871,7 +1900,7 @@ impl Det {
                 let now = hhmm(t);
                 hits.push(Hit {
                     det: di,
-                    entity: ent.clone(),
+                    entity: ent.to_string(),
                     feature: "hour".into(),
                     observed: now.clone(),
                     expected: range.clone(),

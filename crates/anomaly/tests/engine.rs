@@ -400,3 +400,33 @@ fn readme_policy_example_is_a_valid_policy() {
         None,
     );
 }
+
+#[test]
+fn more_fields_than_the_per_event_cache_holds() {
+    // 20 single-event rules on 20 different fields: past the 16 lookups an
+    // event caches, fields are looked up again each time, with the same result.
+    let dets: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                r#"{{"type":"threshold","name":"r{i}","where":[{{"field":"f{i}","eq":"x"}}],"group_by":"g{i}","window_secs":60,"threshold":0}}"#
+            )
+        })
+        .collect();
+    let p = Policy::parse(&format!(
+        r#"{{"version":1,"alerting":{{"max_reasons":20}},"detectors":[{}]}}"#,
+        dets.join(",")
+    ))
+    .unwrap();
+    let mut e = Engine::new(p);
+    let mut ev = serde_json::Map::new();
+    for i in 0..20 {
+        ev.insert(format!("f{i}"), json!("x"));
+        ev.insert(format!("g{i}"), json!(format!("k{i}")));
+    }
+    let v = e.score(&serde_json::Value::Object(ev), None);
+    let mut fired: Vec<String> = v.reasons.iter().map(|r| r.detector.clone()).collect();
+    fired.sort();
+    let mut want: Vec<String> = (0..20).map(|i| format!("r{i}")).collect();
+    want.sort();
+    assert_eq!(fired, want, "{}", v.to_json());
+}
