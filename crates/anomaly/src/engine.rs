@@ -1358,7 +1358,7 @@ impl Engine {
             }
         }
         let learning = ctx.learning;
-        drop(ctx);
+        // `ctx` (which borrows `ex`) is not used past this point.
         self.ex_buf = ex;
         if allowed_all {
             return Verdict::none();
@@ -1685,6 +1685,9 @@ impl Engine {
     }
 }
 
+/// One `new_value` feature of an event: index, field, value, sketch key.
+type FeatureValue<'a> = (usize, &'a FieldRef, Cow<'a, str>, u64);
+
 impl Det {
     #[allow(clippy::too_many_arguments)]
     fn run<'a, E: Event + ?Sized>(
@@ -1796,8 +1799,7 @@ impl Det {
                 let cms = &mut groups[x.group].cms;
                 let ready = !c.learning && prof.n >= c.min_events;
                 // At most 8 features (the policy checks): no allocation per event.
-                let mut vals: [Option<(usize, &FieldRef, Cow<'_, str>, u64)>; 8] =
-                    [const { None }; 8];
+                let mut vals: [Option<FeatureValue<'_>>; 8] = [const { None }; 8];
                 for ((fi, f), slot) in x.features.iter().enumerate().zip(vals.iter_mut()) {
                     if let Some(v) = c.get(f) {
                         let key = combine(combine(*ek, (di * 16 + fi) as u64), hash_str(11, &v));
