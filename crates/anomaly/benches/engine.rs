@@ -3,33 +3,10 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use logseal_anomaly::{Engine, FieldValue, Policy};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn events(n: usize, users: usize) -> Vec<Value> {
-    let mut x: u64 = 0x1234_5678;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    (0..n)
-        .map(|i| {
-            let r = next();
-            let u = (r % users as u64) as usize;
-            let action = ["login", "read", "write", "delete"][((r >> 16) % 4) as usize];
-            let t = 1_704_067_200 + (i as u64) / 10; // 10 events per second
-            json!({
-                "@timestamp": t,
-                "user": {"name": format!("user{u}"), "roles": if u.is_multiple_of(10) { "admin" } else { "staff" }},
-                "source": {"ip": format!("10.{}.{}.{}", u % 7, (r >> 8) % 3, u % 250),
-                           "geo": {"country_iso_code": "DE"}},
-                "event": {"action": action,
-                          "outcome": if (r >> 20) % 20 == 0 { "failure" } else { "success" }},
-                "user_agent": {"original": "Mozilla/5.0"}
-            })
-        })
-        .collect()
+    logseal_anomaly::testkit::bench_events(n, users)
 }
 
 fn bench(c: &mut Criterion) {

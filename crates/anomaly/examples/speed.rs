@@ -10,36 +10,8 @@
 //! `parsed` skips the first figure.
 
 use logseal_anomaly::{Engine, Policy};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Instant;
-
-fn events(n: usize, users: usize) -> Vec<Value> {
-    // same generator as benches/engine.rs
-    let mut x: u64 = 0x1234_5678;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    (0..n)
-        .map(|i| {
-            let r = next();
-            let u = (r % users as u64) as usize;
-            let action = ["login", "read", "write", "delete"][((r >> 16) % 4) as usize];
-            let t = 1_704_067_200 + (i as u64) / 10;
-            json!({
-                "@timestamp": t,
-                "user": {"name": format!("user{u}"), "roles": if u.is_multiple_of(10) { "admin" } else { "staff" }},
-                "source": {"ip": format!("10.{}.{}.{}", u % 7, (r >> 8) % 3, u % 250),
-                           "geo": {"country_iso_code": "DE"}},
-                "event": {"action": action,
-                          "outcome": if (r >> 20) % 20 == 0 { "failure" } else { "success" }},
-                "user_agent": {"original": "Mozilla/5.0"}
-            })
-        })
-        .collect()
-}
 
 fn cpu_secs() -> f64 {
     // user + system time of this process from /proc (Linux); wall clock elsewhere
@@ -59,7 +31,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(500_000);
-    let evs = events(n, 10_000);
+    let evs = logseal_anomaly::testkit::bench_events(n, 10_000);
     let policy = Policy::preset("default").unwrap();
     let mut warm = Engine::new(policy.clone());
     for e in &evs {

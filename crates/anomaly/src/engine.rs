@@ -2312,6 +2312,35 @@ impl Gauge {
     }
 }
 
+/// The session an event belongs to (`sequence`, `composition`).
+struct SessionEvent<'a> {
+    /// The session field's value, `*` without one.
+    name: Cow<'a, str>,
+    /// The event matches `end_where`.
+    is_end: bool,
+    /// The session's key in the detector's table.
+    key: u64,
+}
+
+/// `None` when the event does not pass the detector's `where`.
+fn session_event<'a, E: Event + ?Sized>(
+    c: &Ctx<'a, E>,
+    filter: &[CCond],
+    session: &FieldRef,
+    end: &[CCond],
+    di: usize,
+) -> Option<SessionEvent<'a>> {
+    if !c.all(filter) {
+        return None;
+    }
+    let name = c.get(session).unwrap_or(Cow::Borrowed("*"));
+    Some(SessionEvent {
+        key: hash_str(SEED_GROUP + di as u64, &name),
+        is_end: !end.is_empty() && c.all(end),
+        name,
+    })
+}
+
 const UNKNOWN: u16 = u16::MAX - 1;
 /// Longest stored template key (longer keys are clipped).
 const KEY_MAX: usize = 128;
@@ -2377,12 +2406,15 @@ impl Sequence {
         hits: &mut Vec<Hit>,
         dseed: u64,
     ) {
-        if !c.all(&self.filter) {
+        let Some(SessionEvent {
+            name: sess,
+            is_end,
+            key: skey,
+        }) = session_event(c, &self.filter, &self.session, &self.end, di)
+        else {
             return;
-        }
+        };
         let learn = c.learning || self.online;
-        let sess: Cow<'_, str> = c.get(&self.session).unwrap_or(Cow::Borrowed("*"));
-        let is_end = !self.end.is_empty() && c.all(&self.end);
         let (id, _new) = if is_end {
             (END, false)
         } else {
@@ -2391,7 +2423,6 @@ impl Sequence {
                 None => return,
             }
         };
-        let skey = hash_str(SEED_GROUP + di as u64, &sess);
         let hist = *self.sessions.entry(skey).0;
         let seed = SEED_GROUP + di as u64;
         // template rarity (order 0)
@@ -2633,13 +2664,15 @@ impl Composition {
         hits: &mut Vec<Hit>,
         dseed: u64,
     ) {
-        if !c.all(&self.filter) {
+        let Some(SessionEvent {
+            name: sess,
+            is_end,
+            key: skey,
+        }) = session_event(c, &self.filter, &self.session, &self.end, di)
+        else {
             return;
-        }
+        };
         let learn = c.learning || self.online;
-        let sess: Cow<'_, str> = c.get(&self.session).unwrap_or(Cow::Borrowed("*"));
-        let is_end = !self.end.is_empty() && c.all(&self.end);
-        let skey = hash_str(SEED_GROUP + di as u64, &sess);
         let scoring = !c.learning && self.ended > 0;
         if is_end {
             let s = self.sessions.get(skey).copied().unwrap_or_default();

@@ -4,38 +4,20 @@
 //!
 //! `cargo run -p logseal-pipeline --release --example score_speed [events] [passes]`
 //!
-//! Same event generator as `logseal-anomaly`'s `examples/speed.rs` and
-//! `benches/engine.rs` (10,000 users, 4 actions, 5% failures). The engine is
-//! restored from a warm snapshot for each pass; parsing alone is timed in the
-//! same run and subtracted, so the figure is scoring only.
+//! Same events as `logseal-anomaly`'s `examples/speed.rs` and
+//! `benches/engine.rs` (`testkit::bench_events`: 10,000 users, 4 actions,
+//! 5% failures). The engine is restored from a warm snapshot for each pass;
+//! parsing alone is timed in the same run and subtracted, so the figure is
+//! scoring only.
 
 use logseal_anomaly::{Engine, Policy};
 use logseal_core::json::{self, Value};
 use logseal_pipeline::Members;
 
 fn lines(n: usize, users: usize) -> Vec<String> {
-    let mut x: u64 = 0x1234_5678;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    (0..n)
-        .map(|i| {
-            let r = next();
-            let u = (r % users as u64) as usize;
-            let action = ["login", "read", "write", "delete"][((r >> 16) % 4) as usize];
-            let t = 1_704_067_200 + (i as u64) / 10;
-            format!(
-                r#"{{"@timestamp":{t},"event":{{"action":"{action}","outcome":"{}"}},"source":{{"geo":{{"country_iso_code":"DE"}},"ip":"10.{}.{}.{}"}},"user":{{"name":"user{u}","roles":"{}"}},"user_agent":{{"original":"Mozilla/5.0"}}}}"#,
-                if (r >> 20) % 20 == 0 { "failure" } else { "success" },
-                u % 7,
-                (r >> 8) % 3,
-                u % 250,
-                if u.is_multiple_of(10) { "admin" } else { "staff" },
-            )
-        })
+    logseal_anomaly::testkit::bench_events(n, users)
+        .iter()
+        .map(|v| v.to_string())
         .collect()
 }
 
