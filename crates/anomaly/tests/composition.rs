@@ -63,6 +63,18 @@ fn learned(online: bool) -> Engine {
     e
 }
 
+/// A restored engine writes back exactly the snapshot it read.
+fn assert_same_snapshot(r: &Engine, snap: &[u8]) {
+    let again = r.snapshot();
+    let d = (0..snap.len().min(again.len())).find(|&i| snap[i] != again[i]);
+    assert!(
+        again.len() == snap.len() && d.is_none(),
+        "{} vs {} bytes, first difference at {d:?}",
+        snap.len(),
+        again.len()
+    );
+}
+
 fn flagged(v: &[Verdict]) -> Vec<usize> {
     (0..v.len())
         .filter(|&i| v[i].severity > Severity::None)
@@ -166,14 +178,7 @@ fn snapshot_restore_keeps_the_combinations_and_open_sessions() {
     let snap = e.snapshot();
     let mut r = Engine::new(policy(true, 1024));
     r.restore(&snap).expect("restore");
-    let again = r.snapshot();
-    let d = (0..snap.len().min(again.len())).find(|&i| snap[i] != again[i]);
-    assert!(
-        again.len() == snap.len() && d.is_none(),
-        "{} vs {} bytes, first difference at {d:?}",
-        snap.len(),
-        again.len()
-    );
+    assert_same_snapshot(&r, &snap);
     for eng in [&mut e, &mut r] {
         // the open session continues: {open, write, read} is new
         let v = session(eng, "open1", &["read"], false);
@@ -211,14 +216,7 @@ fn max_compositions_bounds_the_learned_state() {
     let snap = e.snapshot();
     let mut r = Engine::new(policy(true, 2));
     r.restore(&snap).unwrap();
-    let again = r.snapshot();
-    let d = (0..snap.len().min(again.len())).find(|&i| snap[i] != again[i]);
-    assert!(
-        again.len() == snap.len() && d.is_none(),
-        "{} vs {} bytes, first difference at {d:?}",
-        snap.len(),
-        again.len()
-    );
+    assert_same_snapshot(&r, &snap);
 }
 
 #[test]
