@@ -444,7 +444,7 @@ pub struct Sealer {
     /// SHA-256 provided by the host, for entry and node hashes (see
     /// [`Sealer::set_sha256_fold`]).
     sha256: Option<Sha256Fold>,
-    /// The entry's bytes, when `sha256` needs them in one piece.
+    /// The entry's bytes after the leaf prefix 0x00 (reused per record).
     entry: Vec<u8>,
     /// Reused buffer for the seal member.
     seal_buf: Vec<u8>,
@@ -686,24 +686,18 @@ impl Sealer {
         let _ = self.canon.object(&text);
     }
 
-    /// The seal member's value, written by hand in canonical order (`after`,
-    /// `cp`, `epoch`, `hash`, `lost`, `prev`, `seq`, `stream`, `tag`, `time`,
-    /// `v`). `hash` and `cp` are absent from the bytes that are hashed.
-    /// Write the seal member; returns where in `out` a `cp` and a `hash`
-    /// member belong (where they are, when `m` has them).
+    /// The seal member's value as hashed, written by hand in canonical order
+    /// (`after`, `cp`, `epoch`, `hash`, `lost`, `prev`, `seq`, `stream`,
+    /// `tag`, `time`, `v`) without `hash` and `cp`, which the hashed bytes
+    /// lack; returns the offsets in `out` where `cp` and `hash` belong in the
+    /// stored line.
     fn write_seal_member(
         &self,
         m: &SealMember<'_>,
         input: &Input<'_>,
         out: &mut Vec<u8>,
     ) -> (usize, usize) {
-        let SealMember {
-            seq,
-            lost,
-            prev,
-            hash,
-            cp,
-        } = *m;
+        let SealMember { seq, lost, prev } = *m;
         out.push(b'{');
         if seq == 0
             && let Some(a) = &self.after
@@ -717,20 +711,10 @@ impl Sealer {
             out.extend_from_slice(b"},");
         }
         let cp_at = out.len();
-        if let Some(cp) = cp {
-            out.extend_from_slice(b"\"cp\":");
-            json::write_string(cp, out);
-            out.push(b',');
-        }
         out.extend_from_slice(b"\"epoch\":");
         json::write_string(&self.state.epoch, out);
         out.push(b',');
         let hash_at = out.len();
-        if let Some(h) = hash {
-            out.extend_from_slice(b"\"hash\":\"");
-            push_b64(h, out);
-            out.extend_from_slice(b"\",");
-        }
         if let Some(l) = lost {
             out.extend_from_slice(b"\"lost\":{\"from\":");
             json::write_uint(l.from, out);
@@ -782,8 +766,6 @@ impl Sealer {
             seq,
             lost: lost.as_ref(),
             prev: prev.as_ref(),
-            hash: None,
-            cp: None,
         };
         let (cp_at, hash_at) = self.write_seal_member(&m, &input, &mut seal);
         // The entry's bytes, once, after the leaf prefix 0x00: the stored
@@ -829,12 +811,10 @@ impl Sealer {
             json::write_string(cp, &mut cp_member);
             cp_member.push(b',');
         }
-        let mut hash_member = [0u8; 54];
-        hash_member[..8].copy_from_slice(b"\"hash\":\"");
-        let mut b64 = Vec::with_capacity(44);
-        push_b64(&hash, &mut b64);
-        hash_member[8..52].copy_from_slice(&b64);
-        hash_member[52..].copy_from_slice(b"\",");
+        let mut hash_member = Vec::with_capacity(54);
+        hash_member.extend_from_slice(b"\"hash\":\"");
+        push_b64(&hash, &mut hash_member);
+        hash_member.extend_from_slice(b"\",");
         let (cp_at, hash_at) = (seal_at + cp_at, seal_at + hash_at);
         let mut line = Vec::with_capacity(entry.len() - 1 + cp_member.len() + hash_member.len());
         line.extend_from_slice(&entry[1..cp_at]);
@@ -861,10 +841,6 @@ struct SealMember<'a> {
     seq: u64,
     lost: Option<&'a Lost>,
     prev: Option<&'a Hash>,
-    /// Absent from the hashed bytes.
-    hash: Option<&'a Hash>,
-    /// Absent from the hashed bytes.
-    cp: Option<&'a str>,
 }
 
 /// Append the base64 of a hash without allocating.
