@@ -1656,7 +1656,8 @@ impl Engine {
                     }
                     for i in 0..n {
                         let k = r.str()?;
-                        if k.len() > KEY_MAX || x.keys.insert(k.clone(), i as u8).is_some() {
+                        // A clipped key ends with "…" (3 bytes) after KEY_MAX.
+                        if k.len() > KEY_MAX + 3 || x.keys.insert(k.clone(), i as u8).is_some() {
                             return Err(StateError::Corrupt("bad composition template"));
                         }
                         x.key_names.push(k);
@@ -2617,17 +2618,18 @@ struct Composition {
 
 impl Composition {
     fn bit_of(&mut self, v: &str, learn: bool) -> usize {
-        let v = if v.len() > KEY_MAX {
-            clip(v, KEY_MAX)
+        let v: Cow<'_, str> = if v.len() > KEY_MAX {
+            Cow::Owned(clip(v, KEY_MAX))
         } else {
-            v.to_string()
+            Cow::Borrowed(v)
         };
-        if let Some(&id) = self.keys.get(&v) {
+        if let Some(&id) = self.keys.get(&*v) {
             return id as usize;
         }
         if !learn || self.key_names.len() >= COMP_TEMPLATES {
             return COMP_TEMPLATES;
         }
+        let v = v.into_owned();
         let id = self.key_names.len();
         self.keys.insert(v.clone(), id as u8);
         self.key_names.push(v);

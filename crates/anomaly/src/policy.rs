@@ -500,9 +500,10 @@ fn d_max_compositions() -> usize {
 
 impl CompositionRule {
     /// Worst case of the learned state outside the per-session table: the
-    /// combinations (40 bytes each) and 255 template keys of at most 128 bytes.
+    /// combinations (40 bytes each) and 255 template keys of at most 131 bytes
+    /// (128, clipped with "…").
     pub fn reserve_bytes(&self) -> usize {
-        self.max_compositions * 40 + 255 * 2 * (128 + 48)
+        self.max_compositions * 40 + 255 * 2 * (131 + 48)
     }
 }
 fn d_topk() -> usize {
@@ -767,7 +768,7 @@ impl Policy {
             return Err(err(
                 "memory_budget_bytes",
                 format!(
-                    "must be at least {} bytes: sequence detectors reserve max_templates x {} bytes for templates, composition detectors max_compositions x 40 + 89,760 bytes, plus 64 KiB",
+                    "must be at least {} bytes: sequence detectors reserve max_templates x {} bytes for templates, composition detectors max_compositions x 40 + 91,290 bytes, plus 64 KiB",
                     reserve + (1 << 16),
                     crate::drain::MAX_TEMPLATE_BYTES
                 ),

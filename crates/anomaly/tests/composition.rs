@@ -238,3 +238,21 @@ fn policy_errors() {
     assert!(e.message.contains("history"), "{e}");
     assert!(Policy::parse(&base(r#","end_where":[{"field":"x","eq":1}]"#)).is_ok());
 }
+
+#[test]
+fn long_templates_are_clipped_alike_and_survive_a_snapshot() {
+    let long = "x".repeat(300);
+    let mut e = Engine::new(policy(true, 1024));
+    for i in 0..1000 {
+        session(&mut e, &format!("s{i}"), &["open", &long, "close"], true);
+    }
+    let snap = e.snapshot();
+    let mut r = Engine::new(policy(true, 1024));
+    r.restore(&snap)
+        .expect("a snapshot with a clipped template restores");
+    assert_same_snapshot(&r, &snap);
+    for eng in [&mut e, &mut r] {
+        let v = session(eng, "again", &[&long, "open", "close"], true);
+        assert_eq!(flagged(&v), Vec::<usize>::new(), "{}", v[0].to_json());
+    }
+}
