@@ -464,6 +464,18 @@ pub struct SequenceRule {
 fn d_hist() -> usize {
     3
 }
+fn d_topk() -> usize {
+    9
+}
+fn d_sim() -> f64 {
+    0.5
+}
+fn d_depth() -> usize {
+    4
+}
+fn d_max_templates() -> usize {
+    2048
+}
 
 /// Which event templates occur together in a session, regardless of order:
 /// a session whose templates form a combination no learned session had (or
@@ -505,18 +517,6 @@ impl CompositionRule {
     pub fn reserve_bytes(&self) -> usize {
         self.max_compositions * 40 + 255 * 2 * (131 + 48)
     }
-}
-fn d_topk() -> usize {
-    9
-}
-fn d_sim() -> f64 {
-    0.5
-}
-fn d_depth() -> usize {
-    4
-}
-fn d_max_templates() -> usize {
-    2048
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
