@@ -13,19 +13,6 @@ use logseal_anomaly::{Engine, Policy};
 use serde_json::Value;
 use std::time::Instant;
 
-fn cpu_secs() -> f64 {
-    // user + system time of this process from /proc (Linux); wall clock elsewhere
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let f: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
-            let ut: f64 = f.get(11)?.parse().ok()?;
-            let st: f64 = f.get(12)?.parse().ok()?;
-            Some((ut + st) / 100.0)
-        })
-        .unwrap_or(0.0)
-}
-
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
@@ -55,14 +42,17 @@ fn main() {
     let mut flagged = None;
     if !only_parsed {
         let mut engines: Vec<Engine> = (0..passes).map(|_| restored()).collect();
-        let (c0, w0) = (cpu_secs(), Instant::now());
+        let (c0, w0) = (logseal_anomaly::testkit::cpu_secs(), Instant::now());
         let mut f = 0usize;
         for e in &mut engines {
             for ev in &evs {
                 f += (e.score(ev, None).score > 0.0) as usize;
             }
         }
-        let (cpu, wall) = (cpu_secs() - c0, w0.elapsed().as_secs_f64());
+        let (cpu, wall) = (
+            logseal_anomaly::testkit::cpu_secs() - c0,
+            w0.elapsed().as_secs_f64(),
+        );
         println!(
             "in memory: {n} events × {passes}: {:.0} events per CPU-second ({cpu:.2} s CPU), {:.0} events/s wall clock; {} flagged per pass",
             total / cpu.max(1e-9),
@@ -77,7 +67,7 @@ fn main() {
     //    the same run and subtracted.
     let lines: Vec<String> = evs.iter().map(|v| v.to_string()).collect();
     drop(evs);
-    let c0 = cpu_secs();
+    let c0 = logseal_anomaly::testkit::cpu_secs();
     let mut keys = 0usize;
     for _ in 0..passes {
         for l in &lines {
@@ -85,9 +75,9 @@ fn main() {
             keys += v.as_object().map_or(0, |o| o.len());
         }
     }
-    let parse = cpu_secs() - c0;
+    let parse = logseal_anomaly::testkit::cpu_secs() - c0;
     let mut engines: Vec<Engine> = (0..passes).map(|_| restored()).collect();
-    let c0 = cpu_secs();
+    let c0 = logseal_anomaly::testkit::cpu_secs();
     let mut flagged2 = 0usize;
     for e in &mut engines {
         for l in &lines {
@@ -95,7 +85,7 @@ fn main() {
             flagged2 += (e.score(&v, None).score > 0.0) as usize;
         }
     }
-    let both = cpu_secs() - c0;
+    let both = logseal_anomaly::testkit::cpu_secs() - c0;
     assert!(
         flagged.is_none_or(|f| f == flagged2),
         "same verdicts either way"

@@ -156,3 +156,19 @@ pub fn bench_events(n: usize, users: usize) -> Vec<Value> {
         })
         .collect()
 }
+
+/// User + system CPU seconds of this process, from `/proc/self/stat`
+/// (Linux; 0 elsewhere): the throughput examples report events per
+/// CPU-second so that other load on the machine does not count.
+#[cfg(feature = "std")]
+pub fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let f: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
+            let ut: f64 = f.get(11)?.parse().ok()?;
+            let st: f64 = f.get(12)?.parse().ok()?;
+            Some((ut + st) / 100.0)
+        })
+        .unwrap_or(0.0)
+}

@@ -21,19 +21,6 @@ fn lines(n: usize, users: usize) -> Vec<String> {
         .collect()
 }
 
-fn cpu_secs() -> f64 {
-    // user + system time of this process from /proc (Linux)
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let f: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
-            let ut: f64 = f.get(11)?.parse().ok()?;
-            let st: f64 = f.get(12)?.parse().ok()?;
-            Some((ut + st) / 100.0)
-        })
-        .unwrap_or(0.0)
-}
-
 fn members<'a>(line: &'a str) -> Vec<(std::borrow::Cow<'a, str>, Value<'a>)> {
     match json::parse(line.as_bytes()) {
         Ok(Value::Obj(m)) => m,
@@ -65,22 +52,22 @@ fn main() {
         })
         .collect();
 
-    let c0 = cpu_secs();
+    let c0 = logseal_anomaly::testkit::cpu_secs();
     let mut keys = 0;
     for _ in 0..passes {
         for l in &lines {
             keys += members(l).len();
         }
     }
-    let parse = cpu_secs() - c0;
-    let c0 = cpu_secs();
+    let parse = logseal_anomaly::testkit::cpu_secs() - c0;
+    let c0 = logseal_anomaly::testkit::cpu_secs();
     let mut flagged = 0;
     for e in &mut engines {
         for l in &lines {
             flagged += (e.score(&Members(&members(l)), None).score > 0.0) as usize;
         }
     }
-    let both = cpu_secs() - c0;
+    let both = logseal_anomaly::testkit::cpu_secs() - c0;
     let total = (n * passes) as f64;
     let score = (both - parse).max(1e-9);
     println!(
