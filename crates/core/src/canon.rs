@@ -67,7 +67,18 @@ pub struct Canon {
     captured: Vec<Member>,
     /// Whether `captured` holds the members of an object value.
     has_captured: bool,
+    /// Objects still to read without trying the verbatim pass first (see
+    /// [`Canon::object_str`]).
+    skip_verbatim: u32,
+    /// Whether the last object was read by the verbatim pass.
+    verbatim: bool,
 }
+
+/// After a line that was not canonical already, how many lines are read
+/// without first trying the verbatim pass (the inputs of one source tend to
+/// be alike, so a pipeline's re-serialised records do not pay for a failed
+/// attempt each).
+const VERBATIM_BACKOFF: u32 = 64;
 
 impl Canon {
     /// A canonicaliser with empty buffers.
@@ -93,25 +104,69 @@ impl Canon {
     }
 
     /// [`Canon::object`] on text known to be UTF-8.
+    ///
+    /// Text that is canonical already (every stored sealed line, unless a
+    /// pipeline re-serialised it) is first read by a pass that only checks
+    /// that: it writes nothing per value and copies the text once at the
+    /// end, so members are spans of the text itself. Anything that would
+    /// change in canonical form (whitespace, member order, an escape or a
+    /// number written another way) ends that pass, and the writing pass
+    /// reads the text again; after such a miss the next
+    /// [`VERBATIM_BACKOFF`] objects go straight to the writing pass. Both
+    /// passes give the same members, names and canonical bytes.
     pub fn object_str(&mut self, text: &str) -> Result<(), Rejected> {
+        if self.skip_verbatim == 0 {
+            if self.read_object::<true>(text).is_ok() {
+                self.out.clear();
+                self.out.extend_from_slice(text.as_bytes());
+                self.verbatim = true;
+                return Ok(());
+            }
+            self.skip_verbatim = VERBATIM_BACKOFF;
+        } else {
+            self.skip_verbatim -= 1;
+        }
+        self.verbatim = false;
+        self.read_object::<false>(text)
+    }
+
+    /// [`Canon::object`] by the writing pass alone (for tests that compare
+    /// the two passes).
+    #[doc(hidden)]
+    pub fn object_rewriting(&mut self, input: &[u8]) -> Result<(), Rejected> {
+        let text = core::str::from_utf8(input).map_err(|_| Rejected)?;
+        self.verbatim = false;
+        self.read_object::<false>(text)
+    }
+
+    /// Whether the last object read was canonical already, so its
+    /// [`Canon::output`] is the input text (for tests).
+    #[doc(hidden)]
+    pub fn was_verbatim(&self) -> bool {
+        self.verbatim
+    }
+
+    /// Read one object; with `V`, only if it is canonical already (see
+    /// [`Canon::object_str`]), positions then being offsets in `text`.
+    fn read_object<const V: bool>(&mut self, text: &str) -> Result<(), Rejected> {
         let input = text.as_bytes();
         self.out.clear();
         self.keys.clear();
         self.members.clear();
         self.captured.clear();
         self.has_captured = false;
-        let mut r = Reader {
+        let mut r = Reader::<V> {
             c: self,
             s: text,
             b: input,
             i: 0,
         };
-        r.ws();
+        r.skip_ws();
         if r.b.get(r.i) != Some(&b'{') {
             return Err(Rejected);
         }
         r.object(1, true)?;
-        r.ws();
+        r.skip_ws();
         if r.i != r.b.len() {
             return Err(Rejected);
         }
@@ -124,15 +179,15 @@ impl Canon {
         self.keys.clear();
         self.members.clear();
         let text = core::str::from_utf8(input).map_err(|_| Rejected)?;
-        let mut r = Reader {
+        let mut r = Reader::<false> {
             c: self,
             s: text,
             b: input,
             i: 0,
         };
-        r.ws();
+        r.skip_ws();
         r.value(0)?;
-        r.ws();
+        r.skip_ws();
         if r.i != r.b.len() {
             return Err(Rejected);
         }
@@ -274,22 +329,67 @@ pub(crate) fn special(w: u64) -> bool {
     (zero(q) | zero(bs) | ctl) != 0
 }
 
-struct Reader<'c, 'a> {
+/// One pass over an input. With `V` (verbatim) it writes nothing and fails
+/// where the canonical bytes would differ from the input; positions in
+/// [`Member`] are then offsets in the input (see [`Canon::object_str`]).
+struct Reader<'c, 'a, const V: bool> {
     c: &'c mut Canon,
     s: &'a str,
     b: &'a [u8],
     i: usize,
 }
 
-impl Reader<'_, '_> {
+impl<const V: bool> Reader<'_, '_, V> {
+    /// Skip whitespace (around the top-level value, where it is allowed
+    /// in either pass).
     #[inline(always)]
-    fn ws(&mut self) {
+    fn skip_ws(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
             if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
                 self.i += 1;
             } else {
                 break;
             }
+        }
+    }
+
+    /// Skip whitespace inside the value: none is canonical.
+    #[inline(always)]
+    fn ws(&mut self) -> R {
+        if V {
+            match self.b.get(self.i) {
+                Some(b' ' | b'\n' | b'\r' | b'\t') => Err(Rejected),
+                _ => Ok(()),
+            }
+        } else {
+            self.skip_ws();
+            Ok(())
+        }
+    }
+
+    /// Where the next canonical byte goes: the output's end, or in the
+    /// verbatim pass the input position.
+    #[inline(always)]
+    fn pos(&self) -> usize {
+        if V { self.i } else { self.c.out.len() }
+    }
+
+    /// Write one structural byte (the verbatim pass has it in the input).
+    #[inline(always)]
+    fn emit(&mut self, b: u8) {
+        if !V {
+            self.c.out.push(b);
+        }
+    }
+
+    /// A decoded name as stored by [`Member::ks`]/[`Member::ke`].
+    fn name(&self, ks: usize, ke: usize, escaped: bool) -> &[u8] {
+        if escaped {
+            &self.c.keys[ks..ke]
+        } else if V {
+            &self.b[ks..ke]
+        } else {
+            &self.c.out[ks..ke]
         }
     }
 
@@ -309,7 +409,9 @@ impl Reader<'_, '_> {
     fn lit(&mut self, word: &'static [u8]) -> R {
         if self.b[self.i..].starts_with(word) {
             self.i += word.len();
-            self.c.out.extend_from_slice(word);
+            if !V {
+                self.c.out.extend_from_slice(word);
+            }
             Ok(())
         } else {
             Err(Rejected)
@@ -335,7 +437,9 @@ impl Reader<'_, '_> {
         while let Some(&c) = b.get(i) {
             match c {
                 b'"' => {
-                    self.c.out.extend_from_slice(&b[start..=i]);
+                    if !V {
+                        self.c.out.extend_from_slice(&b[start..=i]);
+                    }
                     self.i = i + 1;
                     return Ok(None);
                 }
@@ -350,7 +454,17 @@ impl Reader<'_, '_> {
         // Escapes: decode, then write RFC 8785's escaping.
         let (s, end) = json::decode_string(self.s, start).map_err(|_| Rejected)?;
         self.i = end;
-        json::write_string(&s, &mut self.c.out);
+        if V {
+            // Canonical only if written exactly as RFC 8785 escapes it.
+            let tmp = &mut self.c.tmp;
+            tmp.clear();
+            json::write_string(&s, tmp);
+            if tmp[..] != b[start..end] {
+                return Err(Rejected);
+            }
+        } else {
+            json::write_string(&s, &mut self.c.out);
+        }
         if as_key {
             let ks = self.c.keys.len();
             self.c.keys.extend_from_slice(s.as_bytes());
@@ -376,63 +490,60 @@ impl Reader<'_, '_> {
         let base = self.c.members.len();
         let obj_start = self.c.out.len();
         if !top {
-            self.c.out.push(b'{');
+            self.emit(b'{');
         }
-        self.ws();
+        self.ws()?;
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
             if !top {
-                self.c.out.push(b'}');
+                self.emit(b'}');
             }
             return Ok(());
         }
         loop {
-            self.ws();
+            self.ws()?;
             if self.b.get(self.i) != Some(&b'"') {
                 return Err(Rejected);
             }
             if self.c.members.len() > base && !top {
-                self.c.out.push(b',');
+                self.emit(b',');
             }
-            let start = self.c.out.len();
+            let start = self.pos();
             let (ks, ke, escaped) = match self.string_inner(true)? {
-                None => (start + 1, self.c.out.len() - 1, false),
+                None => (start + 1, self.pos() - 1, false),
                 Some((ks, ke)) => (ks, ke, true),
             };
-            self.ws();
+            self.ws()?;
             if self.b.get(self.i) != Some(&b':') {
                 return Err(Rejected);
             }
+            let colon = self.pos();
             self.i += 1;
-            let colon = self.c.out.len();
-            self.c.out.push(b':');
-            self.ws();
+            self.emit(b':');
+            self.ws()?;
             let vstart = self.i;
             let want = top
                 && self.b.get(self.i) == Some(&b'{')
-                && self.c.capture.is_some_and(|name| {
-                    let k = if escaped {
-                        &self.c.keys[ks..ke]
-                    } else {
-                        &self.c.out[ks..ke]
-                    };
-                    k == name.as_bytes()
-                });
+                && self
+                    .c
+                    .capture
+                    .is_some_and(|name| self.name(ks, ke, escaped) == name.as_bytes());
             if want {
                 self.object_inner(depth + 1, false, true)?;
             } else {
                 self.value(depth)?;
             }
+            let end = self.pos();
             self.c.members.push(Member {
                 start,
                 colon,
-                end: self.c.out.len(),
+                end,
                 ks,
                 ke,
                 escaped,
                 vin: (vstart, self.i),
             });
-            self.ws();
+            self.ws()?;
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
@@ -452,8 +563,10 @@ impl Reader<'_, '_> {
             ..
         } = &mut *self.c;
         let ms = &mut members[base..];
+        // Names are read from the input in the verbatim pass.
+        let src: &[u8] = if V { self.b } else { out };
         let cmp =
-            |a: &Member, b: &Member| utf16_cmp_bytes(key_of(a, out, keys), key_of(b, out, keys));
+            |a: &Member, b: &Member| utf16_cmp_bytes(key_of(a, src, keys), key_of(b, src, keys));
         let mut sorted = true;
         for w in ms.windows(2) {
             match cmp(&w[0], &w[1]) {
@@ -466,6 +579,9 @@ impl Reader<'_, '_> {
             }
         }
         if !sorted {
+            if V {
+                return Err(Rejected);
+            }
             ms.sort_unstable_by(cmp);
             if ms.windows(2).any(|w| cmp(&w[0], &w[1]) == Ordering::Equal) {
                 return Err(Rejected);
@@ -498,7 +614,7 @@ impl Reader<'_, '_> {
             *has_captured = true;
         }
         if !top {
-            self.c.out.push(b'}');
+            self.emit(b'}');
             self.c.members.truncate(base);
         }
         Ok(())
@@ -509,27 +625,27 @@ impl Reader<'_, '_> {
             return Err(Rejected);
         }
         self.i += 1;
-        self.c.out.push(b'[');
-        self.ws();
+        self.emit(b'[');
+        self.ws()?;
         if self.b.get(self.i) == Some(&b']') {
             self.i += 1;
-            self.c.out.push(b']');
+            self.emit(b']');
             return Ok(());
         }
         let mut first = true;
         loop {
-            self.ws();
+            self.ws()?;
             if !first {
-                self.c.out.push(b',');
+                self.emit(b',');
             }
             first = false;
             self.value(depth)?;
-            self.ws();
+            self.ws()?;
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
-                    self.c.out.push(b']');
+                    self.emit(b']');
                     return Ok(());
                 }
                 _ => return Err(Rejected),
@@ -582,24 +698,34 @@ impl Reader<'_, '_> {
             }
         }
         let text = &self.s[start..self.i];
-        let out = &mut self.c.out;
-        if integral {
-            if int_end - int_start <= 18 {
-                // Fits i64 and is already canonical, except `-0`.
-                if text == "-0" {
-                    out.push(b'0');
-                } else {
-                    out.extend_from_slice(text.as_bytes());
+        if integral && int_end - int_start <= 18 {
+            // Fits i64 and is already canonical, except `-0`.
+            if text == "-0" {
+                if V {
+                    return Err(Rejected);
                 }
-                return Ok(());
+                self.c.out.push(b'0');
+            } else if !V {
+                self.c.out.extend_from_slice(text.as_bytes());
             }
+            return Ok(());
+        }
+        // Otherwise the verbatim pass writes the canonical form aside and
+        // compares.
+        let out = if V {
+            self.c.tmp.clear();
+            &mut self.c.tmp
+        } else {
+            &mut self.c.out
+        };
+        if integral {
             if let Ok(i) = text.parse::<i64>() {
                 json::write_int(i, out);
-                return Ok(());
+                return self.same(start);
             }
             if !neg && let Ok(u) = text.parse::<u64>() {
                 json::write_uint(u, out);
-                return Ok(());
+                return self.same(start);
             }
         }
         let f = match text.parse::<f64>() {
@@ -620,6 +746,16 @@ impl Reader<'_, '_> {
             n - lead - trail
         };
         json::write_seal_float(f, sig <= 15 && f.is_normal(), out);
+        self.same(start)
+    }
+
+    /// In the verbatim pass, whether the canonical form written to `tmp`
+    /// is the input from `start` to here.
+    #[inline]
+    fn same(&self, start: usize) -> R {
+        if V && self.c.tmp[..] != self.b[start..self.i] {
+            return Err(Rejected);
+        }
         Ok(())
     }
 }

@@ -148,6 +148,121 @@ proptest! {
     }
 }
 
+/// Everything a caller can read from a [`Canon`] after an object.
+fn view(c: &Canon) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    for i in 0..c.len() {
+        v.push(c.key(i).to_vec());
+        v.push(c.member(i).to_vec());
+        v.push(c.value_of(i).to_vec());
+        v.push(format!("{:?}", c.input_span(i)).into_bytes());
+    }
+    if let Some(n) = c.nested() {
+        for i in 0..n.len() {
+            v.push(n.key(i).to_vec());
+            v.push(n.member(i).to_vec());
+            v.push(format!("{:?}", n.input_span(i)).into_bytes());
+        }
+    }
+    v
+}
+
+/// Reads `t` with the verbatim pass first (as `object` does) and with the
+/// writing pass alone: same acceptance, same members; returns whether the
+/// verbatim pass took it.
+fn both_passes(t: &[u8]) -> Result<bool, TestCaseError> {
+    let mut fast = Canon::capturing("_s");
+    let mut slow = Canon::capturing("_s");
+    let (a, b) = (fast.object(t), slow.object_rewriting(t));
+    prop_assert_eq!(a, b, "{:?}", String::from_utf8_lossy(t));
+    if a.is_ok() {
+        prop_assert_eq!(view(&fast), view(&slow), "{:?}", String::from_utf8_lossy(t));
+    }
+    Ok(a.is_ok() && fast.was_verbatim())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Canonical text (a stored sealed line, in effect) is taken by the
+    /// verbatim pass, and any change to it either still is canonical or
+    /// falls back to the writing pass with the same result; random
+    /// non-canonical text agrees too.
+    #[test]
+    fn verbatim_pass_agrees_with_writing_pass(
+        text in json_text(),
+        nested in json_text(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..3),
+    ) {
+        let raw = format!("{{\"z\":{text},\"_s\":{{\"k\":{nested},\"a\":1}},\"\\n\":0}}");
+        both_passes(raw.as_bytes())?;
+        let Some(canonical) = tree(raw.as_bytes()) else { return Ok(()) };
+        prop_assert!(both_passes(&canonical)?, "canonical text must be read verbatim: {:?}",
+            String::from_utf8_lossy(&canonical));
+        let mut b = canonical;
+        for (at, byte, op) in edits {
+            let i = at.index(b.len());
+            match op {
+                0 => b[i] = byte,
+                1 => { b.remove(i); }
+                _ => b.insert(i, byte),
+            }
+        }
+        both_passes(&b)?;
+    }
+}
+
+/// The verbatim pass on its own cases: each canonical text is taken by it,
+/// each near miss goes to the writing pass, and a reused `Canon` backs off
+/// after a miss and tries again later.
+#[test]
+fn verbatim_pass_cases() {
+    let verbatim = [
+        r#"{}"#,
+        r#"{"a":1}"#,
+        r#" {"a":[1,2,{"b":null}]} "#,
+        r#"{"a":"\"\\\b\f\n\r\t\u001f","b":-5}"#,
+        r#"{"\n":1,"a":1.5,"b":1e+21,"c":1e-7,"d":18446744073709551615}"#,
+        r#"{"a":"é€😀","é":1}"#,
+    ];
+    for t in verbatim {
+        assert!(both_passes(t.as_bytes()).unwrap(), "{t}");
+    }
+    let rewritten = [
+        r#"{ "a":1}"#,
+        r#"{"a" :1}"#,
+        r#"{"a":[1, 2]}"#,
+        r#"{"b":1,"a":2}"#,
+        r#"{"a":{"c":1,"b":2}}"#,
+        r#"{"a":"\/"}"#,
+        r#"{"a":"\u00e9"}"#,
+        r#"{"a":"\u001F"}"#,
+        r#"{"\u0061":1}"#,
+        r#"{"a":-0}"#,
+        r#"{"a":1.0}"#,
+        r#"{"a":1E+21}"#,
+        r#"{"a":1000000000000000000001}"#,
+        r#"{"a":123456789.123456789}"#,
+    ];
+    for t in rewritten {
+        assert!(!both_passes(t.as_bytes()).unwrap(), "{t}");
+    }
+    // A reused canonicaliser: after a miss, the next objects skip the
+    // verbatim pass for a while, then try it again.
+    let mut c = Canon::new();
+    c.object(br#"{"b":1,"a":2}"#).unwrap();
+    assert!(!c.was_verbatim());
+    c.object(br#"{"a":1}"#).unwrap();
+    assert!(!c.was_verbatim(), "backing off after a miss");
+    let mut n = 1;
+    while !c.was_verbatim() {
+        c.object(br#"{"a":1}"#).unwrap();
+        n += 1;
+        assert!(n < 1000);
+    }
+    assert_eq!(n, 65);
+}
+
 /// Every kind of ill-formed UTF-8 (overlong forms, surrogates, values past
 /// U+10FFFF, lone and missing continuation bytes; RFC 3629 §3), beside the
 /// well-formed edges, inside strings (among escapes, in the 8-byte scan and
