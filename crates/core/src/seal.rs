@@ -50,7 +50,9 @@ pub fn valid_epoch(epoch: &str) -> bool {
 /// whitespace (it becomes part of a checkpoint's origin line).
 pub fn valid_stream(stream: &str) -> bool {
     (1..=256).contains(&stream.len())
-        && !stream.chars().any(|c| c.is_whitespace() || c.is_control())
+        // Printable ASCII, the usual case, without decoding characters.
+        && (stream.bytes().all(|c| c.is_ascii_graphic())
+            || !stream.chars().any(|c| c.is_whitespace() || c.is_control()))
 }
 
 /// A fresh epoch ID from a wall-clock time and 32 random bits:
@@ -950,6 +952,30 @@ fn wrap<'a>(raw: &'a [u8], why: &str) -> Vec<(Cow<'a, str>, Value<'a>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_names() {
+        let long = "s".repeat(257);
+        for ok in ["a", "logseal.dev/audit", "é/x", "\u{1f600}", &long[1..]] {
+            assert!(valid_stream(ok), "{ok:?}");
+        }
+        // ASCII and Unicode whitespace and controls (the ASCII fast path
+        // must not let any through), empty, too long.
+        for bad in [
+            "",
+            "a b",
+            "a\u{a0}b",
+            "a\tb",
+            "a\nb",
+            "\u{7f}",
+            "a\u{85}b",
+            "a\u{2003}b",
+            "x\u{0}",
+            &long,
+        ] {
+            assert!(!valid_stream(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn host_sha256_gives_the_same_seals() {
