@@ -67,17 +67,19 @@ pub struct Canon {
     captured: Vec<Member>,
     /// Whether `captured` holds the members of an object value.
     has_captured: bool,
-    /// Objects still to read without trying the verbatim pass first (see
-    /// [`Canon::object_str`]).
+    /// Objects still to read without trying the verbatim pass first, and
+    /// the verbatim pass's misses in a row (see [`Canon::object_str`]).
     skip_verbatim: u32,
+    misses: u32,
     /// Whether the last object was read by the verbatim pass.
     verbatim: bool,
 }
 
-/// After a line that was not canonical already, how many lines are read
-/// without first trying the verbatim pass (the inputs of one source tend to
-/// be alike, so a pipeline's re-serialised records do not pay for a failed
-/// attempt each).
+/// After `n` objects in a row that the verbatim pass could not take, the
+/// next `min(2^n - 1, VERBATIM_BACKOFF)` objects go straight to the writing
+/// pass: an occasional miss costs one object, while a source whose records
+/// never are canonical (a pipeline that re-serialises) pays for a failed
+/// attempt once in 65 objects.
 const VERBATIM_BACKOFF: u32 = 64;
 
 impl Canon {
@@ -105,14 +107,17 @@ impl Canon {
 
     /// [`Canon::object`] on text known to be UTF-8.
     ///
-    /// Text that is canonical already (every stored sealed line, unless a
-    /// pipeline re-serialised it) is first read by a pass that only checks
-    /// that: it writes nothing per value and copies the text once at the
-    /// end, so members are spans of the text itself. Anything that would
-    /// change in canonical form (whitespace, member order, an escape or a
+    /// Text that is canonical already, but for the order of its top-level
+    /// members (every stored sealed line unless a pipeline re-serialised
+    /// it, and compact JSON whose nested objects happen to be in order), is
+    /// first read by a pass that only checks that: it writes nothing per
+    /// value and copies the text once at the end, so members are spans of
+    /// the text itself (the top level is only ever indexed in order, never
+    /// rewritten). Anything else that would change in canonical form
+    /// (whitespace inside, a nested object's member order, an escape or a
     /// number written another way) ends that pass, and the writing pass
-    /// reads the text again; after such a miss the next
-    /// [`VERBATIM_BACKOFF`] objects go straight to the writing pass. Both
+    /// reads the text again; after misses in a row the next objects go
+    /// straight to the writing pass for a while ([`VERBATIM_BACKOFF`]). Both
     /// passes give the same members, names and canonical bytes.
     pub fn object_str(&mut self, text: &str) -> Result<(), Rejected> {
         if self.skip_verbatim == 0 {
@@ -120,9 +125,13 @@ impl Canon {
                 self.out.clear();
                 self.out.extend_from_slice(text.as_bytes());
                 self.verbatim = true;
+                self.misses = 0;
                 return Ok(());
             }
-            self.skip_verbatim = VERBATIM_BACKOFF;
+            self.misses = self.misses.saturating_add(1);
+            self.skip_verbatim = (1u32 << self.misses.min(7))
+                .saturating_sub(1)
+                .min(VERBATIM_BACKOFF);
         } else {
             self.skip_verbatim -= 1;
         }
@@ -137,6 +146,12 @@ impl Canon {
         let text = core::str::from_utf8(input).map_err(|_| Rejected)?;
         self.verbatim = false;
         self.read_object::<false>(text)
+    }
+
+    /// How many objects will still skip the verbatim pass (for tests).
+    #[doc(hidden)]
+    pub fn verbatim_skip(&self) -> u32 {
+        self.skip_verbatim
     }
 
     /// Whether the last object read was canonical already, so its
@@ -579,7 +594,10 @@ impl<const V: bool> Reader<'_, '_, V> {
             }
         }
         if !sorted {
-            if V {
+            // The top level's members are only indexed in order (below), so
+            // the verbatim pass takes them in any order; not a nested
+            // object's, which would have to be rewritten.
+            if V && !top {
                 return Err(Rejected);
             }
             ms.sort_unstable_by(cmp);

@@ -224,6 +224,8 @@ fn verbatim_pass_cases() {
         r#"{"a":"\"\\\b\f\n\r\t\u001f","b":-5}"#,
         r#"{"\n":1,"a":1.5,"b":1e+21,"c":1e-7,"d":18446744073709551615}"#,
         r#"{"a":"é€😀","é":1}"#,
+        // The top level in any order: it is indexed, never rewritten.
+        r#"{"b":1,"a":{"x":[]},"\n":2}"#,
     ];
     for t in verbatim {
         assert!(both_passes(t.as_bytes()).unwrap(), "{t}");
@@ -232,8 +234,10 @@ fn verbatim_pass_cases() {
         r#"{ "a":1}"#,
         r#"{"a" :1}"#,
         r#"{"a":[1, 2]}"#,
-        r#"{"b":1,"a":2}"#,
+        r#"{"b":1,"a":2,"c":[1, 2]}"#,
         r#"{"a":{"c":1,"b":2}}"#,
+        r#"{"b":{"c":1,"b":2},"a":1}"#,
+        r#"{"b":1,"a":2,"b":3}"#,
         r#"{"a":"\/"}"#,
         r#"{"a":"\u00e9"}"#,
         r#"{"a":"\u001F"}"#,
@@ -247,20 +251,31 @@ fn verbatim_pass_cases() {
     for t in rewritten {
         assert!(!both_passes(t.as_bytes()).unwrap(), "{t}");
     }
-    // A reused canonicaliser: after a miss, the next objects skip the
-    // verbatim pass for a while, then try it again.
+    // A reused canonicaliser: after n misses in a row, the next
+    // min(2^n - 1, 64) objects skip the verbatim pass; a hit resets that.
+    let (bad, good) = (br#"{"a":{"c":1,"b":2}}"#, br#"{"a":1}"#);
     let mut c = Canon::new();
-    c.object(br#"{"b":1,"a":2}"#).unwrap();
-    assert!(!c.was_verbatim());
-    c.object(br#"{"a":1}"#).unwrap();
-    assert!(!c.was_verbatim(), "backing off after a miss");
-    let mut n = 1;
-    while !c.was_verbatim() {
-        c.object(br#"{"a":1}"#).unwrap();
-        n += 1;
-        assert!(n < 1000);
+    let mut skips = Vec::new();
+    for _ in 0..300 {
+        let before = c.verbatim_skip();
+        c.object(bad).unwrap();
+        if before == 0 {
+            skips.push(c.verbatim_skip());
+        }
     }
-    assert_eq!(n, 65);
+    assert_eq!(skips[..9], [1, 3, 7, 15, 31, 63, 64, 64, 64]);
+    while c.verbatim_skip() > 0 {
+        c.object(good).unwrap();
+        assert!(!c.was_verbatim());
+    }
+    c.object(good).unwrap();
+    assert!(c.was_verbatim());
+    c.object(bad).unwrap();
+    assert_eq!(c.verbatim_skip(), 1, "a hit resets the backoff");
+    c.object(good).unwrap();
+    assert!(!c.was_verbatim());
+    c.object(good).unwrap();
+    assert!(c.was_verbatim());
 }
 
 /// Every kind of ill-formed UTF-8 (overlong forms, surrogates, values past
