@@ -3,17 +3,23 @@
 //!
 //! [`json::parse`](crate::json::parse) + [`json::write_seal`](crate::json::write_seal)
 //! build a tree of every record and write it out again; that costs most of a
-//! seal or a verification. [`Canon`] instead writes each value's canonical
-//! bytes as it reads it, into one reused buffer:
+//! seal or a verification. [`Canon`] instead produces the canonical bytes as
+//! it reads, into one reused buffer, and most of them are the input's own:
 //!
 //! * a string without escapes is already canonical (its raw bytes between the
 //!   quotes are the string, and RFC 8785 escapes only what JSON forces anyone
-//!   to escape), so it is copied whole after a word-at-a-time scan;
+//!   to escape), so it is only scanned, a word at a time;
 //! * an integer literal that fits `i64`/`u64` is already canonical (`-0` aside);
 //!   a literal with at most 15 significant digits needs no rounding;
-//! * an object's members are written in input order and permuted only when
-//!   they are not sorted already. Canonical input (every stored sealed record)
-//!   is therefore copied, never rearranged.
+//! * an object's members stay in input order and are permuted only when they
+//!   are not sorted already. Canonical input (every stored sealed record) is
+//!   therefore copied, never rearranged.
+//!
+//! So the input is copied lazily, in runs: a run of canonical input bytes
+//! is copied once, where whitespace is left out, an escape or a number is
+//! rewritten, or an object closes, instead of token by token (a sealed line
+//! has some 40 tokens; each copy of a few bytes is a call, in WebAssembly a
+//! host-assisted one).
 //!
 //! The top-level object's members are left unsorted in the buffer with a
 //! sorted index, so the sealer can splice in its own members and the verifier
@@ -67,20 +73,7 @@ pub struct Canon {
     captured: Vec<Member>,
     /// Whether `captured` holds the members of an object value.
     has_captured: bool,
-    /// Objects still to read without trying the verbatim pass first, and
-    /// the verbatim pass's misses in a row (see [`Canon::object_str`]).
-    skip_verbatim: u32,
-    misses: u32,
-    /// Whether the last object was read by the verbatim pass.
-    verbatim: bool,
 }
-
-/// After `n` objects in a row that the verbatim pass could not take, the
-/// next `min(2^n - 1, VERBATIM_BACKOFF)` objects go straight to the writing
-/// pass: an occasional miss costs one object, while a source whose records
-/// never are canonical (a pipeline that re-serialises) pays for a failed
-/// attempt once in 65 objects.
-const VERBATIM_BACKOFF: u32 = 64;
 
 impl Canon {
     /// A canonicaliser with empty buffers.
@@ -106,81 +99,27 @@ impl Canon {
     }
 
     /// [`Canon::object`] on text known to be UTF-8.
-    ///
-    /// Text that is canonical already, but for the order of its top-level
-    /// members (every stored sealed line unless a pipeline re-serialised
-    /// it, and compact JSON whose nested objects happen to be in order), is
-    /// first read by a pass that only checks that: it writes nothing per
-    /// value and copies the text once at the end, so members are spans of
-    /// the text itself (the top level is only ever indexed in order, never
-    /// rewritten). Anything else that would change in canonical form
-    /// (whitespace inside, a nested object's member order, an escape or a
-    /// number written another way) ends that pass, and the writing pass
-    /// reads the text again; after misses in a row the next objects go
-    /// straight to the writing pass for a while ([`VERBATIM_BACKOFF`]). Both
-    /// passes give the same members, names and canonical bytes.
     pub fn object_str(&mut self, text: &str) -> Result<(), Rejected> {
-        if self.skip_verbatim == 0 {
-            if self.read_object::<true>(text).is_ok() {
-                self.out.clear();
-                self.out.extend_from_slice(text.as_bytes());
-                self.verbatim = true;
-                self.misses = 0;
-                return Ok(());
-            }
-            self.misses = self.misses.saturating_add(1);
-            self.skip_verbatim = (1u32 << self.misses.min(7))
-                .saturating_sub(1)
-                .min(VERBATIM_BACKOFF);
-        } else {
-            self.skip_verbatim -= 1;
-        }
-        self.verbatim = false;
-        self.read_object::<false>(text)
-    }
-
-    /// [`Canon::object`] by the writing pass alone (for tests that compare
-    /// the two passes).
-    #[doc(hidden)]
-    pub fn object_rewriting(&mut self, input: &[u8]) -> Result<(), Rejected> {
-        let text = core::str::from_utf8(input).map_err(|_| Rejected)?;
-        self.verbatim = false;
-        self.read_object::<false>(text)
-    }
-
-    /// How many objects will still skip the verbatim pass (for tests).
-    #[doc(hidden)]
-    pub fn verbatim_skip(&self) -> u32 {
-        self.skip_verbatim
-    }
-
-    /// Whether the last object read was canonical already, so its
-    /// [`Canon::output`] is the input text (for tests).
-    #[doc(hidden)]
-    pub fn was_verbatim(&self) -> bool {
-        self.verbatim
-    }
-
-    /// Read one object; with `V`, only if it is canonical already (see
-    /// [`Canon::object_str`]), positions then being offsets in `text`.
-    fn read_object<const V: bool>(&mut self, text: &str) -> Result<(), Rejected> {
         let input = text.as_bytes();
         self.out.clear();
         self.keys.clear();
         self.members.clear();
         self.captured.clear();
         self.has_captured = false;
-        let mut r = Reader::<V> {
+        let mut r = Reader {
             c: self,
             s: text,
             b: input,
             i: 0,
+            run: 0,
         };
         r.skip_ws();
         if r.b.get(r.i) != Some(&b'{') {
             return Err(Rejected);
         }
+        r.run = r.i;
         r.object(1, true)?;
+        r.flush();
         r.skip_ws();
         if r.i != r.b.len() {
             return Err(Rejected);
@@ -194,14 +133,17 @@ impl Canon {
         self.keys.clear();
         self.members.clear();
         let text = core::str::from_utf8(input).map_err(|_| Rejected)?;
-        let mut r = Reader::<false> {
+        let mut r = Reader {
             c: self,
             s: text,
             b: input,
             i: 0,
+            run: 0,
         };
         r.skip_ws();
+        r.run = r.i;
         r.value(0)?;
+        r.flush();
         r.skip_ws();
         if r.i != r.b.len() {
             return Err(Rejected);
@@ -344,17 +286,23 @@ pub(crate) fn special(w: u64) -> bool {
     (zero(q) | zero(bs) | ctl) != 0
 }
 
-/// One pass over an input. With `V` (verbatim) it writes nothing and fails
-/// where the canonical bytes would differ from the input; positions in
-/// [`Member`] are then offsets in the input (see [`Canon::object_str`]).
-struct Reader<'c, 'a, const V: bool> {
+/// One pass over an input, which it copies lazily: canonical
+/// bytes that the input already has (strings without escapes, short
+/// integers, literals, punctuation) stay in a pending run `b[run..i]`,
+/// copied to `out` when something must be written differently (whitespace
+/// left out, an escape or a number rewritten) and whenever an object
+/// closes (its members' names are then read from `out`, and a nested object
+/// out of order is rewritten there). A position is `out.len()` plus the
+/// pending run's length, the same before and after a copy.
+struct Reader<'c, 'a> {
     c: &'c mut Canon,
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    run: usize,
 }
 
-impl<const V: bool> Reader<'_, '_, V> {
+impl Reader<'_, '_> {
     /// Skip whitespace (around the top-level value, where it is allowed
     /// in either pass).
     #[inline(always)]
@@ -371,41 +319,34 @@ impl<const V: bool> Reader<'_, '_, V> {
     /// Skip whitespace inside the value: none is canonical.
     #[inline(always)]
     fn ws(&mut self) -> R {
-        if V {
-            match self.b.get(self.i) {
-                Some(b' ' | b'\n' | b'\r' | b'\t') => Err(Rejected),
-                _ => Ok(()),
-            }
-        } else {
+        if let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
+            self.flush();
             self.skip_ws();
-            Ok(())
+            self.run = self.i;
         }
+        Ok(())
     }
 
-    /// Where the next canonical byte goes: the output's end, or in the
-    /// verbatim pass the input position.
+    /// Where the next canonical byte goes: the output's end plus the
+    /// pending run.
     #[inline(always)]
     fn pos(&self) -> usize {
-        if V { self.i } else { self.c.out.len() }
+        self.c.out.len() + (self.i - self.run)
     }
 
-    /// Write one structural byte (the verbatim pass has it in the input).
+    /// Copy the pending run to `out`.
     #[inline(always)]
-    fn emit(&mut self, b: u8) {
-        if !V {
-            self.c.out.push(b);
-        }
+    fn flush(&mut self) {
+        self.c.out.extend_from_slice(&self.b[self.run..self.i]);
+        self.run = self.i;
     }
 
-    /// A decoded name as stored by [`Member::ks`]/[`Member::ke`].
-    fn name(&self, ks: usize, ke: usize, escaped: bool) -> &[u8] {
-        if escaped {
-            &self.c.keys[ks..ke]
-        } else if V {
-            &self.b[ks..ke]
-        } else {
-            &self.c.out[ks..ke]
-        }
+    /// The token read from `start` to here is written differently: copy the
+    /// pending run up to it; the caller writes its canonical form next.
+    #[inline]
+    fn replace(&mut self, start: usize) {
+        self.c.out.extend_from_slice(&self.b[self.run..start]);
+        self.run = self.i;
     }
 
     fn value(&mut self, depth: usize) -> R {
@@ -424,9 +365,6 @@ impl<const V: bool> Reader<'_, '_, V> {
     fn lit(&mut self, word: &'static [u8]) -> R {
         if self.b[self.i..].starts_with(word) {
             self.i += word.len();
-            if !V {
-                self.c.out.extend_from_slice(word);
-            }
             Ok(())
         } else {
             Err(Rejected)
@@ -452,9 +390,6 @@ impl<const V: bool> Reader<'_, '_, V> {
         while let Some(&c) = b.get(i) {
             match c {
                 b'"' => {
-                    if !V {
-                        self.c.out.extend_from_slice(&b[start..=i]);
-                    }
                     self.i = i + 1;
                     return Ok(None);
                 }
@@ -469,17 +404,8 @@ impl<const V: bool> Reader<'_, '_, V> {
         // Escapes: decode, then write RFC 8785's escaping.
         let (s, end) = json::decode_string(self.s, start).map_err(|_| Rejected)?;
         self.i = end;
-        if V {
-            // Canonical only if written exactly as RFC 8785 escapes it.
-            let tmp = &mut self.c.tmp;
-            tmp.clear();
-            json::write_string(&s, tmp);
-            if tmp[..] != b[start..end] {
-                return Err(Rejected);
-            }
-        } else {
-            json::write_string(&s, &mut self.c.out);
-        }
+        self.replace(start);
+        json::write_string(&s, &mut self.c.out);
         if as_key {
             let ks = self.c.keys.len();
             self.c.keys.extend_from_slice(s.as_bytes());
@@ -501,18 +427,12 @@ impl<const V: bool> Reader<'_, '_, V> {
         if depth > MAX_DEPTH {
             return Err(Rejected);
         }
+        let obj_start = self.pos();
         self.i += 1;
         let base = self.c.members.len();
-        let obj_start = self.c.out.len();
-        if !top {
-            self.emit(b'{');
-        }
         self.ws()?;
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
-            if !top {
-                self.emit(b'}');
-            }
             return Ok(());
         }
         loop {
@@ -520,29 +440,31 @@ impl<const V: bool> Reader<'_, '_, V> {
             if self.b.get(self.i) != Some(&b'"') {
                 return Err(Rejected);
             }
-            if self.c.members.len() > base && !top {
-                self.emit(b',');
-            }
             let start = self.pos();
+            let kin = self.i;
             let (ks, ke, escaped) = match self.string_inner(true)? {
                 None => (start + 1, self.pos() - 1, false),
                 Some((ks, ke)) => (ks, ke, true),
             };
+            let kin = kin + 1..self.i - 1;
             self.ws()?;
             if self.b.get(self.i) != Some(&b':') {
                 return Err(Rejected);
             }
             let colon = self.pos();
             self.i += 1;
-            self.emit(b':');
             self.ws()?;
             let vstart = self.i;
             let want = top
                 && self.b.get(self.i) == Some(&b'{')
-                && self
-                    .c
-                    .capture
-                    .is_some_and(|name| self.name(ks, ke, escaped) == name.as_bytes());
+                && self.c.capture.is_some_and(|name| {
+                    let k = if escaped {
+                        &self.c.keys[ks..ke]
+                    } else {
+                        &self.b[kin]
+                    };
+                    k == name.as_bytes()
+                });
             if want {
                 self.object_inner(depth + 1, false, true)?;
             } else {
@@ -568,6 +490,8 @@ impl<const V: bool> Reader<'_, '_, V> {
                 _ => return Err(Rejected),
             }
         }
+        // Names are read from `out`.
+        self.flush();
         let Canon {
             out,
             keys,
@@ -578,10 +502,8 @@ impl<const V: bool> Reader<'_, '_, V> {
             ..
         } = &mut *self.c;
         let ms = &mut members[base..];
-        // Names are read from the input in the verbatim pass.
-        let src: &[u8] = if V { self.b } else { out };
         let cmp =
-            |a: &Member, b: &Member| utf16_cmp_bytes(key_of(a, src, keys), key_of(b, src, keys));
+            |a: &Member, b: &Member| utf16_cmp_bytes(key_of(a, out, keys), key_of(b, out, keys));
         let mut sorted = true;
         for w in ms.windows(2) {
             match cmp(&w[0], &w[1]) {
@@ -594,18 +516,13 @@ impl<const V: bool> Reader<'_, '_, V> {
             }
         }
         if !sorted {
-            // The top level's members are only indexed in order (below), so
-            // the verbatim pass takes them in any order; not a nested
-            // object's, which would have to be rewritten.
-            if V && !top {
-                return Err(Rejected);
-            }
             ms.sort_unstable_by(cmp);
             if ms.windows(2).any(|w| cmp(&w[0], &w[1]) == Ordering::Equal) {
                 return Err(Rejected);
             }
             if !top {
-                // Rewrite the object's members in order.
+                // Rewrite the object's members in order (the whole object,
+                // `}` included, is in `out` since the flush above).
                 tmp.clear();
                 tmp.extend_from_slice(&out[obj_start..]);
                 out.truncate(obj_start + 1);
@@ -624,6 +541,7 @@ impl<const V: bool> Reader<'_, '_, V> {
                     }
                     m.start = at;
                 }
+                out.push(b'}');
             }
         }
         if keep {
@@ -632,7 +550,6 @@ impl<const V: bool> Reader<'_, '_, V> {
             *has_captured = true;
         }
         if !top {
-            self.emit(b'}');
             self.c.members.truncate(base);
         }
         Ok(())
@@ -643,27 +560,19 @@ impl<const V: bool> Reader<'_, '_, V> {
             return Err(Rejected);
         }
         self.i += 1;
-        self.emit(b'[');
         self.ws()?;
         if self.b.get(self.i) == Some(&b']') {
             self.i += 1;
-            self.emit(b']');
             return Ok(());
         }
-        let mut first = true;
         loop {
             self.ws()?;
-            if !first {
-                self.emit(b',');
-            }
-            first = false;
             self.value(depth)?;
             self.ws()?;
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
-                    self.emit(b']');
                     return Ok(());
                 }
                 _ => return Err(Rejected),
@@ -719,31 +628,22 @@ impl<const V: bool> Reader<'_, '_, V> {
         if integral && int_end - int_start <= 18 {
             // Fits i64 and is already canonical, except `-0`.
             if text == "-0" {
-                if V {
-                    return Err(Rejected);
-                }
+                self.replace(start);
                 self.c.out.push(b'0');
-            } else if !V {
-                self.c.out.extend_from_slice(text.as_bytes());
             }
             return Ok(());
         }
-        // Otherwise the verbatim pass writes the canonical form aside and
-        // compares.
-        let out = if V {
-            self.c.tmp.clear();
-            &mut self.c.tmp
-        } else {
-            &mut self.c.out
-        };
+        // Otherwise the canonical form is written in place of the literal.
+        self.replace(start);
+        let out = &mut self.c.out;
         if integral {
             if let Ok(i) = text.parse::<i64>() {
                 json::write_int(i, out);
-                return self.same(start);
+                return Ok(());
             }
             if !neg && let Ok(u) = text.parse::<u64>() {
                 json::write_uint(u, out);
-                return self.same(start);
+                return Ok(());
             }
         }
         let f = match text.parse::<f64>() {
@@ -764,16 +664,6 @@ impl<const V: bool> Reader<'_, '_, V> {
             n - lead - trail
         };
         json::write_seal_float(f, sig <= 15 && f.is_normal(), out);
-        self.same(start)
-    }
-
-    /// In the verbatim pass, whether the canonical form written to `tmp`
-    /// is the input from `start` to here.
-    #[inline]
-    fn same(&self, start: usize) -> R {
-        if V && self.c.tmp[..] != self.b[start..self.i] {
-            return Err(Rejected);
-        }
         Ok(())
     }
 }
