@@ -261,7 +261,16 @@ fn key_of<'a>(m: &Member, out: &'a [u8], keys: &'a [u8]) -> &'a [u8] {
 }
 
 /// [`json::utf16_cmp`] on names known to be valid UTF-8.
+#[inline]
 pub(crate) fn utf16_cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    // Names usually differ in their first byte.
+    if let (Some(&x), Some(&y)) = (a.first(), b.first())
+        && x != y
+        && x < 0xEE
+        && y < 0xEE
+    {
+        return x.cmp(&y);
+    }
     match a.iter().zip(b).position(|(x, y)| x != y) {
         None => a.len().cmp(&b.len()),
         Some(i) if a[i] < 0xEE && b[i] < 0xEE => a[i].cmp(&b[i]),
