@@ -614,6 +614,7 @@ impl Reader<'_, '_> {
         let int_end = self.i;
         let mut frac = (self.i, self.i);
         let mut integral = true;
+        let mut exponent = false;
         if self.b.get(self.i) == Some(&b'.') {
             integral = false;
             self.i += 1;
@@ -625,6 +626,7 @@ impl Reader<'_, '_> {
         }
         if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
             integral = false;
+            exponent = true;
             self.i += 1;
             if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
                 self.i += 1;
@@ -640,6 +642,9 @@ impl Reader<'_, '_> {
                 self.replace(start);
                 self.c.out.push(b'0');
             }
+            return Ok(());
+        }
+        if !exponent && decimal_is_canonical(&self.b[int_start..int_end], &self.b[frac.0..frac.1]) {
             return Ok(());
         }
         // Otherwise the canonical form is written in place of the literal.
@@ -674,6 +679,27 @@ impl Reader<'_, '_> {
         };
         json::write_seal_float(f, sig <= 15 && f.is_normal(), out);
         Ok(())
+    }
+}
+
+/// Whether a decimal literal `ip.fp` (no exponent) is its own canonical
+/// form: at most 15 significant digits (so it is the shortest decimal that
+/// reads back as its double: two such decimals never share a double), the
+/// last fraction digit not 0, and at least 1e-6 (ECMAScript writes smaller
+/// numbers with an exponent; an integer part of at most 14 digits keeps it
+/// below 1e21). Such literals are written exactly as read.
+fn decimal_is_canonical(ip: &[u8], fp: &[u8]) -> bool {
+    let Some(&last) = fp.last() else {
+        return false;
+    };
+    if last == b'0' {
+        return false;
+    }
+    if ip == b"0" {
+        let zeros = fp.iter().take_while(|&&d| d == b'0').count();
+        zeros <= 5 && fp.len() - zeros <= 15
+    } else {
+        ip.len() + fp.len() <= 15
     }
 }
 

@@ -443,3 +443,53 @@ fn reader_agrees_on_rewritten_seals() {
         .unwrap();
     assert_eq!(r.hash, r.computed);
 }
+
+/// Decimal literals that are their own canonical form are kept as read,
+/// the rest rewritten: both must match the tree writer, at the edges (15
+/// and 16 significant digits, 1e-6 and 1e-7, trailing zeros, a zero integer
+/// part) and on random digit strings.
+#[test]
+fn decimals_kept_or_rewritten_like_the_tree_writer() {
+    let cases = [
+        "0.000001",
+        "0.0000001",
+        "0.0000015",
+        "0.00000123456789012345",
+        "0.5",
+        "-0.5",
+        "0.50",
+        "142.857",
+        "142.8570",
+        "12345678901234.5",
+        "123456789012345.5",
+        "0.123456789012345",
+        "0.1234567890123456",
+        "9.99999999999999",
+        "9.999999999999999",
+        "99999999999999.9",
+        "999999999999999.9",
+        "1.5",
+        "10.25",
+        "-7.000001",
+        "0.30000000000000004",
+        "5e-324",
+        "1.7976931348623157",
+    ];
+    for c in cases {
+        assert_eq!(canon(c.as_bytes()), tree(c.as_bytes()), "{c}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(20000))]
+
+    #[test]
+    fn random_decimals_like_the_tree_writer(
+        neg in any::<bool>(),
+        ip in "(0|[1-9][0-9]{0,17})",
+        fp in "0{0,8}[0-9]{1,16}",
+    ) {
+        let t = format!("{}{ip}.{fp}", if neg { "-" } else { "" });
+        prop_assert_eq!(canon(t.as_bytes()), tree(t.as_bytes()), "{}", t);
+    }
+}
