@@ -336,16 +336,19 @@ impl Reader {
                 slots[k] = j;
             }
         }
-        let f = seal_fields_by(&|k| {
-            let j = *SEAL_KEYS
-                .iter()
-                .position(|x| *x == k)
-                .and_then(|k| slots.get(k))?;
-            if j == usize::MAX {
-                return None;
-            }
-            json::parse_quick(&text[sc.input_span(j)]).ok()
-        })?;
+        let f = match plain_seal_fields(&slots, &sc, text) {
+            Some(f) => f,
+            None => seal_fields_by(&|k| {
+                let j = *SEAL_KEYS
+                    .iter()
+                    .position(|x| *x == k)
+                    .and_then(|k| slots.get(k))?;
+                if j == usize::MAX {
+                    return None;
+                }
+                json::parse_quick(&text[sc.input_span(j)]).ok()
+            })?,
+        };
 
         let mut added_mismatch = None;
         let mut skip = [usize::MAX; 2];
@@ -422,6 +425,62 @@ impl Reader {
             added_mismatch,
         })
     }
+}
+
+/// The seal's fields in the usual case, read straight from the text: only
+/// the members a sealer writes for a record without `after` and `lost`,
+/// strings without escapes, integers of at most 18 digits, everything
+/// valid. Anything else (a checkpoint, whose text has escaped newlines, an
+/// unknown member, a bad value) returns `None`, and [`seal_fields_by`]
+/// reads the seal and names any error; where this returns fields, they are
+/// the ones `seal_fields_by` reads.
+fn plain_seal_fields(
+    slots: &[usize; SEAL_KEYS.len()],
+    sc: &crate::canon::Nested<'_>,
+    text: &str,
+) -> Option<SealFields> {
+    let present = slots.iter().filter(|&&j| j != usize::MAX).count();
+    if present != sc.len() || slots[0] != usize::MAX || slots[4] != usize::MAX {
+        return None;
+    }
+    /// A string without escapes: its text between the quotes.
+    fn plain(t: &str) -> Option<&str> {
+        let inner = t.strip_prefix('"')?.strip_suffix('"')?;
+        (!inner.contains('\\')).then_some(inner)
+    }
+    fn uint(t: &str) -> Option<u64> {
+        let b = t.as_bytes();
+        let ok = (1..=18).contains(&b.len())
+            && b.iter().all(u8::is_ascii_digit)
+            && (b[0] != b'0' || b.len() == 1);
+        ok.then(|| t.parse().ok()).flatten()
+    }
+    let get = |k: usize| (slots[k] != usize::MAX).then(|| &text[sc.input_span(slots[k])]);
+    let hash = |t: &str| b64_hash(plain(t)?);
+    // A member that may be absent: `Some(None)` if absent, `None` if bad.
+    fn absent_or<T>(t: Option<&str>, read: impl Fn(&str) -> Option<T>) -> Option<Option<T>> {
+        match t {
+            None => Some(None),
+            Some(t) => read(t).map(Some),
+        }
+    }
+    if uint(get(10)?)? != VERSION {
+        return None;
+    }
+    let stream = plain(get(7)?).filter(|s| valid_stream(s))?;
+    let epoch = plain(get(2)?).filter(|s| valid_epoch(s))?;
+    Some(SealFields {
+        seq: uint(get(6)?)?,
+        prev: absent_or(get(5), hash)?,
+        hash: hash(get(3)?)?,
+        checkpoint: absent_or(get(1), |t| plain(t).map(str::to_string))?,
+        tag: absent_or(get(8), |t| plain(t).map(str::to_string))?,
+        time_ns: absent_or(get(9), |t| i64::try_from(uint(t)?).ok())?,
+        stream: stream.to_string(),
+        epoch: epoch.to_string(),
+        after: None,
+        lost: None,
+    })
 }
 
 /// Copies an entry's pieces out of the canonicaliser's buffer, a run of
