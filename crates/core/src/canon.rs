@@ -312,8 +312,8 @@ struct Reader<'c, 'a> {
 }
 
 impl Reader<'_, '_> {
-    /// Skip whitespace (around the top-level value, where it is allowed
-    /// in either pass).
+    /// Skip whitespace (around the top-level value, where nothing is
+    /// copied yet or any more).
     #[inline(always)]
     fn skip_ws(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
@@ -325,15 +325,15 @@ impl Reader<'_, '_> {
         }
     }
 
-    /// Skip whitespace inside the value: none is canonical.
+    /// Skip whitespace inside the value: none is canonical, so the pending
+    /// run ends before it and starts again after it.
     #[inline(always)]
-    fn ws(&mut self) -> R {
+    fn ws(&mut self) {
         if let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
             self.flush();
             self.skip_ws();
             self.run = self.i;
         }
-        Ok(())
     }
 
     /// Where the next canonical byte goes: the output's end plus the
@@ -439,13 +439,13 @@ impl Reader<'_, '_> {
         let obj_start = self.pos();
         self.i += 1;
         let base = self.c.members.len();
-        self.ws()?;
+        self.ws();
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
             return Ok(());
         }
         loop {
-            self.ws()?;
+            self.ws();
             if self.b.get(self.i) != Some(&b'"') {
                 return Err(Rejected);
             }
@@ -456,13 +456,13 @@ impl Reader<'_, '_> {
                 Some((ks, ke)) => (ks, ke, true),
             };
             let kin = kin + 1..self.i - 1;
-            self.ws()?;
+            self.ws();
             if self.b.get(self.i) != Some(&b':') {
                 return Err(Rejected);
             }
             let colon = self.pos();
             self.i += 1;
-            self.ws()?;
+            self.ws();
             let vstart = self.i;
             let want = top
                 && self.b.get(self.i) == Some(&b'{')
@@ -489,7 +489,7 @@ impl Reader<'_, '_> {
                 escaped,
                 vin: (vstart, self.i),
             });
-            self.ws()?;
+            self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
@@ -569,15 +569,15 @@ impl Reader<'_, '_> {
             return Err(Rejected);
         }
         self.i += 1;
-        self.ws()?;
+        self.ws();
         if self.b.get(self.i) == Some(&b']') {
             self.i += 1;
             return Ok(());
         }
         loop {
-            self.ws()?;
+            self.ws();
             self.value(depth)?;
-            self.ws()?;
+            self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
