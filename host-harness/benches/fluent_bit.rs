@@ -99,6 +99,26 @@ fn bench(c: &mut Criterion) {
                 }
             })
         });
+        // The same calls without the host's parse of each returned record
+        // (`skip_host_parse`): the module's own cost.
+        g.bench_function(format!("fluent_bit_module_only/policy={label}"), |b| {
+            b.iter(|| {
+                let mut f = FluentBitFilter::from_module(&engine, &module, &opts).unwrap();
+                f.skip_host_parse();
+                for (i, r) in recs.iter().enumerate() {
+                    let out = f
+                        .call_raw(
+                            b"bench",
+                            1_700_000_000,
+                            i as u32,
+                            Some(r.as_bytes()),
+                            r.len(),
+                        )
+                        .unwrap();
+                    criterion::black_box(out);
+                }
+            })
+        });
         let evs: Vec<Event<'_>> = recs
             .iter()
             .enumerate()

@@ -442,4 +442,23 @@ fn harness_enforces_drop_rules() {
     assert!(why[5].contains("outside memory"), "{why:?}");
     // The next record is dropped too (host bug), though the module returns a good pointer.
     assert!(why[6].contains("previous record"), "{why:?}");
+
+    // Benchmarks skip the host's parse of what comes back: then only the
+    // JSON checks are skipped; a NULL or empty string is still dropped.
+    let mut f = FluentBitFilter::from_module(
+        &engine,
+        &module,
+        &Options {
+            function_name: "f".into(),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    f.skip_host_parse();
+    let unchecked: Vec<Outcome> = (0..5).map(|_| f.call("t", 0, 0, "{}").unwrap()).collect();
+    assert_eq!(unchecked[0], Outcome::Kept("{\"ok\":1}".into()));
+    assert!(matches!(&unchecked[1], Outcome::Dropped(w) if w.contains("NULL")));
+    assert_eq!(unchecked[2], Outcome::Kept("[1,2]".into()));
+    assert!(matches!(&unchecked[3], Outcome::Dropped(w) if w.contains("empty")));
+    assert_eq!(unchecked[4], Outcome::Kept("not json".into()));
 }
