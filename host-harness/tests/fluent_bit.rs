@@ -413,15 +413,18 @@ fn harness_enforces_drop_rules() {
         (i32.const 0x7fffffff)))"#;
     let engine = wasmtime::Engine::default();
     let module = wasmtime::Module::new(&engine, wat).unwrap();
-    let mut f = FluentBitFilter::from_module(
-        &engine,
-        &module,
-        &Options {
-            function_name: "f".into(),
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let load = || {
+        FluentBitFilter::from_module(
+            &engine,
+            &module,
+            &Options {
+                function_name: "f".into(),
+                ..Options::default()
+            },
+        )
+        .unwrap()
+    };
+    let mut f = load();
     let mut outcomes = Vec::new();
     for _ in 0..8 {
         outcomes.push(f.call("t", 0, 0, "{}").unwrap());
@@ -445,15 +448,7 @@ fn harness_enforces_drop_rules() {
 
     // Benchmarks skip the host's parse of what comes back: then only the
     // JSON checks are skipped; a NULL or empty string is still dropped.
-    let mut f = FluentBitFilter::from_module(
-        &engine,
-        &module,
-        &Options {
-            function_name: "f".into(),
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let mut f = load();
     f.skip_host_parse();
     let unchecked: Vec<Outcome> = (0..5).map(|_| f.call("t", 0, 0, "{}").unwrap()).collect();
     assert_eq!(unchecked[0], Outcome::Kept("{\"ok\":1}".into()));
