@@ -493,3 +493,38 @@ proptest! {
         prop_assert_eq!(canon(t.as_bytes()), tree(t.as_bytes()), "{}", t);
     }
 }
+
+/// Names from a small set (so duplicates are common), some spelled with an
+/// escape that decodes to another's name.
+fn member_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-e]{1,2}".prop_map(|s| format!("\"{s}\"")),
+        "[a-e]".prop_map(|s| format!("\"\\u00{:x}\"", s.as_bytes()[0])),
+        Just("\"é\"".to_string()),
+        Just("\"\\u00e9\"".to_string()),
+        Just("\"😀\"".to_string()),
+        Just("\"\u{ff61}\"".to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    /// Objects of 0 to 45 members (both sides of the sorter's switch from
+    /// insertion sort to the library sort at 32), at the top level and
+    /// nested: duplicate names are rejected exactly when the parser
+    /// rejects them, and the order is the tree writer's.
+    #[test]
+    fn duplicates_and_order_like_the_tree_writer(
+        names in prop::collection::vec(member_name(), 0..45),
+        nested in any::<bool>(),
+    ) {
+        let members: Vec<String> =
+            names.iter().enumerate().map(|(i, n)| format!("{n}:{i}")).collect();
+        let obj = format!("{{{}}}", members.join(","));
+        let t = if nested { format!("{{\"x\":[{obj}],\"a\":{obj}}}") } else { obj };
+        prop_assert_eq!(canon(t.as_bytes()), tree(t.as_bytes()), "{}", t);
+        let mut c = Canon::new();
+        prop_assert_eq!(c.object(t.as_bytes()).is_ok(), json::parse_str(&t).is_ok(), "{}", t);
+    }
+}
