@@ -50,6 +50,9 @@ struct Member {
     ks: usize,
     ke: usize,
     escaped: bool,
+    /// The name's first 8 bytes, big-endian, zero-padded: most comparisons
+    /// are decided by it without reading the name (see [`cmp_members`]).
+    pre: u64,
     /// The value's span in the input.
     vin: (usize, usize),
 }
@@ -260,6 +263,51 @@ fn key_of<'a>(m: &Member, out: &'a [u8], keys: &'a [u8]) -> &'a [u8] {
     }
 }
 
+/// The first 8 bytes of `k`, big-endian, zero-padded.
+#[inline]
+fn prefix(k: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    for (d, s) in w.iter_mut().zip(k) {
+        *d = *s;
+    }
+    u64::from_be_bytes(w)
+}
+
+/// [`prefix`] of `b[k]`, read as one word when the input has 8 bytes there.
+#[inline(always)]
+fn prefix_in(b: &[u8], k: core::ops::Range<usize>) -> u64 {
+    match b.get(k.start..k.start + 8) {
+        Some(w) => {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(w);
+            let w = u64::from_be_bytes(a);
+            let n = k.len();
+            if n >= 8 {
+                w
+            } else {
+                w & !(u64::MAX >> (8 * n))
+            }
+        }
+        None => prefix(&b[k]),
+    }
+}
+
+/// Names in UTF-16 order, from their prefixes when those differ in a byte
+/// below 0xEE (where UTF-8 byte order is UTF-16 order; zero padding sorts
+/// a shorter name first, as does a NUL in the name), else in full.
+#[inline(always)]
+fn cmp_members(a: &Member, b: &Member, out: &[u8], keys: &[u8]) -> Ordering {
+    let x = a.pre ^ b.pre;
+    if x != 0 {
+        let shift = 56 - (x.leading_zeros() & !7);
+        let (ca, cb) = ((a.pre >> shift) as u8, (b.pre >> shift) as u8);
+        if ca < 0xEE && cb < 0xEE {
+            return ca.cmp(&cb);
+        }
+    }
+    utf16_cmp_bytes(key_of(a, out, keys), key_of(b, out, keys))
+}
+
 /// [`json::utf16_cmp`] on names known to be valid UTF-8.
 #[inline]
 pub(crate) fn utf16_cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
@@ -456,6 +504,11 @@ impl Reader<'_, '_> {
                 Some((ks, ke)) => (ks, ke, true),
             };
             let kin = kin + 1..self.i - 1;
+            let pre = if escaped {
+                prefix(&self.c.keys[ks..ke])
+            } else {
+                prefix_in(self.b, kin.clone())
+            };
             self.ws();
             if self.b.get(self.i) != Some(&b':') {
                 return Err(Rejected);
@@ -487,6 +540,7 @@ impl Reader<'_, '_> {
                 ks,
                 ke,
                 escaped,
+                pre,
                 vin: (vstart, self.i),
             });
             self.ws();
@@ -511,8 +565,7 @@ impl Reader<'_, '_> {
             ..
         } = &mut *self.c;
         let ms = &mut members[base..];
-        let cmp =
-            |a: &Member, b: &Member| utf16_cmp_bytes(key_of(a, out, keys), key_of(b, out, keys));
+        let cmp = |a: &Member, b: &Member| cmp_members(a, b, out, keys);
         // The top level is sorted in its index (`members`) only; a nested
         // object out of order is rewritten in `out`.
         let in_order = sort_members(ms, cmp)?;
