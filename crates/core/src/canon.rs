@@ -305,6 +305,13 @@ fn cmp_members(a: &Member, b: &Member, out: &[u8], keys: &[u8]) -> Ordering {
             return ca.cmp(&cb);
         }
     }
+    full(a, b, out, keys)
+}
+
+/// [`cmp_members`] when the prefixes do not decide it (kept out of line so
+/// the prefix test inlines small).
+#[inline(never)]
+fn full(a: &Member, b: &Member, out: &[u8], keys: &[u8]) -> Ordering {
     utf16_cmp_bytes(key_of(a, out, keys), key_of(b, out, keys))
 }
 
@@ -565,10 +572,9 @@ impl Reader<'_, '_> {
             ..
         } = &mut *self.c;
         let ms = &mut members[base..];
-        let cmp = |a: &Member, b: &Member| cmp_members(a, b, out, keys);
         // The top level is sorted in its index (`members`) only; a nested
         // object out of order is rewritten in `out`.
-        let in_order = sort_members(ms, cmp)?;
+        let in_order = sort_members(ms, out, keys)?;
         if !in_order && !top {
             // Rewrite the object's members in order (the whole object,
             // `}` included, is in `out` since the flush above).
@@ -732,10 +738,8 @@ impl Reader<'_, '_> {
 /// twin once sorted. On sorted input it makes `n - 1` comparisons. Large
 /// objects go to the library sort and a pass over neighbours.
 #[inline]
-fn sort_members(
-    ms: &mut [Member],
-    cmp: impl Fn(&Member, &Member) -> Ordering,
-) -> Result<bool, Rejected> {
+fn sort_members(ms: &mut [Member], out: &[u8], keys: &[u8]) -> Result<bool, Rejected> {
+    let cmp = |a: &Member, b: &Member| cmp_members(a, b, out, keys);
     if ms.len() > 32 {
         let sorted = ms.is_sorted_by(|a, b| cmp(a, b).is_lt());
         if !sorted {
@@ -750,7 +754,7 @@ fn sort_members(
     for i in 1..ms.len() {
         let mut j = i;
         loop {
-            match cmp(&ms[j - 1], &ms[j]) {
+            match cmp_members(&ms[j - 1], &ms[j], out, keys) {
                 Ordering::Less => break,
                 Ordering::Equal => return Err(Rejected),
                 Ordering::Greater => {
