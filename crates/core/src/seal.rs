@@ -450,6 +450,11 @@ pub struct Sealer {
     entry: Vec<u8>,
     /// Reused buffer for the seal member.
     seal_buf: Vec<u8>,
+    /// `"epoch":"…",` and `"stream":"…",` as written in every seal member,
+    /// and the epoch they were written for.
+    names: (String, Vec<u8>, Vec<u8>),
+    /// The last entry hash and its base64, the next record's `prev`.
+    last_b64: Option<(Hash, [u8; 44])>,
 }
 
 impl Sealer {
@@ -479,6 +484,8 @@ impl Sealer {
             sha256: None,
             entry: Vec::new(),
             seal_buf: Vec::new(),
+            names: (String::new(), Vec::new(), Vec::new()),
+            last_b64: None,
         })
     }
 
@@ -713,9 +720,7 @@ impl Sealer {
             out.extend_from_slice(b"},");
         }
         let cp_at = out.len();
-        out.extend_from_slice(b"\"epoch\":");
-        json::write_string(&self.state.epoch, out);
-        out.push(b',');
+        out.extend_from_slice(&self.names.1);
         let hash_at = out.len();
         if let Some(l) = lost {
             out.extend_from_slice(b"\"lost\":{\"from\":");
@@ -728,14 +733,16 @@ impl Sealer {
         }
         if let Some(prev) = prev {
             out.extend_from_slice(b"\"prev\":\"");
-            push_b64(prev, out);
+            match &self.last_b64 {
+                Some((h, b)) if h == prev => out.extend_from_slice(b),
+                _ => push_b64(prev, out),
+            }
             out.extend_from_slice(b"\",");
         }
         out.extend_from_slice(b"\"seq\":");
         json::write_uint(seq, out);
-        out.extend_from_slice(b",\"stream\":");
-        json::write_string(&self.state.stream, out);
         out.push(b',');
+        out.extend_from_slice(&self.names.2);
         if let Some(tag) = input.tag {
             out.extend_from_slice(b"\"tag\":");
             json::write_string(tag, out);
@@ -762,6 +769,14 @@ impl Sealer {
         let lost = self.lost.take();
 
         let prev = self.state.head;
+        if self.names.0 != self.state.epoch {
+            let (mut e, mut st) = (b"\"epoch\":".to_vec(), b"\"stream\":".to_vec());
+            json::write_string(&self.state.epoch, &mut e);
+            json::write_string(&self.state.stream, &mut st);
+            e.push(b',');
+            st.push(b',');
+            self.names = (self.state.epoch.clone(), e, st);
+        }
         let mut seal = core::mem::take(&mut self.seal_buf);
         seal.clear();
         let m = SealMember {
@@ -813,9 +828,11 @@ impl Sealer {
             json::write_string(cp, &mut cp_member);
             cp_member.push(b',');
         }
+        let hash_text = hash_b64(&hash);
+        self.last_b64 = Some((hash, hash_text));
         let mut hash_member = Vec::with_capacity(54);
         hash_member.extend_from_slice(b"\"hash\":\"");
-        push_b64(&hash, &mut hash_member);
+        hash_member.extend_from_slice(&hash_text);
         hash_member.extend_from_slice(b"\",");
         let (cp_at, hash_at) = (seal_at + cp_at, seal_at + hash_at);
         let mut line = Vec::with_capacity(entry.len() - 1 + cp_member.len() + hash_member.len());
@@ -847,12 +864,16 @@ struct SealMember<'a> {
 
 /// Append the base64 of a hash without allocating.
 fn push_b64(h: &Hash, out: &mut Vec<u8>) {
+    out.extend_from_slice(&hash_b64(h));
+}
+
+/// The base64 of a hash (44 characters, one `=`).
+fn hash_b64(h: &Hash) -> [u8; 44] {
     use base64::Engine as _;
-    let mut buf = [0u8; 44];
-    let n = base64::engine::general_purpose::STANDARD
-        .encode_slice(h, &mut buf)
-        .unwrap_or(0);
-    out.extend_from_slice(&buf[..n]);
+    let mut buf = [b'='; 44];
+    // 32 bytes always fit in 44 characters.
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(h, &mut buf);
+    buf
 }
 
 /// Write `{members}` with the verdict and seal members spliced in at their
@@ -1033,6 +1054,36 @@ mod tests {
         assert_eq!(checkpoints, 6);
         assert_eq!(own.state(), folded.state());
         assert_eq!(own.checkpoint(), folded.checkpoint());
+    }
+
+    /// A sealer that moves to another chain (`resume_at`) writes that
+    /// chain's epoch and `prev`, not the ones it kept from its own: the
+    /// same line as a sealer that was on that chain all along.
+    #[test]
+    fn resume_at_seals_like_the_other_chain() {
+        let key = SignerKey::from_seed("h.example/a", [2; 32]).unwrap();
+        let mk = |epoch: &str| Sealer::new(key.clone(), SealConfig::new("h.example/a", epoch));
+        let (mut a, mut b) = (mk("ea").unwrap(), mk("eb-longer").unwrap());
+        let rec = |i: u32| format!("{{\"i\":{i}}}");
+        let seal = |s: &mut Sealer, i: u32| {
+            let r = rec(i);
+            s.seal(Input {
+                record: r.as_bytes(),
+                ..Input::default()
+            })
+            .line
+        };
+        for i in 0..3 {
+            seal(&mut a, i);
+            seal(&mut b, 100 + i);
+        }
+        a.resume_at(b.state().clone()).unwrap();
+        for i in 0..3 {
+            let (x, y) = (seal(&mut a, 200 + i), seal(&mut b, 200 + i));
+            assert_eq!(String::from_utf8_lossy(&x), String::from_utf8_lossy(&y));
+        }
+        let line = String::from_utf8(seal(&mut a, 9)).unwrap();
+        assert!(line.contains("\"epoch\":\"eb-longer\""), "{line}");
     }
 
     #[test]
