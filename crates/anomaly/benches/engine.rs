@@ -88,5 +88,41 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Real records: the OpenSSH fixture (2,000 sshd lines as ECS records)
+/// streamed through a fresh engine, as `logseal seal --policy P` does. The
+/// generator above never showed the cost a real log's counts can hit (the
+/// Poisson tail once took 11 µs a record here; crates/anomaly/BENCHMARKS.md).
+fn bench_real(c: &mut Criterion) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/openssh_2k.ndjson"
+    );
+    let text = std::fs::read_to_string(path).expect("tests/fixtures/openssh_2k.ndjson");
+    let evs: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("fixture line is JSON"))
+        .collect();
+    let mut g = c.benchmark_group("score_real");
+    g.throughput(Throughput::Elements(evs.len() as u64));
+    g.sample_size(20);
+    for preset in ["sshd", "default"] {
+        let policy = Policy::preset(preset).unwrap();
+        g.bench_function(format!("{preset}_openssh_2k"), |b| {
+            b.iter_batched(
+                || Engine::new(policy.clone()),
+                |mut e| {
+                    let mut flagged = 0usize;
+                    for ev in &evs {
+                        flagged += (e.score(ev, None).score > 0.0) as usize;
+                    }
+                    flagged
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_real);
 criterion_main!(benches);
