@@ -84,8 +84,11 @@ pub fn poisson_sf_ge(k: f64, lambda: f64) -> f64 {
     if k.is_nan() || lambda.is_nan() || k <= 0.0 {
         return 1.0;
     }
+    if lambda == f64::INFINITY {
+        return 1.0;
+    }
     let lambda = lambda.max(1e-9);
-    let k = libm::floor(k) as u64;
+    let k = libm::ceil(k) as u64;
     if k > 100_000 {
         return 1e-300;
     }
@@ -231,6 +234,22 @@ mod tests {
         assert_eq!(fmt_num(1e20), "9000000000000000000");
         assert_eq!(fmt_num(0.0001), "0.0001");
         assert_eq!(fmt_num(0.05), "0.05");
+    }
+
+    #[test]
+    fn poisson_edges() {
+        // X is an integer: P(X >= 0.5) = P(X >= 1), P(X >= 2.2) = P(X >= 3).
+        assert_eq!(poisson_sf_ge(0.5, 3.0), poisson_sf_ge(1.0, 3.0));
+        assert_eq!(poisson_sf_ge(2.2, 3.0), poisson_sf_ge(3.0, 3.0));
+        assert!((poisson_sf_ge(1.0, 3.0) - (1.0 - libm::exp(-3.0))).abs() < 1e-15);
+        for bad in [f64::NAN, 0.0, -1.0] {
+            assert_eq!(poisson_sf_ge(bad, 3.0), 1.0, "k = {bad}");
+        }
+        assert_eq!(poisson_sf_ge(5.0, f64::NAN), 1.0);
+        assert_eq!(poisson_sf_ge(5.0, f64::INFINITY), 1.0);
+        // A zero or negative mean is a tiny one: any count is surprising.
+        assert!(poisson_sf_ge(1.0, 0.0) < 1e-8);
+        assert!(poisson_sf_ge(1.0, -4.0) < 1e-8);
     }
 
     #[test]
