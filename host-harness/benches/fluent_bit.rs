@@ -69,16 +69,7 @@ fn bench(c: &mut Criterion) {
                 }
             })
         });
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = serde_json::json!({"key": key().to_private_string(), "epoch": "b", "checkpoint_every": 1000});
-        if let Some(p) = policy {
-            cfg["policy"] = serde_json::json!(p);
-        }
-        std::fs::write(dir.path().join("logseal.json"), cfg.to_string()).unwrap();
-        let opts = Options {
-            accessible_paths: vec![dir.path().to_path_buf()],
-            ..Options::default()
-        };
+        let (_dir, cfg, opts) = module_config(policy);
         let engine = wasmtime::Engine::default();
         let module = wasmtime::Module::from_file(&engine, wasm("logseal_fluent_bit.wasm"))
             .expect("run `cargo xtask build-wasm` first");
@@ -137,9 +128,86 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// The module's configuration file (in a fresh accessible directory, kept
+/// alive by the returned guard) for `policy`.
+fn module_config(policy: Option<&str>) -> (tempfile::TempDir, serde_json::Value, Options) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = serde_json::json!({"key": key().to_private_string(), "epoch": "b", "checkpoint_every": 1000});
+    if let Some(p) = policy {
+        cfg["policy"] = serde_json::json!(p);
+    }
+    std::fs::write(dir.path().join("logseal.json"), cfg.to_string()).unwrap();
+    let opts = Options {
+        accessible_paths: vec![dir.path().to_path_buf()],
+        ..Options::default()
+    };
+    (dir, cfg, opts)
+}
+
+/// Real records: the OpenSSH fixture (2,000 sshd lines as ECS records, as
+/// Fluent Bit's JSON mode hands them over) with the `sshd` policy, through
+/// the module and natively. The generator above never hit what a real log's
+/// counts can (the anomaly engine's Poisson tail once cost 11 µs a record
+/// here natively).
+fn bench_real(c: &mut Criterion) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/openssh_2k.ndjson"
+    );
+    let text = std::fs::read_to_string(path).expect("tests/fixtures/openssh_2k.ndjson");
+    let recs: Vec<String> = text.lines().map(|l| json_mode(l).unwrap()).collect();
+    let mut g = c.benchmark_group("fluent_bit_real");
+    g.throughput(Throughput::Elements(recs.len() as u64));
+    let policy = "sshd";
+    g.bench_function(format!("native_pipeline/openssh_2k/policy={policy}"), |b| {
+        b.iter(|| {
+            let mut sc = SealConfig::new(key().name(), "b");
+            sc.checkpoint_every = 1000;
+            let mut p = logseal_pipeline::Processor::new(
+                Sealer::new(key(), sc).unwrap(),
+                logseal_anomaly::Policy::preset(policy),
+            );
+            for (i, r) in recs.iter().enumerate() {
+                criterion::black_box(p.process(Input {
+                    record: r.as_bytes(),
+                    tag: Some("sshd"),
+                    time_ns: Some(1_700_000_000_000_000_000 + i as i64),
+                    ..Input::default()
+                }));
+            }
+        })
+    });
+    let (_dir, _, opts) = module_config(Some(policy));
+    let engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::from_file(&engine, wasm("logseal_fluent_bit.wasm"))
+        .expect("run `cargo xtask build-wasm` first");
+    g.bench_function(
+        format!("fluent_bit_module_only/openssh_2k/policy={policy}"),
+        |b| {
+            b.iter(|| {
+                let mut f = FluentBitFilter::from_module(&engine, &module, &opts).unwrap();
+                f.skip_host_parse();
+                for (i, r) in recs.iter().enumerate() {
+                    let out = f
+                        .call_raw(
+                            b"sshd",
+                            1_700_000_000,
+                            i as u32,
+                            Some(r.as_bytes()),
+                            r.len(),
+                        )
+                        .unwrap();
+                    criterion::black_box(out);
+                }
+            })
+        },
+    );
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(10).measurement_time(std::time::Duration::from_secs(5));
-    targets = bench
+    targets = bench, bench_real
 }
 criterion_main!(benches);
