@@ -1961,11 +1961,11 @@ impl Det {
                 if !c.all(&x.filter) {
                     return;
                 }
-                let (Some(e), Some(lat), Some(lon)) =
-                    (c.get(&x.entity), c.num(&x.lat), c.num(&x.lon))
-                else {
-                    return;
-                };
+                // Coordinates first: most events have none, and then the
+                // other lookups are not made.
+                let Some(lat) = c.num(&x.lat) else { return };
+                let Some(lon) = c.num(&x.lon) else { return };
+                let Some(e) = c.get(&x.entity) else { return };
                 if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
                     return;
                 }
@@ -2334,12 +2334,24 @@ fn session_event<'a, E: Event + ?Sized>(
     if !c.all(filter) {
         return None;
     }
-    let name = c.get(session).unwrap_or(Cow::Borrowed("*"));
+    let (name, key) = session_of(c, session, di);
     Some(SessionEvent {
-        key: hash_str(SEED_GROUP + di as u64, &name),
+        key,
         is_end: !end.is_empty() && c.all(end),
         name,
     })
+}
+
+/// The session field's value (`*` without one) and its key in detector
+/// `di`'s table.
+fn session_of<'a, E: Event + ?Sized>(
+    c: &Ctx<'a, E>,
+    session: &FieldRef,
+    di: usize,
+) -> (Cow<'a, str>, u64) {
+    let name = c.get(session).unwrap_or(Cow::Borrowed("*"));
+    let key = hash_str(SEED_GROUP + di as u64, &name);
+    (name, key)
 }
 
 const UNKNOWN: u16 = u16::MAX - 1;
@@ -2407,14 +2419,14 @@ impl Sequence {
         hits: &mut Vec<Hit>,
         dseed: u64,
     ) {
-        let Some(SessionEvent {
-            name: sess,
-            is_end,
-            key: skey,
-        }) = session_event(c, &self.filter, &self.session, &self.end, di)
-        else {
+        if !c.all(&self.filter) {
             return;
-        };
+        }
+        // The template before the session: an event without a message is
+        // not part of any sequence, and most logs have no session field, so
+        // its lookups are skipped for such events (the session lookup has
+        // no side effects, so the order changes nothing else).
+        let is_end = !self.end.is_empty() && c.all(&self.end);
         let learn = c.learning || self.online;
         let (id, _new) = if is_end {
             (END, false)
@@ -2424,6 +2436,7 @@ impl Sequence {
                 None => return,
             }
         };
+        let (sess, skey) = session_of(c, &self.session, di);
         let hist = *self.sessions.entry(skey).0;
         let seed = SEED_GROUP + di as u64;
         // template rarity (order 0)
