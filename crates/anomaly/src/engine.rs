@@ -2423,9 +2423,10 @@ impl Sequence {
             return;
         }
         // The template before the session: an event without a message is
-        // not part of any sequence, and most logs have no session field, so
-        // its lookups are skipped for such events (the session lookup has
-        // no side effects, so the order changes nothing else).
+        // not part of any sequence, and for such events (every event of a
+        // structured audit log under the default preset) the session's
+        // lookups are skipped. The session lookup has no side effects, so
+        // the order changes nothing else.
         let is_end = !self.end.is_empty() && c.all(&self.end);
         let learn = c.learning || self.online;
         let (id, _new) = if is_end {

@@ -354,8 +354,7 @@ impl Reader {
             .ok()
             .filter(|t| self.canon.object_str(t).is_ok())
         else {
-            // Not valid JSON (or not an object): the tree reader names why,
-            // or reads what the canonicaliser refuses but the format allows.
+            // Not valid JSON (or not an object): the tree reader names why.
             let mut leaf = Vec::new();
             let r = read_tree_to(line, added, &mut leaf)?;
             sink.put(&leaf);
