@@ -81,24 +81,7 @@ fn bench(c: &mut Criterion) {
             ("fluent_bit_module_only", false),
         ] {
             g.bench_function(format!("{row}/policy={label}"), |b| {
-                b.iter(|| {
-                    let mut f = FluentBitFilter::from_module(&engine, &module, &opts).unwrap();
-                    if !host_parse {
-                        f.skip_host_parse();
-                    }
-                    for (i, r) in recs.iter().enumerate() {
-                        let out = f
-                            .call_raw(
-                                b"bench",
-                                1_700_000_000,
-                                i as u32,
-                                Some(r.as_bytes()),
-                                r.len(),
-                            )
-                            .unwrap();
-                        criterion::black_box(out);
-                    }
-                })
+                b.iter(|| run_module(&engine, &module, &opts, host_parse, b"bench", &recs))
             });
         }
         let evs: Vec<Event<'_>> = recs
@@ -126,6 +109,28 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// A fresh module instance called as filter_wasm calls it, once a record;
+/// with the harness's parse of each returned record when `host_parse`.
+fn run_module(
+    engine: &wasmtime::Engine,
+    module: &wasmtime::Module,
+    opts: &Options,
+    host_parse: bool,
+    tag: &[u8],
+    recs: &[String],
+) {
+    let mut f = FluentBitFilter::from_module(engine, module, opts).unwrap();
+    if !host_parse {
+        f.skip_host_parse();
+    }
+    for (i, r) in recs.iter().enumerate() {
+        let out = f
+            .call_raw(tag, 1_700_000_000, i as u32, Some(r.as_bytes()), r.len())
+            .unwrap();
+        criterion::black_box(out);
+    }
 }
 
 /// The module's configuration file (in a fresh accessible directory, kept
@@ -183,24 +188,7 @@ fn bench_real(c: &mut Criterion) {
         .expect("run `cargo xtask build-wasm` first");
     g.bench_function(
         format!("fluent_bit_module_only/openssh_2k/policy={policy}"),
-        |b| {
-            b.iter(|| {
-                let mut f = FluentBitFilter::from_module(&engine, &module, &opts).unwrap();
-                f.skip_host_parse();
-                for (i, r) in recs.iter().enumerate() {
-                    let out = f
-                        .call_raw(
-                            b"sshd",
-                            1_700_000_000,
-                            i as u32,
-                            Some(r.as_bytes()),
-                            r.len(),
-                        )
-                        .unwrap();
-                    criterion::black_box(out);
-                }
-            })
-        },
+        |b| b.iter(|| run_module(&engine, &module, &opts, false, b"sshd", &recs)),
     );
     g.finish();
 }
