@@ -52,27 +52,10 @@ fn bench(c: &mut Criterion) {
     for policy in [None, Some("ecs")] {
         let label = policy.unwrap_or("none");
         g.bench_function(format!("native_pipeline/policy={label}"), |b| {
-            b.iter(|| {
-                let mut sc = SealConfig::new(key().name(), "b");
-                sc.checkpoint_every = 1000;
-                let mut p = logseal_pipeline::Processor::new(
-                    Sealer::new(key(), sc).unwrap(),
-                    policy.and_then(logseal_anomaly::Policy::preset),
-                );
-                for (i, r) in recs.iter().enumerate() {
-                    criterion::black_box(p.process(Input {
-                        record: r.as_bytes(),
-                        tag: Some("bench"),
-                        time_ns: Some(1_700_000_000_000_000_000 + i as i64),
-                        ..Input::default()
-                    }));
-                }
-            })
+            b.iter(|| run_native(policy, "bench", &recs))
         });
         let (_dir, cfg, opts) = module_config(policy);
-        let engine = wasmtime::Engine::default();
-        let module = wasmtime::Module::from_file(&engine, wasm("logseal_fluent_bit.wasm"))
-            .expect("run `cargo xtask build-wasm` first");
+        let (engine, module) = fluent_bit_module();
         // With the harness's parse of each returned record (as the host
         // converts it), and without it (`skip_host_parse`): the module's own
         // cost.
@@ -109,6 +92,32 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// The native sealer and scorer (what `logseal seal` runs) over `recs`.
+fn run_native(policy: Option<&str>, tag: &str, recs: &[String]) {
+    let mut sc = SealConfig::new(key().name(), "b");
+    sc.checkpoint_every = 1000;
+    let mut p = logseal_pipeline::Processor::new(
+        Sealer::new(key(), sc).unwrap(),
+        policy.and_then(logseal_anomaly::Policy::preset),
+    );
+    for (i, r) in recs.iter().enumerate() {
+        criterion::black_box(p.process(Input {
+            record: r.as_bytes(),
+            tag: Some(tag),
+            time_ns: Some(1_700_000_000_000_000_000 + i as i64),
+            ..Input::default()
+        }));
+    }
+}
+
+/// The Fluent Bit module, compiled once.
+fn fluent_bit_module() -> (wasmtime::Engine, wasmtime::Module) {
+    let engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::from_file(&engine, wasm("logseal_fluent_bit.wasm"))
+        .expect("run `cargo xtask build-wasm` first");
+    (engine, module)
 }
 
 /// A fresh module instance called as filter_wasm calls it, once a record;
@@ -165,27 +174,10 @@ fn bench_real(c: &mut Criterion) {
     g.throughput(Throughput::Elements(recs.len() as u64));
     let policy = "sshd";
     g.bench_function(format!("native_pipeline/openssh_2k/policy={policy}"), |b| {
-        b.iter(|| {
-            let mut sc = SealConfig::new(key().name(), "b");
-            sc.checkpoint_every = 1000;
-            let mut p = logseal_pipeline::Processor::new(
-                Sealer::new(key(), sc).unwrap(),
-                logseal_anomaly::Policy::preset(policy),
-            );
-            for (i, r) in recs.iter().enumerate() {
-                criterion::black_box(p.process(Input {
-                    record: r.as_bytes(),
-                    tag: Some("sshd"),
-                    time_ns: Some(1_700_000_000_000_000_000 + i as i64),
-                    ..Input::default()
-                }));
-            }
-        })
+        b.iter(|| run_native(Some(policy), "sshd", &recs))
     });
     let (_dir, _, opts) = module_config(Some(policy));
-    let engine = wasmtime::Engine::default();
-    let module = wasmtime::Module::from_file(&engine, wasm("logseal_fluent_bit.wasm"))
-        .expect("run `cargo xtask build-wasm` first");
+    let (engine, module) = fluent_bit_module();
     g.bench_function(
         format!("fluent_bit_module_only/openssh_2k/policy={policy}"),
         |b| b.iter(|| run_module(&engine, &module, &opts, false, b"sshd", &recs)),
