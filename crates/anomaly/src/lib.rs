@@ -70,6 +70,10 @@ impl Event for [(&str, FieldValue<'_>)] {
 }
 
 #[cfg(feature = "serde_json")]
+/// Objects up to this many members are searched by one pass over them
+/// (see `field` below); larger ones by name.
+const SCAN_MEMBERS: usize = 16;
+
 impl Event for serde_json::Value {
     fn field(&self, path: &str) -> Option<FieldValue<'_>> {
         fn conv(v: &serde_json::Value) -> Option<FieldValue<'_>> {
@@ -105,11 +109,30 @@ impl Event for serde_json::Value {
                 _ => return None,
             };
             // A key containing dots ("user.name" flattened, "@timestamp") wins.
-            if let Some(v) = obj.get(rest) {
-                return conv(v);
+            let Some(i) = rest.find('.') else {
+                return obj.get(rest).and_then(conv);
+            };
+            let seg = &rest[..i];
+            if obj.len() > SCAN_MEMBERS {
+                if let Some(v) = obj.get(rest) {
+                    return conv(v);
+                }
+                cur = obj.get(seg)?;
+            } else {
+                // A small object: one pass finds both names (two lookups
+                // cost two searches, or two hashes of the name when
+                // serde_json keeps insertion order).
+                let mut nested = None;
+                for (k, v) in obj {
+                    if k.len() == rest.len() && k == rest {
+                        return conv(v);
+                    }
+                    if k.len() == seg.len() && k == seg {
+                        nested = Some(v);
+                    }
+                }
+                cur = nested?;
             }
-            let i = rest.find('.')?;
-            cur = obj.get(&rest[..i])?;
             rest = &rest[i + 1..];
         }
     }
