@@ -378,6 +378,10 @@ impl EarlyRoots {
 /// How many lines [`Verifier::add_line`] reads before hashing them together.
 const BATCH: usize = 64;
 
+/// Or how many bytes of entries, whichever comes first: huge records are
+/// hashed a few at a time, and the buffer they grew is let go.
+const BATCH_BYTES: usize = 1 << 20;
+
 /// Lines read whose entry hashes are not computed yet: their leaves' input
 /// (`0x00` and the entry bytes) back to back, where each ends, and what a
 /// "modified" finding would name. Everything else about a line is added to
@@ -491,7 +495,7 @@ impl Verifier {
                     seq: r.seq,
                     key,
                 });
-                let full = b.lines.len() >= BATCH;
+                let full = b.lines.len() >= BATCH || b.leaves.len() >= BATCH_BYTES;
                 self.add_record_now(file, line, Ok(r), false);
                 if full {
                     self.flush_batch();
@@ -521,8 +525,12 @@ impl Verifier {
                 }
             }
         }
-        // Keep the buffers for the next batch.
+        // Keep the buffers for the next batch (but not one a huge record
+        // grew).
         b.leaves.clear();
+        if b.leaves.capacity() > 2 * BATCH_BYTES {
+            b.leaves = Vec::new();
+        }
         b.ends.clear();
         b.lines.clear();
         b.keys.clear();
@@ -1223,8 +1231,8 @@ mod tests {
     /// Lines hashed a batch at a time ([`Verifier::add_line`]) report
     /// exactly as lines read and hashed one by one ([`Verifier::add_record`]
     /// of [`record::read`]): with unreadable and blank lines, tampering, and
-    /// a checkpoint from a separate file between them, in logs longer and
-    /// shorter than a batch.
+    /// a checkpoint from a separate file between them, a record larger
+    /// than a batch's bytes, in logs longer and shorter than a batch.
     #[test]
     fn batched_lines_report_as_lines_read_one_by_one() {
         let key = SignerKey::from_seed("batch.example", [4; 32]).unwrap();
@@ -1233,7 +1241,9 @@ mod tests {
         let mut s = Sealer::new(key.clone(), cfg).unwrap();
         let mut lines: Vec<Vec<u8>> = (0..400)
             .map(|i| {
-                let rec = format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i % 150));
+                // Record 90 is over the batch's byte limit on its own.
+                let pad = if i == 90 { 3 << 20 } else { i % 150 };
+                let rec = format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(pad));
                 s.seal(Input {
                     record: rec.as_bytes(),
                     ..Input::default()
