@@ -44,6 +44,24 @@ pub fn sha256_many(msgs: &[&[u8]], out: &mut [Hash]) {
     }
 }
 
+/// [`sha256_many`] of messages stored back to back in `buf`, message `i`
+/// ending at `ends[i]` (the first starts at 0), as a reader that appends
+/// each record's leaf input to one buffer keeps them.
+///
+/// # Panics
+/// If `ends` is not ascending or goes past `buf`.
+pub fn sha256_back_to_back(buf: &[u8], ends: &[usize]) -> Vec<Hash> {
+    let mut msgs = Vec::with_capacity(ends.len());
+    let mut start = 0;
+    for &end in ends {
+        msgs.push(&buf[start..end]);
+        start = end;
+    }
+    let mut out = alloc::vec![[0u8; 32]; msgs.len()];
+    sha256_many(&msgs, &mut out);
+    out
+}
+
 /// [`sha256_many`] computed four messages at a time in SIMD lanes, whatever
 /// the build (portable arithmetic where there is no wasm SIMD). For tests.
 ///

@@ -2,7 +2,7 @@
 //! FIPS 180-4 examples.
 
 use logseal_core::Hash;
-use logseal_core::many::{sha256_many, sha256_many_lanes};
+use logseal_core::many::{sha256_back_to_back, sha256_many, sha256_many_lanes};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -68,6 +68,10 @@ proptest! {
         let want = reference(&refs);
         prop_assert_eq!(&a, &want);
         prop_assert_eq!(&b, &want);
+        // The same messages back to back in one buffer (empty ones too).
+        let buf = msgs.concat();
+        let ends: Vec<usize> = msgs.iter().scan(0, |end, m| { *end += m.len(); Some(*end) }).collect();
+        prop_assert_eq!(&sha256_back_to_back(&buf, &ends), &want);
     }
 }
 

@@ -255,7 +255,7 @@ mod parallel {
     use anyhow::Result;
     use indicatif::ProgressBar;
     use logseal_core::Verifier;
-    use logseal_core::many::sha256_many;
+    use logseal_core::many::sha256_back_to_back;
     use logseal_core::record::{AddedFields, Reader, RecordError, SealedRecord};
 
     use crate::input::{self, Source};
@@ -336,7 +336,7 @@ mod parallel {
     }
 
     /// Read a batch's lines, then hash their entries together
-    /// ([`sha256_many`]: four interleaved SHA-256 streams on x86-64).
+    /// ([`sha256_back_to_back`]: four interleaved SHA-256 streams on x86-64).
     fn read_batch(
         reader: &mut Reader,
         leaves: &mut Vec<u8>,
@@ -358,14 +358,7 @@ mod parallel {
                 (n, r)
             })
             .collect();
-        let mut msgs = Vec::with_capacity(ends.len());
-        let mut start = 0;
-        for &end in &ends {
-            msgs.push(&leaves[start..end]);
-            start = end;
-        }
-        let mut hashes = vec![[0u8; 32]; msgs.len()];
-        sha256_many(&msgs, &mut hashes);
+        let hashes = sha256_back_to_back(leaves, &ends);
         let read = out.iter_mut().filter_map(|(_, r)| match r {
             Some(Ok(r)) => Some(r),
             _ => None,
