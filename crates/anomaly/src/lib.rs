@@ -69,11 +69,12 @@ impl Event for [(&str, FieldValue<'_>)] {
     }
 }
 
-#[cfg(feature = "serde_json")]
 /// Objects up to this many members are searched by one pass over them
 /// (see `field` below); larger ones by name.
+#[cfg(feature = "serde_json")]
 const SCAN_MEMBERS: usize = 16;
 
+#[cfg(feature = "serde_json")]
 impl Event for serde_json::Value {
     fn field(&self, path: &str) -> Option<FieldValue<'_>> {
         fn conv(v: &serde_json::Value) -> Option<FieldValue<'_>> {
