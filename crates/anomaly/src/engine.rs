@@ -4,7 +4,7 @@ use crate::gauge::{GaugeParams, GaugeState};
 use crate::num::{self, fmt_num};
 use crate::policy::*;
 use crate::snapshot::{self, Pod, R, W};
-use crate::store::{CountMin, Layout, Table, combine, hash_str};
+use crate::store::{Cells, CountMin, Layout, Table, combine, hash_str};
 use crate::time::{days_from_civil, number_secs, parse_time_secs};
 use crate::{Drain, Event, FieldValue, Reason, Severity, StateError, Verdict};
 use alloc::borrow::Cow;
@@ -12,6 +12,7 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 // ---------------------------------------------------------------- fields
 
@@ -19,7 +20,7 @@ use alloc::vec::Vec;
 enum Kind {
     Plain,
     /// Derived from the `source_ip` paths (with their cache key).
-    SourceNet(Vec<String>, u64),
+    SourceNet(Vec<String>, CacheKey),
     Outcome,
 }
 
@@ -28,14 +29,39 @@ struct FieldRef {
     name: String,
     paths: Vec<String>,
     kind: Kind,
-    /// Per-event lookup cache key (hash of the name).
-    key: u64,
+    /// Per-event lookup cache key.
+    key: CacheKey,
+}
+
+/// Where a field's lookup is kept for the rest of an event: the fields
+/// the policy maps (`fields`) each have a slot of their own, found without
+/// a search; other names are found by the hash of their name.
+#[derive(Clone, Copy, Debug)]
+struct CacheKey {
+    hash: u64,
+    /// Position of the name among the policy's mapped fields, if below
+    /// [`FieldCache::SLOTS`]; `u8::MAX` otherwise.
+    slot: u8,
+}
+
+impl CacheKey {
+    fn new(p: &Policy, name: &str) -> CacheKey {
+        CacheKey {
+            hash: hash_str(0xF1E1D, name),
+            slot: p
+                .fields
+                .keys()
+                .position(|k| k == name)
+                .filter(|&i| i < FieldCache::SLOTS)
+                .map_or(u8::MAX, |i| i as u8),
+        }
+    }
 }
 
 impl FieldRef {
     fn new(p: &Policy, name: &str) -> FieldRef {
         let kind = if name == "source_net" && !p.fields.contains_key("source_net") {
-            Kind::SourceNet(p.paths("source_ip"), hash_str(0xF1E1D, "source_ip"))
+            Kind::SourceNet(p.paths("source_ip"), CacheKey::new(p, "source_ip"))
         } else if name == "outcome"
             && !(p.outcome.failure.is_empty() && p.outcome.success.is_empty())
         {
@@ -47,7 +73,7 @@ impl FieldRef {
             name: name.to_string(),
             paths: p.paths(name),
             kind,
-            key: hash_str(0xF1E1D, name),
+            key: CacheKey::new(p, name),
         }
     }
 }
@@ -123,7 +149,7 @@ impl Extractor {
                 name: e.from.clone(),
                 paths: p.paths(&e.from),
                 kind: Kind::Plain,
-                key: hash_str(0xF1E1D, &e.from),
+                key: CacheKey::new(p, &e.from),
             },
             segs,
             set: e.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -184,7 +210,7 @@ impl Extractor {
 struct Ctx<'a, E: ?Sized> {
     ev: &'a E,
     /// Raw field lookups already done for this event (several detectors read the same fields).
-    cache: core::cell::RefCell<FieldCache<'a>>,
+    cache: FieldCache<'a>,
     /// The `outcome` field's class once worked out for this event (0: not
     /// yet, 1: failure, 2: success, 3: neither): several rules test it, and
     /// each test compared the value with both lists.
@@ -197,41 +223,55 @@ struct Ctx<'a, E: ?Sized> {
     report_p: f64,
 }
 
-/// Lookups of one event, on the stack: the first [`FieldCache::N`] fields a
-/// policy reads (more are looked up each time they are read).
+/// Lookups of one event, on the stack: a slot for each of the first
+/// [`FieldCache::SLOTS`] mapped fields, and the first [`FieldCache::N`]
+/// other names read (more are looked up each time they are read).
 struct FieldCache<'a> {
-    n: usize,
-    keys: [u64; FieldCache::N],
-    vals: [Option<FieldValue<'a>>; FieldCache::N],
+    /// Bit `i`: `slots[i]` holds its field's lookup.
+    have: Cell<u32>,
+    slots: [Cell<Option<FieldValue<'a>>>; FieldCache::SLOTS],
+    n: Cell<usize>,
+    keys: [Cell<u64>; FieldCache::N],
+    vals: [Cell<Option<FieldValue<'a>>>; FieldCache::N],
 }
 
 impl FieldCache<'_> {
-    const N: usize = 16;
+    const SLOTS: usize = 16;
+    const N: usize = 8;
 
     fn new() -> Self {
         FieldCache {
-            n: 0,
-            keys: [0; Self::N],
-            vals: [None; Self::N],
+            have: Cell::new(0),
+            slots: [const { Cell::new(None) }; Self::SLOTS],
+            n: Cell::new(0),
+            keys: [const { Cell::new(0) }; Self::N],
+            vals: [const { Cell::new(None) }; Self::N],
         }
     }
 }
 
 impl<'a, E: Event + ?Sized> Ctx<'a, E> {
-    fn raw(&self, paths: &[String], key: u64) -> Option<FieldValue<'a>> {
-        {
-            let c = self.cache.borrow();
-            if let Some(i) = c.keys[..c.n].iter().position(|k| *k == key) {
-                return c.vals[i];
+    fn raw(&self, paths: &[String], key: CacheKey) -> Option<FieldValue<'a>> {
+        let c = &self.cache;
+        let slot = key.slot as usize;
+        if let Some(cell) = c.slots.get(slot) {
+            if c.have.get() & (1 << slot) != 0 {
+                return cell.get();
             }
+            let v = paths.iter().find_map(|p| self.ev.field(p));
+            cell.set(v);
+            c.have.set(c.have.get() | 1 << slot);
+            return v;
+        }
+        let n = c.n.get();
+        if let Some(i) = c.keys[..n].iter().position(|k| k.get() == key.hash) {
+            return c.vals[i].get();
         }
         let v = paths.iter().find_map(|p| self.ev.field(p));
-        let mut c = self.cache.borrow_mut();
-        if c.n < FieldCache::N {
-            let n = c.n;
-            c.keys[n] = key;
-            c.vals[n] = v;
-            c.n += 1;
+        if n < FieldCache::N {
+            c.keys[n].set(key.hash);
+            c.vals[n].set(v);
+            c.n.set(n + 1);
         }
         v
     }
@@ -1323,7 +1363,7 @@ impl Engine {
         let learning = self.events <= lp.period_events || t - self.first_t < lp.period_secs;
         let ctx = Ctx {
             ev: event,
-            cache: core::cell::RefCell::new(FieldCache::new()),
+            cache: FieldCache::new(),
             outcome_class: core::cell::Cell::new(0),
             ex: &ex,
             outcome: &self.policy.outcome,
@@ -1711,7 +1751,7 @@ impl Engine {
 }
 
 /// One `new_value` feature of an event: index, field, value, sketch key.
-type FeatureValue<'a> = (usize, &'a FieldRef, Cow<'a, str>, u64);
+type FeatureValue<'a> = (usize, &'a FieldRef, Cow<'a, str>, Cells);
 
 impl Det {
     #[allow(clippy::too_many_arguments)]
@@ -1828,15 +1868,19 @@ impl Det {
                 for ((fi, f), slot) in x.features.iter().enumerate().zip(vals.iter_mut()) {
                     if let Some(v) = c.get(f) {
                         let key = combine(combine(*ek, (di * 16 + fi) as u64), hash_str(11, &v));
-                        *slot = Some((fi, f, v, key));
+                        *slot = Some((fi, f, v, cms.cells_of(key)));
                     }
                 }
                 // Each feature's counters are a cache miss in a sketch of
                 // megabytes: read them all first, so that the misses are in
                 // flight together, not one after another in the loop below.
-                core::hint::black_box(vals.iter().flatten().fold(0u32, |a, v| a ^ cms.get(v.3)));
-                for (fi, f, v, key) in vals.into_iter().flatten() {
-                    let before = cms.add(key);
+                core::hint::black_box(
+                    vals.iter()
+                        .flatten()
+                        .fold(0u32, |a, v| a ^ cms.get_at(&v.3)),
+                );
+                for (fi, f, v, at) in vals.into_iter().flatten() {
+                    let before = cms.add_at(&at);
                     let d = prof.distinct[fi] as f64;
                     let n = prof.n as f64;
                     if ready {

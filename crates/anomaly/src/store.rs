@@ -309,6 +309,11 @@ impl Layout {
 
 const BLOCK: usize = 64;
 
+/// A key's counter positions in one [`CountMin`] (from
+/// [`CountMin::cells_of`]; meaningless in another sketch).
+#[derive(Clone, Copy, Debug)]
+pub struct Cells([usize; 4]);
+
 impl CountMin {
     pub fn with_budget(bytes: usize, rows: usize) -> Self {
         let rows = rows.clamp(1, 4);
@@ -372,8 +377,19 @@ impl CountMin {
     }
 
     pub fn get(&self, key: u64) -> u32 {
-        let idx = self.idx(key);
-        idx[..self.rows]
+        self.get_at(&self.cells_of(key))
+    }
+
+    /// Where `key`'s counters are: for a key that is read and then
+    /// incremented, so that the hashing is done once.
+    #[inline]
+    pub fn cells_of(&self, key: u64) -> Cells {
+        Cells(self.idx(key))
+    }
+
+    /// [`CountMin::get`] of the key whose [`Cells`] these are.
+    pub fn get_at(&self, at: &Cells) -> u32 {
+        at.0[..self.rows]
             .iter()
             .map(|&i| self.cells[i] as u32)
             .min()
@@ -382,7 +398,12 @@ impl CountMin {
 
     /// Increment (conservative update) and return the count before the increment.
     pub fn add(&mut self, key: u64) -> u32 {
-        let idx = self.idx(key);
+        self.add_at(&self.cells_of(key))
+    }
+
+    /// [`CountMin::add`] of the key whose [`Cells`] these are.
+    pub fn add_at(&mut self, at: &Cells) -> u32 {
+        let idx = at.0;
         let rows = self.rows.min(4);
         let before = idx[..rows]
             .iter()

@@ -402,6 +402,48 @@ fn readme_policy_example_is_a_valid_policy() {
 }
 
 #[test]
+fn more_mapped_fields_than_the_per_event_cache_has_slots_for() {
+    // 40 mapped fields (20 tested, 20 grouped by), each read from a path of
+    // its own: the first 16 in name order have cache slots, 8 more are
+    // cached by name, the rest are looked up each time. Every rule must see
+    // its own field's value: the odd ones do not match, and each finding
+    // names its own group.
+    let mut fields = Vec::new();
+    let mut dets = Vec::new();
+    for i in 0..20 {
+        fields.push(format!(r#""f{i}":["src.a{i}"],"g{i}":["src.b{i}"]"#));
+        dets.push(format!(
+            r#"{{"type":"threshold","name":"r{i}","where":[{{"field":"f{i}","eq":"x"}}],"group_by":"g{i}","window_secs":60,"threshold":0}}"#
+        ));
+    }
+    let p = Policy::parse(&format!(
+        r#"{{"version":1,"fields":{{{}}},"alerting":{{"max_reasons":20}},"detectors":[{}]}}"#,
+        fields.join(","),
+        dets.join(",")
+    ))
+    .unwrap();
+    let mut e = Engine::new(p);
+    let mut src = serde_json::Map::new();
+    for i in 0..20 {
+        src.insert(format!("a{i}"), json!(if i % 2 == 0 { "x" } else { "y" }));
+        src.insert(format!("b{i}"), json!(format!("k{i}")));
+    }
+    let v = e.score(&json!({ "src": src }), None);
+    let mut fired: Vec<(String, String)> = v
+        .reasons
+        .iter()
+        .map(|r| (r.detector.clone(), r.entity.clone()))
+        .collect();
+    fired.sort();
+    let mut want: Vec<(String, String)> = (0..20)
+        .step_by(2)
+        .map(|i| (format!("r{i}"), format!("k{i}")))
+        .collect();
+    want.sort();
+    assert_eq!(fired, want, "{}", v.to_json());
+}
+
+#[test]
 fn more_fields_than_the_per_event_cache_holds() {
     // 20 single-event rules on 20 different fields: past the 16 lookups an
     // event caches, fields are looked up again each time, with the same result.
