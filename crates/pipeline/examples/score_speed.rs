@@ -41,7 +41,7 @@ fn main() {
     let mut warm = Engine::new(policy.clone());
     let mut flagged_warm = 0;
     for l in &lines {
-        flagged_warm += (warm.score(&Members(&members(l)), None).score > 0.0) as usize;
+        flagged_warm += (warm.score(&Members::new(&members(l)), None).score > 0.0) as usize;
     }
     let snap = warm.snapshot();
     let mut engines: Vec<Engine> = (0..passes)
@@ -64,7 +64,7 @@ fn main() {
     let mut flagged = 0;
     for e in &mut engines {
         for l in &lines {
-            flagged += (e.score(&Members(&members(l)), None).score > 0.0) as usize;
+            flagged += (e.score(&Members::new(&members(l)), None).score > 0.0) as usize;
         }
     }
     let both = logseal_anomaly::testkit::cpu_secs() - c0;

@@ -373,7 +373,7 @@ mod tests {
             let Ok(json::Value::Obj(m)) = json::parse(&json) else {
                 panic!("not an object")
             };
-            let tree = logseal_pipeline::Members(&m);
+            let tree = logseal_pipeline::Members::new(&m);
             let ev = RequestEvent::new(&info);
             for k in keys {
                 assert_eq!(
