@@ -4,7 +4,7 @@
 //! reference is the plain definition: try the whole rest of the path as a
 //! key, else descend by its first segment.
 
-use logseal_anomaly::{Event, FieldValue};
+use logseal_anomaly::{Event, FieldValue, same_name};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -36,6 +36,26 @@ fn reference<'a>(v: &'a Value, path: &str) -> Option<FieldValue<'a>> {
         }
         _ => None,
     }
+}
+
+#[test]
+fn same_name_is_string_equality() {
+    // Every length the word loads cover and either side of them, and a
+    // difference at every position (the loads overlap in the middle).
+    for n in 0..=20 {
+        let a: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+        assert!(same_name(&a, &a.clone()), "{a}");
+        assert!(!same_name(&a, &format!("{a}x")));
+        assert!(!same_name(&format!("{a}x"), &a));
+        for i in 0..n {
+            let mut b = a.clone().into_bytes();
+            b[i] ^= 0x20;
+            let b = String::from_utf8(b).unwrap();
+            assert!(!same_name(&a, &b), "{a} {b}");
+        }
+    }
+    assert!(same_name("user.name", "user.name"));
+    assert!(!same_name("user_agent", "@timestamp"));
 }
 
 #[test]

@@ -22,7 +22,7 @@ use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use logseal_anomaly::{Engine, Event, FieldValue, Policy};
+use logseal_anomaly::{Engine, Event, FieldValue, Policy, same_name as same};
 use logseal_core::json::{Number, Value};
 use logseal_core::{Input, Sealed, Sealer};
 
@@ -94,33 +94,6 @@ fn lookup<'v>(members: &'v [(Cow<'_, str>, Value<'_>)], path: &str) -> Option<&'
             _ if longer => return lookup_longer(m, p, dot),
             _ => return None,
         }
-    }
-}
-
-/// Name equality without a call to `memcmp` for names of up to 16 bytes
-/// (nearly all field names): two overlapping word loads a side. The call
-/// cost several times the comparison for names this short.
-#[inline(always)]
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    let w8 = |x: &[u8], i: usize| {
-        x.get(i..i + 8)
-            .and_then(|w| <[u8; 8]>::try_from(w).ok())
-            .map(u64::from_ne_bytes)
-    };
-    let w4 = |x: &[u8], i: usize| {
-        x.get(i..i + 4)
-            .and_then(|w| <[u8; 4]>::try_from(w).ok())
-            .map(u32::from_ne_bytes)
-    };
-    match n {
-        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
-        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
-        _ => a == b,
     }
 }
 
@@ -465,26 +438,6 @@ mod tests {
         assert_eq!(get(r#"{"ab":1,"a":{"c":12}}"#, "a.c"), some("12"));
         assert_eq!(get("{\"\\u0000\":1,\"@t\":13}", "@t"), some("13"));
         assert_eq!(get(r#"{"b":{"c":1}}"#, "a.c"), None);
-    }
-
-    #[test]
-    fn same_is_string_equality() {
-        // Every length the word loads cover and either side of them, and a
-        // difference at every position (the loads overlap in the middle).
-        for n in 0..=20 {
-            let a: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
-            assert!(same(&a, &a.clone()), "{a}");
-            assert!(!same(&a, &format!("{a}x")));
-            assert!(!same(&format!("{a}x"), &a));
-            for i in 0..n {
-                let mut b = a.clone().into_bytes();
-                b[i] ^= 0x20;
-                let b = String::from_utf8(b).unwrap();
-                assert!(!same(&a, &b), "{a} {b}");
-            }
-        }
-        assert!(same("user.name", "user.name"));
-        assert!(!same("user_agent", "@timestamp"));
     }
 
     #[test]
