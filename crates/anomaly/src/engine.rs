@@ -214,7 +214,7 @@ struct Ctx<'a, E: ?Sized> {
     /// The `outcome` field's class once worked out for this event (0: not
     /// yet, 1: failure, 2: success, 3: neither): several rules test it, and
     /// each test compared the value with both lists.
-    outcome_class: core::cell::Cell<u8>,
+    outcome_class: Cell<u8>,
     ex: &'a [(String, String)],
     outcome: &'a Outcome,
     t: f64,
@@ -228,7 +228,7 @@ struct Ctx<'a, E: ?Sized> {
 /// other names read (more are looked up each time they are read).
 struct FieldCache<'a> {
     /// Bit `i`: `slots[i]` holds its field's lookup.
-    have: Cell<u32>,
+    have: Cell<u16>,
     slots: [Cell<Option<FieldValue<'a>>>; FieldCache::SLOTS],
     n: Cell<usize>,
     keys: [Cell<u64>; FieldCache::N],
@@ -1364,7 +1364,7 @@ impl Engine {
         let ctx = Ctx {
             ev: event,
             cache: FieldCache::new(),
-            outcome_class: core::cell::Cell::new(0),
+            outcome_class: Cell::new(0),
             ex: &ex,
             outcome: &self.policy.outcome,
             t,

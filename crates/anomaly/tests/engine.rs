@@ -445,7 +445,7 @@ fn more_mapped_fields_than_the_per_event_cache_has_slots_for() {
 
 #[test]
 fn more_fields_than_the_per_event_cache_holds() {
-    // 20 single-event rules on 20 different fields: past the 16 lookups an
+    // 20 single-event rules on 20 unmapped fields: past the 8 names an
     // event caches, fields are looked up again each time, with the same result.
     let dets: Vec<String> = (0..20)
         .map(|i| {
