@@ -290,21 +290,7 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
                 Some(Cow::Owned(network(&ipv)))
             }
             Kind::Outcome => {
-                let v = self.raw(&f.paths, f.key).map(fv_str)?;
-                let class = match self.outcome_class.get() {
-                    0 => {
-                        let c = if self.outcome.failure.iter().any(|x| *x == *v) {
-                            1
-                        } else if self.outcome.success.iter().any(|x| *x == *v) {
-                            2
-                        } else {
-                            3
-                        };
-                        self.outcome_class.set(c);
-                        c
-                    }
-                    c => c,
-                };
+                let (class, v) = self.outcome_of(f)?;
                 Some(match class {
                     1 => Cow::Borrowed("failure"),
                     2 => Cow::Borrowed("success"),
@@ -312,6 +298,27 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
                 })
             }
         }
+    }
+
+    /// An `outcome` field's value and class (1: failure, 2: success, 3:
+    /// neither), the class worked out once an event.
+    fn outcome_of(&self, f: &FieldRef) -> Option<(u8, Cow<'a, str>)> {
+        let v = self.raw(&f.paths, f.key).map(fv_str)?;
+        let class = match self.outcome_class.get() {
+            0 => {
+                let c = if self.outcome.failure.iter().any(|x| *x == *v) {
+                    1
+                } else if self.outcome.success.iter().any(|x| *x == *v) {
+                    2
+                } else {
+                    3
+                };
+                self.outcome_class.set(c);
+                c
+            }
+            c => c,
+        };
+        Some((class, v))
     }
 
     fn num(&self, f: &FieldRef) -> Option<f64> {
@@ -333,6 +340,19 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
 
     fn check_inner(&self, c: &CCond) -> bool {
         let cond = &c.c;
+        // `outcome` compared with a string (every preset's rules): the
+        // class answers for failures and successes without building and
+        // comparing the class's name; the same result as below.
+        if let Some((s, is)) = &c.outcome_eq
+            && self.ex.is_empty()
+        {
+            return match self.outcome_of(&c.f) {
+                Some((1, _)) => is[0],
+                Some((2, _)) => is[1],
+                Some((_, v)) => *v == **s,
+                None => false,
+            };
+        }
         if let Some(e) = cond.exists {
             return self.get(&c.f).is_some() == e;
         }
@@ -376,13 +396,29 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
 struct CCond {
     f: FieldRef,
     c: Condition,
+    /// For an `outcome` field's `eq` with a string (and nothing else to
+    /// test): the string, and whether it names the failure and the success
+    /// class.
+    outcome_eq: Option<(String, [bool; 2])>,
 }
 
 fn conds(p: &Policy, cs: &[Condition]) -> Vec<CCond> {
     cs.iter()
-        .map(|c| CCond {
-            f: FieldRef::new(p, &c.field),
-            c: c.clone(),
+        .map(|c| {
+            let f = FieldRef::new(p, &c.field);
+            let outcome_eq = match (&f.kind, &c.eq) {
+                (Kind::Outcome, Some(serde_json::Value::String(s)))
+                    if c.exists.is_none() && c.gte.is_none() && c.lt.is_none() =>
+                {
+                    Some((s.clone(), [s == "failure", s == "success"]))
+                }
+                _ => None,
+            };
+            CCond {
+                f,
+                c: c.clone(),
+                outcome_eq,
+            }
         })
         .collect()
 }
@@ -1879,8 +1915,9 @@ impl Det {
                         .flatten()
                         .fold(0u32, |a, v| a ^ cms.get_at(&v.3)),
                 );
-                for (fi, f, v, at) in vals.into_iter().flatten() {
-                    let before = cms.add_at(&at);
+                // By reference: moving the array out would copy all of it.
+                for &(fi, f, ref v, ref at) in vals.iter().flatten() {
+                    let before = cms.add_at(at);
                     let d = prof.distinct[fi] as f64;
                     let n = prof.n as f64;
                     if ready {
@@ -1892,7 +1929,7 @@ impl Det {
                                 det: di,
                                 entity: ent.to_string(),
                                 feature: f.name.clone(),
-                                observed: clip(&v, 128),
+                                observed: clip(v, 128),
                                 expected: if d as u64 == 1 {
                                     "the one known value".to_string()
                                 } else {
@@ -1902,12 +1939,12 @@ impl Det {
                                 text: format!(
                                     "{ent}: {} {} never seen for {ent} in {days} days ({} events, {} known value{})",
                                     f.name,
-                                    clip(&v, 128),
+                                    clip(v, 128),
                                     thousands(prof.n as u64),
                                     d as u64,
                                     if d as u64 == 1 { "" } else { "s" }
                                 ),
-                                dkey: combine(dseed, combine(*ek, hash_str(fi as u64, &v))),
+                                dkey: combine(dseed, combine(*ek, hash_str(fi as u64, v))),
                             });
                         } else if x.rare {
                             let p = (before as f64 + 1.0) / (n + 2.0);
@@ -1916,16 +1953,16 @@ impl Det {
                                     det: di,
                                     entity: ent.to_string(),
                                     feature: f.name.clone(),
-                                    observed: clip(&v, 128),
+                                    observed: clip(v, 128),
                                     expected: "a common value".into(),
                                     p,
                                     text: format!(
                                         "{ent}: {} {} is rare for {ent} (~{before} of {} events)",
                                         f.name,
-                                        clip(&v, 128),
+                                        clip(v, 128),
                                         thousands(prof.n as u64)
                                     ),
-                                    dkey: combine(dseed, combine(*ek, hash_str(fi as u64, &v))),
+                                    dkey: combine(dseed, combine(*ek, hash_str(fi as u64, v))),
                                 });
                             }
                         }

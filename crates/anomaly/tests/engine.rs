@@ -472,3 +472,46 @@ fn more_fields_than_the_per_event_cache_holds() {
     want.sort();
     assert_eq!(fired, want, "{}", v.to_json());
 }
+
+#[test]
+fn outcome_conditions_compare_the_class_then_the_raw_value() {
+    // `outcome` reads as "failure" or "success" when its value is in the
+    // policy's lists, and as itself otherwise: a rule on "denied" never sees
+    // a listed "denied", a rule on "failure" sees it, and an unlisted value
+    // (here the word "failure" itself) compares as it is written.
+    let p = Policy::parse(
+        r#"{"version":1,"fields":{"outcome":["o"],"g":["g"]},
+        "outcome":{"failure":["denied"],"success":["ok"]},
+        "alerting":{"max_reasons":10,"dedup_secs":0},
+        "detectors":[
+          {"type":"threshold","name":"fail","where":[{"field":"outcome","eq":"failure"}],"group_by":"g","window_secs":60,"threshold":0},
+          {"type":"threshold","name":"succ","where":[{"field":"outcome","eq":"success"}],"group_by":"g","window_secs":60,"threshold":0},
+          {"type":"threshold","name":"denied","where":[{"field":"outcome","eq":"denied"}],"group_by":"g","window_secs":60,"threshold":0},
+          {"type":"threshold","name":"weird","where":[{"field":"outcome","eq":"weird"}],"group_by":"g","window_secs":60,"threshold":0},
+          {"type":"threshold","name":"not_fail","where":[{"field":"outcome","eq":"failure","not":true}],"group_by":"g","window_secs":60,"threshold":0}
+        ]}"#,
+    )
+    .unwrap();
+    let fired = |o: Option<&str>| {
+        let mut e = Engine::new(p.clone());
+        let ev = match o {
+            Some(o) => json!({"o": o, "g": "k"}),
+            None => json!({"g": "k"}),
+        };
+        let mut d: Vec<String> = e
+            .score(&ev, Some(0))
+            .reasons
+            .iter()
+            .map(|r| r.detector.clone())
+            .collect();
+        d.sort();
+        d.join(",")
+    };
+    assert_eq!(fired(Some("denied")), "fail");
+    assert_eq!(fired(Some("ok")), "not_fail,succ");
+    assert_eq!(fired(Some("weird")), "not_fail,weird");
+    assert_eq!(fired(Some("failure")), "fail");
+    assert_eq!(fired(Some("success")), "not_fail,succ");
+    // No value: no comparison holds, its negation does.
+    assert_eq!(fired(None), "not_fail");
+}
