@@ -78,6 +78,7 @@ impl FieldRef {
     }
 }
 
+#[inline]
 fn fv_str(v: FieldValue<'_>) -> Cow<'_, str> {
     match v {
         FieldValue::Str(s) => Cow::Borrowed(s),
@@ -306,9 +307,9 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         let v = self.raw(&f.paths, f.key).map(fv_str)?;
         let class = match self.outcome_class.get() {
             0 => {
-                let c = if self.outcome.failure.iter().any(|x| *x == *v) {
+                let c = if self.outcome.failure.iter().any(|x| crate::same_name(x, &v)) {
                     1
-                } else if self.outcome.success.iter().any(|x| *x == *v) {
+                } else if self.outcome.success.iter().any(|x| crate::same_name(x, &v)) {
                     2
                 } else {
                     3
@@ -2279,80 +2280,85 @@ impl Rate {
         }
         let b = bidx(t, self.bucket);
         let is_err = !self.err.is_empty() && c.all(&self.err);
-        let mut s = *self.table.entry(key).0;
-        if s.bucket == u32::MAX {
-            s.bucket = b;
+        // Most events fall in their entity's open bucket: count them in
+        // place. Only closing a bucket needs the state apart from `self`.
+        let open = self.table.entry(key).0;
+        if open.bucket == u32::MAX {
+            open.bucket = b;
         }
-        if b > s.bucket {
-            let bt = s.bucket as f64 * self.bucket;
-            let x = s.count as f64;
-            let r = self.observe(&mut s, x, bt, true);
-            if let (Some((p, e, sd)), false) = (r, c.learning) {
+        if b <= open.bucket {
+            open.count += 1.0;
+            if is_err {
+                open.errs += 1.0;
+            }
+            return;
+        }
+        let mut s = *open;
+        let bt = s.bucket as f64 * self.bucket;
+        let x = s.count as f64;
+        let r = self.observe(&mut s, x, bt, true);
+        if let (Some((p, e, sd)), false) = (r, c.learning) {
+            hits.push(Hit {
+                det: di,
+                entity: ent.to_string(),
+                feature: "rate".into(),
+                observed: format!("{} per {}", fmt_num(x), dur(self.bucket)),
+                expected: format!(
+                    "{} ± {}",
+                    fmt_num(libm::round(e * 10.0) / 10.0),
+                    fmt_num(libm::round(sd * 10.0) / 10.0)
+                ),
+                p,
+                text: format!(
+                    "{ent}: {} {} events per {} at {} UTC, usual {} ± {} ({name})",
+                    if x >= e { "spike:" } else { "drop:" },
+                    fmt_num(x),
+                    dur(self.bucket),
+                    hhmm(bt),
+                    fmt_num(libm::round(e * 10.0) / 10.0),
+                    fmt_num(libm::round(sd * 10.0) / 10.0)
+                ),
+                dkey: combine(dseed, combine(hash_str(0, &ent), s.bucket as u64)),
+            });
+        }
+        // error rate of the closed bucket
+        if !self.err.is_empty() && x > 0.0 {
+            let er = s.errs as f64;
+            let base = (s.err_rate as f64).max(1.0 / (s.err_n as f64 + 10.0));
+            if s.err_n >= 10.0 * self.warmup as f32 && !c.learning && er > x * base {
+                let p = num::poisson_sf_ge(er, x * base);
                 hits.push(Hit {
                     det: di,
                     entity: ent.to_string(),
-                    feature: "rate".into(),
-                    observed: format!("{} per {}", fmt_num(x), dur(self.bucket)),
-                    expected: format!(
-                        "{} ± {}",
-                        fmt_num(libm::round(e * 10.0) / 10.0),
-                        fmt_num(libm::round(sd * 10.0) / 10.0)
-                    ),
+                    feature: "error_rate".into(),
+                    observed: format!("{} of {}", er as u64, x as u64),
+                    expected: format!("{}%", fmt_num(libm::round(base * 1000.0) / 10.0)),
                     p,
                     text: format!(
-                        "{ent}: {} {} events per {} at {} UTC, usual {} ± {} ({name})",
-                        if x >= e { "spike:" } else { "drop:" },
-                        fmt_num(x),
-                        dur(self.bucket),
+                        "{ent}: error rate {}% ({} of {}) at {} UTC, usual {}% ({name})",
+                        fmt_num(libm::round(er / x * 1000.0) / 10.0),
+                        er as u64,
+                        x as u64,
                         hhmm(bt),
-                        fmt_num(libm::round(e * 10.0) / 10.0),
-                        fmt_num(libm::round(sd * 10.0) / 10.0)
+                        fmt_num(libm::round(base * 1000.0) / 10.0)
                     ),
-                    dkey: combine(dseed, combine(hash_str(0, &ent), s.bucket as u64)),
+                    dkey: combine(dseed ^ 1, combine(hash_str(0, &ent), s.bucket as u64)),
                 });
             }
-            // error rate of the closed bucket
-            if !self.err.is_empty() && x > 0.0 {
-                let er = s.errs as f64;
-                let base = (s.err_rate as f64).max(1.0 / (s.err_n as f64 + 10.0));
-                if s.err_n >= 10.0 * self.warmup as f32 && !c.learning && er > x * base {
-                    let p = num::poisson_sf_ge(er, x * base);
-                    hits.push(Hit {
-                        det: di,
-                        entity: ent.to_string(),
-                        feature: "error_rate".into(),
-                        observed: format!("{} of {}", er as u64, x as u64),
-                        expected: format!("{}%", fmt_num(libm::round(base * 1000.0) / 10.0)),
-                        p,
-                        text: format!(
-                            "{ent}: error rate {}% ({} of {}) at {} UTC, usual {}% ({name})",
-                            fmt_num(libm::round(er / x * 1000.0) / 10.0),
-                            er as u64,
-                            x as u64,
-                            hhmm(bt),
-                            fmt_num(libm::round(base * 1000.0) / 10.0)
-                        ),
-                        dkey: combine(dseed ^ 1, combine(hash_str(0, &ent), s.bucket as u64)),
-                    });
-                }
-                let w = (x / (s.err_n as f64 + x)).max(self.alpha);
-                s.err_rate = (s.err_rate as f64 + w * (er / x - s.err_rate as f64)) as f32;
-                s.err_n += x as f32;
-            }
-            // empty buckets in between are zeros for the baseline
-            let gap = (b - s.bucket - 1).min(1440);
-            for i in 0..gap {
-                let gt = (s.bucket as f64 + 1.0 + i as f64) * self.bucket;
-                self.observe(&mut s, 0.0, gt, true);
-            }
-            s.bucket = b;
-            s.count = 0.0;
-            s.errs = 0.0;
+            let w = (x / (s.err_n as f64 + x)).max(self.alpha);
+            s.err_rate = (s.err_rate as f64 + w * (er / x - s.err_rate as f64)) as f32;
+            s.err_n += x as f32;
         }
-        s.count += 1.0;
-        if is_err {
-            s.errs += 1.0;
+        // empty buckets in between are zeros for the baseline
+        let gap = (b - s.bucket - 1).min(1440);
+        for i in 0..gap {
+            let gt = (s.bucket as f64 + 1.0 + i as f64) * self.bucket;
+            self.observe(&mut s, 0.0, gt, true);
         }
+        // This event opens the new bucket.
+        s.bucket = b;
+        s.count = 1.0;
+        s.errs = if is_err { 1.0 } else { 0.0 };
         *self.table.entry(key).0 = s;
     }
 }
