@@ -277,7 +277,24 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         v
     }
 
+    /// A field's value as text. Inline: most reads are of a plain field
+    /// already looked up, with no extractor output to search first.
+    #[inline]
     fn get(&self, f: &FieldRef) -> Option<Cow<'a, str>> {
+        let c = &self.cache;
+        let slot = f.key.slot as usize;
+        if self.ex.is_empty()
+            && matches!(f.kind, Kind::Plain)
+            && slot < FieldCache::SLOTS
+            && c.have.get() & (1 << slot) != 0
+        {
+            return c.slots[slot].get().map(fv_str);
+        }
+        self.get_uncached(f)
+    }
+
+    #[inline(never)]
+    fn get_uncached(&self, f: &FieldRef) -> Option<Cow<'a, str>> {
         if let Some((_, v)) = self.ex.iter().find(|(k, _)| *k == f.name) {
             return Some(Cow::Borrowed(v.as_str()));
         }
@@ -347,6 +364,13 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         if let Some((s, is)) = &c.outcome_eq
             && self.ex.is_empty()
         {
+            // The class already worked out for this event: a failure or a
+            // success answers without finding the value again.
+            match self.outcome_class.get() {
+                1 => return is[0],
+                2 => return is[1],
+                _ => {}
+            }
             return match self.outcome_of(&c.f) {
                 Some((1, _)) => is[0],
                 Some((2, _)) => is[1],
@@ -1891,88 +1915,7 @@ impl Det {
             }
             Det::Rate(x) => x.run(di, c, hits, name, dseed),
             Det::Gauge(x) => x.run(di, c, hits, name, dseed),
-            Det::NewValue(x) => {
-                if !c.all(&x.filter) {
-                    return;
-                }
-                let Some((ek, ent, prof)) = profs[x.group].as_mut() else {
-                    return;
-                };
-                let cms = &mut groups[x.group].cms;
-                let ready = !c.learning && prof.n >= c.min_events;
-                // At most 8 features (the policy checks): no allocation per event.
-                let mut vals: [Option<FeatureValue<'_>>; 8] = [const { None }; 8];
-                for ((fi, f), slot) in x.features.iter().enumerate().zip(vals.iter_mut()) {
-                    if let Some(v) = c.get(f) {
-                        let key = combine(combine(*ek, (di * 16 + fi) as u64), hash_str(11, &v));
-                        *slot = Some((fi, f, v, cms.cells_of(key)));
-                    }
-                }
-                // Each feature's counters are a cache miss in a sketch of
-                // megabytes: read them all first, so that the misses are in
-                // flight together, not one after another in the loop below.
-                core::hint::black_box(
-                    vals.iter()
-                        .flatten()
-                        .fold(0u32, |a, v| a ^ cms.get_at(&v.3)),
-                );
-                // By reference: moving the array out would copy all of it.
-                for &(fi, f, ref v, ref at) in vals.iter().flatten() {
-                    let before = cms.add_at(at);
-                    let d = prof.distinct[fi] as f64;
-                    let n = prof.n as f64;
-                    if ready {
-                        let days = (prof.last_min.saturating_sub(prof.first_min)) as f64 / 1440.0;
-                        let days = libm::ceil(days).max(1.0) as u64;
-                        if before == 0 {
-                            let p = (d + 1.0) / (n + 2.0);
-                            hits.push(Hit {
-                                det: di,
-                                entity: ent.to_string(),
-                                feature: f.name.clone(),
-                                observed: clip(v, 128),
-                                expected: if d as u64 == 1 {
-                                    "the one known value".to_string()
-                                } else {
-                                    format!("one of {} known values", d as u64)
-                                },
-                                p,
-                                text: format!(
-                                    "{ent}: {} {} never seen for {ent} in {days} days ({} events, {} known value{})",
-                                    f.name,
-                                    clip(v, 128),
-                                    thousands(prof.n as u64),
-                                    d as u64,
-                                    if d as u64 == 1 { "" } else { "s" }
-                                ),
-                                dkey: combine(dseed, combine(*ek, hash_str(fi as u64, v))),
-                            });
-                        } else if x.rare {
-                            let p = (before as f64 + 1.0) / (n + 2.0);
-                            if p < c.report_p {
-                                hits.push(Hit {
-                                    det: di,
-                                    entity: ent.to_string(),
-                                    feature: f.name.clone(),
-                                    observed: clip(v, 128),
-                                    expected: "a common value".into(),
-                                    p,
-                                    text: format!(
-                                        "{ent}: {} {} is rare for {ent} (~{before} of {} events)",
-                                        f.name,
-                                        clip(v, 128),
-                                        thousands(prof.n as u64)
-                                    ),
-                                    dkey: combine(dseed, combine(*ek, hash_str(fi as u64, v))),
-                                });
-                            }
-                        }
-                    }
-                    if before == 0 {
-                        prof.distinct[fi] = prof.distinct[fi].saturating_add(1);
-                    }
-                }
-            }
+            Det::NewValue(x) => x.run(di, c, groups, profs, hits, dseed),
             Det::Hour(x) => {
                 if !c.all(&x.filter) || c.learning {
                     return;
@@ -2360,6 +2303,102 @@ impl Rate {
         s.count = 1.0;
         s.errs = if is_err { 1.0 } else { 0.0 };
         *self.table.entry(key).0 = s;
+    }
+}
+
+impl NewValue {
+    /// Out of line: its locals would otherwise swell `Det::run`'s frame
+    /// for every detector.
+    #[inline(never)]
+    fn run<'a, E: Event + ?Sized>(
+        &self,
+        di: usize,
+        c: &Ctx<'a, E>,
+        groups: &mut [Group],
+        profs: &mut [Option<(u64, Cow<'a, str>, Profile)>],
+        hits: &mut Vec<Hit>,
+        dseed: u64,
+    ) {
+        if !c.all(&self.filter) {
+            return;
+        }
+        let Some((ek, ent, prof)) = profs[self.group].as_mut() else {
+            return;
+        };
+        let cms = &mut groups[self.group].cms;
+        let ready = !c.learning && prof.n >= c.min_events;
+        // At most 8 features (the policy checks): no allocation per event.
+        let mut vals: [Option<FeatureValue<'_>>; 8] = [const { None }; 8];
+        for ((fi, f), slot) in self.features.iter().enumerate().zip(vals.iter_mut()) {
+            if let Some(v) = c.get(f) {
+                let key = combine(combine(*ek, (di * 16 + fi) as u64), hash_str(11, &v));
+                *slot = Some((fi, f, v, cms.cells_of(key)));
+            }
+        }
+        // Each feature's counters are a cache miss in a sketch of
+        // megabytes: read them all first, so that the misses are in
+        // flight together, not one after another in the loop below.
+        core::hint::black_box(
+            vals.iter()
+                .flatten()
+                .fold(0u32, |a, v| a ^ cms.get_at(&v.3)),
+        );
+        // By reference: moving the array out would copy all of it.
+        for &(fi, f, ref v, ref at) in vals.iter().flatten() {
+            let before = cms.add_at(at);
+            let d = prof.distinct[fi] as f64;
+            let n = prof.n as f64;
+            if ready {
+                let days = (prof.last_min.saturating_sub(prof.first_min)) as f64 / 1440.0;
+                let days = libm::ceil(days).max(1.0) as u64;
+                if before == 0 {
+                    let p = (d + 1.0) / (n + 2.0);
+                    hits.push(Hit {
+                            det: di,
+                            entity: ent.to_string(),
+                            feature: f.name.clone(),
+                            observed: clip(v, 128),
+                            expected: if d as u64 == 1 {
+                                "the one known value".to_string()
+                            } else {
+                                format!("one of {} known values", d as u64)
+                            },
+                            p,
+                            text: format!(
+                                "{ent}: {} {} never seen for {ent} in {days} days ({} events, {} known value{})",
+                                f.name,
+                                clip(v, 128),
+                                thousands(prof.n as u64),
+                                d as u64,
+                                if d as u64 == 1 { "" } else { "s" }
+                            ),
+                            dkey: combine(dseed, combine(*ek, hash_str(fi as u64, v))),
+                        });
+                } else if self.rare {
+                    let p = (before as f64 + 1.0) / (n + 2.0);
+                    if p < c.report_p {
+                        hits.push(Hit {
+                            det: di,
+                            entity: ent.to_string(),
+                            feature: f.name.clone(),
+                            observed: clip(v, 128),
+                            expected: "a common value".into(),
+                            p,
+                            text: format!(
+                                "{ent}: {} {} is rare for {ent} (~{before} of {} events)",
+                                f.name,
+                                clip(v, 128),
+                                thousands(prof.n as u64)
+                            ),
+                            dkey: combine(dseed, combine(*ek, hash_str(fi as u64, v))),
+                        });
+                    }
+                }
+            }
+            if before == 0 {
+                prof.distinct[fi] = prof.distinct[fi].saturating_add(1);
+            }
+        }
     }
 }
 
