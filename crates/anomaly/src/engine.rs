@@ -236,9 +236,16 @@ struct FieldCache<'a> {
     vals: [Cell<Option<FieldValue<'a>>>; FieldCache::N],
 }
 
-impl FieldCache<'_> {
+impl<'a> FieldCache<'a> {
     const SLOTS: usize = 16;
     const N: usize = 8;
+
+    /// The lookup in a mapped field's slot, if it was done this event.
+    #[inline]
+    fn slot(&self, slot: u8) -> Option<Option<FieldValue<'a>>> {
+        let s = slot as usize;
+        (s < Self::SLOTS && self.have.get() & (1 << s) != 0).then(|| self.slots[s].get())
+    }
 
     fn new() -> Self {
         FieldCache {
@@ -254,11 +261,11 @@ impl FieldCache<'_> {
 impl<'a, E: Event + ?Sized> Ctx<'a, E> {
     fn raw(&self, paths: &[String], key: CacheKey) -> Option<FieldValue<'a>> {
         let c = &self.cache;
+        if let Some(v) = c.slot(key.slot) {
+            return v;
+        }
         let slot = key.slot as usize;
         if let Some(cell) = c.slots.get(slot) {
-            if c.have.get() & (1 << slot) != 0 {
-                return cell.get();
-            }
             let v = paths.iter().find_map(|p| self.ev.field(p));
             cell.set(v);
             c.have.set(c.have.get() | 1 << slot);
@@ -281,14 +288,11 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
     /// already looked up, with no extractor output to search first.
     #[inline]
     fn get(&self, f: &FieldRef) -> Option<Cow<'a, str>> {
-        let c = &self.cache;
-        let slot = f.key.slot as usize;
         if self.ex.is_empty()
             && matches!(f.kind, Kind::Plain)
-            && slot < FieldCache::SLOTS
-            && c.have.get() & (1 << slot) != 0
+            && let Some(v) = self.cache.slot(f.key.slot)
         {
-            return c.slots[slot].get().map(fv_str);
+            return v.map(fv_str);
         }
         self.get_uncached(f)
     }
