@@ -1082,6 +1082,9 @@ pub struct Engine {
     events: u64,
     epoch: i64,
     ex_buf: Vec<(String, String)>,
+    /// Each profile group's entity key and profile for the event being
+    /// scored, kept between events so that no event allocates it.
+    profs_buf: Vec<Option<(u64, Profile)>>,
 }
 
 /// Default tail probability of a rule at its threshold.
@@ -1315,6 +1318,7 @@ impl Engine {
             events: 0,
             epoch: i64::MIN,
             ex_buf: Vec::new(),
+            profs_buf: Vec::new(),
             policy,
         }
     }
@@ -1439,14 +1443,14 @@ impl Engine {
         };
         let mut hits: Vec<Hit> = Vec::new();
         // profile groups: read the profile once, let detectors use it, write it back
-        let mut profs: Vec<Option<(u64, Cow<'_, str>, Profile)>> =
-            Vec::with_capacity(self.groups.len());
+        let mut profs = core::mem::take(&mut self.profs_buf);
+        profs.clear();
         for g in &mut self.groups {
             match ctx.get(&g.entity) {
                 Some(e) => {
                     let k = hash_str(SEED_ENT, &e);
                     let (p, _) = g.table.entry(k);
-                    profs.push(Some((k, e, *p)));
+                    profs.push(Some((k, *p)));
                 }
                 None => profs.push(None),
             }
@@ -1461,8 +1465,8 @@ impl Engine {
                 &self.names[i],
             );
         }
-        for (g, pr) in self.groups.iter_mut().zip(profs) {
-            if let Some((k, _, mut p)) = pr {
+        for (g, pr) in self.groups.iter_mut().zip(&profs) {
+            if let Some((k, mut p)) = *pr {
                 let m = (t / 60.0) as u32;
                 if p.n == 0 {
                     p.first_min = m;
@@ -1473,6 +1477,7 @@ impl Engine {
                 *g.table.entry(k).0 = p;
             }
         }
+        self.profs_buf = profs;
         // allowlists
         let mut allowed_all = false;
         let mut allowed: Vec<&str> = Vec::new();
@@ -1825,7 +1830,7 @@ impl Det {
         di: usize,
         c: &Ctx<'a, E>,
         groups: &mut [Group],
-        profs: &mut [Option<(u64, Cow<'a, str>, Profile)>],
+        profs: &mut [Option<(u64, Profile)>],
         hits: &mut Vec<Hit>,
         name: &str,
     ) {
@@ -1924,7 +1929,7 @@ impl Det {
                 if !c.all(&x.filter) || c.learning {
                     return;
                 }
-                let Some((ek, ent, prof)) = profs[x.group].as_ref() else {
+                let Some((ek, prof)) = profs[x.group].as_ref() else {
                     return;
                 };
                 if prof.n < c.min_events {
@@ -1954,6 +1959,8 @@ impl Det {
                     _ => "-".into(),
                 };
                 let now = hhmm(t);
+                // Present: the profile was read by it.
+                let ent = c.get(&groups[x.group].entity).unwrap_or_default();
                 hits.push(Hit {
                     det: di,
                     entity: ent.to_string(),
@@ -2319,17 +2326,17 @@ impl NewValue {
         di: usize,
         c: &Ctx<'a, E>,
         groups: &mut [Group],
-        profs: &mut [Option<(u64, Cow<'a, str>, Profile)>],
+        profs: &mut [Option<(u64, Profile)>],
         hits: &mut Vec<Hit>,
         dseed: u64,
     ) {
         if !c.all(&self.filter) {
             return;
         }
-        let Some((ek, ent, prof)) = profs[self.group].as_mut() else {
+        let Some((ek, prof)) = profs[self.group].as_mut() else {
             return;
         };
-        let cms = &mut groups[self.group].cms;
+        let Group { cms, entity, .. } = &mut groups[self.group];
         let ready = !c.learning && prof.n >= c.min_events;
         // At most 8 features (the policy checks): no allocation per event.
         let mut vals: [Option<FeatureValue<'_>>; 8] = [const { None }; 8];
@@ -2355,8 +2362,12 @@ impl NewValue {
             if ready {
                 let days = (prof.last_min.saturating_sub(prof.first_min)) as f64 / 1440.0;
                 let days = libm::ceil(days).max(1.0) as u64;
+                // Read again only for a finding: present, as the
+                // profile was read by it.
+                let ent = || c.get(entity).unwrap_or_default();
                 if before == 0 {
                     let p = (d + 1.0) / (n + 2.0);
+                    let ent = ent();
                     hits.push(Hit {
                             det: di,
                             entity: ent.to_string(),
@@ -2381,6 +2392,7 @@ impl NewValue {
                 } else if self.rare {
                     let p = (before as f64 + 1.0) / (n + 2.0);
                     if p < c.report_p {
+                        let ent = ent();
                         hits.push(Hit {
                             det: di,
                             entity: ent.to_string(),
