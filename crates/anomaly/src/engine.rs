@@ -211,7 +211,8 @@ impl Extractor {
 struct Ctx<'a, E: ?Sized> {
     ev: &'a E,
     /// Raw field lookups already done for this event (several detectors read the same fields).
-    cache: FieldCache<'a>,
+    /// By reference: built in place, not copied into the context.
+    cache: &'a FieldCache<'a>,
     /// The `outcome` field's class once worked out for this event (0: not
     /// yet, 1: failure, 2: success, 3: neither): several rules test it, and
     /// each test compared the value with both lists.
@@ -1430,9 +1431,10 @@ impl Engine {
         self.maybe_decay(t);
         let lp = &self.policy.learning;
         let learning = self.events <= lp.period_events || t - self.first_t < lp.period_secs;
+        let cache = FieldCache::new();
         let ctx = Ctx {
             ev: event,
-            cache: FieldCache::new(),
+            cache: &cache,
             outcome_class: Cell::new(0),
             ex: &ex,
             outcome: &self.policy.outcome,
