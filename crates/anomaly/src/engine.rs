@@ -5,7 +5,7 @@ use crate::num::{self, fmt_num};
 use crate::policy::*;
 use crate::snapshot::{self, Pod, R, W};
 use crate::store::{Cells, CountMin, Layout, Table, combine, hash_str};
-use crate::time::{days_from_civil, number_secs, parse_time_secs};
+use crate::time::{days_from_civil, number_secs, parse_time_secs_with};
 use crate::{Drain, Event, FieldValue, Reason, Severity, StateError, Verdict};
 use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
@@ -1399,13 +1399,14 @@ impl Engine {
         } else {
             None
         });
-        let year = year_ref.map(year_of).unwrap_or(1970);
+        // Only a syslog timestamp (no year) needs it: worked out then.
+        let year = || year_ref.map(year_of).unwrap_or(1970);
         let from_field = if let Some((_, v)) = ex.iter().find(|(k, _)| k == "timestamp") {
-            parse_time_secs(v, year)
+            parse_time_secs_with(v, year)
         } else {
             match self.ts.paths.iter().find_map(|p| ev.field(p)) {
                 Some(FieldValue::Num(n)) => number_secs(n),
-                Some(FieldValue::Str(s)) => parse_time_secs(s, year),
+                Some(FieldValue::Str(s)) => parse_time_secs_with(s, year),
                 _ => None,
             }
         };
@@ -2955,6 +2956,27 @@ impl Composition {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A syslog timestamp has no year: it takes the host's time's year,
+    /// else the previous event's, else 1970; other forms ignore it.
+    #[test]
+    fn syslog_timestamps_take_the_year_of_the_host_or_the_last_event() {
+        let mut e = Engine::new(Policy::preset("default").expect("default preset"));
+        let ev = serde_json::json!({"timestamp": "Dec 10 06:55:46"});
+        let secs = |y: i64| (days_from_civil(y, 12, 10) * 86_400 + 6 * 3600 + 55 * 60 + 46) as f64;
+        assert_eq!(e.event_time(&ev, &[], None), secs(1970));
+        let host = days_from_civil(2024, 6, 1) * 86_400 * 1_000_000_000;
+        assert_eq!(e.event_time(&ev, &[], Some(host)), secs(2024));
+        // Last event on the last second of 2022: still 2022.
+        e.last_t = (days_from_civil(2023, 1, 1) * 86_400 - 1) as f64;
+        assert_eq!(e.event_time(&ev, &[], None), secs(2022));
+        e.last_t += 1.0;
+        assert_eq!(e.event_time(&ev, &[], None), secs(2023));
+        let iso = serde_json::json!({"timestamp": "2020-12-10T06:55:46Z"});
+        assert_eq!(e.event_time(&iso, &[], Some(host)), secs(2020));
+        let ex = [("timestamp".to_string(), "Dec 10 06:55:46".to_string())];
+        assert_eq!(e.event_time(&iso, &ex, None), secs(2023));
+    }
 
     /// The README's bytes-per-entry table.
     #[test]

@@ -34,6 +34,12 @@ const MONTHS: [&str; 12] = [
 /// BGL's `2005-06-03-15.42.50.675872`, a bare number (s, ms, us or ns by magnitude),
 /// or syslog `Dec 10 06:55:46` (year taken from `default_year`).
 pub fn parse_time_secs(s: &str, default_year: i64) -> Option<f64> {
+    parse_time_secs_with(s, || default_year)
+}
+
+/// [`parse_time_secs`] with the default year worked out only for a
+/// syslog timestamp, the one form that needs it.
+pub(crate) fn parse_time_secs_with(s: &str, default_year: impl FnOnce() -> i64) -> Option<f64> {
     let s = s.trim();
     if s.is_empty() || s.len() > 64 {
         return None;
@@ -56,7 +62,7 @@ pub fn parse_time_secs(s: &str, default_year: i64) -> Option<f64> {
         if day == 0 || day > 31 || h > 23 || mi > 59 || se > 60 {
             return None;
         }
-        let days = days_from_civil(default_year, mon, day);
+        let days = days_from_civil(default_year(), mon, day);
         return Some((days * 86_400 + (h * 3600 + mi * 60 + se) as i64) as f64);
     }
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' {
