@@ -1837,6 +1837,10 @@ impl Engine {
 type FeatureValue<'a> = (usize, &'a FieldRef, Cow<'a, str>, Cells);
 
 impl Det {
+    /// Dispatch only: every detector's `run` is out of line, so that one
+    /// detector's locals do not widen the frame each of the others is
+    /// called with (fewer instructions an event than with the detectors
+    /// inlined here; crates/anomaly/BENCHMARKS.md).
     #[allow(clippy::too_many_arguments)]
     fn run<'a, E: Event + ?Sized>(
         &mut self,
@@ -1847,239 +1851,316 @@ impl Det {
         hits: &mut Vec<Hit>,
         name: &str,
     ) {
-        let t = c.t;
         let dseed = combine(SEED_DEDUP, di as u64);
         match self {
-            Det::Threshold(x) => {
-                if !c.all(&x.filter) {
-                    return;
-                }
-                let Some(g) = c.get(&x.group) else { return };
-                let (w, _) = x.table.entry(hash_str(SEED_GROUP + di as u64, &g));
-                let n = w.add(bidx(t, x.window / 8.0));
-                if n > x.threshold {
-                    let p = num::poisson_sf_ge(n as f64, x.expected);
-                    hits.push(Hit {
-                        det: di,
-                        entity: g.to_string(),
-                        feature: "count".into(),
-                        observed: format!("{n} in {}", dur(x.window)),
-                        expected: format!("<= {}", x.threshold),
-                        p,
-                        text: format!(
-                            "{g}: {n} {name} events in {}, threshold {}",
-                            dur(x.window),
-                            x.threshold
-                        ),
-                        dkey: combine(dseed, hash_str(0, &g)),
-                    });
-                }
-            }
-            Det::Distinct(x) => {
-                if !c.all(&x.filter) {
-                    return;
-                }
-                let Some(g) = c.get(&x.group) else { return };
-                let Some(v) = c.get(&x.distinct) else { return };
-                let (d, _) = x.table.entry(hash_str(SEED_GROUP + di as u64, &g));
-                let est = d.add(bidx(t, x.window / 2.0), hash_str(7, &v));
-                let n = libm::round(est);
-                if n > x.threshold as f64 {
-                    let p = num::poisson_sf_ge(n, x.expected);
-                    hits.push(Hit {
-                        det: di,
-                        entity: g.to_string(),
-                        feature: format!("distinct {}", x.distinct.name),
-                        observed: format!("~{n} in {}", dur(x.window)),
-                        expected: format!("<= {}", x.threshold),
-                        p,
-                        text: format!(
-                            "{g}: ~{n} distinct {} in {} ({name}), threshold {}; latest {}",
-                            x.distinct.name,
-                            dur(x.window),
-                            x.threshold,
-                            clip(&v, 64)
-                        ),
-                        dkey: combine(dseed, hash_str(0, &g)),
-                    });
-                }
-            }
-            Det::FollowedBy(x) => {
-                let Some(g) = c.get(&x.group) else { return };
-                let key = hash_str(SEED_GROUP + di as u64, &g);
-                if c.all(&x.first) {
-                    x.table.entry(key).0.add(bidx(t, x.window / 8.0));
-                } else if c.all(&x.then) {
-                    let Some(w) = x.table.get(key).copied() else {
-                        return;
-                    };
-                    let mut w = w;
-                    w.advance(bidx(t, x.window / 8.0));
-                    let n = w.total();
-                    if n >= x.min_first {
-                        let p = num::poisson_sf_ge(n as f64, x.expected);
-                        *x.table.entry(key).0 = Win::default();
-                        hits.push(Hit {
-                            det: di,
-                            entity: g.to_string(),
-                            feature: "sequence".into(),
-                            observed: format!("{n} then success"),
-                            expected: format!("< {} before success", x.min_first),
-                            p,
-                            text: format!(
-                                "{g}: success after {n} failures within {} ({name})",
-                                dur(x.window)
-                            ),
-                            dkey: combine(dseed, hash_str(0, &g)),
-                        });
-                    }
-                }
-            }
+            Det::Threshold(x) => x.run(di, c, hits, name, dseed),
+            Det::Distinct(x) => x.run(di, c, hits, name, dseed),
+            Det::FollowedBy(x) => x.run(di, c, hits, name, dseed),
             Det::Rate(x) => x.run(di, c, hits, name, dseed),
             Det::Gauge(x) => x.run(di, c, hits, name, dseed),
             Det::NewValue(x) => x.run(di, c, groups, profs, hits, dseed),
-            Det::Hour(x) => {
-                if !c.all(&x.filter) || c.learning {
-                    return;
-                }
-                let Some((ek, prof)) = profs[x.group].as_ref() else {
-                    return;
-                };
-                if prof.n < c.min_events {
-                    return;
-                }
-                let h = hour_of(t);
-                let mut counts = [0.0f64; 24];
-                for (i, c) in counts.iter_mut().enumerate() {
-                    *c = prof.hour(i) as f64;
-                }
-                let tot: f64 = counts.iter().sum();
-                if tot < 8.0 {
-                    return;
-                }
-                let pr = |i: usize| (counts[i] + 0.1) / (tot + 2.4);
-                let ph = pr(h);
-                let p: f64 = (0..24).filter(|&i| pr(i) <= ph).map(pr).sum();
-                if p >= c.report_p {
-                    return;
-                }
-                let mx = counts.iter().cloned().fold(0.0, f64::max);
-                let usual: Vec<usize> = (0..24)
-                    .filter(|&i| counts[i] * 4.0 >= mx && counts[i] > 0.0)
-                    .collect();
-                let range = match (usual.first(), usual.last()) {
-                    (Some(a), Some(b)) => format!("{:02}-{:02}", a, b + 1),
-                    _ => "-".into(),
-                };
-                let now = hhmm(t);
-                // Present: the profile was read by it.
-                let ent = c.get(&groups[x.group].entity).unwrap_or_default();
-                hits.push(Hit {
-                    det: di,
-                    entity: ent.to_string(),
-                    feature: "hour".into(),
-                    observed: now.clone(),
-                    expected: range.clone(),
-                    p,
-                    text: format!(
-                        "{ent}: active at an unusual hour; usual hours {range} UTC, now {now}"
-                    ),
-                    dkey: combine(dseed, combine(*ek, h as u64)),
-                });
-            }
-            Det::Peer(x) => {
-                if !c.all(&x.filter) {
-                    return;
-                }
-                let (Some(e), Some(g), Some(v)) =
-                    (c.get(&x.entity), c.get(&x.group), c.get(&x.feature))
-                else {
-                    return;
-                };
-                let gk = hash_str(SEED_GROUP + di as u64, &g);
-                let tot = {
-                    let (n, _) = x.counts.entry(gk);
-                    let before = *n;
-                    *n = n.saturating_add(1);
-                    before
-                };
-                let (cnt, _) = x.counts.entry(combine(gk, hash_str(13, &v)));
-                let before = *cnt;
-                *cnt = cnt.saturating_add(1);
-                if c.learning || tot < c.min_events.saturating_mul(5) {
-                    return;
-                }
-                let p = (before as f64 + 0.5) / (tot as f64 + 1.0);
-                if p < c.report_p {
-                    hits.push(Hit {
-                        det: di,
-                        entity: e.to_string(),
-                        feature: x.feature.name.clone(),
-                        observed: clip(&v, 128),
-                        expected: format!("common in {} {}", x.group.name, clip(&g, 64)),
-                        p,
-                        text: format!(
-                            "{e}: {} {} is rare among peers in {} {} ({before} of {} events)",
-                            x.feature.name,
-                            clip(&v, 128),
-                            x.group.name,
-                            clip(&g, 64),
-                            thousands(tot as u64)
-                        ),
-                        dkey: combine(dseed, combine(hash_str(0, &e), hash_str(1, &v))),
-                    });
-                }
-            }
-            Det::Travel(x) => {
-                if !c.all(&x.filter) {
-                    return;
-                }
-                // Coordinates first: most events have none, and then the
-                // other lookups are not made.
-                let Some(lat) = c.num(&x.lat) else { return };
-                let Some(lon) = c.num(&x.lon) else { return };
-                let Some(e) = c.get(&x.entity) else { return };
-                if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
-                    return;
-                }
-                let (l, new) = x.table.entry(hash_str(SEED_GROUP + di as u64, &e));
-                let prev = *l;
-                *l = Loc {
-                    lat: lat as f32,
-                    lon: lon as f32,
-                    t,
-                };
-                if new || c.learning {
-                    return;
-                }
-                let km = num::haversine_km(prev.lat as f64, prev.lon as f64, lat, lon);
-                let dt_h = ((t - prev.t) / 3600.0).max(1.0 / 60.0);
-                let kmh = km / dt_h;
-                if km >= x.min_km && kmh > x.max_kmh {
-                    let p = (0.001 * x.max_kmh / kmh).min(0.001);
-                    hits.push(Hit {
-                        det: di,
-                        entity: e.to_string(),
-                        feature: "travel".into(),
-                        observed: format!("{} km in {}", libm::round(km) as u64, dur(t - prev.t)),
-                        expected: format!("<= {} km/h", x.max_kmh as u64),
-                        p,
-                        text: format!(
-                            "{e}: impossible travel, {} km in {} ({} km/h) from ({}, {}) to ({}, {})",
-                            thousands(libm::round(km) as u64),
-                            dur(t - prev.t),
-                            thousands(libm::round(kmh) as u64),
-                            fmt_num(libm::round(prev.lat as f64 * 100.0) / 100.0),
-                            fmt_num(libm::round(prev.lon as f64 * 100.0) / 100.0),
-                            fmt_num(libm::round(lat * 100.0) / 100.0),
-                            fmt_num(libm::round(lon * 100.0) / 100.0)
-                        ),
-                        dkey: combine(dseed, hash_str(0, &e)),
-                    });
-                }
-            }
+            Det::Hour(x) => x.run(di, c, groups, profs, hits, dseed),
+            Det::Peer(x) => x.run(di, c, hits, dseed),
+            Det::Travel(x) => x.run(di, c, hits, dseed),
             Det::Sequence(x) => x.run(di, c, hits, dseed),
             Det::Composition(x) => x.run(di, c, hits, dseed),
+        }
+    }
+}
+
+impl Threshold {
+    #[inline(never)]
+    fn run<E: Event + ?Sized>(
+        &mut self,
+        di: usize,
+        c: &Ctx<'_, E>,
+        hits: &mut Vec<Hit>,
+        name: &str,
+        dseed: u64,
+    ) {
+        let t = c.t;
+        if !c.all(&self.filter) {
+            return;
+        }
+        let Some(g) = c.get(&self.group) else { return };
+        let (w, _) = self.table.entry(hash_str(SEED_GROUP + di as u64, &g));
+        let n = w.add(bidx(t, self.window / 8.0));
+        if n > self.threshold {
+            let p = num::poisson_sf_ge(n as f64, self.expected);
+            hits.push(Hit {
+                det: di,
+                entity: g.to_string(),
+                feature: "count".into(),
+                observed: format!("{n} in {}", dur(self.window)),
+                expected: format!("<= {}", self.threshold),
+                p,
+                text: format!(
+                    "{g}: {n} {name} events in {}, threshold {}",
+                    dur(self.window),
+                    self.threshold
+                ),
+                dkey: combine(dseed, hash_str(0, &g)),
+            });
+        }
+    }
+}
+
+impl DistinctDet {
+    #[inline(never)]
+    fn run<E: Event + ?Sized>(
+        &mut self,
+        di: usize,
+        c: &Ctx<'_, E>,
+        hits: &mut Vec<Hit>,
+        name: &str,
+        dseed: u64,
+    ) {
+        let t = c.t;
+        if !c.all(&self.filter) {
+            return;
+        }
+        let Some(g) = c.get(&self.group) else { return };
+        let Some(v) = c.get(&self.distinct) else {
+            return;
+        };
+        let (d, _) = self.table.entry(hash_str(SEED_GROUP + di as u64, &g));
+        let est = d.add(bidx(t, self.window / 2.0), hash_str(7, &v));
+        let n = libm::round(est);
+        if n > self.threshold as f64 {
+            let p = num::poisson_sf_ge(n, self.expected);
+            hits.push(Hit {
+                det: di,
+                entity: g.to_string(),
+                feature: format!("distinct {}", self.distinct.name),
+                observed: format!("~{n} in {}", dur(self.window)),
+                expected: format!("<= {}", self.threshold),
+                p,
+                text: format!(
+                    "{g}: ~{n} distinct {} in {} ({name}), threshold {}; latest {}",
+                    self.distinct.name,
+                    dur(self.window),
+                    self.threshold,
+                    clip(&v, 64)
+                ),
+                dkey: combine(dseed, hash_str(0, &g)),
+            });
+        }
+    }
+}
+
+impl FollowedBy {
+    #[inline(never)]
+    fn run<E: Event + ?Sized>(
+        &mut self,
+        di: usize,
+        c: &Ctx<'_, E>,
+        hits: &mut Vec<Hit>,
+        name: &str,
+        dseed: u64,
+    ) {
+        let t = c.t;
+        let Some(g) = c.get(&self.group) else { return };
+        let key = hash_str(SEED_GROUP + di as u64, &g);
+        if c.all(&self.first) {
+            self.table.entry(key).0.add(bidx(t, self.window / 8.0));
+        } else if c.all(&self.then) {
+            let Some(w) = self.table.get(key).copied() else {
+                return;
+            };
+            let mut w = w;
+            w.advance(bidx(t, self.window / 8.0));
+            let n = w.total();
+            if n >= self.min_first {
+                let p = num::poisson_sf_ge(n as f64, self.expected);
+                *self.table.entry(key).0 = Win::default();
+                hits.push(Hit {
+                    det: di,
+                    entity: g.to_string(),
+                    feature: "sequence".into(),
+                    observed: format!("{n} then success"),
+                    expected: format!("< {} before success", self.min_first),
+                    p,
+                    text: format!(
+                        "{g}: success after {n} failures within {} ({name})",
+                        dur(self.window)
+                    ),
+                    dkey: combine(dseed, hash_str(0, &g)),
+                });
+            }
+        }
+    }
+}
+
+impl Hour {
+    #[inline(never)]
+    fn run<E: Event + ?Sized>(
+        &self,
+        di: usize,
+        c: &Ctx<'_, E>,
+        groups: &[Group],
+        profs: &[Option<(u64, Profile)>],
+        hits: &mut Vec<Hit>,
+        dseed: u64,
+    ) {
+        let t = c.t;
+        if !c.all(&self.filter) || c.learning {
+            return;
+        }
+        let Some((ek, prof)) = profs[self.group].as_ref() else {
+            return;
+        };
+        if prof.n < c.min_events {
+            return;
+        }
+        let h = hour_of(t);
+        let mut counts = [0.0f64; 24];
+        for (i, c) in counts.iter_mut().enumerate() {
+            *c = prof.hour(i) as f64;
+        }
+        let tot: f64 = counts.iter().sum();
+        if tot < 8.0 {
+            return;
+        }
+        let pr = |i: usize| (counts[i] + 0.1) / (tot + 2.4);
+        let ph = pr(h);
+        let p: f64 = (0..24).filter(|&i| pr(i) <= ph).map(pr).sum();
+        if p >= c.report_p {
+            return;
+        }
+        let mx = counts.iter().cloned().fold(0.0, f64::max);
+        let usual: Vec<usize> = (0..24)
+            .filter(|&i| counts[i] * 4.0 >= mx && counts[i] > 0.0)
+            .collect();
+        let range = match (usual.first(), usual.last()) {
+            (Some(a), Some(b)) => format!("{:02}-{:02}", a, b + 1),
+            _ => "-".into(),
+        };
+        let now = hhmm(t);
+        // Present: the profile was read by it.
+        let ent = c.get(&groups[self.group].entity).unwrap_or_default();
+        hits.push(Hit {
+            det: di,
+            entity: ent.to_string(),
+            feature: "hour".into(),
+            observed: now.clone(),
+            expected: range.clone(),
+            p,
+            text: format!("{ent}: active at an unusual hour; usual hours {range} UTC, now {now}"),
+            dkey: combine(dseed, combine(*ek, h as u64)),
+        });
+    }
+}
+
+impl Peer {
+    #[inline(never)]
+    fn run<E: Event + ?Sized>(
+        &mut self,
+        di: usize,
+        c: &Ctx<'_, E>,
+        hits: &mut Vec<Hit>,
+        dseed: u64,
+    ) {
+        if !c.all(&self.filter) {
+            return;
+        }
+        let (Some(e), Some(g), Some(v)) = (
+            c.get(&self.entity),
+            c.get(&self.group),
+            c.get(&self.feature),
+        ) else {
+            return;
+        };
+        let gk = hash_str(SEED_GROUP + di as u64, &g);
+        let tot = {
+            let (n, _) = self.counts.entry(gk);
+            let before = *n;
+            *n = n.saturating_add(1);
+            before
+        };
+        let (cnt, _) = self.counts.entry(combine(gk, hash_str(13, &v)));
+        let before = *cnt;
+        *cnt = cnt.saturating_add(1);
+        if c.learning || tot < c.min_events.saturating_mul(5) {
+            return;
+        }
+        let p = (before as f64 + 0.5) / (tot as f64 + 1.0);
+        if p < c.report_p {
+            hits.push(Hit {
+                det: di,
+                entity: e.to_string(),
+                feature: self.feature.name.clone(),
+                observed: clip(&v, 128),
+                expected: format!("common in {} {}", self.group.name, clip(&g, 64)),
+                p,
+                text: format!(
+                    "{e}: {} {} is rare among peers in {} {} ({before} of {} events)",
+                    self.feature.name,
+                    clip(&v, 128),
+                    self.group.name,
+                    clip(&g, 64),
+                    thousands(tot as u64)
+                ),
+                dkey: combine(dseed, combine(hash_str(0, &e), hash_str(1, &v))),
+            });
+        }
+    }
+}
+
+impl Travel {
+    #[inline(never)]
+    fn run<E: Event + ?Sized>(
+        &mut self,
+        di: usize,
+        c: &Ctx<'_, E>,
+        hits: &mut Vec<Hit>,
+        dseed: u64,
+    ) {
+        let t = c.t;
+        if !c.all(&self.filter) {
+            return;
+        }
+        // Coordinates first: most events have none, and then the
+        // other lookups are not made.
+        let Some(lat) = c.num(&self.lat) else { return };
+        let Some(lon) = c.num(&self.lon) else { return };
+        let Some(e) = c.get(&self.entity) else { return };
+        if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+            return;
+        }
+        let (l, new) = self.table.entry(hash_str(SEED_GROUP + di as u64, &e));
+        let prev = *l;
+        *l = Loc {
+            lat: lat as f32,
+            lon: lon as f32,
+            t,
+        };
+        if new || c.learning {
+            return;
+        }
+        let km = num::haversine_km(prev.lat as f64, prev.lon as f64, lat, lon);
+        let dt_h = ((t - prev.t) / 3600.0).max(1.0 / 60.0);
+        let kmh = km / dt_h;
+        if km >= self.min_km && kmh > self.max_kmh {
+            let p = (0.001 * self.max_kmh / kmh).min(0.001);
+            hits.push(Hit {
+                det: di,
+                entity: e.to_string(),
+                feature: "travel".into(),
+                observed: format!("{} km in {}", libm::round(km) as u64, dur(t - prev.t)),
+                expected: format!("<= {} km/h", self.max_kmh as u64),
+                p,
+                text: format!(
+                    "{e}: impossible travel, {} km in {} ({} km/h) from ({}, {}) to ({}, {})",
+                    thousands(libm::round(km) as u64),
+                    dur(t - prev.t),
+                    thousands(libm::round(kmh) as u64),
+                    fmt_num(libm::round(prev.lat as f64 * 100.0) / 100.0),
+                    fmt_num(libm::round(prev.lon as f64 * 100.0) / 100.0),
+                    fmt_num(libm::round(lat * 100.0) / 100.0),
+                    fmt_num(libm::round(lon * 100.0) / 100.0)
+                ),
+                dkey: combine(dseed, hash_str(0, &e)),
+            });
         }
     }
 }
@@ -2194,6 +2275,7 @@ impl Rate {
         res
     }
 
+    #[inline(never)]
     fn run<E: Event + ?Sized>(
         &mut self,
         di: usize,
@@ -2331,8 +2413,6 @@ impl Rate {
 }
 
 impl NewValue {
-    /// Out of line: its locals would otherwise swell `Det::run`'s frame
-    /// for every detector.
     #[inline(never)]
     fn run<'a, E: Event + ?Sized>(
         &self,
@@ -2432,6 +2512,7 @@ impl NewValue {
 }
 
 impl Gauge {
+    #[inline(never)]
     fn run<E: Event + ?Sized>(
         &mut self,
         di: usize,
@@ -2591,6 +2672,7 @@ impl Sequence {
             .unwrap_or_default()
     }
 
+    #[inline(never)]
     fn run<E: Event + ?Sized>(
         &mut self,
         di: usize,
@@ -2852,6 +2934,7 @@ impl Composition {
         (self.known.len() as f64 + 1.0) / (self.ended as f64 + 2.0)
     }
 
+    #[inline(never)]
     fn run<E: Event + ?Sized>(
         &mut self,
         di: usize,
