@@ -1469,14 +1469,12 @@ impl Engine {
             }
         }
         for (i, d) in self.dets.iter_mut().enumerate() {
-            d.run(
-                i,
-                &ctx,
-                &mut self.groups,
-                &mut profs,
-                &mut hits,
-                &self.names[i],
-            );
+            let id = DetId {
+                di: i,
+                name: &self.names[i],
+                dseed: combine(SEED_DEDUP, i as u64),
+            };
+            d.run(&ctx, &mut self.groups, &mut profs, id, &mut hits);
         }
         for (g, pr) in self.groups.iter_mut().zip(&profs) {
             if let Some((k, mut p)) = *pr {
@@ -1833,6 +1831,15 @@ impl Engine {
     }
 }
 
+/// The detector that runs: its index and name, and the seed of its
+/// findings' deduplication keys.
+#[derive(Clone, Copy)]
+struct DetId<'n> {
+    di: usize,
+    name: &'n str,
+    dseed: u64,
+}
+
 /// One `new_value` feature of an event: index, field, value, sketch key.
 type FeatureValue<'a> = (usize, &'a FieldRef, Cow<'a, str>, Cells);
 
@@ -1841,43 +1848,34 @@ impl Det {
     /// detector's locals do not widen the frame each of the others is
     /// called with (fewer instructions an event than with the detectors
     /// inlined here; crates/anomaly/BENCHMARKS.md).
-    #[allow(clippy::too_many_arguments)]
-    fn run<'a, E: Event + ?Sized>(
+    fn run<E: Event + ?Sized>(
         &mut self,
-        di: usize,
-        c: &Ctx<'a, E>,
+        c: &Ctx<'_, E>,
         groups: &mut [Group],
         profs: &mut [Option<(u64, Profile)>],
+        id: DetId<'_>,
         hits: &mut Vec<Hit>,
-        name: &str,
     ) {
-        let dseed = combine(SEED_DEDUP, di as u64);
         match self {
-            Det::Threshold(x) => x.run(di, c, hits, name, dseed),
-            Det::Distinct(x) => x.run(di, c, hits, name, dseed),
-            Det::FollowedBy(x) => x.run(di, c, hits, name, dseed),
-            Det::Rate(x) => x.run(di, c, hits, name, dseed),
-            Det::Gauge(x) => x.run(di, c, hits, name, dseed),
-            Det::NewValue(x) => x.run(di, c, groups, profs, hits, dseed),
-            Det::Hour(x) => x.run(di, c, groups, profs, hits, dseed),
-            Det::Peer(x) => x.run(di, c, hits, dseed),
-            Det::Travel(x) => x.run(di, c, hits, dseed),
-            Det::Sequence(x) => x.run(di, c, hits, dseed),
-            Det::Composition(x) => x.run(di, c, hits, dseed),
+            Det::Threshold(x) => x.run(c, id, hits),
+            Det::Distinct(x) => x.run(c, id, hits),
+            Det::FollowedBy(x) => x.run(c, id, hits),
+            Det::Rate(x) => x.run(c, id, hits),
+            Det::Gauge(x) => x.run(c, id, hits),
+            Det::NewValue(x) => x.run(c, groups, profs, id, hits),
+            Det::Hour(x) => x.run(c, groups, profs, id, hits),
+            Det::Peer(x) => x.run(c, id, hits),
+            Det::Travel(x) => x.run(c, id, hits),
+            Det::Sequence(x) => x.run(c, id, hits),
+            Det::Composition(x) => x.run(c, id, hits),
         }
     }
 }
 
 impl Threshold {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(
-        &mut self,
-        di: usize,
-        c: &Ctx<'_, E>,
-        hits: &mut Vec<Hit>,
-        name: &str,
-        dseed: u64,
-    ) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+        let DetId { di, name, dseed } = id;
         let t = c.t;
         if !c.all(&self.filter) {
             return;
@@ -1907,14 +1905,8 @@ impl Threshold {
 
 impl DistinctDet {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(
-        &mut self,
-        di: usize,
-        c: &Ctx<'_, E>,
-        hits: &mut Vec<Hit>,
-        name: &str,
-        dseed: u64,
-    ) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+        let DetId { di, name, dseed } = id;
         let t = c.t;
         if !c.all(&self.filter) {
             return;
@@ -1950,14 +1942,8 @@ impl DistinctDet {
 
 impl FollowedBy {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(
-        &mut self,
-        di: usize,
-        c: &Ctx<'_, E>,
-        hits: &mut Vec<Hit>,
-        name: &str,
-        dseed: u64,
-    ) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+        let DetId { di, name, dseed } = id;
         let t = c.t;
         let Some(g) = c.get(&self.group) else { return };
         let key = hash_str(SEED_GROUP + di as u64, &g);
@@ -1995,13 +1981,13 @@ impl Hour {
     #[inline(never)]
     fn run<E: Event + ?Sized>(
         &self,
-        di: usize,
         c: &Ctx<'_, E>,
         groups: &[Group],
         profs: &[Option<(u64, Profile)>],
+        id: DetId<'_>,
         hits: &mut Vec<Hit>,
-        dseed: u64,
     ) {
+        let DetId { di, dseed, .. } = id;
         let t = c.t;
         if !c.all(&self.filter) || c.learning {
             return;
@@ -2053,13 +2039,8 @@ impl Hour {
 
 impl Peer {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(
-        &mut self,
-        di: usize,
-        c: &Ctx<'_, E>,
-        hits: &mut Vec<Hit>,
-        dseed: u64,
-    ) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+        let DetId { di, dseed, .. } = id;
         if !c.all(&self.filter) {
             return;
         }
@@ -2108,13 +2089,8 @@ impl Peer {
 
 impl Travel {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(
-        &mut self,
-        di: usize,
-        c: &Ctx<'_, E>,
-        hits: &mut Vec<Hit>,
-        dseed: u64,
-    ) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+        let DetId { di, dseed, .. } = id;
         let t = c.t;
         if !c.all(&self.filter) {
             return;
@@ -2276,14 +2252,8 @@ impl Rate {
     }
 
     #[inline(never)]
-    fn run<E: Event + ?Sized>(
-        &mut self,
-        di: usize,
-        c: &Ctx<'_, E>,
-        hits: &mut Vec<Hit>,
-        name: &str,
-        dseed: u64,
-    ) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+        let DetId { di, name, dseed } = id;
         if !c.all(&self.filter) {
             return;
         }
@@ -2416,13 +2386,13 @@ impl NewValue {
     #[inline(never)]
     fn run<'a, E: Event + ?Sized>(
         &self,
-        di: usize,
         c: &Ctx<'a, E>,
         groups: &mut [Group],
         profs: &mut [Option<(u64, Profile)>],
+        id: DetId<'_>,
         hits: &mut Vec<Hit>,
-        dseed: u64,
     ) {
+        let DetId { di, dseed, .. } = id;
         if !c.all(&self.filter) {
             return;
         }
@@ -2513,14 +2483,8 @@ impl NewValue {
 
 impl Gauge {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(
-        &mut self,
-        di: usize,
-        c: &Ctx<'_, E>,
-        hits: &mut Vec<Hit>,
-        name: &str,
-        dseed: u64,
-    ) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+        let DetId { di, name, dseed } = id;
         if !c.all(&self.filter) {
             return;
         }
@@ -2673,13 +2637,8 @@ impl Sequence {
     }
 
     #[inline(never)]
-    fn run<E: Event + ?Sized>(
-        &mut self,
-        di: usize,
-        c: &Ctx<'_, E>,
-        hits: &mut Vec<Hit>,
-        dseed: u64,
-    ) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+        let DetId { di, dseed, .. } = id;
         if !c.all(&self.filter) {
             return;
         }
@@ -2935,13 +2894,8 @@ impl Composition {
     }
 
     #[inline(never)]
-    fn run<E: Event + ?Sized>(
-        &mut self,
-        di: usize,
-        c: &Ctx<'_, E>,
-        hits: &mut Vec<Hit>,
-        dseed: u64,
-    ) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+        let DetId { di, dseed, .. } = id;
         let Some(SessionEvent {
             name: sess,
             is_end,
