@@ -600,9 +600,12 @@ impl Win {
         }
     }
     fn add(&mut self, b: u32) -> u32 {
+        self.add_n(b, 1)
+    }
+    fn add_n(&mut self, b: u32, n: u16) -> u32 {
         self.advance(b);
         let i = (self.head % 8) as usize;
-        self.c[i] = self.c[i].saturating_add(1);
+        self.c[i] = self.c[i].saturating_add(n);
         self.total()
     }
     fn total(&self) -> u32 {
@@ -956,6 +959,7 @@ struct Threshold {
     window: f64,
     threshold: u32,
     expected: f64,
+    weight: Option<FieldRef>,
     table: Table<Win>,
 }
 
@@ -1180,6 +1184,7 @@ impl Engine {
                         .expected
                         .unwrap_or_else(|| lambda_for(r.threshold, RULE_TAIL))
                         .max(1e-6),
+                    weight: r.weight.as_deref().map(|w| FieldRef::new(p, w)),
                     table: Table::with_budget(share(1)),
                 }),
                 DetectorSpec::Distinct(r) => Det::Distinct(DistinctDet {
@@ -1697,6 +1702,11 @@ impl Engine {
         w.buf
     }
 
+    /// The policy's `Debug` text, hashed. A field added to the policy later
+    /// must leave that text unchanged when it is not used (see
+    /// `ThresholdRule`'s `Debug`), so saved states keep restoring after an
+    /// upgrade; `tests/engine.rs` restores a snapshot written by an older
+    /// engine to hold this.
     fn fingerprint(&self) -> u64 {
         hash_str(0xF1F1, &format!("{:?}", self.policy))
     }
@@ -1881,8 +1891,12 @@ impl Threshold {
             return;
         }
         let Some(g) = c.get(&self.group) else { return };
+        let k = match &self.weight {
+            None => 1,
+            Some(f) => weight(c.num(f)),
+        };
         let (w, _) = self.table.entry(hash_str(SEED_GROUP + di as u64, &g));
-        let n = w.add(bidx(t, self.window / 8.0));
+        let n = w.add_n(bidx(t, self.window / 8.0), k);
         if n > self.threshold {
             let p = num::poisson_sf_ge(n as f64, self.expected);
             hits.push(Hit {
@@ -1892,14 +1906,26 @@ impl Threshold {
                 observed: format!("{n} in {}", dur(self.window)),
                 expected: format!("<= {}", self.threshold),
                 p,
-                text: format!(
-                    "{g}: {n} {name} events in {}, threshold {}",
-                    dur(self.window),
-                    self.threshold
-                ),
+                text: if self.threshold == 0 {
+                    format!("{g}: {name} ({n} in {})", dur(self.window))
+                } else {
+                    format!(
+                        "{g}: {n} {name} events in {}, threshold {}",
+                        dur(self.window),
+                        self.threshold
+                    )
+                },
                 dkey: combine(dseed, hash_str(0, &g)),
             });
         }
+    }
+}
+
+/// How many events a record stands for: a whole number in 1..=65,535, else 1.
+fn weight(x: Option<f64>) -> u16 {
+    match x {
+        Some(x) if x >= 1.0 && x.fract() == 0.0 => x.min(u16::MAX as f64) as u16,
+        _ => 1,
     }
 }
 

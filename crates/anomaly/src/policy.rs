@@ -203,7 +203,7 @@ fn d_message() -> String {
     "message".to_string()
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdRule {
     pub name: String,
@@ -218,6 +218,30 @@ pub struct ThresholdRule {
     /// default the mean for which exceeding the threshold has probability 0.001.
     #[serde(default)]
     pub expected: Option<f64>,
+    /// Field holding how many events the record stands for (syslog's
+    /// `message repeated N times: [ ... ]` is N more); absent, not a whole
+    /// number or below 1 counts 1, at most 65,535.
+    #[serde(default)]
+    pub weight: Option<String>,
+}
+
+/// Written out rather than derived: the engine's snapshot fingerprint is this
+/// text, so a rule that does not use `weight` (added after snapshot format 2)
+/// must print as it did before, or every saved state would stop restoring.
+impl fmt::Debug for ThresholdRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ThresholdRule");
+        d.field("name", &self.name)
+            .field("filter", &self.filter)
+            .field("group_by", &self.group_by)
+            .field("window_secs", &self.window_secs)
+            .field("threshold", &self.threshold)
+            .field("expected", &self.expected);
+        if let Some(w) = &self.weight {
+            d.field("weight", w);
+        }
+        d.finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -845,6 +869,9 @@ impl Policy {
                             key + ".threshold",
                             "0 (every matching event) needs a `where` condition",
                         ));
+                    }
+                    if r.weight.as_deref().is_some_and(|w| w.trim().is_empty()) {
+                        return Err(err(key + ".weight", "must name a field"));
                     }
                     conds(key + ".where", &r.filter)?;
                 }

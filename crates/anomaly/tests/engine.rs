@@ -515,3 +515,60 @@ fn outcome_conditions_compare_the_class_then_the_raw_value() {
     // No value: no comparison holds, its negation does.
     assert_eq!(fired(None), "not_fail");
 }
+
+#[test]
+fn threshold_weight_counts_what_a_record_stands_for() {
+    // A record with `n: 5` stands for five events (syslog's "message repeated
+    // 5 times"); a weight that is not a whole number >= 1 counts one.
+    let p = Policy::parse(
+        r#"{"version":1,"learning":{"period_secs":0,"min_entity_events":1},
+        "detectors":[{"type":"threshold","name":"t","group_by":"u","window_secs":60,"threshold":4,
+                      "where":[{"field":"ok","eq":false}],"weight":"n"}]}"#,
+    )
+    .unwrap();
+    let count_after = |weights: &[FieldValue<'_>]| -> (Severity, String) {
+        let mut e = Engine::new(p.clone());
+        let mut last = None;
+        for (i, w) in weights.iter().enumerate() {
+            let ev: [(&str, FieldValue<'_>); 3] = [
+                ("u", FieldValue::Str("x")),
+                ("ok", FieldValue::Bool(false)),
+                ("n", *w),
+            ];
+            last = Some(e.score(&ev[..], Some(i as i64 * 1_000_000_000)));
+        }
+        let v = last.unwrap();
+        let observed = v
+            .reasons
+            .first()
+            .map(|r| r.observed.clone())
+            .unwrap_or_default();
+        (v.severity, observed)
+    };
+    // 1 + 5 = 6 > 4: flagged on the second record
+    let (sev, obs) = count_after(&[FieldValue::Str("1"), FieldValue::Str("5")]);
+    assert!(sev >= Severity::Medium, "{sev:?}");
+    assert_eq!(obs, "6 in 1m");
+    // numbers work as well as numeric strings
+    assert_eq!(
+        count_after(&[FieldValue::Num(1.0), FieldValue::Num(4.0)]).1,
+        "5 in 1m"
+    );
+    // not whole numbers >= 1: each counts 1, so 4 records stay at the threshold
+    let odd = [
+        FieldValue::Str("x"),
+        FieldValue::Num(0.0),
+        FieldValue::Num(2.5),
+        FieldValue::Num(-3.0),
+    ];
+    assert_eq!(count_after(&odd), (Severity::None, String::new()));
+    // huge weights saturate instead of wrapping
+    assert_eq!(count_after(&[FieldValue::Num(1e12)]).1, "65535 in 1m");
+    // an empty weight field is refused with the key named
+    let e = Policy::parse(
+        r#"{"version":1,"detectors":[{"type":"threshold","name":"t","group_by":"u",
+        "window_secs":60,"threshold":4,"weight":" "}]}"#,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("detectors[0].weight"), "{e}");
+}

@@ -8,6 +8,7 @@ fn sshd_preset_flags_the_brute_forcers() {
     let text = include_str!("data/OpenSSH_400.log");
     let mut e = Engine::new(Policy::preset("sshd").unwrap());
     let mut flagged: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut probe_severity = BTreeMap::new();
     for line in text.lines() {
         let ts = &line[..15];
         let rest = &line[16..];
@@ -21,6 +22,9 @@ fn sshd_preset_flags_the_brute_forcers() {
         let v = e.score(&ev[..], None);
         if v.severity > Severity::None {
             for r in &v.reasons {
+                if r.detector == "invalid_user_login" && v.reasons.len() == 1 {
+                    probe_severity.insert(r.entity.clone(), (v.severity, r.text.clone()));
+                }
                 flagged
                     .entry(r.detector.clone())
                     .or_default()
@@ -45,6 +49,29 @@ fn sshd_preset_flags_the_brute_forcers() {
         .cloned()
         .unwrap_or_default();
     assert!(spray.contains(&"5.188.10.180".to_string()), "{flagged:?}");
+    // 5.36.59.76 fails once, then syslog folds five more failures into
+    // "message repeated 5 times: [ Failed password ...]": six failures within
+    // a minute, which only the rule's `weight` sees
+    assert!(per_ip.contains(&"5.36.59.76".to_string()), "{flagged:?}");
+    // 52.80.34.196 tries one non-existent user every ~48 minutes: too slow for
+    // any count rule, caught by the single-event rule (Wazuh's rule 5710) at
+    // low severity, once per attempt
+    let probes = flagged
+        .get("invalid_user_login")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        probes.iter().filter(|ip| *ip == "52.80.34.196").count(),
+        3,
+        "{flagged:?}"
+    );
+    assert_eq!(
+        probe_severity.get("52.80.34.196"),
+        Some(&(
+            Severity::Low,
+            "52.80.34.196: invalid_user_login (1 in 1m)".to_string()
+        ))
+    );
     // the learning period (1 day) keeps learned detectors quiet on a 2-hour excerpt
     assert!(!flagged.contains_key("first_seen"));
 }
