@@ -599,9 +599,6 @@ impl Win {
             self.head = b;
         }
     }
-    fn add(&mut self, b: u32) -> u32 {
-        self.add_n(b, 1)
-    }
     fn add_n(&mut self, b: u32, n: u16) -> u32 {
         self.advance(b);
         let i = (self.head % 8) as usize;
@@ -980,6 +977,7 @@ struct FollowedBy {
     min_first: u32,
     window: f64,
     expected: f64,
+    weight: Option<FieldRef>,
     table: Table<Win>,
 }
 
@@ -1209,6 +1207,7 @@ impl Engine {
                         .expected
                         .unwrap_or_else(|| lambda_for(r.min_first - 1, RULE_TAIL))
                         .max(1e-6),
+                    weight: r.weight.as_deref().map(|w| FieldRef::new(p, w)),
                     table: Table::with_budget(share(1)),
                 }),
                 DetectorSpec::Rate(r) => Det::Rate(Rate {
@@ -1974,7 +1973,11 @@ impl FollowedBy {
         let Some(g) = c.get(&self.group) else { return };
         let key = hash_str(SEED_GROUP + di as u64, &g);
         if c.all(&self.first) {
-            self.table.entry(key).0.add(bidx(t, self.window / 8.0));
+            let k = match &self.weight {
+                None => 1,
+                Some(f) => weight(c.num(f)),
+            };
+            self.table.entry(key).0.add_n(bidx(t, self.window / 8.0), k);
         } else if c.all(&self.then) {
             let Some(w) = self.table.get(key).copied() else {
                 return;

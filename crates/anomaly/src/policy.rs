@@ -258,7 +258,7 @@ pub struct DistinctRule {
     pub expected: Option<f64>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FollowedByRule {
     pub name: String,
@@ -269,6 +269,27 @@ pub struct FollowedByRule {
     pub window_secs: f64,
     #[serde(default)]
     pub expected: Option<f64>,
+    /// How many `first` events a record stands for, as in [`ThresholdRule::weight`].
+    #[serde(default)]
+    pub weight: Option<String>,
+}
+
+/// Written out for the same reason as `ThresholdRule`'s.
+impl fmt::Debug for FollowedByRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("FollowedByRule");
+        d.field("name", &self.name)
+            .field("first", &self.first)
+            .field("then", &self.then)
+            .field("group_by", &self.group_by)
+            .field("min_first", &self.min_first)
+            .field("window_secs", &self.window_secs)
+            .field("expected", &self.expected);
+        if let Some(w) = &self.weight {
+            d.field("weight", w);
+        }
+        d.finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -887,6 +908,9 @@ impl Policy {
                 }
                 DetectorSpec::FollowedBy(r) => {
                     pos(key.clone() + ".window_secs", r.window_secs)?;
+                    if r.weight.as_deref().is_some_and(|w| w.trim().is_empty()) {
+                        return Err(err(key + ".weight", "must name a field"));
+                    }
                     if r.min_first == 0 {
                         return Err(err(key + ".min_first", "must be >= 1"));
                     }

@@ -572,3 +572,48 @@ fn threshold_weight_counts_what_a_record_stands_for() {
     .unwrap_err();
     assert!(e.to_string().contains("detectors[0].weight"), "{e}");
 }
+
+#[test]
+fn followed_by_weight_counts_folded_failures() {
+    // One failure line that stands for 4 more (syslog folded them), then a
+    // success: 5 failures before it, enough for `min_first: 5` only with the weight.
+    let rule = |weight: &str| {
+        Policy::parse(&format!(
+            r#"{{"version":1,"learning":{{"period_secs":0,"min_entity_events":1}},
+            "detectors":[{{"type":"followed_by","name":"bf","group_by":"ip","min_first":5,"window_secs":600,
+              "first":[{{"field":"ok","eq":false}}],"then":[{{"field":"ok","eq":true}}]{weight}}}]}}"#
+        ))
+        .unwrap()
+    };
+    let run = |p: Policy| {
+        let mut e = Engine::new(p);
+        let evs: [[(&str, FieldValue<'_>); 3]; 3] = [
+            [
+                ("ip", FieldValue::Str("a")),
+                ("ok", FieldValue::Bool(false)),
+                ("n", FieldValue::Str("1")),
+            ],
+            [
+                ("ip", FieldValue::Str("a")),
+                ("ok", FieldValue::Bool(false)),
+                ("n", FieldValue::Str("4")),
+            ],
+            [
+                ("ip", FieldValue::Str("a")),
+                ("ok", FieldValue::Bool(true)),
+                ("n", FieldValue::Str("1")),
+            ],
+        ];
+        let vs: Vec<_> = evs
+            .iter()
+            .enumerate()
+            .map(|(i, ev)| e.score(&ev[..], Some(i as i64 * 1_000_000_000)))
+            .collect();
+        vs[2].clone()
+    };
+    let v = run(rule(r#","weight":"n""#));
+    assert!(v.severity > Severity::None, "{}", v.to_json());
+    assert_eq!(v.reasons[0].observed, "5 then success");
+    // without the weight the same lines are 2 failures: nothing to report
+    assert_eq!(run(rule("")).severity, Severity::None);
+}
