@@ -1923,7 +1923,7 @@ impl Threshold {
 /// How many events a record stands for: a whole number in 1..=65,535, else 1.
 fn weight(x: Option<f64>) -> u16 {
     match x {
-        Some(x) if x >= 1.0 && x.fract() == 0.0 => x.min(u16::MAX as f64) as u16,
+        Some(x) if x >= 1.0 && libm::trunc(x) == x => x.min(u16::MAX as f64) as u16,
         _ => 1,
     }
 }
