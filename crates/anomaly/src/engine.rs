@@ -1890,10 +1890,7 @@ impl Threshold {
             return;
         }
         let Some(g) = c.get(&self.group) else { return };
-        let k = match &self.weight {
-            None => 1,
-            Some(f) => weight(c.num(f)),
-        };
+        let k = weight(c, self.weight.as_ref());
         let (w, _) = self.table.entry(hash_str(SEED_GROUP + di as u64, &g));
         let n = w.add_n(bidx(t, self.window / 8.0), k);
         if n > self.threshold {
@@ -1920,9 +1917,10 @@ impl Threshold {
     }
 }
 
-/// How many events a record stands for: a whole number in 1..=65,535, else 1.
-fn weight(x: Option<f64>) -> u16 {
-    match x {
+/// How many events a record stands for (a rule's `weight` field): a whole
+/// number in 1..=65,535, else 1.
+fn weight<E: Event + ?Sized>(c: &Ctx<'_, E>, field: Option<&FieldRef>) -> u16 {
+    match field.and_then(|f| c.num(f)) {
         Some(x) if x >= 1.0 && libm::trunc(x) == x => x.min(u16::MAX as f64) as u16,
         _ => 1,
     }
@@ -1973,10 +1971,7 @@ impl FollowedBy {
         let Some(g) = c.get(&self.group) else { return };
         let key = hash_str(SEED_GROUP + di as u64, &g);
         if c.all(&self.first) {
-            let k = match &self.weight {
-                None => 1,
-                Some(f) => weight(c.num(f)),
-            };
+            let k = weight(c, self.weight.as_ref());
             self.table.entry(key).0.add_n(bidx(t, self.window / 8.0), k);
         } else if c.all(&self.then) {
             let Some(w) = self.table.get(key).copied() else {
