@@ -992,6 +992,9 @@ struct Rate {
     warmup: u32,
     drops: bool,
     min_count: f64,
+    /// Count mode: the p-values of the severity thresholds, at which a
+    /// filling bucket's spike is reported (see `spike_so_far`).
+    levels: [f64; 4],
     table: Table<RateState>,
 }
 
@@ -1221,6 +1224,11 @@ impl Engine {
                     warmup: r.warmup,
                     drops: r.drops,
                     min_count: r.min_count,
+                    // severity score -log10(p) / 6 ≥ threshold
+                    levels: p
+                        .alerting
+                        .severity_thresholds
+                        .map(|th| libm::pow(10.0, -6.0 * th)),
                     table: Table::with_budget(share(1)),
                 }),
                 DetectorSpec::Gauge(r) => Det::Gauge(Gauge {
@@ -2176,12 +2184,27 @@ impl Rate {
         e
     }
 
+    /// Count mode: the spread of a bucket's count around `e`, Poisson noise
+    /// plus the learned extra spread (over-dispersion).
+    fn count_sigma(s: &RateState, e: f64) -> f64 {
+        libm::sqrt(e.max(1.0) + (1.2533 * s.dev as f64) * (1.2533 * s.dev as f64))
+    }
+
+    /// Count mode: the p-value of a bucket count `x` above its expectation
+    /// (1 when below it, or when neither reaches `min_count`).
+    fn spike_p(&self, x: f64, e: f64, sigma: f64) -> f64 {
+        if x < e || !(x >= self.min_count || e >= self.min_count) {
+            return 1.0;
+        }
+        let p = num::normal_sf((x - e) / sigma);
+        if self.drops { (2.0 * p).min(1.0) } else { p }
+    }
+
     /// Score observation `x` at time `t` against the baseline, then update it.
     fn observe(&self, s: &mut RateState, x: f64, t: f64, counts: bool) -> Option<(f64, f64, f64)> {
         let e = self.expected(s, t);
         let sigma = if counts {
-            // Poisson noise plus the learned extra spread (over-dispersion)
-            libm::sqrt(e.max(1.0) + (1.2533 * s.dev as f64) * (1.2533 * s.dev as f64))
+            Self::count_sigma(s, e)
         } else {
             (1.2533 * s.dev as f64).max(1e-6 + 1e-3 * e.abs())
         };
@@ -2222,13 +2245,12 @@ impl Rate {
             }
         } else if s.n >= self.warmup && big_enough {
             let p = if z >= 0.0 {
-                num::normal_sf(z)
+                self.spike_p(x, e, sigma)
             } else if self.drops {
-                num::normal_sf(-z)
+                (2.0 * num::normal_sf(-z)).min(1.0)
             } else {
                 1.0
             };
-            let p = if self.drops { (2.0 * p).min(1.0) } else { p };
             Some((p, e, sigma))
         } else {
             None
@@ -2334,13 +2356,20 @@ impl Rate {
             if is_err {
                 open.errs += 1.0;
             }
+            if !c.learning {
+                let s = *open;
+                self.spike_so_far(&s, &ent, id, hits);
+            }
             return;
         }
         let mut s = *open;
         let bt = s.bucket as f64 * self.bucket;
         let x = s.count as f64;
         let r = self.observe(&mut s, x, bt, true);
-        if let (Some((p, e, sd)), false) = (r, c.learning) {
+        // A spike was reported while it happened (`spike_so_far`): the close
+        // reports drops, and spikes too weak to reach the first level.
+        let reported = r.is_some_and(|(p, e, _)| x >= e && self.level(p) > 0);
+        if let (Some((p, e, sd)), false, false) = (r, c.learning, reported) {
             hits.push(Hit {
                 det: di,
                 entity: ent.to_string(),
@@ -2403,6 +2432,61 @@ impl Rate {
         s.count = 1.0;
         s.errs = if is_err { 1.0 } else { 0.0 };
         *self.table.entry(key).0 = s;
+        if !c.learning {
+            self.spike_so_far(&s, &ent, id, hits);
+        }
+    }
+
+    /// Count mode: judge the open bucket as it fills. Its count only grows
+    /// and its expectation is fixed until it closes, so a spike can be
+    /// reported on the event that takes it to a higher severity (`levels`),
+    /// on an event of the spike and without waiting for the next bucket,
+    /// which may never come. One report per severity: it escalates.
+    fn spike_so_far(&self, s: &RateState, ent: &str, id: DetId<'_>, hits: &mut Vec<Hit>) {
+        let DetId { di, name, dseed } = id;
+        if s.n < self.warmup {
+            return;
+        }
+        let bt = s.bucket as f64 * self.bucket;
+        let x = s.count as f64;
+        let e = self.expected(s, bt);
+        let sigma = Self::count_sigma(s, e);
+        // the common case, far from any severity (p ≤ 0.01 needs z > 2.3)
+        if x - e <= 2.0 * sigma {
+            return;
+        }
+        let p = self.spike_p(x, e, sigma);
+        let level = self.level(p);
+        if level == 0 || level <= self.level(self.spike_p(x - 1.0, e, sigma)) {
+            return;
+        }
+        let (e1, sd1) = (
+            fmt_num(libm::round(e * 10.0) / 10.0),
+            fmt_num(libm::round(sigma * 10.0) / 10.0),
+        );
+        hits.push(Hit {
+            det: di,
+            entity: ent.to_string(),
+            feature: "rate".into(),
+            observed: format!("{} per {} so far", fmt_num(x), dur(self.bucket)),
+            expected: format!("{e1} ± {sd1}"),
+            p,
+            text: format!(
+                "{ent}: spike: {} events in the {} from {} UTC so far, usual {e1} ± {sd1} ({name})",
+                fmt_num(x),
+                dur(self.bucket),
+                hhmm(bt),
+            ),
+            dkey: combine(
+                dseed ^ 2,
+                combine(hash_str(0, ent), ((s.bucket as u64) << 3) | level as u64),
+            ),
+        });
+    }
+
+    /// How many severities a spike's p-value reaches (0 to 4).
+    fn level(&self, p: f64) -> u32 {
+        self.levels.iter().filter(|&&l| p <= l).count() as u32
     }
 }
 

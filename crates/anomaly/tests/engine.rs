@@ -317,7 +317,10 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     // commit c82d3f8: the state after all but the last 60 events of the
     // scenario, and that engine's verdicts for those 60. A restored engine
     // keeps the old layout for that sketch, so it continues exactly as the
-    // old engine did, and its own snapshots say so.
+    // old engine did, and its own snapshots say so. (One verdict of
+    // continued.jsonl was updated by hand, the snapshot untouched, when the
+    // `rate` detector began to report spikes while their bucket fills: the
+    // 10th spraying event now carries the spike.)
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snapshot-v1");
     let evs = scenario::stream();
     let cut = evs.len() - 60;
