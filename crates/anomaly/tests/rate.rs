@@ -173,3 +173,138 @@ fn spikes_are_not_reported_while_learning() {
         assert_eq!(v.severity, Severity::None, "{}", v.to_json());
     }
 }
+
+/// `days` days of 10-minute buckets: 100 events in each during 09:00-17:00,
+/// 5 at other hours (nothing random).
+fn office_days(days: u64) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for b in 0..days * 144 {
+        let hour = (b % 144) / 6;
+        let n = if (9..17).contains(&hour) { 100 } else { 5 };
+        for i in 0..n {
+            out.push(json!({"timestamp": b * 600 + i * 599 / n, "outcome": "success"}));
+        }
+    }
+    out
+}
+
+fn seasonal_engine(seasonality: &str) -> Engine {
+    let text = format!(
+        r#"{{"version":1,
+        "learning":{{"period_secs":{},"min_entity_events":1}},
+        "alerting":{{"dedup_secs":0}},
+        "detectors":[{{"type":"rate","name":"event_rate","bucket_secs":600,"seasonality":"{seasonality}"}}]}}"#,
+        14 * 86400
+    );
+    Engine::new(Policy::parse(&text).unwrap())
+}
+
+/// The events of the 10-minute bucket starting at `secs`, `n` of them.
+fn burst(secs: u64, n: u64) -> Vec<serde_json::Value> {
+    (0..n)
+        .map(|i| json!({"timestamp": secs + i * 599 / n, "outcome": "success"}))
+        .collect()
+}
+
+#[test]
+fn hour_of_day_seasonality_learns_office_hours() {
+    let day = 86400;
+    for (seasonality, flags_night_surge) in [("hour_of_day", true), ("none", false)] {
+        let mut e = seasonal_engine(seasonality);
+        for ev in office_days(28) {
+            e.score(&ev, None);
+        }
+        // day 28, a Thursday: the usual office-hours traffic at 09:00 is not a spike
+        let busy = burst(28 * day + 9 * 3600, 100);
+        let busy_flags = busy
+            .iter()
+            .filter(|ev| e.score(ev, None).severity > Severity::None)
+            .count();
+        // the same traffic at 03:00 the next night is
+        let night = burst(29 * day + 3 * 3600, 100);
+        let night_flags: Vec<Verdict> = night
+            .iter()
+            .map(|ev| e.score(ev, None))
+            .filter(|v| v.severity > Severity::None)
+            .collect();
+        if flags_night_surge {
+            assert_eq!(busy_flags, 0, "{seasonality}: office hours flagged");
+            assert!(!night_flags.is_empty(), "{seasonality}: night surge missed");
+            let r = rate_reasons(&night_flags[0], "rate")[0];
+            assert!(r.text.contains("from 03:00 UTC so far"), "{}", r.text);
+        } else {
+            // one flat baseline: its spread covers the daily swing, so the
+            // night surge looks like an ordinary office hour
+            assert!(
+                night_flags.is_empty(),
+                "{seasonality}: {}",
+                night_flags[0].to_json()
+            );
+        }
+    }
+}
+
+/// `days` days of 10-minute buckets: 60 events in each on weekdays, 10 at
+/// weekends, at every hour (day 0, 1970-01-01, was a Thursday, so days 2 and
+/// 3 are a weekend).
+fn weekday_days(days: u64) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for b in 0..days * 144 {
+        let n = if matches!((b / 144) % 7, 2 | 3) {
+            10
+        } else {
+            60
+        };
+        out.extend(burst(b * 600, n));
+    }
+    out
+}
+
+#[test]
+fn hour_of_week_seasonality_learns_weekends() {
+    // `hour_of_week` adds a day-of-week offset to the hour-of-day one
+    let day = 86400;
+    for (seasonality, flags_weekend_surge) in [("hour_of_week", true), ("hour_of_day", false)] {
+        let mut e = seasonal_engine(seasonality);
+        for ev in weekday_days(30) {
+            e.score(&ev, None);
+        }
+        // day 30 is a Saturday: a weekday's traffic at 10:00
+        let sat: Vec<Verdict> = burst(30 * day + 10 * 3600, 60)
+            .iter()
+            .map(|ev| e.score(ev, None))
+            .filter(|v| v.severity > Severity::None)
+            .collect();
+        assert_eq!(
+            !sat.is_empty(),
+            flags_weekend_surge,
+            "{seasonality}: {:?}",
+            sat.iter().map(Verdict::to_json).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn a_per_entity_rate_names_the_entity_that_spikes() {
+    let text = r#"{"version":1,
+        "learning":{"period_secs":6000,"min_entity_events":1},
+        "detectors":[{"type":"rate","name":"event_rate","group_by":"user","bucket_secs":60,"seasonality":"none"}]}"#;
+    let mut e = Engine::new(Policy::parse(text).unwrap());
+    // minute() spreads its events over users u0..u6: about 3 each a minute
+    for ev in normal(200) {
+        let v = e.score(&ev, None);
+        assert_eq!(v.severity, Severity::None, "{}", v.to_json());
+    }
+    // u3 alone sends 60 events in minute 200; the others carry on as usual
+    let mut evs = minute(200, 20, 0);
+    evs.extend((0..60).map(|i| json!({"timestamp": 200 * 60 + i, "user": "u3"})));
+    evs.sort_by_key(|ev| ev["timestamp"].as_u64());
+    let flagged: Vec<String> = evs
+        .iter()
+        .map(|ev| e.score(ev, None))
+        .filter(|v| v.severity > Severity::None)
+        .flat_map(|v| v.reasons.into_iter().map(|r| r.entity))
+        .collect();
+    assert!(!flagged.is_empty());
+    assert!(flagged.iter().all(|u| u == "u3"), "{flagged:?}");
+}
