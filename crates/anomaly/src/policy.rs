@@ -292,11 +292,16 @@ impl fmt::Debug for FollowedByRule {
     }
 }
 
+/// Seasonal offsets a `rate` baseline learns on top of its level.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Seasonality {
+    /// One level for every hour.
     None,
+    /// An offset for each hour of the day (24).
     HourOfDay,
+    /// The hour-of-day offset plus one for each day of the week (24 + 7,
+    /// added together, not 168 separate hours).
     HourOfWeek,
 }
 
