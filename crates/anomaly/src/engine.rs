@@ -2184,10 +2184,13 @@ impl Rate {
         e
     }
 
-    /// Count mode: the spread of a bucket's count around `e`, Poisson noise
-    /// plus the learned extra spread (over-dispersion).
+    /// Count mode: the spread of a bucket's count around `e`: the learned
+    /// spread of the residuals, but never less than Poisson noise
+    /// (quasi-Poisson). The learned spread already contains the Poisson
+    /// noise, so adding the two would count it twice.
     fn count_sigma(s: &RateState, e: f64) -> f64 {
-        libm::sqrt(e.max(1.0) + (1.2533 * s.dev as f64) * (1.2533 * s.dev as f64))
+        let learned = 1.2533 * s.dev as f64;
+        libm::sqrt(e.max(1.0).max(learned * learned))
     }
 
     /// Count mode: the p-value of a bucket count `x` above its expectation
