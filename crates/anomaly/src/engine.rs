@@ -2401,7 +2401,7 @@ impl Rate {
             let er = s.errs as f64;
             let base = (s.err_rate as f64).max(1.0 / (s.err_n as f64 + 10.0));
             if s.err_n >= 10.0 * self.warmup as f32 && !c.learning && er > x * base {
-                let p = num::poisson_sf_ge(er, x * base);
+                let p = num::binomial_sf_ge(er, x, base);
                 hits.push(Hit {
                     det: di,
                     entity: ent.to_string(),

@@ -64,6 +64,57 @@ pub fn normal_sf(z: f64) -> f64 {
     0.5 * libm::erfc(z / core::f64::consts::SQRT_2)
 }
 
+/// Binomial upper tail `P(X >= k)` for `n` trials of success probability `p`.
+///
+/// Summed as [`poisson_sf_ge`] is, from the term at `k` outwards, each term
+/// from the last by one multiplication: the tail itself when `k` is above
+/// the mean `n·p`, one minus the terms below `k` otherwise. The error rate
+/// of a bucket is tested with it: a Poisson tail is close when errors are
+/// rare, but when half of the events are errors (sshd's failed and
+/// accepted logins) its variance `n·p` is twice the binomial `n·p·(1-p)`,
+/// and a real rise in the error share is reported far too weakly.
+pub fn binomial_sf_ge(k: f64, n: f64, p: f64) -> f64 {
+    if k.is_nan() || n.is_nan() || p.is_nan() || k <= 0.0 || p >= 1.0 {
+        return 1.0;
+    }
+    let n = libm::floor(n.clamp(0.0, 1e12));
+    let k = libm::ceil(k);
+    if k > n || p <= 0.0 {
+        return clamp_p(0.0);
+    }
+    let (lp, lq) = (libm::log(p), libm::log1p(-p));
+    let lg_n = libm::lgamma(n + 1.0);
+    let log_pmf =
+        |j: f64| lg_n - libm::lgamma(j + 1.0) - libm::lgamma(n - j + 1.0) + j * lp + (n - j) * lq;
+    let odds = p / (1.0 - p);
+    let mut total = 0.0;
+    if k > n * p {
+        let mut t = libm::exp(log_pmf(k));
+        let mut j = k;
+        while t > total * 1e-17 && t > 0.0 {
+            total += t;
+            if j >= n {
+                break;
+            }
+            t *= (n - j) / (j + 1.0) * odds;
+            j += 1.0;
+        }
+        clamp_p(total)
+    } else {
+        let mut j = k - 1.0;
+        let mut t = libm::exp(log_pmf(j));
+        loop {
+            total += t;
+            if j <= 0.0 || t <= total * 1e-17 {
+                break;
+            }
+            t *= j / (n - j + 1.0) / odds;
+            j -= 1.0;
+        }
+        clamp_p(1.0 - total)
+    }
+}
+
 /// Poisson upper tail `P(X >= k)` for mean `lambda`.
 ///
 /// The terms are summed from the largest one outwards, each from the last by

@@ -138,6 +138,19 @@ proptest! {
     }
 
     #[test]
+    fn binomial_matches_statrs(n in 1u64..3_000, kf in 0.0f64..1.0, p in 0.001f64..0.999) {
+        use statrs::distribution::{Binomial, DiscreteCDF};
+        let k = 1 + (kf * n as f64) as u64;
+        let ours = num::binomial_sf_ge(k as f64, n as f64, p);
+        let theirs = Binomial::new(p, n).unwrap().sf(k - 1);
+        prop_assume!(theirs > 1e-250);
+        prop_assert!(
+            (ours - theirs).abs() < 1e-9 + 1e-6 * theirs,
+            "k={} n={} p={} ours={} statrs={}", k, n, p, ours, theirs
+        );
+    }
+
+    #[test]
     fn normal_matches_statrs(z in -10.0f64..10.0) {
         use statrs::distribution::{ContinuousCDF, Normal};
         let theirs = Normal::new(0.0, 1.0).unwrap().sf(z);
@@ -177,4 +190,16 @@ fn poisson_vs_statrs(kk: u64, lambda: f64) -> Result<(), TestCaseError> {
         theirs
     );
     Ok(())
+}
+
+#[test]
+fn binomial_known_answers() {
+    // Bin(10, 1/2): P(X >= 8) = (45 + 10 + 1) / 1024, P(X >= 1) = 1 - 1/1024
+    assert!((num::binomial_sf_ge(8.0, 10.0, 0.5) - 56.0 / 1024.0).abs() < 1e-15);
+    assert!((num::binomial_sf_ge(1.0, 10.0, 0.5) - 1023.0 / 1024.0).abs() < 1e-15);
+    assert_eq!(num::binomial_sf_ge(0.0, 10.0, 0.5), 1.0);
+    assert_eq!(num::binomial_sf_ge(11.0, 10.0, 0.5), 1e-300);
+    // all 450 fail where 1 in 2 usually does: 2^-450
+    let p = num::binomial_sf_ge(450.0, 450.0, 0.5);
+    assert!((p.log2() + 450.0).abs() < 1e-9, "{p}");
 }

@@ -380,3 +380,42 @@ fn spike_p_values_are_calibrated_on_poisson_counts() {
         medium * 100.0
     );
 }
+
+#[test]
+fn error_rate_p_values_are_calibrated() {
+    // 40 events a minute, each a failure with probability `share`: the
+    // error rate never changes, so reports at p <= 0.01 should come in about
+    // 1% of buckets or fewer, and not far fewer (a Poisson tail in place of
+    // the binomial one, at a 50% share, reported almost none)
+    for share in [0.05, 0.5] {
+        let text = r#"{"version":1,
+            "learning":{"period_secs":6000,"min_entity_events":1},
+            "alerting":{"dedup_secs":0},
+            "detectors":[{"type":"rate","name":"event_rate","bucket_secs":60,"seasonality":"none",
+                "error_where":[{"field":"outcome","eq":"failure"}]}]}"#;
+        let mut e = Engine::new(Policy::parse(text).unwrap());
+        let mut rng = Poisson(0x2545_F491_4F6C_DD1D);
+        let minutes = 20_000u64;
+        let mut flagged = 0;
+        for m in 0..minutes {
+            for i in 0..40 {
+                let fail = rng.uniform() < share;
+                let ev = json!({"timestamp": m * 60 + i,
+                    "outcome": if fail { "failure" } else { "success" }});
+                let v = e.score(&ev, None);
+                if m > 100
+                    && !rate_reasons(&v, "error_rate").is_empty()
+                    && v.severity > Severity::None
+                {
+                    flagged += 1;
+                }
+            }
+        }
+        let rate = flagged as f64 / (minutes - 101) as f64;
+        assert!(
+            (0.002..=0.015).contains(&rate),
+            "share {share}: {:.3}% of buckets reported",
+            rate * 100.0
+        );
+    }
+}
