@@ -2093,10 +2093,39 @@ impl Peer {
         let (cnt, _) = self.counts.entry(combine(gk, hash_str(13, &v)));
         let before = *cnt;
         *cnt = cnt.saturating_add(1);
-        if c.learning || tot < c.min_events.saturating_mul(5) {
+        // How common the value has been in the group. Not a p-value by
+        // itself: a group that spreads its events evenly over 300 actions
+        // gives every action 0.3%. The p-value is the share of the group's
+        // events whose value was at most as common when they came (a
+        // conformal p-value over a histogram of this frequency, kept in the
+        // same table), which is small only when such events are rare in
+        // the group. It is never much below the frequency itself (the
+        // value's own events are among them), so a value at or above the
+        // evidence level is no finding, and the histogram needs only the
+        // events below it: the others are counted by the group's total
+        // since the histogram began (its `PEER_START` entry).
+        let freq = (before as f64 + 0.5) / (tot as f64 + 1.0);
+        if freq >= c.report_p {
             return;
         }
-        let p = (before as f64 + 0.5) / (tot as f64 + 1.0);
+        let bin = peer_bin(freq);
+        let start = {
+            let (s, new) = self.counts.entry(peer_hist_key(gk, PEER_START));
+            if new {
+                *s = tot;
+            }
+            *s
+        };
+        let p = if !c.learning && tot >= c.min_events.saturating_mul(5) {
+            let rarer: u64 = (bin..PEER_BINS)
+                .map(|b| self.counts.get(peer_hist_key(gk, b)).copied().unwrap_or(0) as u64)
+                .sum();
+            (rarer as f64 + 1.0) / (tot.saturating_sub(start) as f64 + 1.0)
+        } else {
+            1.0
+        };
+        let (h, _) = self.counts.entry(peer_hist_key(gk, bin));
+        *h = h.saturating_add(1);
         if p < c.report_p {
             hits.push(Hit {
                 det: di,
@@ -2117,6 +2146,22 @@ impl Peer {
             });
         }
     }
+}
+
+/// Bins of `peer_rare`'s frequency histogram: half-log2 steps from 1 down
+/// to 2^-20 (about one in a million); rarer goes in the last bin.
+const PEER_BINS: u64 = 40;
+/// The group's total when its histogram began.
+const PEER_START: u64 = PEER_BINS;
+
+fn peer_bin(freq: f64) -> u64 {
+    ((-2.0 * libm::log2(freq.max(1e-12))) as u64).min(PEER_BINS - 1)
+}
+
+/// Key of a group's histogram bin in `Peer::counts` (values are keyed by
+/// `combine(group, hash of the value)`).
+fn peer_hist_key(group: u64, bin: u64) -> u64 {
+    combine(group, 0x9EE2_B1A5_0000_0000 | bin)
 }
 
 impl Travel {
