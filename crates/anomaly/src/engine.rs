@@ -2584,7 +2584,12 @@ impl NewValue {
                 // Read again only for a finding: present, as the
                 // profile was read by it.
                 let ent = || c.get(entity).unwrap_or_default();
-                if before == 0 {
+                // `distinct` and the sketch's counters saturate at 255: a
+                // saturated one is a lower bound, from which no p-value
+                // can be bounded from above, so it yields no finding
+                // (an entity with so many values finds a new one
+                // unremarkable anyway; a value seen 255 times is common).
+                if before == 0 && d < 255.0 {
                     let p = (d + 1.0) / (n + 2.0);
                     let ent = ent();
                     hits.push(Hit {
@@ -2608,8 +2613,13 @@ impl NewValue {
                             ),
                             dkey: combine(dseed, combine(*ek, hash_str(fi as u64, v))),
                         });
-                } else if self.rare {
-                    let p = (before as f64 + 1.0) / (n + 2.0);
+                } else if self.rare && before < 255 && d < 255.0 {
+                    // The value's own frequency is no p-value: with 200
+                    // addresses used evenly, each is 0.5% of the events.
+                    // The p-value is the chance of a value at most this
+                    // common, at most `d` times this one's (union bound
+                    // over the known values; the sketch only over-counts).
+                    let p = (d * (before as f64 + 1.0) / (n + 2.0)).min(1.0);
                     if p < c.report_p {
                         let ent = ent();
                         hits.push(Hit {

@@ -317,10 +317,13 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     // commit c82d3f8: the state after all but the last 60 events of the
     // scenario, and that engine's verdicts for those 60. A restored engine
     // keeps the old layout for that sketch, so it continues exactly as the
-    // old engine did, and its own snapshots say so. (One verdict of
-    // continued.jsonl was updated by hand, the snapshot untouched, when the
-    // `rate` detector began to report spikes while their bucket fills: the
-    // 10th spraying event now carries the spike.)
+    // old engine did, and its own snapshots say so. (Verdicts in
+    // continued.jsonl were updated by hand, the snapshot untouched, when
+    // detectors changed their findings, never their state: the 10th
+    // spraying event now carries `rate`'s spike, reported while its bucket
+    // fills; the attacker's second address use is no longer "rare" for
+    // user03 on its own, as `new_value` bounds a rare value's p-value over
+    // all of the user's known values.)
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snapshot-v1");
     let evs = scenario::stream();
     let cut = evs.len() - 60;
