@@ -995,6 +995,9 @@ struct Rate {
     /// Count mode: the p-values of the severity thresholds, at which a
     /// filling bucket's spike is reported (see `spike_so_far`).
     levels: [f64; 4],
+    /// Count mode: the z below which a spike reaches no level (a little
+    /// under the first level's), so most events skip the tail.
+    gate_z: f64,
     table: Table<RateState>,
 }
 
@@ -1213,24 +1216,28 @@ impl Engine {
                     weight: r.weight.as_deref().map(|w| FieldRef::new(p, w)),
                     table: Table::with_budget(share(1)),
                 }),
-                DetectorSpec::Rate(r) => Det::Rate(Rate {
-                    filter: conds(p, &r.filter),
-                    group: r.group_by.as_ref().map(|g| FieldRef::new(p, g)),
-                    bucket: r.bucket_secs,
-                    value: r.value_field.as_ref().map(|g| FieldRef::new(p, g)),
-                    err: conds(p, &r.error_where),
-                    season: r.seasonality,
-                    alpha: 1.0 - libm::exp2(-1.0 / r.half_life),
-                    warmup: r.warmup,
-                    drops: r.drops,
-                    min_count: r.min_count,
-                    // severity score -log10(p) / 6 ≥ threshold
-                    levels: p
-                        .alerting
-                        .severity_thresholds
-                        .map(|th| libm::pow(10.0, -6.0 * th)),
-                    table: Table::with_budget(share(1)),
-                }),
+                DetectorSpec::Rate(r) => Det::Rate(
+                    Rate {
+                        filter: conds(p, &r.filter),
+                        group: r.group_by.as_ref().map(|g| FieldRef::new(p, g)),
+                        bucket: r.bucket_secs,
+                        value: r.value_field.as_ref().map(|g| FieldRef::new(p, g)),
+                        err: conds(p, &r.error_where),
+                        season: r.seasonality,
+                        alpha: 1.0 - libm::exp2(-1.0 / r.half_life),
+                        warmup: r.warmup,
+                        drops: r.drops,
+                        min_count: r.min_count,
+                        // severity score -log10(p) / 6 ≥ threshold
+                        levels: p
+                            .alerting
+                            .severity_thresholds
+                            .map(|th| libm::pow(10.0, -6.0 * th)),
+                        gate_z: 0.0,
+                        table: Table::with_budget(share(1)),
+                    }
+                    .with_gate(),
+                ),
                 DetectorSpec::Gauge(r) => Det::Gauge(Gauge {
                     filter: conds(p, &r.filter),
                     group: r.group_by.as_ref().map(|g| FieldRef::new(p, g)),
@@ -2499,8 +2506,8 @@ impl Rate {
         let x = s.count as f64;
         let e = self.expected(s, bt);
         let sigma = Self::count_sigma(s, e);
-        // the common case, far from any severity (p ≤ 0.01 needs z > 2.3)
-        if x - e <= 2.0 * sigma {
+        // the common case, below the first level
+        if x - e <= self.gate_z * sigma {
             return;
         }
         let p = self.spike_p(x, e, sigma);
@@ -2530,6 +2537,27 @@ impl Rate {
                 combine(hash_str(0, ent), ((s.bucket as u64) << 3) | level as u64),
             ),
         });
+    }
+
+    /// Set `gate_z`: the z at which the spike p-value reaches the first
+    /// level, found by bisection (p falls as z grows), less a margin.
+    fn with_gate(mut self) -> Self {
+        let first = self.levels.iter().copied().fold(0.0, f64::max);
+        let p_at = |z: f64| {
+            let p = num::normal_sf(z);
+            if self.drops { (2.0 * p).min(1.0) } else { p }
+        };
+        let (mut lo, mut hi) = (-40.0f64, 40.0f64);
+        for _ in 0..100 {
+            let mid = 0.5 * (lo + hi);
+            if p_at(mid) <= first {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        self.gate_z = lo - 0.01;
+        self
     }
 
     /// How many severities a spike's p-value reaches (0 to 4).
@@ -3159,6 +3187,38 @@ impl Composition {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A filling bucket's count is skipped below `gate_z` without its
+    /// tail computed: the gate must sit just below the first severity
+    /// level's z whatever the policy's thresholds (a fixed 2σ gate hid
+    /// first-level spikes under thresholds below the default's, and the
+    /// bucket's close then took them for reported).
+    #[test]
+    fn rate_gate_sits_just_below_the_first_level() {
+        for (th, drops) in [
+            ([0.33, 0.5, 0.66, 0.83], true),
+            ([0.33, 0.5, 0.66, 0.83], false),
+            ([0.2, 0.4, 0.6, 0.8], true),
+            ([0.05, 0.1, 0.5, 0.9], false),
+        ] {
+            let text = format!(
+                r#"{{"version":1,"alerting":{{"severity_thresholds":{th:?}}},
+                "detectors":[{{"type":"rate","name":"r","drops":{drops}}}]}}"#
+            );
+            let e = Engine::new(Policy::parse(&text).expect("policy"));
+            let Det::Rate(r) = &e.dets[0] else {
+                panic!("a rate detector")
+            };
+            let first = libm::pow(10.0, -6.0 * th[0]);
+            let p_at = |z: f64| r.spike_p(100.0 + z * 10.0, 100.0, 10.0);
+            assert!(p_at(r.gate_z) > first, "{th:?} {drops}: gate {}", r.gate_z);
+            assert!(
+                p_at(r.gate_z + 0.02) <= first,
+                "{th:?} {drops}: gate {}",
+                r.gate_z
+            );
+        }
+    }
 
     /// A syslog timestamp has no year: it takes the host's time's year,
     /// else the previous event's, else 1970; other forms ignore it.
