@@ -1098,6 +1098,11 @@ pub struct Engine {
     dedup: Table<u32>,
     first_t: f64,
     last_t: f64,
+    /// Events in a row whose time is more than [`MAX_JUMP_SECS`] from the
+    /// clock (`last_t`), and the last of their times (see [`Engine::clock`]).
+    /// Not saved in snapshots: a restored engine starts counting afresh.
+    jumps: u32,
+    jump_t: f64,
     events: u64,
     epoch: i64,
     ex_buf: Vec<(String, String)>,
@@ -1344,6 +1349,8 @@ impl Engine {
             allow,
             dedup: Table::with_budget(share(1)),
             first_t: f64::NAN,
+            jumps: 0,
+            jump_t: f64::NAN,
             last_t: f64::NAN,
             events: 0,
             epoch: i64::MIN,
@@ -1441,6 +1448,42 @@ impl Engine {
         }
     }
 
+    /// The time an event is scored at. One record with a broken timestamp
+    /// (the year 2099, or 0 for a field that did not parse) must not move
+    /// the engine's clock: windows, buckets, the learning period and decay
+    /// all follow it, and a clock moved decades ahead would stay there.
+    /// So an event more than [`MAX_JUMP_SECS`] from the clock is scored at
+    /// the clock, unless [`JUMP_CONFIRM`] events in a row agree on the new
+    /// time (within [`MAX_JUMP_SECS`] of each other): then the stream has
+    /// moved (a restart after weeks, a replay of an older log, a first
+    /// event that was the broken one), and the clock follows. The learning
+    /// period counts stream time, so it moves with the jump.
+    fn clock(&mut self, t: f64) -> f64 {
+        if !self.last_t.is_finite() || (t - self.last_t).abs() <= MAX_JUMP_SECS {
+            self.jumps = 0;
+            return t;
+        }
+        if self.jumps > 0 && (t - self.jump_t).abs() <= MAX_JUMP_SECS {
+            self.jumps += 1;
+        } else {
+            self.jumps = 1;
+        }
+        self.jump_t = t;
+        if self.jumps < JUMP_CONFIRM {
+            return self.last_t;
+        }
+        self.jumps = 0;
+        if self.first_t.is_finite() {
+            self.first_t += t - self.last_t;
+        }
+        if t < self.last_t {
+            // decay restarts its epochs from the earlier time (a jump
+            // ahead decays as time passing does)
+            self.epoch = i64::MIN;
+        }
+        t
+    }
+
     /// Score one event. `time_ns` is the host's time, used when the event has no timestamp.
     pub fn score<E: Event + ?Sized>(&mut self, event: &E, time_ns: Option<i64>) -> Verdict {
         let mut ex = core::mem::take(&mut self.ex_buf);
@@ -1453,6 +1496,7 @@ impl Engine {
             }
         }
         let t = self.event_time(event, &ex, time_ns);
+        let t = self.clock(t);
         if !self.first_t.is_finite() {
             self.first_t = t;
         }
@@ -2155,6 +2199,11 @@ impl Peer {
     }
 }
 
+/// The largest step of the event clock one event can make (30 days).
+pub const MAX_JUMP_SECS: f64 = 30.0 * 86_400.0;
+/// Events in a row that must agree on a larger step before the clock takes it.
+pub const JUMP_CONFIRM: u32 = 3;
+
 /// Bins of `peer_rare`'s frequency histogram: half-log2 steps from 1 down
 /// to 2^-20 (about one in a million); rarer goes in the last bin.
 const PEER_BINS: u64 = 40;
@@ -2405,6 +2454,13 @@ impl Rate {
         let open = self.table.entry(key).0;
         if open.bucket == u32::MAX {
             open.bucket = b;
+        }
+        if b < open.bucket && (open.bucket - b) as f64 * self.bucket > MAX_JUMP_SECS {
+            // The open bucket lies far ahead: the clock jumped back (see
+            // `Engine::clock`). Counting into it would never close it.
+            open.bucket = b;
+            open.count = 0.0;
+            open.errs = 0.0;
         }
         if b <= open.bucket {
             open.count += 1.0;
