@@ -2199,6 +2199,17 @@ impl Peer {
     }
 }
 
+/// The largest magnitude a measured value (`gauge`, `rate` with
+/// `value_field`) is taken at. Models keep their state in `f32`, whose range
+/// ends near 3.4e38: one `{"value": 1e300}` made their level infinite, then
+/// NaN, for good (and a NaN bound made a clamp panic). Larger values are
+/// scored as this one, which any series finds extreme enough.
+pub const MAX_GAUGE_VALUE: f64 = 1e15;
+
+fn gauge_value(x: f64) -> f64 {
+    x.clamp(-MAX_GAUGE_VALUE, MAX_GAUGE_VALUE)
+}
+
 /// The largest step of the event clock one event can make (30 days).
 pub const MAX_JUMP_SECS: f64 = 30.0 * 86_400.0;
 /// Events in a row that must agree on a larger step before the clock takes it.
@@ -2371,7 +2382,7 @@ impl Rate {
             5.0 * (s.dev as f64).max(1e-6 + 1e-3 * e.abs())
         };
         let r = if s.n >= self.warmup {
-            (x - e).clamp(-clipw, clipw)
+            (x - e).max(-clipw).min(clipw)
         } else {
             x - e
         };
@@ -2417,7 +2428,9 @@ impl Rate {
         let key = hash_str(SEED_GROUP + di as u64, &ent);
         let t = c.t;
         if let Some(vf) = &self.value {
-            let Some(x) = c.num(vf) else { return };
+            let Some(x) = c.num(vf).map(gauge_value) else {
+                return;
+            };
             let mut s = *self.table.entry(key).0;
             let r = self.observe(&mut s, x, t, false);
             *self.table.entry(key).0 = s;
@@ -2745,7 +2758,9 @@ impl Gauge {
             },
             None => Cow::Borrowed("*"),
         };
-        let Some(x) = c.num(&self.value) else { return };
+        let Some(x) = c.num(&self.value).map(gauge_value) else {
+            return;
+        };
         let key = hash_str(SEED_GROUP + di as u64, &ent);
         let o = self.table.entry(key).0.observe(x, &self.params);
         if c.learning || o.p >= 1.0 {

@@ -290,7 +290,8 @@ impl GaugeState {
             alpha
         };
         let r = if self.n >= prm.warmup {
-            resid.clamp(-5.0 * b, 5.0 * b)
+            // `max`/`min`, not `clamp`: never a panic, whatever `b` holds
+            resid.max(-5.0 * b).min(5.0 * b)
         } else {
             resid
         };

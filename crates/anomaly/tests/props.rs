@@ -166,6 +166,53 @@ proptest! {
     }
 }
 
+/// Measured values as a series might carry them: mostly ordinary, now and
+/// then absurd (beyond `f32`'s range, the largest `f64`, subnormal).
+fn measured() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        8 => -1e3f64..1e3,
+        1 => any::<f64>(),
+        1 => prop_oneof![
+            Just(1e300),
+            Just(-1e300),
+            Just(f64::MAX),
+            Just(f64::MIN),
+            Just(3.5e38),
+            Just(f64::MIN_POSITIVE),
+            Just(1e15),
+        ],
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    /// The models of measured values (`gauge`, `rate` with `value_field`)
+    /// past their warm-up: one `1e300` once made a clamp's bound NaN and
+    /// the engine panic (in a plugin, a trap).
+    #[test]
+    fn measured_values_never_panic(xs in prop::collection::vec(measured(), 1..400)) {
+        let p = Policy::parse(r#"{"version":1,"learning":{"period_secs":0,"period_events":0,"min_entity_events":1},
+            "detectors":[
+              {"type":"gauge","name":"g","value_field":"value","warmup":5},
+              {"type":"rate","name":"rv","value_field":"value","warmup":5},
+              {"type":"rate","name":"rc","bucket_secs":60,"warmup":5,"min_count":1}]}"#).unwrap();
+        let mut e = Engine::new(p);
+        for (i, x) in xs.iter().enumerate() {
+            let ts = (i as f64) * 20.0;
+            let ev: [(&str, FieldValue<'_>); 2] = [("timestamp", FieldValue::Num(ts)), ("value", FieldValue::Num(*x))];
+            let v = e.score(&ev[..], None);
+            let j = v.to_json();
+            prop_assert!(serde_json::from_str::<serde_json::Value>(&j).is_ok(), "invalid JSON: {}", j);
+            prop_assert!((0.0..=1.0).contains(&v.score), "{}", j);
+            prop_assert!(!j.contains("NaN") && !j.contains("inf"), "{}", j);
+        }
+        let snap = e.snapshot();
+        let mut f = Engine::new(e.policy().clone());
+        prop_assert!(f.restore(&snap).is_ok());
+    }
+}
+
 #[test]
 fn fisher_matches_statrs() {
     use statrs::distribution::{ChiSquared, ContinuousCDF};
