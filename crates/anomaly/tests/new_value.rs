@@ -1,6 +1,7 @@
 //! `new_value`: first-seen and rare values per entity, with p-values that
 //! stay calibrated whatever the number of values an entity uses.
 
+use logseal_anomaly::testkit::Rng;
 use logseal_anomaly::{Engine, Policy, Severity};
 use serde_json::json;
 
@@ -13,16 +14,6 @@ fn engine() -> Engine {
     )
     .expect("policy");
     Engine::new(p)
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 /// Share of alice's events flagged when she picks among `ips` addresses
