@@ -699,11 +699,14 @@ impl Profile {
     fn hour(&self, h: usize) -> u32 {
         ((self.hours[h / 2] >> (4 * (h % 2))) & 15) as u32
     }
+    /// Count an event at hour `h`. When a counter would overflow, all
+    /// halve, rounding up: an hour ever seen keeps a count of at least 1,
+    /// so a zero means "never seen", which `unusual_hour` relies on.
     fn inc_hour(&mut self, h: usize) {
         if self.hour(h) == 15 {
             for b in self.hours.iter_mut() {
-                let lo = (*b & 15) >> 1;
-                let hi = (*b >> 4) >> 1;
+                let lo = (*b & 15).div_ceil(2);
+                let hi = (*b >> 4).div_ceil(2);
                 *b = lo | (hi << 4);
             }
         }
@@ -2090,7 +2093,14 @@ impl Hour {
         if tot < 8.0 {
             return;
         }
-        let pr = |i: usize| (counts[i] + 0.1) / (tot + 2.4);
+        // The 4-bit counters give the shape of the day; the entity's event
+        // count gives the evidence behind it: an hour never seen in 4,000
+        // events is far stranger than one never seen in 40, which the
+        // counters alone (at most 360) cannot tell apart. So the shape is
+        // scaled to the event count before the add-0.1 smoothing. (Hours
+        // ever seen count at least 1, so a zero is an hour never seen.)
+        let n = (prof.n as f64).max(tot);
+        let pr = |i: usize| (counts[i] / tot * n + 0.1) / (n + 2.4);
         let ph = pr(h);
         let p: f64 = (0..24).filter(|&i| pr(i) <= ph).map(pr).sum();
         if p >= c.report_p {
