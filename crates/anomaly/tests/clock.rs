@@ -111,4 +111,19 @@ fn a_broken_first_timestamp_does_not_stop_learning() {
         "{}",
         v.to_json()
     );
+    // and the rate baseline works: the 2099 record had opened its bucket
+    // there, and every later record counted into that bucket, which never
+    // closed, so the baseline never warmed up and no spike was seen
+    let burst: Vec<Value> = (0..600)
+        .map(|i| {
+            json!({"timestamp": T0 + 7260 + i / 10, "user": format!("u{}", i % 10),
+            "source_ip": format!("10.0.0.{}", i % 10), "outcome": "success"})
+        })
+        .collect();
+    let b = flagged(&mut e, &burst);
+    assert!(
+        detectors(&b).contains(&"event_rate".into()),
+        "{:?}",
+        detectors(&b)
+    );
 }
