@@ -915,6 +915,16 @@ impl Hist {
         self.last[HIST - 1] = id;
         self.len = self.len.saturating_add(1);
     }
+    /// Undo the last [`push`](Hist::push): the oldest slot, shifted out by
+    /// that push, cannot come back, so a context of all `HIST` ids is only
+    /// exact while the session is shorter than `HIST`.
+    fn pop(&mut self) -> u16 {
+        let id = self.last[HIST - 1];
+        self.last.copy_within(..HIST - 1, 1);
+        self.last[0] = 0;
+        self.len = self.len.saturating_sub(1);
+        id
+    }
     /// Hash of the last `j` ids (with a start marker when the session is shorter).
     fn ctx(&self, j: usize, seed: u64) -> u64 {
         let mut h = combine(seed, j as u64);
@@ -1485,6 +1495,46 @@ impl Engine {
             self.epoch = i64::MIN;
         }
         t
+    }
+
+    /// Operator feedback: `event`, already scored, was normal. The
+    /// `sequence` detectors that do not learn while scoring (`online:
+    /// false`, the default) learn it now, as they would in the learning
+    /// period: its template, and the next-event context it followed while
+    /// it is still the last event of its session. This is the model update
+    /// of DeepLog (Du et al., CCS 2017, section 3.3): a false positive is
+    /// learned so that it is not reported again, while events nobody
+    /// marks stay unknown and keep being reported. The other detectors
+    /// learn from every event as they score it and are left alone. Mark an
+    /// event once: each call counts it again.
+    pub fn mark_normal<E: Event + ?Sized>(&mut self, event: &E) {
+        let mut ex = core::mem::take(&mut self.ex_buf);
+        ex.clear();
+        for x in &self.extract {
+            if let Some(FieldValue::Str(s)) = x.from.paths.iter().find_map(|p| event.field(p))
+                && x.apply(s, &mut ex)
+            {
+                break;
+            }
+        }
+        let cache = FieldCache::new();
+        let ctx = Ctx {
+            ev: event,
+            cache: &cache,
+            outcome_class: Cell::new(0),
+            ex: &ex,
+            outcome: &self.policy.outcome,
+            t: self.last_t,
+            learning: true,
+            min_events: self.policy.learning.min_entity_events,
+            report_p: self.policy.alerting.evidence_p,
+        };
+        for (i, d) in self.dets.iter_mut().enumerate() {
+            if let Det::Sequence(s) = d {
+                s.mark_normal(&ctx, i);
+            }
+        }
+        self.ex_buf = ex;
     }
 
     /// Score one event. `time_ns` is the host's time, used when the event has no timestamp.
@@ -2859,6 +2909,49 @@ const KEY_MAX: usize = 128;
 const END: u16 = u16::MAX - 2;
 
 impl Sequence {
+    /// Operator feedback: learn an event already scored as normal (see
+    /// [`Engine::mark_normal`]).
+    fn mark_normal<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, di: usize) {
+        if self.online {
+            return; // it learned the event when it scored it
+        }
+        if !c.all(&self.filter) || (!self.end.is_empty() && c.all(&self.end)) {
+            return;
+        }
+        let Some((id, _)) = self.template_id(c, true) else {
+            return;
+        };
+        if id == UNKNOWN {
+            return; // the template table is full
+        }
+        let (_, skey) = session_of(c, &self.session, di);
+        let seed = SEED_GROUP + di as u64;
+        // The next-event contexts are learned only while the event is still
+        // the last of its session (it was scored as `id`, or as unknown when
+        // its template was new); later the context before it is gone.
+        if let Some(h) = self.sessions.get(skey).copied()
+            && h.len > 0
+            && (h.last[HIST - 1] == id || h.last[HIST - 1] == UNKNOWN)
+        {
+            let mut before = h;
+            before.pop();
+            let exact = (before.len as usize) < HIST;
+            for j in 1..=self.h {
+                if j < HIST || exact {
+                    self.ctx.entry(before.ctx(j, seed)).0.add(id);
+                }
+            }
+            // the session goes on from the learned template
+            self.sessions.entry(skey).0.last[HIST - 1] = id;
+        }
+        let i = id as usize;
+        if self.counts0.len() <= i {
+            self.counts0.resize(i + 1, 0);
+        }
+        self.counts0[i] = self.counts0[i].saturating_add(1);
+        self.total0 += 1;
+    }
+
     fn template_id<E: Event + ?Sized>(
         &mut self,
         c: &Ctx<'_, E>,
@@ -3268,6 +3361,26 @@ impl Composition {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `pop` undoes `push` for every context `mark_normal` learns: all of
+    /// them while the session is shorter than `HIST`, and all but the
+    /// full-length one after.
+    #[test]
+    fn hist_pop_undoes_push() {
+        let mut h = Hist::default();
+        for n in 0..40u16 {
+            let before = h;
+            h.push(n * 7 + 1);
+            let mut back = h;
+            assert_eq!(back.pop(), n * 7 + 1);
+            assert_eq!(back.len, before.len);
+            for j in 1..=HIST {
+                if j < HIST || (before.len as usize) < HIST {
+                    assert_eq!(back.ctx(j, 9), before.ctx(j, 9), "n {n} j {j}");
+                }
+            }
+        }
+    }
 
     /// A filling bucket's count is skipped below `gate_z` without its
     /// tail computed: the gate must sit just below the first severity

@@ -1,5 +1,5 @@
 //! `logseal-eval --data ../shared/data --out EVALUATION.md`
-//! Overrides: `--hdfs-train F --hdfs-test F --bgl F --nab DIR --openssh F --bgl-train-fraction X`.
+//! Overrides: `--hdfs-train F --hdfs-test F --bgl F --bgl-structured F --nab DIR --openssh F --bgl-train-fraction X`.
 
 use logseal_anomaly::eval::{EvalArgs, run};
 use std::path::PathBuf;
@@ -22,6 +22,7 @@ fn main() {
             "--hdfs-train"
             | "--hdfs-test"
             | "--bgl"
+            | "--bgl-structured"
             | "--nab"
             | "--openssh"
             | "--bgl-train-fraction" => {
@@ -30,7 +31,7 @@ fn main() {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: logseal-eval [--data DIR] [--out FILE] [--hdfs-train F] [--hdfs-test F] [--bgl F] [--nab DIR] [--openssh F] [--bgl-train-fraction X]"
+                    "usage: logseal-eval [--data DIR] [--out FILE] [--hdfs-train F] [--hdfs-test F] [--bgl F] [--bgl-structured F] [--nab DIR] [--openssh F] [--bgl-train-fraction X]"
                 );
                 return;
             }
@@ -46,9 +47,16 @@ fn main() {
             "--hdfs-train" => ea.hdfs_train = v.into(),
             "--hdfs-test" => ea.hdfs_test = v.into(),
             "--bgl" => ea.bgl = v.into(),
+            "--bgl-structured" => ea.bgl_structured = v.into(),
             "--nab" => ea.nab_dir = v.into(),
             "--openssh" => ea.openssh = v.into(),
-            _ => ea.bgl_train_fraction = v.parse().unwrap_or(0.8),
+            _ => match v.parse::<f64>() {
+                Ok(f) if f > 0.0 && f < 1.0 => ea.bgl_train_fraction = f,
+                _ => {
+                    eprintln!("--bgl-train-fraction: expected a number between 0 and 1, got {v:?}");
+                    std::process::exit(2);
+                }
+            },
         }
     }
     match run(&ea) {

@@ -30,6 +30,10 @@ pub struct Args {
     /// Loghub `BGL_2k.log`.
     #[arg(long)]
     bgl: Option<PathBuf>,
+    /// Loghub `BGL_2k.log_structured.csv` (template labels, for the Drain
+    /// miner's parsing accuracy; skipped when missing).
+    #[arg(long)]
+    bgl_structured: Option<PathBuf>,
     /// NAB directory (series CSVs and combined_windows.json).
     #[arg(long)]
     nab: Option<PathBuf>,
@@ -52,6 +56,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
     if let Some(p) = a.bgl {
         ea.bgl = p;
     }
+    if let Some(p) = a.bgl_structured {
+        ea.bgl_structured = p;
+    }
     if let Some(p) = a.nab {
         ea.nab_dir = p;
     }
@@ -59,6 +66,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
         ea.openssh = p;
     }
     if let Some(f) = a.bgl_train_fraction {
+        if !(f > 0.0 && f < 1.0) {
+            return Err(anyhow!(
+                "--bgl-train-fraction: expected a number between 0 and 1, got {f}"
+            ));
+        }
         ea.bgl_train_fraction = f;
     }
     let md = eval_run(&ea).map_err(|e| anyhow!("{e}"))?;
