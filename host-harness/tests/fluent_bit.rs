@@ -457,3 +457,51 @@ fn harness_enforces_drop_rules() {
     assert!(matches!(&unchecked[3], Outcome::Dropped(w) if w.contains("empty")));
     assert_eq!(unchecked[4], Outcome::Kept("not json".into()));
 }
+
+#[test]
+fn anomaly_baselines_are_saved_whole_and_restored() {
+    // The module saves the engine every 10,000 records of a stream, written
+    // aside and renamed; the next start restores it.
+    let recs = fixture("openssh_2k.ndjson");
+    let state = tempfile::tempdir().unwrap();
+    let dir = config_dir(
+        json!({"epoch": "e1", "checkpoint_every": 5000, "policy": "sshd",
+        "state_dir": state.path().to_str().unwrap()}),
+    );
+    let opts = Options {
+        accessible_paths: vec![dir.path().to_path_buf(), state.path().to_path_buf()],
+        ..Options::default()
+    };
+    let module = wasm("logseal_fluent_bit.wasm");
+    let mut f = FluentBitFilter::load(&module, &opts).unwrap();
+    for _ in 0..5 {
+        run(&mut f, "t", &recs);
+    }
+    let files: Vec<String> = std::fs::read_dir(state.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let engine = files
+        .iter()
+        .find(|f| f.ends_with(".engine"))
+        .unwrap_or_else(|| panic!("no engine state in {files:?}"));
+    assert!(!files.iter().any(|f| f.ends_with("-tmp")), "{files:?}");
+    // the native engine reads it: the whole snapshot, under the same policy
+    let bytes = std::fs::read(state.path().join(engine)).unwrap();
+    let mut e = logseal_anomaly::Engine::new(logseal_anomaly::Policy::preset("sshd").unwrap());
+    e.restore(&bytes).unwrap();
+    assert!(e.profiled_entities() > 0);
+    // and so does the module at its next start
+    let mut f2 = FluentBitFilter::load(&module, &opts).unwrap();
+    run(&mut f2, "t", &recs[..10]);
+    assert!(!f2.stderr().contains("not restored"), "{}", f2.stderr());
+    // a torn file is refused with a message, and the records still come out
+    std::fs::write(state.path().join(engine), &bytes[..bytes.len() / 2]).unwrap();
+    let mut f3 = FluentBitFilter::load(&module, &opts).unwrap();
+    assert_eq!(run(&mut f3, "t", &recs[..10]).len(), 10);
+    assert!(
+        f3.stderr().contains("anomaly state not restored"),
+        "{}",
+        f3.stderr()
+    );
+}

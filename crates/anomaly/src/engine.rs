@@ -1499,7 +1499,7 @@ impl Engine {
 
     /// Operator feedback: `event`, already scored, was normal. The
     /// `sequence` detectors that do not learn while scoring (`online:
-    /// false`, the default) learn it now, as they would in the learning
+    /// false`; the default is `true`) learn it now, as they would in the learning
     /// period: its template, and the next-event context it followed while
     /// it is still the last event of its session. This is the model update
     /// of DeepLog (Du et al., CCS 2017, section 3.3): a false positive is

@@ -30,6 +30,7 @@ struct Cli {
 enum Command {
     Keygen(cmd::keygen::Args),
     Eval(cmd::eval::Args),
+    Feedback(cmd::feedback::Args),
     Seal(cmd::seal::Args),
     Verify(cmd::verify::Args),
     Prove(cmd::prove::Args),
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Eval(a) => cmd::eval::run(a),
+        Command::Feedback(a) => cmd::feedback::run(a),
         Command::Seal(a) => cmd::seal::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Prove(a) => cmd::prove::run(a),

@@ -315,7 +315,13 @@ impl Setup {
             }
             if s.since_engine_save >= ENGINE_SAVE_EVERY && s.proc.engine().is_some() {
                 s.since_engine_save = 0;
-                if let Err(e) = fs::write(p.with_extension("engine"), s.proc.engine_snapshot()) {
+                // Written aside and renamed, as the chain head is: a crash
+                // mid-write must not leave a torn state (it would be refused
+                // at restart and the baselines lost).
+                let tmp = p.with_extension("engine-tmp");
+                if let Err(e) = fs::write(&tmp, s.proc.engine_snapshot())
+                    .and_then(|()| fs::rename(&tmp, p.with_extension("engine")))
+                {
                     log(&format!("cannot save anomaly state: {e}"));
                 }
             }

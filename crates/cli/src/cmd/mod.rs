@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod eval;
+pub mod feedback;
 pub mod keygen;
 pub mod prove;
 pub mod run;

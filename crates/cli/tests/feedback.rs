@@ -1,0 +1,177 @@
+//! `logseal feedback` on the engine state `logseal serve` saves: a false
+//! positive marked normal is not reported after a restart, an unmarked one
+//! still is, and bad input leaves the state untouched.
+
+mod serve_common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serve_common::*;
+
+/// A frozen sequence detector over `message`, learning the first 30 events;
+/// every finding at p < 0.1 is at least `low`.
+const POLICY: &str = r#"{"version":1,
+    "learning":{"period_secs":0,"period_events":30,"min_entity_events":1},
+    "alerting":{"report_p":0.1,"evidence_p":0.2,"dedup_secs":0,"severity_thresholds":[0.1,0.5,0.66,0.83]},
+    "detectors":[{"type":"sequence","name":"log_sequence","session":"global","history":1,"top_k":3,
+                  "rare_templates":false,"online":false}]}"#;
+
+fn setup() -> Setup {
+    let s = Setup::new(1000);
+    let p = s.path("logseal.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    v["policy"] = serde_json::from_str(POLICY).unwrap();
+    std::fs::write(&p, v.to_string()).unwrap();
+    s
+}
+
+fn novel(i: u64, path: &str) -> String {
+    serde_json::json!({
+        "id": i,
+        "message": format!("Disk quota exceeded for user{} on {path}", i % 7),
+        "host": "web-1",
+        "timestamp": format!("2026-11-23T10:01:{:02}Z", i % 60),
+    })
+    .to_string()
+}
+
+/// `logseal serve` in pipe mode over `lines`; the sealed output lines.
+fn serve(s: &Setup, state: &str, lines: &[String]) -> Vec<serde_json::Value> {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_logseal"))
+        .arg("serve")
+        .arg("--config")
+        .arg(s.path("logseal.json"))
+        .arg("--state-dir")
+        .arg(s.path(state))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = lines.join("\n").into_bytes();
+    input.push(b'\n');
+    c.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn feedback(s: &Setup, args: &[&str], stdin: &[u8]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_logseal"))
+        .arg("feedback")
+        .args(args)
+        .current_dir(s.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(stdin).unwrap();
+    c.wait_with_output().unwrap()
+}
+
+fn template_finding(rec: &serde_json::Value) -> bool {
+    rec["_anomaly"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["feature"] == "template")
+}
+
+#[test]
+fn a_marked_false_positive_is_not_reported_after_a_restart() {
+    let s = setup();
+    let mut first = events(0, 30);
+    first.push(novel(30, "/home"));
+    let out = serve(&s, "state", &first);
+    assert_eq!(out.len(), 31);
+    assert!(template_finding(&out[30]), "{}", out[30]);
+    // keep a copy of the state nobody gave feedback on
+    let copy = s.path("state-unmarked");
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in std::fs::read_dir(s.path("state")).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, copy.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    // the operator marks the sealed record itself (with its `_anomaly` and `_logseal`)
+    let marked = format!("{}\n\n", out[30]);
+    let o = feedback(
+        &s,
+        &[
+            "--config",
+            "logseal.json",
+            "--state",
+            "state/engine.bin",
+            "-",
+        ],
+        marked.as_bytes(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 event marked normal"));
+    // the same template, another user and path: no longer new
+    let again = vec![novel(31, "/var")];
+    let out = serve(&s, "state", &again);
+    assert!(!template_finding(&out[0]), "{}", out[0]);
+    // without the feedback it still is
+    let out = serve(&s, "state-unmarked", &again);
+    assert!(template_finding(&out[0]), "{}", out[0]);
+}
+
+#[test]
+fn bad_input_leaves_the_state_unchanged() {
+    let s = setup();
+    serve(&s, "state", &events(0, 30));
+    let state = s.path("state/engine.bin");
+    let before = std::fs::read(&state).unwrap();
+    let args = [
+        "--config",
+        "logseal.json",
+        "--state",
+        "state/engine.bin",
+        "-",
+    ];
+    // a good line, then a bad one: nothing is written
+    let input = format!("{}\n{{\"message\": \"broken\n", novel(30, "/home"));
+    let o = feedback(&s, &args, input.as_bytes());
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("<stdin>:2: not JSON"), "{err}");
+    let o = feedback(&s, &args, b"[1, 2]\n");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("<stdin>:1: not a JSON object"));
+    let o = feedback(&s, &args, b"\xff\xfe\n");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&state).unwrap(), before);
+    // another policy than the state's
+    let o = feedback(
+        &s,
+        &["--policy", "sshd", "--state", "state/engine.bin", "-"],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("engine state"), "{err}");
+    // not a state file
+    let o = feedback(
+        &s,
+        &["--config", "logseal.json", "--state", "logseal.json", "-"],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read(&state).unwrap(), before);
+    // neither --policy nor --config
+    let o = feedback(&s, &["--state", "state/engine.bin"], b"");
+    assert_eq!(o.status.code(), Some(2));
+}
