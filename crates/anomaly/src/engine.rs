@@ -1497,6 +1497,22 @@ impl Engine {
         t
     }
 
+    /// The fields `extract` patterns take from the event's text, in the
+    /// reused buffer (give it back to `ex_buf` when done).
+    #[inline]
+    fn extracted<E: Event + ?Sized>(&mut self, event: &E) -> Vec<(String, String)> {
+        let mut ex = core::mem::take(&mut self.ex_buf);
+        ex.clear();
+        for x in &self.extract {
+            if let Some(FieldValue::Str(s)) = x.from.paths.iter().find_map(|p| event.field(p))
+                && x.apply(s, &mut ex)
+            {
+                break;
+            }
+        }
+        ex
+    }
+
     /// Operator feedback: `event`, already scored, was normal. The
     /// `sequence` detectors that do not learn while scoring (`online:
     /// false`; the default is `true`) learn it now, as they would in the learning
@@ -1508,15 +1524,7 @@ impl Engine {
     /// learn from every event as they score it and are left alone. Mark an
     /// event once: each call counts it again.
     pub fn mark_normal<E: Event + ?Sized>(&mut self, event: &E) {
-        let mut ex = core::mem::take(&mut self.ex_buf);
-        ex.clear();
-        for x in &self.extract {
-            if let Some(FieldValue::Str(s)) = x.from.paths.iter().find_map(|p| event.field(p))
-                && x.apply(s, &mut ex)
-            {
-                break;
-            }
-        }
+        let ex = self.extracted(event);
         let cache = FieldCache::new();
         let ctx = Ctx {
             ev: event,
@@ -1539,15 +1547,7 @@ impl Engine {
 
     /// Score one event. `time_ns` is the host's time, used when the event has no timestamp.
     pub fn score<E: Event + ?Sized>(&mut self, event: &E, time_ns: Option<i64>) -> Verdict {
-        let mut ex = core::mem::take(&mut self.ex_buf);
-        ex.clear();
-        for x in &self.extract {
-            if let Some(FieldValue::Str(s)) = x.from.paths.iter().find_map(|p| event.field(p))
-                && x.apply(s, &mut ex)
-            {
-                break;
-            }
-        }
+        let ex = self.extracted(event);
         let t = self.event_time(event, &ex, time_ns);
         let t = self.clock(t);
         if !self.first_t.is_finite() {

@@ -36,6 +36,26 @@ pub fn open(path: &str) -> Result<Source> {
     Ok(Source { name, reader, size })
 }
 
+/// Call `f(file_name, line_number, line)` for every line of `files` (none:
+/// stdin) that is not blank.
+pub fn for_each_record(
+    files: &[String],
+    mut f: impl FnMut(&str, u64, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let stdin = ["-".to_string()];
+    for path in if files.is_empty() { &stdin[..] } else { files } {
+        let mut src = open(path)?;
+        let name = src.name.clone();
+        for_each_line(&mut src, |n, line| {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                return Ok(());
+            }
+            f(&name, n, line)
+        })?;
+    }
+    Ok(())
+}
+
 /// Call `f(line_number, line)` for every line (without `\n` or `\r\n`).
 /// Returns the number of bytes read.
 pub fn for_each_line(src: &mut Source, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<u64> {

@@ -64,31 +64,19 @@ pub fn run(a: Args) -> Result<ExitCode> {
     engine
         .restore(&bytes)
         .with_context(|| format!("engine state {}", a.state.display()))?;
-    let files = if a.files.is_empty() {
-        vec!["-".to_string()]
-    } else {
-        a.files.clone()
-    };
     let mut marked = 0u64;
-    for f in &files {
-        let mut src = input::open(f)?;
-        let name = src.name.clone();
-        input::for_each_line(&mut src, |n, line| {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                return Ok(());
-            }
-            let v: serde_json::Value = match serde_json::from_slice(line) {
-                Ok(v) => v,
-                Err(e) => bail!("{name}:{n}: not JSON: {e}"),
-            };
-            if !v.is_object() {
-                bail!("{name}:{n}: not a JSON object");
-            }
-            engine.mark_normal(&v);
-            marked += 1;
-            Ok(())
-        })?;
-    }
+    input::for_each_record(&a.files, |name, n, line| {
+        let v: serde_json::Value = match serde_json::from_slice(line) {
+            Ok(v) => v,
+            Err(e) => bail!("{name}:{n}: not JSON: {e}"),
+        };
+        if !v.is_object() {
+            bail!("{name}:{n}: not a JSON object");
+        }
+        engine.mark_normal(&v);
+        marked += 1;
+        Ok(())
+    })?;
     let tmp = a.state.with_extension("feedback-tmp");
     fs::write(&tmp, engine.snapshot())
         .and_then(|()| fs::rename(&tmp, &a.state))

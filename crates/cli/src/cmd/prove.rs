@@ -44,32 +44,20 @@ type Chain = (BTreeMap<u64, Hash>, Vec<String>);
 pub fn run(a: Args) -> Result<ExitCode> {
     let keys = input::verifier_keys(&a.keys)?;
     let mut chains: BTreeMap<(String, String), Chain> = BTreeMap::new();
-    let files = if a.files.is_empty() {
-        vec!["-".to_string()]
-    } else {
-        a.files.clone()
-    };
-    for f in &files {
-        let mut src = input::open(f)?;
-        let name = src.name.clone();
-        input::for_each_line(&mut src, |n, line| {
-            if line.iter().all(u8::is_ascii_whitespace) {
-                return Ok(());
-            }
-            let r = record::read(line, &AddedFields::default())
-                .with_context(|| format!("{name}:{n}"))?;
-            if r.computed != r.hash {
-                bail!(
-                    "{name}:{n}: record seq {} does not match its seal; run `logseal verify`",
-                    r.seq
-                );
-            }
-            let c = chains.entry((r.stream, r.epoch)).or_default();
-            c.0.insert(r.seq, r.hash);
-            c.1.extend(r.checkpoint);
-            Ok(())
-        })?;
-    }
+    input::for_each_record(&a.files, |name, n, line| {
+        let r =
+            record::read(line, &AddedFields::default()).with_context(|| format!("{name}:{n}"))?;
+        if r.computed != r.hash {
+            bail!(
+                "{name}:{n}: record seq {} does not match its seal; run `logseal verify`",
+                r.seq
+            );
+        }
+        let c = chains.entry((r.stream, r.epoch)).or_default();
+        c.0.insert(r.seq, r.hash);
+        c.1.extend(r.checkpoint);
+        Ok(())
+    })?;
     for p in &a.checkpoints {
         let text =
             std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
