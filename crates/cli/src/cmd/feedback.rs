@@ -25,7 +25,7 @@ use crate::input;
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  logseal feedback --config logseal.json --state /var/lib/logseal/engine.bin false-positives.ndjson\n  \
-jq -c 'select(._anomaly.severity == \"low\")' sealed.ndjson | logseal feedback --policy policy.json --state state/audit.engine -\n\n\
+jq -c 'select(._anomaly.severity == \"low\")' sealed.ndjson | logseal feedback --policy policy.json --state state/audit.chain.engine -\n\n\
 Exit codes: 0 the state was updated, 2 usage or input error (nothing written)."
 )]
 pub struct Args {
@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Engine state to update in place (`engine.bin` in the state directory
-    /// of `logseal serve`, `<stream>.engine` beside the Fluent Bit plugin's
+    /// of `logseal serve`, `<stream>.chain.engine` beside the Fluent Bit plugin's
     /// chain head).
     #[arg(long)]
     state: PathBuf,
