@@ -1513,6 +1513,16 @@ impl Engine {
         ex
     }
 
+    /// Whether [`Engine::mark_normal`] changes anything under this policy:
+    /// true when it has a `sequence` detector that does not learn while
+    /// scoring (`online: false`). Hosts use it to refuse feedback that
+    /// would be silently ignored.
+    pub fn learns_from_feedback(&self) -> bool {
+        self.dets
+            .iter()
+            .any(|d| matches!(d, Det::Sequence(s) if !s.online))
+    }
+
     /// Operator feedback: `event`, already scored, was normal. The
     /// `sequence` detectors that do not learn while scoring (`online:
     /// false`; the default is `true`) learn it now, as they would in the learning

@@ -118,12 +118,14 @@ fn a_marked_next_event_is_learned_in_its_context() {
 fn marking_changes_nothing_when_the_detector_learns_online() {
     // an online detector learned the event when it scored it; a mark would count it twice
     let (mut e, i) = learned(true, 2);
+    assert!(!e.learns_from_feedback());
     e.score(&ev(i, NEW), None);
     let before = e.snapshot();
     e.mark_normal(&ev(i, NEW));
     assert_eq!(e.snapshot(), before);
     // while a frozen detector's state changes
     let (mut e, i) = learned(false, 2);
+    assert!(e.learns_from_feedback());
     e.score(&ev(i, NEW), None);
     let before = e.snapshot();
     e.mark_normal(&ev(i, NEW));
@@ -138,4 +140,13 @@ fn marking_an_event_of_another_shape_is_harmless() {
     e.mark_normal(&json!({"timestamp": i, "other": 1}));
     e.mark_normal(&json!("not an object"));
     assert_eq!(e.snapshot(), before);
+}
+
+#[test]
+fn the_presets_do_not_learn_from_feedback() {
+    // every preset's `sequence` learns online, so hosts refuse feedback for them
+    for name in logseal_anomaly::PRESETS {
+        let p = Policy::preset(name).expect("preset");
+        assert!(!Engine::new(p).learns_from_feedback(), "{name}");
+    }
 }

@@ -153,6 +153,8 @@ fn bad_input_leaves_the_state_unchanged() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("<stdin>:1: not a JSON object"));
     let o = feedback(&s, &args, b"\xff\xfe\n");
     assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("<stdin>:1: not JSON: invalid UTF-8"), "{err}");
     assert_eq!(std::fs::read(&state).unwrap(), before);
     // another policy than the state's
     let o = feedback(
@@ -174,4 +176,32 @@ fn bad_input_leaves_the_state_unchanged() {
     // neither --policy nor --config
     let o = feedback(&s, &["--state", "state/engine.bin"], b"");
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn feedback_that_would_change_nothing_is_refused() {
+    // the default preset's sequence detector learns online: it learned every
+    // event as it scored it, so a mark would change nothing
+    let s = Setup::new(1000).fixed("e1", Some("default"));
+    serve(&s, "state", &events(0, 40));
+    let state = s.path("state/engine.bin");
+    let before = std::fs::read(&state).unwrap();
+    let o = feedback(
+        &s,
+        &[
+            "--config",
+            "logseal.json",
+            "--state",
+            "state/engine.bin",
+            "-",
+        ],
+        format!("{}\n", novel(40, "/home")).as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no detector that learns from feedback"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&state).unwrap(), before);
 }

@@ -241,6 +241,70 @@ fn merge_findings(verdict: Option<&str>, findings: &[RuleFinding]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// Why operator feedback ([`mark_normal`]) was refused. Nothing was marked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FeedbackError {
+    /// The configuration names no anomaly policy: there is no engine.
+    NoPolicy,
+    /// The policy has no detector that learns from feedback (a `sequence`
+    /// detector with `online: false`): marking would change nothing.
+    NotLearning,
+    /// Event `index` (0-based, in the order given) is not a JSON object.
+    Event {
+        /// Its place among the events given.
+        index: usize,
+        /// Why: the parser's error, or "not a JSON object".
+        why: String,
+    },
+}
+
+impl core::fmt::Display for FeedbackError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FeedbackError::NoPolicy => f.write_str("no anomaly policy is configured"),
+            FeedbackError::NotLearning => f.write_str(
+                "the policy has no detector that learns from feedback (a `sequence` detector \
+                 with \"online\": false); nothing would change: use the policy's allowlists \
+                 and suppressions for its other detectors",
+            ),
+            FeedbackError::Event { index, why } => write!(f, "event {}: {why}", index + 1),
+        }
+    }
+}
+
+/// Operator feedback: mark `events` (JSON objects, sealed or not) normal in
+/// `engine` ([`Engine::mark_normal`]), each seen exactly as the sealer
+/// shows a record to the engine when scoring it. All or nothing: every
+/// event is parsed before any is marked. Returns how many were marked.
+pub fn mark_normal(engine: &mut Engine, events: &[&[u8]]) -> Result<usize, FeedbackError> {
+    if !engine.learns_from_feedback() {
+        return Err(FeedbackError::NotLearning);
+    }
+    let mut parsed = Vec::with_capacity(events.len());
+    for (index, raw) in events.iter().enumerate() {
+        match logseal_core::json::parse(raw) {
+            Ok(Value::Obj(m)) => parsed.push(m),
+            Ok(_) => {
+                return Err(FeedbackError::Event {
+                    index,
+                    why: "not a JSON object".into(),
+                });
+            }
+            Err(e) => {
+                return Err(FeedbackError::Event {
+                    index,
+                    why: alloc::format!("not JSON: {e}"),
+                });
+            }
+        }
+    }
+    for m in &parsed {
+        engine.mark_normal(&Members::new(m));
+    }
+    Ok(parsed.len())
+}
+
 /// Score-then-seal for one stream.
 pub struct Processor {
     sealer: Sealer,
@@ -304,6 +368,14 @@ impl Processor {
     /// The anomaly engine, if a policy is set.
     pub fn engine(&self) -> Option<&Engine> {
         self.engine.as_ref()
+    }
+
+    /// Operator feedback into this stream's engine (see [`mark_normal`]).
+    pub fn mark_normal(&mut self, events: &[&[u8]]) -> Result<usize, FeedbackError> {
+        match self.engine.as_mut() {
+            Some(e) => mark_normal(e, events),
+            None => Err(FeedbackError::NoPolicy),
+        }
     }
 
     /// The anomaly engine's state snapshot (empty without a policy).

@@ -19,9 +19,14 @@ use crate::input;
 /// period (`online: false`), so its event template, and the next event it
 /// was, are no longer reported. Detectors that learn from every event as
 /// they score it (the other detectors, and `sequence` with the default
-/// `online: true`) already learned it and are left alone. Run it while the plugin that owns the state is stopped: a running
-/// plugin overwrites the file with its own state. The state is only written
-/// when every line was read and learned; on any error it is left unchanged.
+/// `online: true`) already learned it and are left alone; a policy with no
+/// frozen `sequence` detector (the presets) is refused, as marking would
+/// change nothing. Events are read as the plugins read records, so a
+/// sealed record is marked as it was scored. Run it while the plugin that
+/// owns the state is stopped: a running plugin overwrites the file with its
+/// own state (`logseal serve` takes feedback live: `POST /feedback`). The
+/// state is only written when every line was read and learned; on any
+/// error it is left unchanged.
 #[derive(clap::Args)]
 #[command(
     after_help = "Examples:\n  logseal feedback --config logseal.json --state /var/lib/logseal/engine.bin false-positives.ndjson\n  \
@@ -64,17 +69,20 @@ pub fn run(a: Args) -> Result<ExitCode> {
     engine
         .restore(&bytes)
         .with_context(|| format!("engine state {}", a.state.display()))?;
+    if !engine.learns_from_feedback() {
+        bail!(
+            "state {}: {}",
+            a.state.display(),
+            logseal_pipeline::FeedbackError::NotLearning
+        );
+    }
     let mut marked = 0u64;
     input::for_each_record(&a.files, |name, n, line| {
-        let v: serde_json::Value = match serde_json::from_slice(line) {
-            Ok(v) => v,
-            Err(e) => bail!("{name}:{n}: not JSON: {e}"),
-        };
-        if !v.is_object() {
-            bail!("{name}:{n}: not a JSON object");
+        match logseal_pipeline::mark_normal(&mut engine, &[line]) {
+            Ok(k) => marked += k as u64,
+            Err(logseal_pipeline::FeedbackError::Event { why, .. }) => bail!("{name}:{n}: {why}"),
+            Err(e) => bail!("{name}:{n}: {e}"),
         }
-        engine.mark_normal(&v);
-        marked += 1;
         Ok(())
     })?;
     let tmp = a.state.with_extension("feedback-tmp");
