@@ -303,6 +303,16 @@ impl ProcessorHost {
             .map_err(wt("engine-snapshot"))
     }
 
+    /// Operator feedback (`mark-normal` in `wit/processor.wit`): the outer
+    /// error is a failure of the component (a trap), the inner one its
+    /// refusal (nothing marked).
+    pub fn mark_normal(&mut self, events: &[&str]) -> Result<Result<u64, String>> {
+        self.processor
+            .logseal_plugin_sealing()
+            .call_mark_normal(&mut self.store, events)
+            .map_err(wt("mark-normal"))
+    }
+
     /// Restore saved state (see `restore` in `wit/processor.wit`).
     pub fn restore(
         &mut self,

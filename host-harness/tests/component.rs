@@ -288,3 +288,71 @@ fn state_restores_continue_or_open_a_new_epoch() {
     assert!(format!("{err:#}").contains("\"key\""), "{err:#}");
     let _ = Kind::Modified;
 }
+
+/// A frozen `sequence` detector over `message` (learns 30 events), the
+/// policy operator feedback is for.
+fn frozen_policy() -> Value {
+    json!({"version":1,
+        "learning":{"period_secs":0,"period_events":30,"min_entity_events":1},
+        "alerting":{"report_p":0.1,"evidence_p":0.2,"dedup_secs":0,"severity_thresholds":[0.1,0.5,0.66,0.83]},
+        "detectors":[{"type":"sequence","name":"seq","session":"global","history":1,"top_k":2,
+                      "rare_templates":false,"online":false}]})
+}
+
+#[test]
+fn mark_normal_teaches_the_component_engine_live_and_survives_a_restart() {
+    let msg = |i: usize, m: &str| json!({"id": i, "message": m}).to_string();
+    let cycle = ["connection opened from host", "request served in time"];
+    let novel = "disk quota exceeded on volume";
+    let mut learn: Vec<String> = (0..30).map(|i| msg(i, cycle[i % 2])).collect();
+    learn.push(msg(30, novel));
+    // compiled once, instantiated per processor
+    let engine = wasmtime::Engine::new(&ProcessorHost::engine_config()).unwrap();
+    let component =
+        wasmtime::component::Component::from_file(&engine, wasm("logseal_processor.wasm")).unwrap();
+    let load = |cfg: &str| ProcessorHost::from_component(&engine, &component, &[], cfg).unwrap();
+    let cfg = config(json!({"policy": frozen_policy()}));
+    let severity = |line: &[u8]| -> String {
+        let v: Value = serde_json::from_slice(line).unwrap();
+        v["_anomaly"]["severity"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string()
+    };
+    let again = [msg(31, cycle[0]), msg(32, cycle[1]), msg(33, novel)];
+    let mut seen = Vec::new();
+    for mark in [false, true] {
+        let mut h = load(&cfg);
+        let out = h.process(&events(&learn, "t")).unwrap();
+        let sealed = String::from_utf8(out[30].line.clone()).unwrap();
+        assert_ne!(severity(sealed.as_bytes()), "none", "{sealed}");
+        if mark {
+            // the sealed record, as an operator has it
+            assert_eq!(h.mark_normal(&[&sealed]).unwrap(), Ok(1));
+        }
+        let out = h.process(&events(&again, "t")).unwrap();
+        seen.push(severity(&out[2].line));
+        // the mark is in the snapshot: a restarted processor keeps it
+        let (state, snap) = (h.state().unwrap(), h.engine_snapshot().unwrap());
+        let mut r = load(&cfg);
+        r.restore(Some(&state), Some(&snap), true).unwrap();
+        let out = r.process(&events(&again, "t")).unwrap();
+        seen.push(severity(&out[2].line));
+    }
+    assert_eq!(seen, ["low", "low", "none", "none"]);
+    // refusals: nothing marked, the component lives on
+    let mut h = load(&cfg);
+    h.process(&events(&learn, "t")).unwrap();
+    let before = h.engine_snapshot().unwrap();
+    let err = h.mark_normal(&[&learn[0], "[1]"]).unwrap().unwrap_err();
+    assert_eq!(err, "event 2: not a JSON object");
+    let err = h.mark_normal(&["{\"message\": "]).unwrap().unwrap_err();
+    assert!(err.starts_with("event 1: not JSON"), "{err}");
+    assert_eq!(h.engine_snapshot().unwrap(), before);
+    let mut preset = load(&config(json!({"policy": "sshd"})));
+    let err = preset.mark_normal(&[&learn[0]]).unwrap().unwrap_err();
+    assert!(err.contains("learns from feedback"), "{err}");
+    let mut none = load(&config(json!({})));
+    let err = none.mark_normal(&[&learn[0]]).unwrap().unwrap_err();
+    assert!(err.contains("no anomaly policy"), "{err}");
+}

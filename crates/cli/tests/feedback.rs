@@ -1,4 +1,5 @@
-//! `logseal feedback` on the engine state `logseal serve` saves: a false
+//! Operator feedback, offline (`logseal feedback` on the engine state
+//! `logseal serve` saves) and live (`POST /feedback` on a running sidecar): a false
 //! positive marked normal is not reported after a restart, an unmarked one
 //! still is, and bad input leaves the state untouched.
 
@@ -204,4 +205,115 @@ fn feedback_that_would_change_nothing_is_refused() {
         "{err}"
     );
     assert_eq!(std::fs::read(&state).unwrap(), before);
+}
+
+/// The last record the next hop received.
+fn last_received(rx: &Receiver) -> serde_json::Value {
+    let all = rx.all();
+    let line = all
+        .split(|&b| b == b'\n')
+        .rfind(|l| !l.is_empty())
+        .expect("nothing received");
+    serde_json::from_slice(line).unwrap()
+}
+
+/// `POST /feedback` on a running sidecar: its status and body.
+async fn post_feedback(side: &Sidecar, body: &[u8], token: Option<&str>) -> (u16, String) {
+    let mut rq = reqwest::Client::new()
+        .post(format!("{}feedback", side.url()))
+        .header("content-type", "application/x-ndjson")
+        .body(body.to_vec());
+    if let Some(t) = token {
+        rq = rq.header("authorization", format!("Bearer {t}"));
+    }
+    let r = rq.send().await.unwrap();
+    let st = r.status().as_u16();
+    (st, r.text().await.unwrap())
+}
+
+/// Live feedback through `POST /feedback`, for the native processor or the
+/// component (`extra`): refused without credentials and on bad input (the
+/// good line beside the bad one is not marked either); then the sealed false
+/// positive is marked, the next event with its template is not reported, and
+/// that holds after a restart. The chain stays whole throughout.
+async fn live_feedback(extra: &[String]) {
+    let s = setup();
+    let rx = Receiver::new();
+    let (raddr, _stop) = rx.serve("127.0.0.1:0").await;
+    let fwd = format!("http://{raddr}/");
+    let side = Sidecar::start(&s, "127.0.0.1:0", &fwd, extra);
+    let sink = VectorSink::new(&side.url());
+    assert_eq!(sink.send(&events(0, 30), Framing::Ndjson).await, 200);
+    assert_eq!(sink.send(&[novel(30, "/home")], Framing::Ndjson).await, 200);
+    let flagged = last_received(&rx);
+    assert!(template_finding(&flagged), "{flagged}");
+    let marked = format!("{flagged}\n");
+
+    let (st, body) = post_feedback(&side, marked.as_bytes(), None).await;
+    assert_eq!(st, 401, "{body}");
+    let (st, body) = post_feedback(&side, marked.as_bytes(), Some("wrong-token")).await;
+    assert_eq!(st, 403, "{body}");
+    let bad = format!("{marked}{{\"message\": \"broken\n");
+    let (st, body) = post_feedback(&side, bad.as_bytes(), Some(TOKEN)).await;
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("nothing marked: event 2: not JSON"), "{body}");
+    let (st, body) = post_feedback(&side, b"\xff\xfe\n", Some(TOKEN)).await;
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("event 1: not JSON: invalid UTF-8"), "{body}");
+    assert_eq!(sink.send(&[novel(31, "/var")], Framing::Ndjson).await, 200);
+    let still = last_received(&rx);
+    assert!(
+        template_finding(&still),
+        "refused feedback was applied: {still}"
+    );
+
+    let (st, body) = post_feedback(&side, marked.as_bytes(), Some(TOKEN)).await;
+    assert_eq!(st, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["marked"], 1, "{body}");
+    assert_eq!(v["saved"], true, "{body}");
+    assert_eq!(sink.send(&[novel(32, "/tmp")], Framing::Ndjson).await, 200);
+    let now = last_received(&rx);
+    assert!(!template_finding(&now), "{now}");
+
+    assert_eq!(side.terminate().code(), Some(0));
+    let side = Sidecar::start(&s, "127.0.0.1:0", &fwd, extra);
+    let sink = VectorSink::new(&side.url());
+    assert_eq!(sink.send(&[novel(33, "/srv")], Framing::Ndjson).await, 200);
+    let after = last_received(&rx);
+    assert!(!template_finding(&after), "{after}");
+    assert_eq!(side.terminate().code(), Some(0));
+    check(&s, &rx.all(), 0..34);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_feedback_native() {
+    live_feedback(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_feedback_component() {
+    let wasm = component_wasm().to_str().unwrap().to_string();
+    live_feedback(&["--processor".to_string(), wasm]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_feedback_is_refused_when_it_would_change_nothing() {
+    let s = Setup::new(1000).fixed("e1", Some("default"));
+    let rx = Receiver::new();
+    let (raddr, _stop) = rx.serve("127.0.0.1:0").await;
+    let side = Sidecar::start(&s, "127.0.0.1:0", &format!("http://{raddr}/"), &[]);
+    let sink = VectorSink::new(&side.url());
+    assert_eq!(sink.send(&events(0, 10), Framing::Ndjson).await, 200);
+    let ev = format!("{}\n", novel(10, "/home"));
+    let (st, body) = post_feedback(&side, ev.as_bytes(), Some(TOKEN)).await;
+    assert_eq!(st, 409, "{body}");
+    assert!(
+        body.contains("no detector that learns from feedback"),
+        "{body}"
+    );
+    // the sidecar goes on sealing
+    assert_eq!(sink.send(&events(10, 20), Framing::Ndjson).await, 200);
+    assert_eq!(side.terminate().code(), Some(0));
+    check(&s, &rx.all(), 0..20);
 }

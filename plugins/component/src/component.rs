@@ -181,6 +181,20 @@ impl Guest for Component {
         })
     }
 
+    fn mark_normal(events: Vec<String>) -> Result<u64, String> {
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            let st = s
+                .as_mut()
+                .ok_or_else(|| "processor not configured".to_string())?;
+            let raw: Vec<&[u8]> = events.iter().map(|e| e.as_bytes()).collect();
+            st.proc
+                .mark_normal(&raw)
+                .map(|n| n as u64)
+                .map_err(|e| e.to_string())
+        })
+    }
+
     fn restore(
         chain_state: Option<String>,
         engine: Option<Vec<u8>>,

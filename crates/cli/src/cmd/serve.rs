@@ -24,7 +24,9 @@ use crate::serve::store::Store;
 /// (overload, next hop down). Senders must present `Authorization: Bearer`
 /// with the token in `--token-file`, or (HTTPS with `--client-ca`) a client
 /// certificate from that CA. A retried batch is never sealed twice:
-/// its remembered output is sent again.
+/// its remembered output is sent again. `POST /feedback` (same
+/// credentials) marks the events in its body normal for the anomaly
+/// engine, live, between batches (see `logseal feedback`).
 ///
 /// Without `--listen`, read NDJSON from the files (or stdin) and write sealed
 /// NDJSON to stdout or `--output`, for `exec` and `socket` stages.
@@ -42,7 +44,8 @@ logseal serve --config logseal.json --state-dir /var/lib/logseal --tls-cert serv
 logseal serve --config logseal.json --state-dir state/ < app.ndjson > sealed.ndjson\n  \
 logseal serve --config logseal.json --output sealed.ndjson app.ndjson.gz\n\n\
 HTTP answers: 200 sealed and forwarded (or a retry replayed); 401 no credential; 403 wrong token;\n\
-413 body too large; 429 busy; 503 next hop down (retry). Exit: 0 clean shutdown, 1 fatal, 2 usage.")]
+413 body too large; 429 busy; 503 next hop down (retry). POST /feedback: 200 {\"marked\",\"saved\"};\n\
+400 an event is not a JSON object; 409 the policy learns nothing from feedback. Exit: 0 clean shutdown, 1 fatal, 2 usage.")]
 pub struct Args {
     /// Plugin configuration (JSON; crates/pipeline config format: key or
     /// key_file, stream, checkpoint_every, checkpoints_file, policy, ...).

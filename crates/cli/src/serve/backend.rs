@@ -40,6 +40,12 @@ pub trait Backend: Send {
     fn state(&mut self) -> Result<String>;
     /// The anomaly engine's snapshot (empty without a policy).
     fn engine_snapshot(&mut self) -> Result<Vec<u8>>;
+    /// Operator feedback: mark `events` normal in the engine, all or
+    /// nothing. `Ok(Err(why))`: refused, nothing marked (`why` is
+    /// `logseal_pipeline::FeedbackError`'s text: "event N: ..." for bad
+    /// input, otherwise the policy learns nothing from feedback); `Err`:
+    /// the backend itself failed.
+    fn mark_normal(&mut self, events: &[&[u8]]) -> Result<Result<u64, String>>;
     /// For logs: "native" or "component".
     fn name(&self) -> &'static str;
 }
@@ -185,6 +191,14 @@ impl Backend for Native {
 
     fn engine_snapshot(&mut self) -> Result<Vec<u8>> {
         Ok(self.p.engine_snapshot())
+    }
+
+    fn mark_normal(&mut self, events: &[&[u8]]) -> Result<Result<u64, String>> {
+        Ok(self
+            .p
+            .mark_normal(events)
+            .map(|n| n as u64)
+            .map_err(|e| e.to_string()))
     }
 
     fn name(&self) -> &'static str {

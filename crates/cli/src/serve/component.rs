@@ -86,6 +86,24 @@ impl Backend for Component {
         self.host.engine_snapshot()
     }
 
+    fn mark_normal(&mut self, events: &[&[u8]]) -> Result<Result<u64, String>> {
+        // A WIT string is UTF-8: refuse here, with the native backend's words.
+        let mut texts = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            match std::str::from_utf8(e) {
+                Ok(t) => texts.push(t),
+                Err(err) => {
+                    return Ok(Err(format!(
+                        "event {}: not JSON: invalid UTF-8 at byte {}",
+                        i + 1,
+                        err.valid_up_to()
+                    )));
+                }
+            }
+        }
+        self.host.mark_normal(&texts)
+    }
+
     fn name(&self) -> &'static str {
         "component"
     }

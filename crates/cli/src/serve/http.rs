@@ -16,14 +16,14 @@ use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::seq::{Job, Outcome, Stats};
+use super::seq::{Feedback, FeedbackOutcome, Job, Outcome, Stats, Work};
 use super::tls::Peer;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct App {
     /// To the sequencer.
-    pub tx: mpsc::Sender<Job>,
+    pub tx: mpsc::Sender<Work>,
     /// The bearer token, if senders may use one.
     pub token: Option<Arc<Vec<u8>>>,
     /// Senders may authenticate with a client certificate (mutual TLS).
@@ -41,6 +41,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/", post(ingest))
         .route("/ingest", post(ingest))
+        .route("/feedback", post(feedback))
         .route("/health", get(health))
         .with_state(app)
 }
@@ -111,82 +112,125 @@ async fn health(State(app): State<App>) -> Response {
         .into_response()
 }
 
-async fn ingest(
-    State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<Peer>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    if let Some(refused) = check_auth(&app, &headers, &peer) {
-        let n = app.stats.unauthorized.fetch_add(1, Relaxed) + 1;
-        if n.is_power_of_two() {
-            eprintln!(
-                "logseal serve: refused a request without valid credentials from {} ({n} so far; {})",
-                peer.addr.map_or_else(|| "?".to_string(), |a| a.to_string()),
-                refused.status()
-            );
-        }
-        return refused;
+/// Refuse a request without valid credentials (counted, logged sparingly).
+fn refuse_unauthorized(app: &App, headers: &HeaderMap, peer: &Peer) -> Option<Response> {
+    let refused = check_auth(app, headers, peer)?;
+    let n = app.stats.unauthorized.fetch_add(1, Relaxed) + 1;
+    if n.is_power_of_two() {
+        eprintln!(
+            "logseal serve: refused a request without valid credentials from {} ({n} so far; {})",
+            peer.addr.map_or_else(|| "?".to_string(), |a| a.to_string()),
+            refused.status()
+        );
     }
-    let too_big = || {
-        text(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "body larger than {} bytes (lower the sender's batch.max_bytes)",
-                app.max_body
-            ),
-        )
-    };
+    Some(refused)
+}
+
+/// A body read within the limits.
+struct ReadBody {
+    /// As received (before decompression).
+    raw: Bytes,
+    /// Sent as `application/json` (an array of records, not NDJSON).
+    json_array: bool,
+    /// Holds one of the `slots` while the body is in memory.
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Read a body: size limits (declared and actual) and a free slot, or the
+/// refusal.
+async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<ReadBody, Response> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > app.max_body as u64) {
-        return too_big();
+        return Err(too_big(app));
     }
     // Bounded memory: a body is only read when a slot is free.
     let Ok(permit) = app.slots.clone().try_acquire_owned() else {
         app.stats.overloaded.fetch_add(1, Relaxed);
-        return text(StatusCode::TOO_MANY_REQUESTS, "busy; retry");
+        return Err(text(StatusCode::TOO_MANY_REQUESTS, "busy; retry"));
     };
     let raw = match axum::body::to_bytes(body, app.max_body).await {
         Ok(b) => b,
-        Err(_) => return too_big(),
+        Err(_) => return Err(too_big(app)),
     };
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let json_array = ct.starts_with("application/json");
-    let mut h = Sha256::new();
-    h.update([u8::from(json_array)]);
-    h.update(&raw);
-    let digest: [u8; 32] = h.finalize().into();
+    Ok(ReadBody {
+        raw,
+        json_array: ct.starts_with("application/json"),
+        permit,
+    })
+}
+
+fn too_big(app: &App) -> Response {
+    text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "body larger than {} bytes (lower the sender's batch.max_bytes)",
+            app.max_body
+        ),
+    )
+}
+
+/// Undo the `content-encoding` (none or gzip), within the size limit.
+fn decode(app: &App, headers: &HeaderMap, raw: Bytes) -> Result<Bytes, Box<Response>> {
     let enc = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("identity")
         .to_ascii_lowercase();
-    let body = match enc.as_str() {
-        "identity" | "" => raw,
+    match enc.as_str() {
+        "identity" | "" => Ok(raw),
         "gzip" => {
             let mut out = Vec::new();
             let mut d = flate2::read::MultiGzDecoder::new(&raw[..]).take(app.max_body as u64 + 1);
             if d.read_to_end(&mut out).is_err() {
-                return text(StatusCode::BAD_REQUEST, "body is not valid gzip");
+                return Err(Box::new(text(
+                    StatusCode::BAD_REQUEST,
+                    "body is not valid gzip",
+                )));
             }
             if out.len() > app.max_body {
-                return too_big();
+                return Err(Box::new(too_big(app)));
             }
-            Bytes::from(out)
+            Ok(Bytes::from(out))
         }
-        other => {
-            return text(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!("content-encoding {other} not supported (use none or gzip)"),
-            );
-        }
+        other => Err(Box::new(text(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("content-encoding {other} not supported (use none or gzip)"),
+        ))),
+    }
+}
+
+async fn ingest(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(refused) = refuse_unauthorized(&app, &headers, &peer) {
+        return refused;
+    }
+    let ReadBody {
+        raw,
+        json_array,
+        permit,
+    } = match read_body(&app, &headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut h = Sha256::new();
+    h.update([u8::from(json_array)]);
+    h.update(&raw);
+    let digest: [u8; 32] = h.finalize().into();
+    let body = match decode(&app, &headers, raw) {
+        Ok(b) => b,
+        Err(r) => return *r,
     };
     let (reply, wait) = oneshot::channel();
     let job = Job {
@@ -195,7 +239,7 @@ async fn ingest(
         json_array,
         reply,
     };
-    if app.tx.try_send(job).is_err() {
+    if app.tx.try_send(Work::Batch(job)).is_err() {
         app.stats.overloaded.fetch_add(1, Relaxed);
         return text(StatusCode::TOO_MANY_REQUESTS, "queue full; retry");
     }
@@ -214,6 +258,61 @@ async fn ingest(
         )
             .into_response(),
         Ok(Outcome::Unavailable(why)) => text(StatusCode::SERVICE_UNAVAILABLE, why),
+        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down; retry"),
+    }
+}
+
+/// `POST /feedback`: operator feedback, applied live between batches. The
+/// body holds events to mark normal (as `/ingest` takes records: NDJSON, or
+/// a JSON array with `content-type: application/json`; gzip accepted),
+/// sealed records included. Same credentials as `/ingest`. 200
+/// `{"marked": N, "saved": bool}`; 400 when an event is not a JSON object
+/// (nothing marked); 409 when the policy learns nothing from feedback.
+async fn feedback(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(refused) = refuse_unauthorized(&app, &headers, &peer) {
+        return refused;
+    }
+    let ReadBody {
+        raw,
+        json_array,
+        permit,
+    } = match read_body(&app, &headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let body = match decode(&app, &headers, raw) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let (reply, wait) = oneshot::channel();
+    let work = Work::Feedback(Feedback {
+        body,
+        json_array,
+        reply,
+    });
+    if app.tx.try_send(work).is_err() {
+        app.stats.overloaded.fetch_add(1, Relaxed);
+        return text(StatusCode::TOO_MANY_REQUESTS, "queue full; retry");
+    }
+    let out = wait.await;
+    drop(permit);
+    match out {
+        Ok(FeedbackOutcome::Marked { events, saved }) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({"marked": events, "saved": saved}).to_string() + "\n",
+        )
+            .into_response(),
+        Ok(FeedbackOutcome::Refused(why)) if why.starts_with("event ") => {
+            text(StatusCode::BAD_REQUEST, format!("nothing marked: {why}"))
+        }
+        Ok(FeedbackOutcome::Refused(why)) => {
+            text(StatusCode::CONFLICT, format!("nothing marked: {why}"))
+        }
         Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down; retry"),
     }
 }

@@ -43,6 +43,39 @@ pub struct Job {
     pub reply: oneshot::Sender<Outcome>,
 }
 
+/// Operator feedback to apply between batches (`POST /feedback`).
+pub struct Feedback {
+    /// The (decompressed) body: events to mark normal.
+    pub body: Bytes,
+    /// Sent as `application/json`.
+    pub json_array: bool,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<FeedbackOutcome>,
+}
+
+/// What the sequencer is given, in order.
+pub enum Work {
+    /// A batch to seal.
+    Batch(Job),
+    /// Events to mark normal in the engine.
+    Feedback(Feedback),
+}
+
+/// How feedback ended.
+#[derive(Debug)]
+pub enum FeedbackOutcome {
+    /// Marked; `saved` tells whether the engine snapshot was saved since
+    /// (when not, the marks apply now and are saved with the next snapshot).
+    Marked {
+        /// Events marked.
+        events: u64,
+        /// The snapshot with the marks is on disk.
+        saved: bool,
+    },
+    /// Refused, nothing marked (`FeedbackError`'s text).
+    Refused(String),
+}
+
 /// How a batch ended.
 #[derive(Debug)]
 pub enum Outcome {
@@ -174,14 +207,22 @@ impl Sequencer {
     }
 
     /// Serve jobs until every sender is gone, then save everything.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Work>) {
         // Deliver what a previous run sealed but may not have delivered.
         if let Err(e) = self.flush(usize::MAX).await {
             eprintln!("logseal serve: owed batch not delivered yet: {e}");
         }
-        while let Some(job) = rx.recv().await {
-            let out = self.handle(job.digest, job.body, job.json_array).await;
-            let _ = job.reply.send(out);
+        while let Some(work) = rx.recv().await {
+            match work {
+                Work::Batch(job) => {
+                    let out = self.handle(job.digest, job.body, job.json_array).await;
+                    let _ = job.reply.send(out);
+                }
+                Work::Feedback(f) => {
+                    let out = self.feedback(f.body, f.json_array).await;
+                    let _ = f.reply.send(out);
+                }
+            }
         }
         self.shutdown().await;
     }
@@ -209,6 +250,43 @@ impl Sequencer {
         self.backend = Some(b);
         self.last_snapshot = Instant::now();
         r
+    }
+
+    /// Mark the events of `body` normal, then save the engine snapshot so
+    /// the marks survive a restart.
+    async fn feedback(&mut self, body: Bytes, json_array: bool) -> FeedbackOutcome {
+        let Some(mut b) = self.backend.take() else {
+            return FeedbackOutcome::Refused("sealer unavailable".into());
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            let events = body::split(&body, json_array);
+            let r = b.mark_normal(&events);
+            (b, r)
+        })
+        .await;
+        let (b, r) = match joined {
+            Ok(x) => x,
+            Err(e) => fatal(&format!("the engine panicked: {e}")),
+        };
+        self.backend = Some(b);
+        let events = match r {
+            Ok(Ok(n)) => n,
+            Ok(Err(why)) => return FeedbackOutcome::Refused(why),
+            // A trap: the instance is not to be trusted; the saved state is.
+            Err(e) => fatal(&format!("{e:#}")),
+        };
+        let saved = match self.snapshot().await {
+            Ok(()) => self.store.keeps_state(),
+            Err(e) => {
+                eprintln!("logseal serve: saving the engine snapshot after feedback: {e:#}");
+                false
+            }
+        };
+        eprintln!(
+            "logseal serve: {events} event{} marked normal",
+            if events == 1 { "" } else { "s" }
+        );
+        FeedbackOutcome::Marked { events, saved }
     }
 
     fn save_head(&self, clean: bool) -> Result<()> {

@@ -232,6 +232,11 @@ impl Store {
     }
 
     /// Save the engine snapshot.
+    /// Whether state is kept (a state directory was given).
+    pub fn keeps_state(&self) -> bool {
+        self.dir.is_some()
+    }
+
     pub fn save_engine(&self, snapshot: &[u8]) -> Result<()> {
         match &self.dir {
             Some(dir) => self.write_atomic(&dir.join("engine.bin"), snapshot),
