@@ -317,3 +317,24 @@ async fn live_feedback_is_refused_when_it_would_change_nothing() {
     assert_eq!(side.terminate().code(), Some(0));
     check(&s, &rx.all(), 0..20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_feedback_without_a_state_directory_says_it_was_not_saved() {
+    let s = setup();
+    let rx = Receiver::new();
+    let (raddr, _stop) = rx.serve("127.0.0.1:0").await;
+    let side = Sidecar::start_stateless(&s, "127.0.0.1:0", &format!("http://{raddr}/"), &[]);
+    let sink = VectorSink::new(&side.url());
+    assert_eq!(sink.send(&events(0, 30), Framing::Ndjson).await, 200);
+    let ev = format!("{}\n{}\n", novel(30, "/home"), novel(31, "/var"));
+    let (st, body) = post_feedback(&side, ev.as_bytes(), Some(TOKEN)).await;
+    assert_eq!(st, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["marked"], 2, "{body}");
+    assert_eq!(v["saved"], false, "{body}");
+    // marked all the same, for as long as the sidecar runs
+    assert_eq!(sink.send(&[novel(32, "/tmp")], Framing::Ndjson).await, 200);
+    let now = last_received(&rx);
+    assert!(!template_finding(&now), "{now}");
+    assert!(!s.path("state").exists());
+}

@@ -101,12 +101,27 @@ impl Sidecar {
         extra: &[String],
         token: bool,
     ) -> Sidecar {
+        Sidecar::spawn(s, listen, forward, extra, token, true)
+    }
+
+    /// Like [`Sidecar::start`] without a state directory (nothing kept).
+    pub fn start_stateless(s: &Setup, listen: &str, forward: &str, extra: &[String]) -> Sidecar {
+        Sidecar::spawn(s, listen, forward, extra, true, false)
+    }
+
+    fn spawn(
+        s: &Setup,
+        listen: &str,
+        forward: &str,
+        extra: &[String],
+        token: bool,
+        state: bool,
+    ) -> Sidecar {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_logseal"));
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(s.path("logseal.json"))
-            .arg("--state-dir")
-            .arg(s.path("state"));
+        cmd.arg("serve").arg("--config").arg(s.path("logseal.json"));
+        if state {
+            cmd.arg("--state-dir").arg(s.path("state"));
+        }
         if token {
             cmd.arg("--token-file").arg(s.path("token"));
         }
