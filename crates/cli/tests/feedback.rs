@@ -272,6 +272,18 @@ async fn live_feedback(extra: &[String]) {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["marked"], 1, "{body}");
     assert_eq!(v["saved"], true, "{body}");
+    assert_eq!(v["replayed"], false, "{body}");
+    // a retry of the same body (its answer was lost): answered, not applied twice
+    let engine = std::fs::read(s.path("state/engine.bin")).unwrap();
+    let (st, body) = post_feedback(&side, marked.as_bytes(), Some(TOKEN)).await;
+    assert_eq!(st, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&v["marked"], &v["replayed"]),
+        (&1.into(), &true.into()),
+        "{body}"
+    );
+    assert_eq!(std::fs::read(s.path("state/engine.bin")).unwrap(), engine);
     assert_eq!(sink.send(&[novel(32, "/tmp")], Framing::Ndjson).await, 200);
     let now = last_received(&rx);
     assert!(!template_finding(&now), "{now}");
@@ -282,6 +294,10 @@ async fn live_feedback(extra: &[String]) {
     assert_eq!(sink.send(&[novel(33, "/srv")], Framing::Ndjson).await, 200);
     let after = last_received(&rx);
     assert!(!template_finding(&after), "{after}");
+    // the retry is remembered across the restart too
+    let (st, body) = post_feedback(&side, marked.as_bytes(), Some(TOKEN)).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("\"replayed\":true"), "{body}");
     assert_eq!(side.terminate().code(), Some(0));
     check(&s, &rx.all(), 0..34);
 }
@@ -337,4 +353,30 @@ async fn live_feedback_without_a_state_directory_says_it_was_not_saved() {
     let now = last_received(&rx);
     assert!(!template_finding(&now), "{now}");
     assert!(!s.path("state").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_feedback_memory_is_reported_and_replaced() {
+    let s = setup();
+    std::fs::create_dir_all(s.path("state")).unwrap();
+    std::fs::write(s.path("state/feedback.json"), b"{\"digest\": 1}\n").unwrap();
+    let rx = Receiver::new();
+    let (raddr, _stop) = rx.serve("127.0.0.1:0").await;
+    let side = Sidecar::start(&s, "127.0.0.1:0", &format!("http://{raddr}/"), &[]);
+    assert!(
+        side.wait_log("is not a list of applied feedback; ignored"),
+        "{}",
+        side.log()
+    );
+    let sink = VectorSink::new(&side.url());
+    assert_eq!(sink.send(&events(0, 30), Framing::Ndjson).await, 200);
+    let ev = format!("{}\n", novel(30, "/home"));
+    let (st, body) = post_feedback(&side, ev.as_bytes(), Some(TOKEN)).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("\"replayed\":false"), "{body}");
+    let mem: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.path("state/feedback.json")).unwrap()).unwrap();
+    assert_eq!(mem.as_array().unwrap().len(), 1, "{mem}");
+    assert_eq!(mem[0]["marked"], 1, "{mem}");
+    assert_eq!(side.terminate().code(), Some(0));
 }

@@ -44,7 +44,7 @@ logseal serve --config logseal.json --state-dir /var/lib/logseal --tls-cert serv
 logseal serve --config logseal.json --state-dir state/ < app.ndjson > sealed.ndjson\n  \
 logseal serve --config logseal.json --output sealed.ndjson app.ndjson.gz\n\n\
 HTTP answers: 200 sealed and forwarded (or a retry replayed); 401 no credential; 403 wrong token;\n\
-413 body too large; 429 busy; 503 next hop down (retry). POST /feedback: 200 {\"marked\",\"saved\"};\n\
+413 body too large; 429 busy; 503 next hop down (retry). POST /feedback: 200 {\"marked\",\"saved\",\"replayed\"};\n\
 400 an event is not a JSON object; 409 the policy learns nothing from feedback. Exit: 0 clean shutdown, 1 fatal, 2 usage.")]
 pub struct Args {
     /// Plugin configuration (JSON; crates/pipeline config format: key or

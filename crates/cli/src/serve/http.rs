@@ -177,6 +177,15 @@ fn too_big(app: &App) -> Response {
     )
 }
 
+/// The idempotency key of a body: SHA-256 of its framing and bytes as
+/// received (senders resend the same bytes).
+fn body_key(json_array: bool, raw: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([u8::from(json_array)]);
+    h.update(raw);
+    h.finalize().into()
+}
+
 /// Undo the `content-encoding` (none or gzip), within the size limit.
 fn decode(app: &App, headers: &HeaderMap, raw: Bytes) -> Result<Bytes, Box<Response>> {
     let enc = headers
@@ -224,10 +233,7 @@ async fn ingest(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let mut h = Sha256::new();
-    h.update([u8::from(json_array)]);
-    h.update(&raw);
-    let digest: [u8; 32] = h.finalize().into();
+    let digest = body_key(json_array, &raw);
     let body = match decode(&app, &headers, raw) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -266,7 +272,8 @@ async fn ingest(
 /// body holds events to mark normal (as `/ingest` takes records: NDJSON, or
 /// a JSON array with `content-type: application/json`; gzip accepted),
 /// sealed records included. Same credentials as `/ingest`. 200
-/// `{"marked": N, "saved": bool}`; 400 when an event is not a JSON object
+/// `{"marked": N, "saved": bool, "replayed": bool}` (a retried body, same
+/// bytes, is answered as before and not applied twice); 400 when an event is not a JSON object
 /// (nothing marked); 409 when the policy learns nothing from feedback.
 async fn feedback(
     State(app): State<App>,
@@ -285,12 +292,14 @@ async fn feedback(
         Ok(b) => b,
         Err(r) => return r,
     };
+    let digest = body_key(json_array, &raw);
     let body = match decode(&app, &headers, raw) {
         Ok(b) => b,
         Err(r) => return *r,
     };
     let (reply, wait) = oneshot::channel();
     let work = Work::Feedback(Feedback {
+        digest,
         body,
         json_array,
         reply,
@@ -302,9 +311,14 @@ async fn feedback(
     let out = wait.await;
     drop(permit);
     match out {
-        Ok(FeedbackOutcome::Marked { events, saved }) => (
+        Ok(FeedbackOutcome::Marked {
+            events,
+            saved,
+            replayed,
+        }) => (
             [(header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({"marked": events, "saved": saved}).to_string() + "\n",
+            serde_json::json!({"marked": events, "saved": saved, "replayed": replayed}).to_string()
+                + "\n",
         )
             .into_response(),
         Ok(FeedbackOutcome::Refused(why)) if why.starts_with("event ") => {

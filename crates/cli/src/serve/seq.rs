@@ -45,6 +45,8 @@ pub struct Job {
 
 /// Operator feedback to apply between batches (`POST /feedback`).
 pub struct Feedback {
+    /// Idempotency key, as for batches: a retried body is not applied twice.
+    pub digest: [u8; 32],
     /// The (decompressed) body: events to mark normal.
     pub body: Bytes,
     /// Sent as `application/json`.
@@ -71,6 +73,9 @@ pub enum FeedbackOutcome {
         events: u64,
         /// The snapshot with the marks is on disk.
         saved: bool,
+        /// The body was applied before (a retry): nothing marked now;
+        /// `events` is what it marked then.
+        replayed: bool,
     },
     /// Refused, nothing marked (`FeedbackError`'s text).
     Refused(String),
@@ -170,7 +175,13 @@ pub struct Sequencer {
     limits: Limits,
     last_snapshot: Instant,
     stats: Arc<Stats>,
+    /// Feedback bodies applied (key, events marked), oldest first, at most
+    /// [`FEEDBACK_MEMORY`].
+    feedback: VecDeque<([u8; 32], u64)>,
 }
+
+/// Feedback bodies remembered to answer retries.
+const FEEDBACK_MEMORY: usize = 256;
 
 impl Sequencer {
     /// A sequencer over `backend`, with what the store remembered.
@@ -195,6 +206,7 @@ impl Sequencer {
             limits,
             last_snapshot: Instant::now(),
             stats,
+            feedback: saved.feedback.into_iter().collect(),
         };
         for (meta, out) in saved.batches {
             s.recent_bytes += out.len();
@@ -219,7 +231,7 @@ impl Sequencer {
                     let _ = job.reply.send(out);
                 }
                 Work::Feedback(f) => {
-                    let out = self.feedback(f.body, f.json_array).await;
+                    let out = self.feedback(f.digest, f.body, f.json_array).await;
                     let _ = f.reply.send(out);
                 }
             }
@@ -253,8 +265,21 @@ impl Sequencer {
     }
 
     /// Mark the events of `body` normal, then save the engine snapshot so
-    /// the marks survive a restart.
-    async fn feedback(&mut self, body: Bytes, json_array: bool) -> FeedbackOutcome {
+    /// the marks survive a restart. A body applied before (its key is
+    /// remembered) is answered as it was, not applied again.
+    async fn feedback(
+        &mut self,
+        digest: [u8; 32],
+        body: Bytes,
+        json_array: bool,
+    ) -> FeedbackOutcome {
+        if let Some(&(_, events)) = self.feedback.iter().find(|(d, _)| *d == digest) {
+            return FeedbackOutcome::Marked {
+                events,
+                saved: self.store.durable(),
+                replayed: true,
+            };
+        }
         let Some(mut b) = self.backend.take() else {
             return FeedbackOutcome::Refused("sealer unavailable".into());
         };
@@ -275,8 +300,18 @@ impl Sequencer {
             // A trap: the instance is not to be trusted; the saved state is.
             Err(e) => fatal(&format!("{e:#}")),
         };
+        if self.feedback.len() == FEEDBACK_MEMORY {
+            self.feedback.pop_front();
+        }
+        self.feedback.push_back((digest, events));
         let saved = match self.snapshot().await {
-            Ok(()) => self.store.keeps_state(),
+            Ok(()) => {
+                let applied: Vec<_> = self.feedback.iter().copied().collect();
+                if let Err(e) = self.store.save_feedback(&applied) {
+                    eprintln!("logseal serve: saving the applied feedback keys: {e:#}");
+                }
+                self.store.durable()
+            }
             Err(e) => {
                 eprintln!("logseal serve: saving the engine snapshot after feedback: {e:#}");
                 false
@@ -286,7 +321,11 @@ impl Sequencer {
             "logseal serve: {events} event{} marked normal",
             if events == 1 { "" } else { "s" }
         );
-        FeedbackOutcome::Marked { events, saved }
+        FeedbackOutcome::Marked {
+            events,
+            saved,
+            replayed: false,
+        }
     }
 
     fn save_head(&self, clean: bool) -> Result<()> {

@@ -49,6 +49,8 @@ pub struct Saved {
     pub batches: Vec<(BatchMeta, Vec<u8>)>,
     /// The previous run saved its head at a clean exit.
     pub clean: bool,
+    /// Feedback bodies applied (key, events marked), oldest first.
+    pub feedback: Vec<([u8; 32], u64)>,
 }
 
 /// The state directory (or nothing: state lives in memory only).
@@ -97,6 +99,7 @@ impl Store {
         if let Ok(e) = fs::read(dir.join("engine.bin")) {
             saved.resume.engine = Some(e);
         }
+        saved.feedback = load_feedback(&dir.join("feedback.json"));
         let head_path = dir.join("head.json");
         let text = match fs::read_to_string(&head_path) {
             Ok(t) => t,
@@ -232,9 +235,20 @@ impl Store {
     }
 
     /// Save the engine snapshot.
-    /// Whether state is kept (a state directory was given).
-    pub fn keeps_state(&self) -> bool {
-        self.dir.is_some()
+    /// Remember the feedback bodies applied (key, events marked), so that a
+    /// retry is not applied twice after a restart either.
+    pub fn save_feedback(&self, applied: &[([u8; 32], u64)]) -> Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let v: Vec<Value> = applied
+            .iter()
+            .map(|(d, n)| serde_json::json!({"digest": hex(d), "marked": n}))
+            .collect();
+        self.write_atomic(
+            &dir.join("feedback.json"),
+            (Value::Array(v).to_string() + "\n").as_bytes(),
+        )
     }
 
     pub fn save_engine(&self, snapshot: &[u8]) -> Result<()> {
@@ -243,6 +257,36 @@ impl Store {
             None => Ok(()),
         }
     }
+}
+
+/// The feedback bodies a previous run applied. Only an optimisation against
+/// applying a retried body twice: an unreadable file is reported and
+/// ignored.
+fn load_feedback(path: &Path) -> Vec<([u8; 32], u64)> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            eprintln!(
+                "logseal serve: {} unreadable ({e}); a retried feedback body would be applied again",
+                path.display()
+            );
+            return Vec::new();
+        }
+    };
+    let parsed = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+        v.as_array()?
+            .iter()
+            .map(|e| Some((e["digest"].as_str().and_then(unhex)?, e["marked"].as_u64()?)))
+            .collect::<Option<Vec<_>>>()
+    });
+    parsed.unwrap_or_else(|| {
+        eprintln!(
+            "logseal serve: {} is not a list of applied feedback; ignored (a retried feedback body would be applied again)",
+            path.display()
+        );
+        Vec::new()
+    })
 }
 
 /// Append checkpoints to the configured checkpoint file.
