@@ -505,3 +505,154 @@ fn anomaly_baselines_are_saved_whole_and_restored() {
         f3.stderr()
     );
 }
+
+/// A frozen sequence detector over `message`, learning the first 30 events.
+const FEEDBACK_POLICY: &str = r#"{"version":1,
+    "learning":{"period_secs":0,"period_events":30,"min_entity_events":1},
+    "alerting":{"report_p":0.1,"evidence_p":0.2,"dedup_secs":0,"severity_thresholds":[0.1,0.5,0.66,0.83]},
+    "detectors":[{"type":"sequence","name":"log_sequence","session":"global","history":1,"top_k":3,
+                  "rare_templates":false,"online":false}]}"#;
+
+fn login(i: u64) -> String {
+    json!({"id": i, "message": format!("Accepted publickey for user{} from 10.0.0.{} port 22", i % 7, i % 250),
+           "host": "web-1"})
+    .to_string()
+}
+
+fn novel(i: u64, path: &str) -> String {
+    json!({"id": i, "message": format!("Disk quota exceeded for user{} on {path}", i % 7), "host": "web-1"})
+        .to_string()
+}
+
+/// The record as the module passes it on, and whether its verdict has a
+/// new-template finding.
+fn through(f: &mut FluentBitFilter, i: u64, rec: &str) -> (String, bool) {
+    let out = f
+        .call("t", 1_700_000_000 + i as u32, 0, rec)
+        .unwrap()
+        .expect_kept();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let flagged = v["_anomaly"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["feature"] == "template");
+    (out, flagged)
+}
+
+#[test]
+fn feedback_inbox_is_applied_while_the_module_runs() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = config_dir(json!({"epoch": "fb1", "checkpoint_every": 1000,
+        "policy": serde_json::from_str::<Value>(FEEDBACK_POLICY).unwrap(),
+        "feedback_check_every": 5, "state_dir": state.path().to_str().unwrap()}));
+    let opts = Options {
+        accessible_paths: vec![dir.path().to_path_buf(), state.path().to_path_buf()],
+        ..Options::default()
+    };
+    let module = wasm("logseal_fluent_bit.wasm");
+    let mut f = FluentBitFilter::load(&module, &opts).unwrap();
+    let mut sealed = Vec::new();
+    let mut i = 0u64;
+    let mut logins = |f: &mut FluentBitFilter, sealed: &mut Vec<String>, n: u64| {
+        for _ in 0..n {
+            sealed.push(through(f, i, &login(i)).0);
+            i += 1;
+        }
+    };
+    logins(&mut f, &mut sealed, 30);
+    let (fp, flagged) = through(&mut f, 30, &novel(30, "/home"));
+    assert!(flagged, "{fp}");
+    sealed.push(fp.clone());
+    let head = std::fs::read_dir(state.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".chain.json"))
+        .expect("chain head");
+    let inbox = head.with_extension("feedback");
+    let put = |text: &str| {
+        let tmp = state.path().join("inbox.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &inbox).unwrap();
+    };
+
+    // a bad line: nothing marked, the file moved aside with the reason
+    put(&format!("{fp}\n\n{{\"message\": \"broken\n"));
+    logins(&mut f, &mut sealed, 5);
+    assert!(!inbox.exists());
+    assert!(head.with_extension("feedback-rejected").exists());
+    assert!(
+        f.stderr()
+            .contains("not applied, nothing marked: line 3: not JSON"),
+        "{}",
+        f.stderr()
+    );
+    let (rec, flagged) = through(&mut f, 100, &novel(100, "/var"));
+    assert!(flagged, "rejected feedback was applied: {rec}");
+    sealed.push(rec);
+
+    // the sealed false positive itself: marked, saved at once, file removed
+    put(&format!("{fp}\n"));
+    logins(&mut f, &mut sealed, 5);
+    assert!(
+        f.stderr().contains("1 event marked normal from"),
+        "{}",
+        f.stderr()
+    );
+    assert!(!inbox.exists() && !head.with_extension("feedback-applying").exists());
+    assert!(
+        head.with_extension("engine").exists(),
+        "engine state saved at once"
+    );
+    let (rec, flagged) = through(&mut f, 101, &novel(101, "/tmp"));
+    assert!(!flagged, "{rec}");
+    sealed.push(rec);
+
+    // the marks survive a restart; a claimed file left by a crash is reported, not applied
+    std::fs::write(head.with_extension("feedback-applying"), format!("{fp}\n")).unwrap();
+    let mut f2 = FluentBitFilter::load(&module, &opts).unwrap();
+    let (rec, flagged) = through(&mut f2, 102, &novel(102, "/srv"));
+    assert!(!flagged, "{rec}");
+    sealed.push(rec);
+    assert!(
+        f2.stderr()
+            .contains("left from an interrupted run and was not applied again"),
+        "{}",
+        f2.stderr()
+    );
+
+    // a policy that learns nothing from feedback: refused, said why
+    put(&format!("{fp}\n"));
+    let pdir = config_dir(json!({"epoch": "fb2", "policy": "sshd",
+        "feedback_check_every": 1, "state_dir": state.path().to_str().unwrap()}));
+    let mut f3 = FluentBitFilter::load(
+        &module,
+        &Options {
+            accessible_paths: vec![pdir.path().to_path_buf(), state.path().to_path_buf()],
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    f3.call("t", 1_700_000_000, 0, &login(0))
+        .unwrap()
+        .expect_kept();
+    assert!(
+        f3.stderr()
+            .contains("no detector that learns from feedback"),
+        "{}",
+        f3.stderr()
+    );
+    assert!(!inbox.exists());
+
+    // every record came out sealed, in one unbroken chain
+    let text = sealed.join("\n");
+    let r = verify_texts(
+        VerifyOptions {
+            keys: vec![key().verifier()],
+            added: AddedFields::default(),
+        },
+        &[("out.log", text.as_bytes())],
+    );
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    assert_eq!(r.chains[0].records, sealed.len() as u64);
+}

@@ -58,6 +58,10 @@ pub struct Config {
     /// the chain exactly; with N > 1 a restart opens a new epoch after the
     /// last save, and the verifier reports the possible crash gap).
     pub save_every: u64,
+    /// Fluent Bit module only: look for the stream's feedback inbox
+    /// (`<state_dir>/<stream>.chain.feedback`) every N records of the stream
+    /// (default 1000; needs `state_dir`).
+    pub feedback_check_every: u64,
 }
 
 /// A configuration problem: which member, and why.
@@ -94,6 +98,7 @@ const KNOWN: &[&str] = &[
     "seal_time",
     "seal_tag",
     "save_every",
+    "feedback_check_every",
 ];
 
 fn err(key: &str, why: impl Into<String>) -> ConfigError {
@@ -121,6 +126,7 @@ impl Default for Config {
             seal_time: true,
             seal_tag: true,
             save_every: 1,
+            feedback_check_every: 1000,
         }
     }
 }
@@ -181,6 +187,10 @@ impl Config {
         c.save_every = u("save_every", 1)?;
         if c.save_every == 0 {
             return Err(err("save_every", "must be at least 1"));
+        }
+        c.feedback_check_every = u("feedback_check_every", 1000)?;
+        if c.feedback_check_every == 0 {
+            return Err(err("feedback_check_every", "must be at least 1"));
         }
         if c.key.is_none() == c.key_file.is_none() {
             return Err(err(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use logseal_core::json::{self, Value};
 use logseal_core::seal::{ChainState, ERROR_MEMBER, new_epoch_id};
 use logseal_core::{Input, SealConfig, Sealer, SignerKey};
-use logseal_pipeline::{Config, Processor};
+use logseal_pipeline::{Config, FeedbackError, Processor};
 
 /// The configuration file's name. Fluent Bit has no argv or env for wasm
 /// filters: the module reads `logseal.json` from the first directory of
@@ -33,6 +33,9 @@ fn config_candidates() -> Vec<String> {
 /// head every `save_every`).
 const ENGINE_SAVE_EVERY: u64 = 10_000;
 
+/// A feedback inbox larger than this is refused (moved aside, unread).
+const MAX_FEEDBACK_BYTES: u64 = 64 << 20;
+
 thread_local! {
     static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
 }
@@ -50,6 +53,7 @@ struct Stream {
     proc: Processor,
     since_save: u64,
     since_engine_save: u64,
+    since_feedback_check: u64,
     state_path: Option<PathBuf>,
 }
 
@@ -274,10 +278,23 @@ impl Setup {
         {
             log(&format!("stream {name}: anomaly state not restored: {e}"));
         }
+        if let Some(p) = &state_path {
+            let left = p.with_extension("feedback-applying");
+            if left.exists() {
+                log(&format!(
+                    "stream {name}: {} is left from an interrupted run and was not applied again \
+                     (it may or may not have been); move it to {} to apply it",
+                    left.display(),
+                    p.with_extension("feedback").display()
+                ));
+            }
+        }
         Stream {
             proc,
             since_save: 0,
             since_engine_save: 0,
+            // Look at the inbox with the first record.
+            since_feedback_check: cfg.feedback_check_every,
             state_path,
         }
     }
@@ -285,7 +302,15 @@ impl Setup {
     fn seal(&mut self, tag: Option<&str>, time_ns: i64, record: &[u8]) -> Vec<u8> {
         let (seal_time, seal_tag) = (self.cfg.seal_time, self.cfg.seal_tag);
         let (save_every, cps_file) = (self.cfg.save_every, self.cfg.checkpoints_file.clone());
+        let check_every = self.cfg.feedback_check_every;
         let s = self.stream(tag);
+        if let Some(p) = &s.state_path {
+            s.since_feedback_check += 1;
+            if s.since_feedback_check >= check_every {
+                s.since_feedback_check = 0;
+                take_feedback(p, &mut s.proc);
+            }
+        }
         let out = s.proc.process(Input {
             record,
             tag: if seal_tag { tag } else { None },
@@ -318,15 +343,97 @@ impl Setup {
                 // Written aside and renamed, as the chain head is: a crash
                 // mid-write must not leave a torn state (it would be refused
                 // at restart and the baselines lost).
-                let tmp = p.with_extension("engine-tmp");
-                if let Err(e) = fs::write(&tmp, s.proc.engine_snapshot())
-                    .and_then(|()| fs::rename(&tmp, p.with_extension("engine")))
-                {
-                    log(&format!("cannot save anomaly state: {e}"));
-                }
+                save_engine(p, &s.proc);
             }
         }
         out.line
+    }
+}
+
+/// Save a stream's engine state beside its chain head (`state_path`),
+/// written aside and renamed: a crash mid-write must not leave a torn
+/// state (it would be refused at restart and the baselines lost).
+fn save_engine(state_path: &Path, proc: &Processor) -> bool {
+    let tmp = state_path.with_extension("engine-tmp");
+    match fs::write(&tmp, proc.engine_snapshot())
+        .and_then(|()| fs::rename(&tmp, state_path.with_extension("engine")))
+    {
+        Ok(()) => true,
+        Err(e) => {
+            log(&format!("cannot save anomaly state: {e}"));
+            false
+        }
+    }
+}
+
+/// Operator feedback while Fluent Bit runs: the stream's inbox
+/// `<stream>.chain.feedback` (NDJSON events to mark normal, sealed records
+/// included; put in place with a rename) is claimed by renaming it to
+/// `.feedback-applying`, applied all or nothing, the engine state saved at
+/// once, and the file removed. Refused feedback (a line that is not a JSON
+/// object, a policy that learns nothing from feedback) marks nothing and is
+/// moved to `.feedback-rejected` with the reason logged, so it is not
+/// retried on every look.
+fn take_feedback(state_path: &Path, proc: &mut Processor) {
+    let inbox = state_path.with_extension("feedback");
+    let claimed = state_path.with_extension("feedback-applying");
+    match fs::rename(&inbox, &claimed) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            log(&format!("cannot claim {}: {e}", inbox.display()));
+            return;
+        }
+    }
+    let reject = |why: &str| {
+        let rejected = state_path.with_extension("feedback-rejected");
+        let moved = match fs::rename(&claimed, &rejected) {
+            Ok(()) => format!("moved to {}", rejected.display()),
+            Err(e) => format!("left as {} ({e})", claimed.display()),
+        };
+        log(&format!(
+            "feedback {} not applied, nothing marked: {why}; {moved}",
+            inbox.display()
+        ));
+    };
+    let too_big = fs::metadata(&claimed).map(|m| m.len() > MAX_FEEDBACK_BYTES);
+    if let Ok(true) = too_big {
+        return reject(&format!("larger than {MAX_FEEDBACK_BYTES} bytes"));
+    }
+    let bytes = match fs::read(&claimed) {
+        Ok(b) => b,
+        Err(e) => return reject(&format!("unreadable: {e}")),
+    };
+    // Non-blank lines and their line numbers (1-based).
+    let (lines, numbers): (Vec<&[u8]>, Vec<usize>) = bytes
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .enumerate()
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, l)| (l, i + 1))
+        .unzip();
+    match proc.mark_normal(&lines) {
+        Ok(n) => {
+            let saved = save_engine(state_path, proc);
+            if let Err(e) = fs::remove_file(&claimed) {
+                log(&format!("cannot remove {}: {e}", claimed.display()));
+            }
+            log(&format!(
+                "{n} event{} marked normal from {}{}",
+                if n == 1 { "" } else { "s" },
+                inbox.display(),
+                if saved {
+                    ""
+                } else {
+                    " (engine state not saved yet)"
+                }
+            ));
+        }
+        Err(FeedbackError::Event { index, why }) => {
+            let line = numbers.get(index).copied().unwrap_or(index + 1);
+            reject(&format!("line {line}: {why}"));
+        }
+        Err(e) => reject(&e.to_string()),
     }
 }
 

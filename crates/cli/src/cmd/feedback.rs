@@ -24,7 +24,8 @@ use crate::input;
 /// change nothing. Events are read as the plugins read records, so a
 /// sealed record is marked as it was scored. Run it while the plugin that
 /// owns the state is stopped: a running plugin overwrites the file with its
-/// own state (`logseal serve` takes feedback live: `POST /feedback`). The
+/// own state (`logseal serve` takes feedback live, `POST /feedback`, and
+/// the Fluent Bit module through its feedback inbox). The
 /// state is only written when every line was read and learned; on any
 /// error it is left unchanged.
 #[derive(clap::Args)]
