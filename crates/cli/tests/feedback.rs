@@ -18,6 +18,15 @@ const POLICY: &str = r#"{"version":1,
     "detectors":[{"type":"sequence","name":"log_sequence","session":"global","history":1,"top_k":3,
                   "rare_templates":false,"online":false}]}"#;
 
+/// `logseal feedback` on the state `serve` saved, events on stdin.
+const STATE_ARGS: [&str; 5] = [
+    "--config",
+    "logseal.json",
+    "--state",
+    "state/engine.bin",
+    "-",
+];
+
 fn setup() -> Setup {
     let s = Setup::new(1000);
     let p = s.path("logseal.json");
@@ -108,17 +117,7 @@ fn a_marked_false_positive_is_not_reported_after_a_restart() {
     }
     // the operator marks the sealed record itself (with its `_anomaly` and `_logseal`)
     let marked = format!("{}\n\n", out[30]);
-    let o = feedback(
-        &s,
-        &[
-            "--config",
-            "logseal.json",
-            "--state",
-            "state/engine.bin",
-            "-",
-        ],
-        marked.as_bytes(),
-    );
+    let o = feedback(&s, &STATE_ARGS, marked.as_bytes());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("1 event marked normal"));
     // the same template, another user and path: no longer new
@@ -136,13 +135,7 @@ fn bad_input_leaves_the_state_unchanged() {
     serve(&s, "state", &events(0, 30));
     let state = s.path("state/engine.bin");
     let before = std::fs::read(&state).unwrap();
-    let args = [
-        "--config",
-        "logseal.json",
-        "--state",
-        "state/engine.bin",
-        "-",
-    ];
+    let args = STATE_ARGS;
     // a good line, then a bad one: nothing is written
     let input = format!("{}\n{{\"message\": \"broken\n", novel(30, "/home"));
     let o = feedback(&s, &args, input.as_bytes());
@@ -189,13 +182,7 @@ fn feedback_that_would_change_nothing_is_refused() {
     let before = std::fs::read(&state).unwrap();
     let o = feedback(
         &s,
-        &[
-            "--config",
-            "logseal.json",
-            "--state",
-            "state/engine.bin",
-            "-",
-        ],
+        &STATE_ARGS,
         format!("{}\n", novel(40, "/home")).as_bytes(),
     );
     assert_eq!(o.status.code(), Some(2));

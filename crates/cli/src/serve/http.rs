@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::seq::{Feedback, FeedbackOutcome, Job, Outcome, Stats, Work};
+use super::seq::{FeedbackOutcome, Outcome, Request, Stats, Work};
 use super::tls::Peer;
 
 /// What the handlers share.
@@ -105,9 +105,14 @@ async fn health(State(app): State<App>) -> Response {
         "overloaded": s.overloaded.load(Relaxed),
         "wrapped": s.wrapped.load(Relaxed),
     });
+    json_reply(&body)
+}
+
+/// 200 with a JSON body (one line).
+fn json_reply(v: &serde_json::Value) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        body.to_string() + "\n",
+        v.to_string() + "\n",
     )
         .into_response()
 }
@@ -216,55 +221,108 @@ fn decode(app: &App, headers: &HeaderMap, raw: Bytes) -> Result<Bytes, Box<Respo
     }
 }
 
+/// A request body accepted for the sequencer.
+struct Accepted {
+    /// Decompressed.
+    body: Bytes,
+    /// Idempotency key ([`body_key`]).
+    digest: [u8; 32],
+    /// Sent as `application/json`.
+    json_array: bool,
+    /// Holds one of the `slots` while the body is in memory.
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Credentials, size limits, a free slot and the encoding, in that order
+/// (nothing is read before the sender is authorised): the body, or the
+/// refusal.
+async fn accept(
+    app: &App,
+    headers: &HeaderMap,
+    peer: &Peer,
+    body: Body,
+) -> Result<Accepted, Box<Response>> {
+    if let Some(refused) = refuse_unauthorized(app, headers, peer) {
+        return Err(Box::new(refused));
+    }
+    let ReadBody {
+        raw,
+        json_array,
+        permit,
+    } = read_body(app, headers, body).await.map_err(Box::new)?;
+    let digest = body_key(json_array, &raw);
+    let body = decode(app, headers, raw)?;
+    Ok(Accepted {
+        body,
+        digest,
+        json_array,
+        permit,
+    })
+}
+
+/// Queue `make`'s work for the sequencer and wait for its answer, holding
+/// the body's slot until then. Err: 429 when the queue is full; the
+/// sequencer stopped (shutting down): 503.
+async fn submit<T>(
+    app: &App,
+    a: Accepted,
+    make: impl FnOnce(Request<T>) -> Work,
+) -> Result<T, Box<Response>> {
+    let (reply, wait) = oneshot::channel();
+    if app
+        .tx
+        .try_send(make(Request {
+            digest: a.digest,
+            body: a.body,
+            json_array: a.json_array,
+            reply,
+        }))
+        .is_err()
+    {
+        app.stats.overloaded.fetch_add(1, Relaxed);
+        return Err(Box::new(text(
+            StatusCode::TOO_MANY_REQUESTS,
+            "queue full; retry",
+        )));
+    }
+    let out = wait.await;
+    drop(a.permit);
+    out.map_err(|_| {
+        Box::new(text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down; retry",
+        ))
+    })
+}
+
+/// [`accept`] the body, then [`submit`] it.
+async fn queued<T>(
+    app: &App,
+    headers: &HeaderMap,
+    peer: &Peer,
+    body: Body,
+    make: impl FnOnce(Request<T>) -> Work,
+) -> Result<T, Box<Response>> {
+    let a = accept(app, headers, peer, body).await?;
+    submit(app, a, make).await
+}
+
 async fn ingest(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Some(refused) = refuse_unauthorized(&app, &headers, &peer) {
-        return refused;
-    }
-    let ReadBody {
-        raw,
-        json_array,
-        permit,
-    } = match read_body(&app, &headers, body).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let digest = body_key(json_array, &raw);
-    let body = match decode(&app, &headers, raw) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let (reply, wait) = oneshot::channel();
-    let job = Job {
-        digest,
-        body,
-        json_array,
-        reply,
-    };
-    if app.tx.try_send(Work::Batch(job)).is_err() {
-        app.stats.overloaded.fetch_add(1, Relaxed);
-        return text(StatusCode::TOO_MANY_REQUESTS, "queue full; retry");
-    }
-    let out = wait.await;
-    drop(permit);
-    match out {
+    match queued(&app, &headers, &peer, body, Work::Batch).await {
         Ok(Outcome::Delivered {
             records,
             first_seq,
             replayed,
-        }) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({"records": records, "first_seq": first_seq, "replayed": replayed})
-                .to_string()
-                + "\n",
-        )
-            .into_response(),
+        }) => json_reply(
+            &serde_json::json!({"records": records, "first_seq": first_seq, "replayed": replayed}),
+        ),
         Ok(Outcome::Unavailable(why)) => text(StatusCode::SERVICE_UNAVAILABLE, why),
-        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down; retry"),
+        Err(r) => *r,
     }
 }
 
@@ -281,53 +339,21 @@ async fn feedback(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Some(refused) = refuse_unauthorized(&app, &headers, &peer) {
-        return refused;
-    }
-    let ReadBody {
-        raw,
-        json_array,
-        permit,
-    } = match read_body(&app, &headers, body).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let digest = body_key(json_array, &raw);
-    let body = match decode(&app, &headers, raw) {
-        Ok(b) => b,
-        Err(r) => return *r,
-    };
-    let (reply, wait) = oneshot::channel();
-    let work = Work::Feedback(Feedback {
-        digest,
-        body,
-        json_array,
-        reply,
-    });
-    if app.tx.try_send(work).is_err() {
-        app.stats.overloaded.fetch_add(1, Relaxed);
-        return text(StatusCode::TOO_MANY_REQUESTS, "queue full; retry");
-    }
-    let out = wait.await;
-    drop(permit);
-    match out {
+    match queued(&app, &headers, &peer, body, Work::Feedback).await {
         Ok(FeedbackOutcome::Marked {
             events,
             saved,
             replayed,
-        }) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({"marked": events, "saved": saved, "replayed": replayed}).to_string()
-                + "\n",
-        )
-            .into_response(),
+        }) => {
+            json_reply(&serde_json::json!({"marked": events, "saved": saved, "replayed": replayed}))
+        }
         Ok(FeedbackOutcome::Refused(why)) if why.starts_with("event ") => {
             text(StatusCode::BAD_REQUEST, format!("nothing marked: {why}"))
         }
         Ok(FeedbackOutcome::Refused(why)) => {
             text(StatusCode::CONFLICT, format!("nothing marked: {why}"))
         }
-        Err(_) => text(StatusCode::SERVICE_UNAVAILABLE, "shutting down; retry"),
+        Err(r) => *r,
     }
 }
 

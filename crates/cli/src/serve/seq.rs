@@ -31,29 +31,24 @@ use super::backend::Backend;
 use super::body;
 use super::store::{BatchMeta, Saved, Store, append_checkpoints, hex};
 
-/// A batch to seal.
-pub struct Job {
-    /// Idempotency key.
+/// A request body for the sequencer, and where its answer goes.
+pub struct Request<T> {
+    /// Idempotency key: a retried body is not sealed (or applied) twice.
     pub digest: [u8; 32],
     /// The (decompressed) body.
     pub body: Bytes,
     /// Sent as `application/json`.
     pub json_array: bool,
     /// Where the answer goes.
-    pub reply: oneshot::Sender<Outcome>,
+    pub reply: oneshot::Sender<T>,
 }
 
-/// Operator feedback to apply between batches (`POST /feedback`).
-pub struct Feedback {
-    /// Idempotency key, as for batches: a retried body is not applied twice.
-    pub digest: [u8; 32],
-    /// The (decompressed) body: events to mark normal.
-    pub body: Bytes,
-    /// Sent as `application/json`.
-    pub json_array: bool,
-    /// Where the answer goes.
-    pub reply: oneshot::Sender<FeedbackOutcome>,
-}
+/// A batch to seal.
+pub type Job = Request<Outcome>;
+
+/// Operator feedback to apply between batches (`POST /feedback`): events to
+/// mark normal.
+pub type Feedback = Request<FeedbackOutcome>;
 
 /// What the sequencer is given, in order.
 pub enum Work {
