@@ -963,6 +963,63 @@ impl Pod for Hist {
 
 // ---------------------------------------------------------------- detectors
 
+/// A rule's `describe` text, compiled: its names resolved once to the
+/// rule's own values or to event fields.
+struct Describe(Vec<DPiece>);
+
+enum DPiece {
+    Text(String),
+    /// One of the rule's values, by position in the `own` list given to
+    /// [`Describe::new`] and to [`Describe::render`].
+    Own(usize),
+    Field(FieldRef),
+}
+
+impl Describe {
+    /// `own` names the rule type's values (`group`, `count`, ...); any other
+    /// name is an event field. `None` when there is no text (checked by the
+    /// policy, so a parse error cannot happen here).
+    fn new(p: &Policy, text: Option<&str>, own: &[&str]) -> Option<Describe> {
+        let pieces = crate::policy::parse_describe(text?).ok()?;
+        Some(Describe(
+            pieces
+                .into_iter()
+                .map(|x| match x {
+                    crate::policy::Piece::Text(t) => DPiece::Text(t),
+                    crate::policy::Piece::Name(n) => match own.iter().position(|o| *o == n) {
+                        Some(i) => DPiece::Own(i),
+                        None => DPiece::Field(FieldRef::new(p, &n)),
+                    },
+                })
+                .collect(),
+        ))
+    }
+
+    /// The text for one finding: `vals` in the order of `own` above; an
+    /// event field the event lacks reads `-`; each value at most 64 bytes.
+    fn render<E: Event + ?Sized>(&self, c: &Ctx<'_, E>, vals: &[&str]) -> String {
+        let mut o = String::new();
+        for x in &self.0 {
+            match x {
+                DPiece::Text(t) => o.push_str(t),
+                DPiece::Own(i) => o.push_str(&clip(vals.get(*i).copied().unwrap_or("-"), 64)),
+                DPiece::Field(f) => match c.get(f) {
+                    Some(v) => o.push_str(&clip(&v, 64)),
+                    None => o.push('-'),
+                },
+            }
+        }
+        o
+    }
+}
+
+/// The names a `threshold` rule's `describe` can use besides event fields.
+const OWN_THRESHOLD: &[&str] = &["group", "count", "window", "threshold"];
+/// The same for `distinct` (`latest`: the distinct value just counted).
+const OWN_DISTINCT: &[&str] = &["group", "count", "window", "threshold", "latest"];
+/// The same for `followed_by` (`count`: the `first` events before `then`).
+const OWN_FOLLOWED_BY: &[&str] = &["group", "count", "window", "min_first"];
+
 struct Threshold {
     filter: Vec<CCond>,
     group: FieldRef,
@@ -970,6 +1027,7 @@ struct Threshold {
     threshold: u32,
     expected: f64,
     weight: Option<FieldRef>,
+    describe: Option<Describe>,
     table: Table<Win>,
 }
 
@@ -980,6 +1038,7 @@ struct DistinctDet {
     window: f64,
     threshold: u32,
     expected: f64,
+    describe: Option<Describe>,
     table: Table<Dist>,
 }
 
@@ -991,6 +1050,7 @@ struct FollowedBy {
     window: f64,
     expected: f64,
     weight: Option<FieldRef>,
+    describe: Option<Describe>,
     table: Table<Win>,
 }
 
@@ -1207,6 +1267,7 @@ impl Engine {
                         .unwrap_or_else(|| lambda_for(r.threshold, RULE_TAIL))
                         .max(1e-6),
                     weight: r.weight.as_deref().map(|w| FieldRef::new(p, w)),
+                    describe: Describe::new(p, r.describe.as_deref(), OWN_THRESHOLD),
                     table: Table::with_budget(share(1)),
                 }),
                 DetectorSpec::Distinct(r) => Det::Distinct(DistinctDet {
@@ -1219,6 +1280,7 @@ impl Engine {
                         .expected
                         .unwrap_or_else(|| lambda_for(r.threshold, RULE_TAIL))
                         .max(1e-6),
+                    describe: Describe::new(p, r.describe.as_deref(), OWN_DISTINCT),
                     table: Table::with_budget(share(1)),
                 }),
                 DetectorSpec::FollowedBy(r) => Det::FollowedBy(FollowedBy {
@@ -1232,6 +1294,7 @@ impl Engine {
                         .unwrap_or_else(|| lambda_for(r.min_first - 1, RULE_TAIL))
                         .max(1e-6),
                     weight: r.weight.as_deref().map(|w| FieldRef::new(p, w)),
+                    describe: Describe::new(p, r.describe.as_deref(), OWN_FOLLOWED_BY),
                     table: Table::with_budget(share(1)),
                 }),
                 DetectorSpec::Rate(r) => Det::Rate(
@@ -2024,14 +2087,25 @@ impl Threshold {
                 observed: format!("{n} in {}", dur(self.window)),
                 expected: format!("<= {}", self.threshold),
                 p,
-                text: if self.threshold == 0 {
-                    format!("{g}: {name} ({n} in {})", dur(self.window))
-                } else {
-                    format!(
-                        "{g}: {n} {name} events in {}, threshold {}",
+                text: match &self.describe {
+                    Some(d) => d.render(
+                        c,
+                        &[
+                            &g,
+                            &n.to_string(),
+                            &dur(self.window),
+                            &self.threshold.to_string(),
+                        ],
+                    ),
+                    None if self.threshold == 0 && n == 1 => format!("{g}: {name}"),
+                    None if self.threshold == 0 => {
+                        format!("{g}: {name} ({n} in {})", dur(self.window))
+                    }
+                    None => format!(
+                        "{g}: {n} {name} events in {}, more than {}",
                         dur(self.window),
                         self.threshold
-                    )
+                    ),
                 },
                 dkey: combine(dseed, hash_str(0, &g)),
             });
@@ -2072,13 +2146,25 @@ impl DistinctDet {
                 observed: format!("~{n} in {}", dur(self.window)),
                 expected: format!("<= {}", self.threshold),
                 p,
-                text: format!(
-                    "{g}: ~{n} distinct {} in {} ({name}), threshold {}; latest {}",
-                    self.distinct.name,
-                    dur(self.window),
-                    self.threshold,
-                    clip(&v, 64)
-                ),
+                text: match &self.describe {
+                    Some(d) => d.render(
+                        c,
+                        &[
+                            &g,
+                            &n.to_string(),
+                            &dur(self.window),
+                            &self.threshold.to_string(),
+                            &v,
+                        ],
+                    ),
+                    None => format!(
+                        "{g}: ~{n} distinct {} in {} ({name}), more than {}; latest {}",
+                        self.distinct.name,
+                        dur(self.window),
+                        self.threshold,
+                        clip(&v, 64)
+                    ),
+                },
                 dkey: combine(dseed, hash_str(0, &g)),
             });
         }
@@ -2112,10 +2198,21 @@ impl FollowedBy {
                     observed: format!("{n} then success"),
                     expected: format!("< {} before success", self.min_first),
                     p,
-                    text: format!(
-                        "{g}: success after {n} failures within {} ({name})",
-                        dur(self.window)
-                    ),
+                    text: match &self.describe {
+                        Some(d) => d.render(
+                            c,
+                            &[
+                                &g,
+                                &n.to_string(),
+                                &dur(self.window),
+                                &self.min_first.to_string(),
+                            ],
+                        ),
+                        None => format!(
+                            "{g}: success after {n} failures within {} ({name})",
+                            dur(self.window)
+                        ),
+                    },
                     dkey: combine(dseed, hash_str(0, &g)),
                 });
             }

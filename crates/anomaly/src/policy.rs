@@ -223,11 +223,16 @@ pub struct ThresholdRule {
     /// number or below 1 counts 1, at most 65,535.
     #[serde(default)]
     pub weight: Option<String>,
+    /// The reason text, with `{name}` placeholders (see [`parse_describe`]).
+    /// Only the text changes: it is not part of the snapshot fingerprint.
+    #[serde(default)]
+    pub describe: Option<String>,
 }
 
 /// Written out rather than derived: the engine's snapshot fingerprint is this
 /// text, so a rule that does not use `weight` (added after snapshot format 2)
 /// must print as it did before, or every saved state would stop restoring.
+/// `describe` never prints: it changes the reason text, not the state.
 impl fmt::Debug for ThresholdRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("ThresholdRule");
@@ -244,7 +249,7 @@ impl fmt::Debug for ThresholdRule {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DistinctRule {
     pub name: String,
@@ -256,6 +261,26 @@ pub struct DistinctRule {
     pub threshold: u32,
     #[serde(default)]
     pub expected: Option<f64>,
+    /// The reason text, with `{name}` placeholders (see [`parse_describe`]).
+    /// Only the text changes: it is not part of the snapshot fingerprint.
+    #[serde(default)]
+    pub describe: Option<String>,
+}
+
+/// Written out for the same reason as `ThresholdRule`'s (this is what the
+/// derived `Debug` printed before `describe`).
+impl fmt::Debug for DistinctRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DistinctRule")
+            .field("name", &self.name)
+            .field("filter", &self.filter)
+            .field("group_by", &self.group_by)
+            .field("distinct", &self.distinct)
+            .field("window_secs", &self.window_secs)
+            .field("threshold", &self.threshold)
+            .field("expected", &self.expected)
+            .finish()
+    }
 }
 
 #[derive(Clone, Deserialize, PartialEq)]
@@ -272,6 +297,10 @@ pub struct FollowedByRule {
     /// How many `first` events a record stands for, as in [`ThresholdRule::weight`].
     #[serde(default)]
     pub weight: Option<String>,
+    /// The reason text, with `{name}` placeholders (see [`parse_describe`]).
+    /// Only the text changes: it is not part of the snapshot fingerprint.
+    #[serde(default)]
+    pub describe: Option<String>,
 }
 
 /// Written out for the same reason as `ThresholdRule`'s.
@@ -290,6 +319,82 @@ impl fmt::Debug for FollowedByRule {
         }
         d.finish()
     }
+}
+
+/// One piece of a rule's `describe` text: literal text or a `{name}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Name(String),
+}
+
+/// The longest `describe` text accepted, in bytes.
+pub const DESCRIBE_MAX: usize = 256;
+
+/// Parse a rule's `describe` text: literal text with `{name}` placeholders,
+/// `{{` and `}}` for literal braces. A name is one of the rule's own values
+/// (`group`, `count`, `window`, and `threshold`, `latest` or `min_first`
+/// where the rule type has them; see README "Reasons") or else a field of
+/// the event, read as the policy maps it. The error says what is wrong and at
+/// which byte.
+pub fn parse_describe(s: &str) -> Result<Vec<Piece>, String> {
+    if s.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if s.len() > DESCRIBE_MAX {
+        return Err(format!("is {} bytes; at most {DESCRIBE_MAX}", s.len()));
+    }
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'{' if b.get(i + 1) == Some(&b'{') => {
+                text.push('{');
+                i += 2;
+            }
+            b'}' if b.get(i + 1) == Some(&b'}') => {
+                text.push('}');
+                i += 2;
+            }
+            b'{' => {
+                let Some(len) = s[i + 1..].find(['{', '}']) else {
+                    return Err(format!("`{{` at byte {i} is not closed"));
+                };
+                if b[i + 1 + len] == b'{' {
+                    return Err(format!(
+                        "`{{` at byte {i} is not closed before the next `{{`"
+                    ));
+                }
+                let name = s[i + 1..i + 1 + len].trim();
+                if name.is_empty() {
+                    return Err(format!(
+                        "empty `{{}}` at byte {i}; write `{{{{` for a brace"
+                    ));
+                }
+                if !text.is_empty() {
+                    out.push(Piece::Text(core::mem::take(&mut text)));
+                }
+                out.push(Piece::Name(name.to_string()));
+                i += len + 2;
+            }
+            b'}' => {
+                return Err(format!(
+                    "`}}` at byte {i} closes nothing; write `}}}}` for a brace"
+                ));
+            }
+            _ => {
+                let n = s[i..].chars().next().map_or(1, char::len_utf8);
+                text.push_str(&s[i..i + n]);
+                i += n;
+            }
+        }
+    }
+    if !text.is_empty() {
+        out.push(Piece::Text(text));
+    }
+    Ok(out)
 }
 
 /// Seasonal offsets a `rate` baseline learns on top of its level.
@@ -796,6 +901,12 @@ impl Policy {
             }
             Ok(())
         }
+        fn describe(key: String, d: Option<&str>) -> Result<(), PolicyError> {
+            match d.map(parse_describe) {
+                Some(Err(m)) => Err(err(key + ".describe", m)),
+                _ => Ok(()),
+            }
+        }
         pos("half_life_secs".into(), self.half_life_secs)?;
         if self.learning.period_secs.is_nan() || self.learning.period_secs < 0.0 {
             return Err(err("learning.period_secs", "must be >= 0"));
@@ -890,6 +1001,7 @@ impl Policy {
             match d {
                 DetectorSpec::Threshold(r) => {
                     pos(key.clone() + ".window_secs", r.window_secs)?;
+                    describe(key.clone(), r.describe.as_deref())?;
                     if r.threshold == 0 && r.filter.is_empty() {
                         return Err(err(
                             key + ".threshold",
@@ -903,6 +1015,7 @@ impl Policy {
                 }
                 DetectorSpec::Distinct(r) => {
                     pos(key.clone() + ".window_secs", r.window_secs)?;
+                    describe(key.clone(), r.describe.as_deref())?;
                     if r.threshold == 0 || r.threshold > 200 {
                         return Err(err(
                             key + ".threshold",
@@ -913,6 +1026,7 @@ impl Policy {
                 }
                 DetectorSpec::FollowedBy(r) => {
                     pos(key.clone() + ".window_secs", r.window_secs)?;
+                    describe(key.clone(), r.describe.as_deref())?;
                     if r.weight.as_deref().is_some_and(|w| w.trim().is_empty()) {
                         return Err(err(key + ".weight", "must name a field"));
                     }

@@ -324,7 +324,8 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     // fills; the attacker's second address use is no longer "rare" for
     // user03 on its own, as `new_value` bounds a rare value's p-value over
     // all of the user's known values; alice's unusual hour is weighed by
-    // her event count.)
+    // her event count; the rules' reasons read as the ecs preset's
+    // `describe` texts, which are not part of the fingerprint.)
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snapshot-v1");
     let evs = scenario::stream();
     let cut = evs.len() - 60;

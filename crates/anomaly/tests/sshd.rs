@@ -69,7 +69,8 @@ fn sshd_preset_flags_the_brute_forcers() {
         probe_severity.get("52.80.34.196"),
         Some(&(
             Severity::Low,
-            "52.80.34.196: invalid_user_login (1 in 1m)".to_string()
+            // its last probe, as the preset's `describe` puts it
+            "52.80.34.196: login attempt as non-existent user matlab".to_string()
         ))
     );
     // the learning period (1 day) keeps learned detectors quiet on a 2-hour excerpt
