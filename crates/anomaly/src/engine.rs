@@ -167,46 +167,37 @@ impl Extractor {
         }
     }
 
+    /// Match the pattern somewhere in `text`; on a match, push its captures
+    /// and its `set` fields to `out`.
+    ///
+    /// Log lines carry text a client chose (a user name may hold spaces, or
+    /// ` from 10.0.0.1 port 22`), written by the server before the fields it
+    /// adds itself (the address, the port). So the pattern's first literal is
+    /// taken where it first occurs (the server's prefix comes first), and a
+    /// capture followed by literal text takes everything up to the *last*
+    /// place where the rest of the pattern still matches, spaces included:
+    /// `Invalid user a from 6.6.6.6 from 203.0.113.9` gives the user
+    /// `a from 6.6.6.6` and the address 203.0.113.9, and a name with spaces
+    /// is still a failed login. A capture that ends the pattern is one word
+    /// (up to whitespace) and not empty; one followed by literal text may be
+    /// empty (`Invalid user  from ...`, an empty name). At most
+    /// [`EXTRACT_STEPS`] placements are tried, so a line built to make the
+    /// search slow costs a bounded number of scans.
     fn apply(&self, text: &str, out: &mut Vec<(String, String)>) -> bool {
-        let mut pos = 0usize;
         let mut caps: Vec<(&str, &str)> = Vec::new();
-        let mut i = 0;
-        let n = self.segs.len();
-        while i < n {
-            match &self.segs[i] {
-                Seg::Lit(l) => {
-                    let Some(j) = text[pos..].find(l.as_str()) else {
-                        return false;
-                    };
-                    if i > 0 {
-                        // literal after a capture is handled by the capture
-                        return false;
-                    }
-                    pos += j + l.len();
-                    i += 1;
+        let mut steps = EXTRACT_STEPS;
+        let found = match self.segs.first() {
+            Some(Seg::Lit(l)) => text.match_indices(l.as_str()).any(|(j, _)| {
+                if steps == 0 {
+                    return false;
                 }
-                Seg::Cap(name) => {
-                    let (val, adv) = match self.segs.get(i + 1) {
-                        Some(Seg::Lit(l)) => {
-                            let Some(j) = text[pos..].find(l.as_str()) else {
-                                return false;
-                            };
-                            (&text[pos..pos + j], j + l.len())
-                        }
-                        _ => {
-                            let rest = &text[pos..];
-                            let j = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                            (&rest[..j], j)
-                        }
-                    };
-                    if val.is_empty() || val.contains(char::is_whitespace) {
-                        return false;
-                    }
-                    caps.push((name.as_str(), val));
-                    pos += adv;
-                    i += 2;
-                }
-            }
+                steps -= 1;
+                self.captures(text, 1, j + l.len(), &mut caps, &mut steps)
+            }),
+            _ => self.captures(text, 0, 0, &mut caps, &mut steps),
+        };
+        if !found {
+            return false;
         }
         for (k, v) in caps {
             out.push((k.to_string(), v.to_string()));
@@ -216,7 +207,51 @@ impl Extractor {
         }
         true
     }
+
+    /// Match segments `i..` at byte `pos` of `text` (`segs[i]` is a capture
+    /// or the end), pushing captures; on failure `caps` is as it was.
+    fn captures<'s, 't>(
+        &'s self,
+        text: &'t str,
+        i: usize,
+        pos: usize,
+        caps: &mut Vec<(&'s str, &'t str)>,
+        steps: &mut u32,
+    ) -> bool {
+        let Some(Seg::Cap(name)) = self.segs.get(i) else {
+            return i >= self.segs.len();
+        };
+        let hay = &text[pos..];
+        match self.segs.get(i + 1) {
+            Some(Seg::Lit(l)) => {
+                for (j, _) in hay.rmatch_indices(l.as_str()) {
+                    if *steps == 0 {
+                        return false;
+                    }
+                    *steps -= 1;
+                    caps.push((name.as_str(), &hay[..j]));
+                    if self.captures(text, i + 2, pos + j + l.len(), caps, steps) {
+                        return true;
+                    }
+                    caps.pop();
+                }
+                false
+            }
+            _ => {
+                let j = hay.find(char::is_whitespace).unwrap_or(hay.len());
+                if j == 0 {
+                    return false;
+                }
+                caps.push((name.as_str(), &hay[..j]));
+                true
+            }
+        }
+    }
 }
+
+/// How many placements of literal text one `extract` pattern may try on one
+/// text (see [`Extractor::apply`]).
+const EXTRACT_STEPS: u32 = 64;
 
 struct Ctx<'a, E: ?Sized> {
     ev: &'a E,
@@ -3570,6 +3605,81 @@ mod tests {
         let line = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=183.62.140.253  user=root";
         assert!(ex.iter().any(|x| x.apply(line, &mut out)));
         assert!(out.contains(&("user".into(), "root".into())), "{out:?}");
+    }
+
+    /// The first matching pattern's fields, as pairs.
+    fn extract_sshd(line: &str) -> Vec<(String, String)> {
+        let p = Policy::preset("sshd").unwrap();
+        let mut out = Vec::new();
+        for e in &p.extract {
+            if Extractor::new(&p, e).apply(line, &mut out) {
+                break;
+            }
+        }
+        out
+    }
+
+    fn field<'a>(out: &'a [(String, String)], k: &str) -> Option<&'a str> {
+        out.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn client_chosen_text_cannot_hide_a_failure_or_move_the_address() {
+        // A user name with spaces (OpenSSH_2k.log line 189) is still a failure.
+        let out = extract_sshd(
+            "Failed password for invalid user  0101 from 5.188.10.180 port 36279 ssh2",
+        );
+        assert_eq!(field(&out, "user"), Some(" 0101"));
+        assert_eq!(field(&out, "source_ip"), Some("5.188.10.180"));
+        assert_eq!(field(&out, "outcome"), Some("failure"));
+        // An empty name too.
+        let out = extract_sshd("Invalid user  from 203.0.113.9");
+        assert_eq!(field(&out, "user"), Some(""));
+        assert_eq!(field(&out, "source_ip"), Some("203.0.113.9"));
+        assert_eq!(field(&out, "outcome"), Some("invalid_user"));
+        // A name that imitates the rest of the line does not move the
+        // address sshd wrote after it (fail2ban's log-injection class).
+        let out = extract_sshd(
+            "Failed password for invalid user x from 10.9.9.9 port 1 ssh2 from 203.0.113.9 port 22 ssh2",
+        );
+        assert_eq!(field(&out, "user"), Some("x from 10.9.9.9 port 1 ssh2"));
+        assert_eq!(field(&out, "source_ip"), Some("203.0.113.9"));
+        let out = extract_sshd("Invalid user a from 6.6.6.6 from 203.0.113.9");
+        assert_eq!(field(&out, "source_ip"), Some("203.0.113.9"));
+        // A repeated line's count is the server's, before the name.
+        let out = extract_sshd(
+            "message repeated 5 times: [ Failed password for root from 203.0.113.9 port 22 ssh2]",
+        );
+        assert_eq!(field(&out, "repeated"), Some("5"));
+        assert_eq!(field(&out, "user"), Some("root"));
+        // Ordinary lines as before.
+        let out = extract_sshd("Accepted password for fztu from 119.137.62.142 port 49116 ssh2");
+        assert_eq!(field(&out, "user"), Some("fztu"));
+        assert_eq!(field(&out, "source_ip"), Some("119.137.62.142"));
+        assert_eq!(field(&out, "outcome"), Some("success"));
+        // The pattern's last capture is one word and not empty.
+        assert!(extract_sshd("Invalid user bob from ").is_empty());
+    }
+
+    #[test]
+    fn a_line_built_to_make_extraction_slow_costs_bounded_work() {
+        // 100,000 places where ` from ` could end the user name and none
+        // where ` port` follows: without the step bound the search tries
+        // them all, for each first literal; with it, a few scans of the line.
+        let line = format!(
+            "Failed password for invalid user {}x",
+            " from 1.2.3.4".repeat(100_000)
+        );
+        assert!(extract_sshd(&line).iter().all(|(k, _)| k != "source_ip"));
+        // A long name that does end well is still found.
+        let line = format!(
+            "Failed password for invalid user {} from 203.0.113.9 port 22 ssh2",
+            "a".repeat(100_000)
+        );
+        assert_eq!(
+            field(&extract_sshd(&line), "source_ip"),
+            Some("203.0.113.9")
+        );
     }
 
     #[test]

@@ -76,3 +76,62 @@ fn sshd_preset_flags_the_brute_forcers() {
     // the learning period (1 day) keeps learned detectors quiet on a 2-hour excerpt
     assert!(!flagged.contains_key("first_seen"));
 }
+
+/// Every finding of the `sshd` preset on `lines` (timestamp, message).
+fn findings(lines: &[(String, String)]) -> Vec<(String, String, String)> {
+    let mut e = Engine::new(Policy::preset("sshd").unwrap());
+    let mut out = Vec::new();
+    for (ts, msg) in lines {
+        let ev: [(&str, FieldValue<'_>); 2] = [
+            ("timestamp", FieldValue::Str(ts)),
+            ("message", FieldValue::Str(msg)),
+        ];
+        for r in e.score(&ev[..], None).reasons {
+            out.push((r.detector, r.entity, r.text));
+        }
+    }
+    out
+}
+
+#[test]
+fn user_names_with_spaces_are_counted_and_cannot_blame_another_address() {
+    // Five failures from one address, each with a user name sshd writes as
+    // the client sent it: with spaces, empty, and one imitating the rest of
+    // the line with another address. Before, none of these lines matched a
+    // pattern, so none counted as a failure.
+    let names = [
+        "a b",
+        "",
+        " 0101",
+        "x from 10.9.9.9 port 1 ssh2",
+        "root admin",
+    ];
+    let lines: Vec<(String, String)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (
+                format!("Dec 10 10:00:{:02}", i * 5),
+                format!(
+                    "Failed password for invalid user {n} from 203.0.113.9 port {} ssh2",
+                    40000 + i
+                ),
+            )
+        })
+        .collect();
+    let f = findings(&lines);
+    let per_ip: Vec<_> = f
+        .iter()
+        .filter(|(d, _, _)| d == "failed_logins_per_ip")
+        .collect();
+    assert_eq!(per_ip.len(), 1, "{f:?}");
+    assert_eq!(per_ip[0].1, "203.0.113.9");
+    assert_eq!(
+        per_ip[0].2,
+        "203.0.113.9: 5 failed logins in 10m, more than 4; latest as root admin"
+    );
+    assert!(
+        f.iter().all(|(_, ent, _)| !ent.contains("10.9.9.9")),
+        "{f:?}"
+    );
+}
