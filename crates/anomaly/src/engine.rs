@@ -3657,6 +3657,31 @@ mod tests {
         assert_eq!(field(&out, "user"), Some("fztu"));
         assert_eq!(field(&out, "source_ip"), Some("119.137.62.142"));
         assert_eq!(field(&out, "outcome"), Some("success"));
+        // Other methods are failures and successes too (PAM's
+        // keyboard-interactive is how many hosts take passwords); a rejected
+        // key or the `none` method every client tries first are not.
+        let out = extract_sshd(
+            "Failed keyboard-interactive/pam for invalid user oracle from 203.0.113.9 port 5 ssh2",
+        );
+        assert_eq!(field(&out, "outcome"), Some("failure"));
+        assert_eq!(field(&out, "action"), Some("keyboard-interactive/pam"));
+        assert_eq!(field(&out, "user"), Some("oracle"));
+        let out = extract_sshd(
+            "message repeated 3 times: [ Failed keyboard-interactive/pam for root from 203.0.113.9 port 5 ssh2]",
+        );
+        assert_eq!(field(&out, "outcome"), Some("failure"));
+        assert_eq!(field(&out, "repeated"), Some("3"));
+        let out =
+            extract_sshd("Accepted keyboard-interactive/pam for root from 203.0.113.9 port 5 ssh2");
+        assert_eq!(field(&out, "outcome"), Some("success"));
+        let out =
+            extract_sshd("Accepted publickey for git from 203.0.113.9 port 5 ssh2: RSA SHA256:x");
+        assert_eq!(field(&out, "action"), Some("publickey"));
+        let out =
+            extract_sshd("Failed publickey for git from 203.0.113.9 port 5 ssh2: RSA SHA256:x");
+        assert_eq!(field(&out, "outcome"), Some("key_rejected"));
+        let out = extract_sshd("Failed none for root from 203.0.113.9 port 5 ssh2");
+        assert_eq!(field(&out, "outcome"), Some("no_auth"));
         // The pattern's last capture is one word and not empty.
         assert!(extract_sshd("Invalid user bob from ").is_empty());
     }
