@@ -128,6 +128,10 @@ struct Extractor {
     from: FieldRef,
     segs: Vec<Seg>,
     set: Vec<(String, String)>,
+    /// The first word of the pattern's leading literal and a number shared
+    /// by every pattern with the same word and `from` field (below 64), so
+    /// one search per event tells all of them that the word is absent.
+    guard: Option<(u8, String)>,
 }
 
 impl Extractor {
@@ -164,6 +168,7 @@ impl Extractor {
             },
             segs,
             set: e.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            guard: None,
         }
     }
 
@@ -187,13 +192,23 @@ impl Extractor {
         let mut caps: Vec<(&str, &str)> = Vec::new();
         let mut steps = EXTRACT_STEPS;
         let found = match self.segs.first() {
-            Some(Seg::Lit(l)) => text.match_indices(l.as_str()).any(|(j, _)| {
-                if steps == 0 {
-                    return false;
+            Some(Seg::Lit(l)) => {
+                // every occurrence, overlapping ones included, leftmost first
+                let mut from = 0;
+                loop {
+                    let Some(j) = text[from..].find(l.as_str()).map(|j| from + j) else {
+                        break false;
+                    };
+                    if steps == 0 {
+                        break false;
+                    }
+                    steps -= 1;
+                    if self.captures(text, 1, j + l.len(), &mut caps, &mut steps) {
+                        break true;
+                    }
+                    from = j + text[j..].chars().next().map_or(1, char::len_utf8);
                 }
-                steps -= 1;
-                self.captures(text, 1, j + l.len(), &mut caps, &mut steps)
-            }),
+            }
             _ => self.captures(text, 0, 0, &mut caps, &mut steps),
         };
         if !found {
@@ -224,7 +239,9 @@ impl Extractor {
         let hay = &text[pos..];
         match self.segs.get(i + 1) {
             Some(Seg::Lit(l)) => {
-                for (j, _) in hay.rmatch_indices(l.as_str()) {
+                // every occurrence, overlapping ones included, rightmost first
+                let mut end = hay.len();
+                while let Some(j) = hay[..end].rfind(l.as_str()) {
                     if *steps == 0 {
                         return false;
                     }
@@ -234,6 +251,14 @@ impl Extractor {
                         return true;
                     }
                     caps.pop();
+                    if l.is_empty() {
+                        return false;
+                    }
+                    // the next occurrence starts before j: end before this one does
+                    end = j + l.len() - 1;
+                    while !hay.is_char_boundary(end) {
+                        end -= 1;
+                    }
                 }
                 false
             }
@@ -1432,11 +1457,32 @@ impl Engine {
                 }),
             })
             .collect();
-        let extract = policy
+        let mut extract: Vec<Extractor> = policy
             .extract
             .iter()
             .map(|e| Extractor::new(&policy, e))
             .collect();
+        let mut words: Vec<(String, String)> = Vec::new();
+        for x in &mut extract {
+            let Some(Seg::Lit(l)) = x.segs.first() else {
+                continue;
+            };
+            let w = match l.find(' ') {
+                Some(i) => &l[..=i],
+                None => l.as_str(),
+            };
+            let key = (x.from.name.clone(), w.to_string());
+            let i = match words.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    words.push(key);
+                    words.len() - 1
+                }
+            };
+            if i < 64 {
+                x.guard = Some((i as u8, w.to_string()));
+            }
+        }
         let allow = policy
             .allowlist
             .iter()
@@ -1601,10 +1647,26 @@ impl Engine {
     fn extracted<E: Event + ?Sized>(&mut self, event: &E) -> Vec<(String, String)> {
         let mut ex = core::mem::take(&mut self.ex_buf);
         ex.clear();
+        // Words known present / absent in this event's text (see `guard`).
+        let (mut present, mut absent) = (0u64, 0u64);
         for x in &self.extract {
-            if let Some(FieldValue::Str(s)) = x.from.paths.iter().find_map(|p| event.field(p))
-                && x.apply(s, &mut ex)
-            {
+            let Some(FieldValue::Str(s)) = x.from.paths.iter().find_map(|p| event.field(p)) else {
+                continue;
+            };
+            if let Some((g, w)) = &x.guard {
+                let bit = 1u64 << g;
+                if absent & bit != 0 {
+                    continue;
+                }
+                if present & bit == 0 {
+                    if !s.contains(w.as_str()) {
+                        absent |= bit;
+                        continue;
+                    }
+                    present |= bit;
+                }
+            }
+            if x.apply(s, &mut ex) {
                 break;
             }
         }

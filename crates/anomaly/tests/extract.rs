@@ -1,0 +1,160 @@
+//! `extract` patterns through the public API: which pattern wins, on which
+//! field, and the captures it sets, against a plain reference matcher.
+
+use logseal_anomaly::{Engine, Policy};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+/// A policy whose extraction patterns are `pats` (field, pattern, set) and
+/// whose one rule fires on every event with a `hit` field, naming the
+/// captured fields `a`, `b` and `c` in its reason.
+fn policy(pats: &[(&str, &str)]) -> Policy {
+    let extract: Vec<Value> = pats
+        .iter()
+        .enumerate()
+        .map(
+            |(i, (from, pat))| json!({"from": from, "pattern": pat, "set": {"hit": i.to_string()}}),
+        )
+        .collect();
+    Policy::parse(
+        &json!({
+            "version": 1,
+            "extract": extract,
+            "learning": {"period_secs": 0},
+            "alerting": {"dedup_secs": 0},
+            "detectors": [{"type": "threshold", "name": "seen", "where": [{"field": "hit", "exists": true}],
+                           "group_by": "hit", "window_secs": 60, "threshold": 0,
+                           "describe": "{hit}|{a}|{b}|{c}"}]
+        })
+        .to_string(),
+    )
+    .unwrap()
+}
+
+/// The winning pattern's number and its captures, as the reason shows them.
+fn extract(p: &Policy, ev: &Value) -> Option<String> {
+    let v = Engine::new(p.clone()).score(ev, None);
+    v.reasons.first().map(|r| r.text.clone())
+}
+
+#[test]
+fn patterns_on_different_fields_do_not_share_what_is_absent() {
+    // Both patterns start with the word "Failed"; it is absent from `a_text`
+    // and present in `b_text`: the second pattern must still be tried.
+    let p = policy(&[
+        ("a_text", "Failed {a} here"),
+        ("b_text", "Failed {b} there"),
+    ]);
+    let ev = json!({"a_text": "nothing", "b_text": "Failed 42 there"});
+    assert_eq!(extract(&p, &ev).as_deref(), Some("1|-|42|-"));
+    let ev = json!({"a_text": "Failed 7 here", "b_text": "Failed 42 there"});
+    assert_eq!(extract(&p, &ev).as_deref(), Some("0|7|-|-"));
+}
+
+#[test]
+fn patterns_sharing_a_first_word_are_tried_in_order() {
+    let p = policy(&[
+        ("m", "Failed none for {a} from {b} port"),
+        ("m", "Failed {a} for {b} from {c} port"),
+        ("m", "{a} logged in"),
+    ]);
+    let ev = json!({"m": "Failed none for root from 203.0.113.9 port 22"});
+    assert_eq!(extract(&p, &ev).as_deref(), Some("0|root|203.0.113.9|-"));
+    let ev = json!({"m": "Failed password for root from 203.0.113.9 port 22"});
+    assert_eq!(
+        extract(&p, &ev).as_deref(),
+        Some("1|password|root|203.0.113.9")
+    );
+    // no first word to look for: the pattern starts with a capture
+    let ev = json!({"m": "bob logged in"});
+    assert_eq!(extract(&p, &ev).as_deref(), Some("2|bob|-|-"));
+    let ev = json!({"m": "Accepted password for root"});
+    assert_eq!(extract(&p, &ev), None);
+}
+
+/// The reference: try every split, leftmost occurrence of the first
+/// literal first, then for each capture the longest value first; the last
+/// capture (when it ends the pattern) is one non-empty word.
+fn reference(segs: &[Seg], text: &str) -> Option<Vec<String>> {
+    fn rest(segs: &[Seg], text: &str, pos: usize) -> Option<Vec<String>> {
+        match segs {
+            [] => Some(vec![]),
+            [Seg::Cap] => {
+                let t = &text[pos..];
+                let j = t.find(char::is_whitespace).unwrap_or(t.len());
+                (j > 0).then(|| vec![t[..j].to_string()])
+            }
+            [Seg::Cap, Seg::Lit(l), more @ ..] => {
+                let t = &text[pos..];
+                let mut ends: Vec<usize> = (0..=t.len())
+                    .filter(|&j| t.is_char_boundary(j) && t[j..].starts_with(l.as_str()))
+                    .collect();
+                ends.reverse();
+                for j in ends {
+                    if let Some(mut v) = rest(more, text, pos + j + l.len()) {
+                        v.insert(0, t[..j].to_string());
+                        return Some(v);
+                    }
+                }
+                None
+            }
+            _ => unreachable!("captures are separated by literals"),
+        }
+    }
+    match segs {
+        [Seg::Lit(l), more @ ..] => (0..=text.len())
+            .filter(|&j| text.is_char_boundary(j) && text[j..].starts_with(l.as_str()))
+            .find_map(|j| rest(more, text, j + l.len())),
+        _ => rest(segs, text, 0),
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Seg {
+    Lit(String),
+    Cap,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    /// Short texts over a small alphabet, so literals occur often and in
+    /// many places; captures named a, b, c in order.
+    #[test]
+    fn matches_the_reference(
+        lits in proptest::collection::vec("[xy ]{1,3}", 1..4),
+        lead in any::<bool>(),
+        tail in any::<bool>(),
+        text in "[xy z]{0,24}",
+    ) {
+        let mut segs = Vec::new();
+        let mut pat = String::new();
+        let names = ["a", "b", "c"];
+        let mut caps = 0;
+        for (i, l) in lits.iter().enumerate() {
+            if i > 0 || !lead {
+                segs.push(Seg::Cap);
+                pat.push_str(&format!("{{{}}}", names[caps]));
+                caps += 1;
+            }
+            segs.push(Seg::Lit(l.clone()));
+            pat.push_str(l);
+        }
+        if tail && caps < 3 {
+            segs.push(Seg::Cap);
+            pat.push_str(&format!("{{{}}}", names[caps]));
+            caps += 1;
+        }
+        prop_assume!(caps > 0);
+        let p = policy(&[("m", pat.as_str())]);
+        let got = extract(&p, &json!({"m": text}));
+        let want = reference(&segs, &text).map(|v| {
+            let mut f = vec!["-".to_string(); 3];
+            for (i, x) in v.into_iter().enumerate() {
+                // the reason shows an empty capture as nothing between bars
+                f[i] = x;
+            }
+            format!("0|{}|{}|{}", f[0], f[1], f[2])
+        });
+        prop_assert_eq!(got, want, "pattern {:?} text {:?}", pat, text);
+    }
+}
