@@ -1056,21 +1056,74 @@ impl Describe {
     }
 
     /// The text for one finding: `vals` in the order of `own` above; an
-    /// event field the event lacks reads `-`; each value at most 64 bytes.
+    /// event field the event lacks reads `-`; each value at most 64 bytes,
+    /// quoted when it would not read as itself (see [`shown`]).
     fn render<E: Event + ?Sized>(&self, c: &Ctx<'_, E>, vals: &[&str]) -> String {
         let mut o = String::new();
         for x in &self.0 {
             match x {
                 DPiece::Text(t) => o.push_str(t),
-                DPiece::Own(i) => o.push_str(&clip(vals.get(*i).copied().unwrap_or("-"), 64)),
+                DPiece::Own(i) => o.push_str(&shown(vals.get(*i).copied().unwrap_or("-"))),
                 DPiece::Field(f) => match c.get(f) {
-                    Some(v) => o.push_str(&clip(&v, 64)),
+                    Some(v) => o.push_str(&shown(&v)),
                     None => o.push('-'),
                 },
             }
         }
         o
     }
+}
+
+/// A reason's sentence with every control character written as an escape
+/// (`\n`, `\u{001b}`): values in it come from events, and a line break or a
+/// terminal escape in a client-chosen name must not make one reason look
+/// like two, or repaint the terminal of an operator reading it.
+fn one_line(text: String) -> String {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    let mut o = String::with_capacity(text.len() + 8);
+    for ch in text.chars() {
+        match ch {
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            ch if ch.is_control() => o.push_str(&format!("\\u{{{:04x}}}", ch as u32)),
+            ch => o.push(ch),
+        }
+    }
+    o
+}
+
+/// A value for a sentence: at most 64 bytes, and in double quotes with
+/// escapes when it is empty, starts or ends with whitespace, or holds a
+/// control character or a quote, so `" 0101"` (a user name with a leading
+/// space) and `""` read as what they are, and a line break or a terminal
+/// escape in a client-chosen name cannot make a reason look like two.
+fn shown(v: &str) -> String {
+    let plain = !v.is_empty()
+        && !v.starts_with(char::is_whitespace)
+        && !v.ends_with(char::is_whitespace)
+        && !v.chars().any(|ch| ch.is_control() || ch == '"');
+    if plain {
+        return clip(v, 64);
+    }
+    let mut o = String::from("\"");
+    for ch in clip(v, 64).chars() {
+        match ch {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            ch if ch.is_control() => {
+                o.push_str(&format!("\\u{{{:04x}}}", ch as u32));
+            }
+            ch => o.push(ch),
+        }
+    }
+    o.push('"');
+    o
 }
 
 /// The names a `threshold` rule's `describe` can use besides event fields.
@@ -1872,7 +1925,7 @@ impl Engine {
                 observed: h.observed,
                 expected: h.expected,
                 p: num::round4(h.p),
-                text: h.text,
+                text: one_line(h.text),
             })
             .collect();
         Verdict {

@@ -264,3 +264,52 @@ fn every_preset_rule_has_a_readable_text() {
         }
     }
 }
+
+#[test]
+fn values_that_would_not_read_as_themselves_are_quoted() {
+    let p = policy(&[("root_login", "{source_ip}: root login, agent {agent}")]);
+    for (agent, shown) in [
+        ("curl/8", "curl/8"),
+        ("two words", "two words"),
+        ("", "\"\""),
+        (" 0101", "\" 0101\""),
+        ("x\nverdict: INTACT", "\"x\\nverdict: INTACT\""),
+        ("\u{1b}[2Jclear", "\"\\u{001b}[2Jclear\""),
+        ("say \"hi\"", "\"say \\\"hi\\\"\""),
+    ] {
+        let mut e = Engine::new(p.clone());
+        let mut x = ev(0, "root", "192.0.2.1", "success");
+        x["user_agent"]["original"] = json!(agent);
+        let v = e.score(&x, None);
+        assert_eq!(
+            v.reasons[0].text,
+            format!("192.0.2.1: root login, agent {shown}"),
+            "{agent:?}"
+        );
+    }
+}
+
+#[test]
+fn no_reason_carries_a_control_character() {
+    // Built-in texts too: a user name with a line break and a terminal
+    // escape, failing often enough to trip the rule without `describe`.
+    let mut e = Engine::new(policy(&[]));
+    let name = "eve\n\u{1b}[2Kverdict: INTACT";
+    let mut texts = Vec::new();
+    for i in 0..4 {
+        texts.extend(
+            e.score(&ev(i, name, "203.0.113.9", "failure"), None)
+                .reasons
+                .into_iter()
+                .map(|r| (r.entity, r.text)),
+        );
+    }
+    assert_eq!(
+        texts,
+        vec![(
+            name.to_string(),
+            "eve\\n\\u{001b}[2Kverdict: INTACT: 4 failed_logins events in 10m, more than 3"
+                .to_string()
+        )]
+    );
+}
