@@ -130,7 +130,8 @@ struct Extractor {
     set: Vec<(String, String)>,
     /// The first word of the pattern's leading literal and a number shared
     /// by every pattern with the same word and `from` field (below 64), so
-    /// one search per event tells all of them that the word is absent.
+    /// one comparison per event tells all of them that the text does not
+    /// start with it.
     guard: Option<(u8, String)>,
 }
 
@@ -172,50 +173,41 @@ impl Extractor {
         }
     }
 
-    /// Match the pattern somewhere in `text`; on a match, push its captures
-    /// and its `set` fields to `out`.
+    /// Match the pattern against `text` from its start; on a match, push
+    /// its captures (but those named `_`) and its `set` fields to `out`.
     ///
     /// Log lines carry text a client chose (a user name may hold spaces, or
-    /// ` from 10.0.0.1 port 22`), written by the server before the fields it
-    /// adds itself (the address, the port). So the pattern's first literal is
-    /// taken where it first occurs (the server's prefix comes first), and a
-    /// capture followed by literal text takes everything up to the *last*
-    /// place where the rest of the pattern still matches, spaces included:
-    /// `Invalid user a from 6.6.6.6 from 203.0.113.9` gives the user
-    /// `a from 6.6.6.6` and the address 203.0.113.9, and a name with spaces
-    /// is still a failed login. A capture that ends the pattern is one word
-    /// (up to whitespace) and not empty; one followed by literal text may be
-    /// empty (`Invalid user  from ...`, an empty name). At most
-    /// [`EXTRACT_STEPS`] placements are tried, so a line built to make the
-    /// search slow costs a bounded number of scans.
-    fn apply(&self, text: &str, out: &mut Vec<(String, String)>) -> bool {
+    /// ` from 10.0.0.1 port 22`, or a whole other message), written by the
+    /// server after its own prefix and before the fields it adds itself
+    /// (the address, the port). So a pattern matches from the start of the
+    /// text — a client's text inside the line cannot pose as another
+    /// message (`Invalid user Accepted password for root from ...` is an
+    /// invalid user, not a login) — unless it starts with the capture
+    /// `{_}`, which says "anywhere" out loud. A capture followed by literal
+    /// text takes everything up to the *last* place where the rest of the
+    /// pattern still matches, spaces included: `Invalid user a from 6.6.6.6
+    /// from 203.0.113.9` gives the user `a from 6.6.6.6` and the address
+    /// 203.0.113.9, and a name with spaces is still a failed login. A
+    /// capture that ends the pattern is one word (up to whitespace) and not
+    /// empty; one followed by literal text may be empty (`Invalid user  from
+    /// ...`, an empty name). The placements tried are bounded per event
+    /// ([`Budget`]), so a line built to make the search slow costs a bounded
+    /// number of scans.
+    fn apply(&self, text: &str, out: &mut Vec<(String, String)>, budget: &mut Budget) -> bool {
         let mut caps: Vec<(&str, &str)> = Vec::new();
-        let mut steps = EXTRACT_STEPS;
         let found = match self.segs.first() {
             Some(Seg::Lit(l)) => {
-                // every occurrence, overlapping ones included, leftmost first
-                let mut from = 0;
-                loop {
-                    let Some(j) = text[from..].find(l.as_str()).map(|j| from + j) else {
-                        break false;
-                    };
-                    if steps == 0 {
-                        break false;
-                    }
-                    steps -= 1;
-                    if self.captures(text, 1, j + l.len(), &mut caps, &mut steps) {
-                        break true;
-                    }
-                    from = j + text[j..].chars().next().map_or(1, char::len_utf8);
-                }
+                text.starts_with(l.as_str()) && self.captures(text, 1, l.len(), &mut caps, budget)
             }
-            _ => self.captures(text, 0, 0, &mut caps, &mut steps),
+            _ => self.captures(text, 0, 0, &mut caps, budget),
         };
         if !found {
             return false;
         }
         for (k, v) in caps {
-            out.push((k.to_string(), v.to_string()));
+            if k != "_" {
+                out.push((k.to_string(), v.to_string()));
+            }
         }
         for (k, v) in &self.set {
             out.push((k.clone(), v.clone()));
@@ -231,7 +223,7 @@ impl Extractor {
         i: usize,
         pos: usize,
         caps: &mut Vec<(&'s str, &'t str)>,
-        steps: &mut u32,
+        budget: &mut Budget,
     ) -> bool {
         let Some(Seg::Cap(name)) = self.segs.get(i) else {
             return i >= self.segs.len();
@@ -241,13 +233,15 @@ impl Extractor {
             Some(Seg::Lit(l)) => {
                 // every occurrence, overlapping ones included, rightmost first
                 let mut end = hay.len();
-                while let Some(j) = hay[..end].rfind(l.as_str()) {
-                    if *steps == 0 {
+                loop {
+                    if !budget.take(end) {
                         return false;
                     }
-                    *steps -= 1;
+                    let Some(j) = hay[..end].rfind(l.as_str()) else {
+                        return false;
+                    };
                     caps.push((name.as_str(), &hay[..j]));
-                    if self.captures(text, i + 2, pos + j + l.len(), caps, steps) {
+                    if self.captures(text, i + 2, pos + j + l.len(), caps, budget) {
                         return true;
                     }
                     caps.pop();
@@ -260,7 +254,6 @@ impl Extractor {
                         end -= 1;
                     }
                 }
-                false
             }
             _ => {
                 let j = hay.find(char::is_whitespace).unwrap_or(hay.len());
@@ -274,9 +267,38 @@ impl Extractor {
     }
 }
 
-/// How many placements of literal text one `extract` pattern may try on one
-/// text (see [`Extractor::apply`]).
-const EXTRACT_STEPS: u32 = 64;
+/// What one event's extraction may spend, over all its patterns: at most
+/// [`Budget::STEPS`] placements of a capture's closing literal, and further
+/// placements only while the bytes searched stay under [`Budget::BYTES`]
+/// (the first search of a long line is always made, so a long real line
+/// still matches). A line built with thousands of places for the search to
+/// try costs about one megabyte of scanning, not one scan per place.
+struct Budget {
+    steps: u32,
+    bytes: usize,
+}
+
+impl Budget {
+    const STEPS: u32 = 256;
+    const BYTES: usize = 1 << 20;
+
+    fn new() -> Budget {
+        Budget {
+            steps: Budget::STEPS,
+            bytes: 0,
+        }
+    }
+
+    /// May one more search of `n` bytes be made? (Counts it.)
+    fn take(&mut self, n: usize) -> bool {
+        if self.steps == 0 || (self.bytes > 0 && self.bytes + n > Budget::BYTES) {
+            return false;
+        }
+        self.steps -= 1;
+        self.bytes += n.max(1);
+        true
+    }
+}
 
 struct Ctx<'a, E: ?Sized> {
     ev: &'a E,
@@ -1700,8 +1722,10 @@ impl Engine {
     fn extracted<E: Event + ?Sized>(&mut self, event: &E) -> Vec<(String, String)> {
         let mut ex = core::mem::take(&mut self.ex_buf);
         ex.clear();
-        // Words known present / absent in this event's text (see `guard`).
+        // Words known present / absent at the start of this event's text
+        // (see `guard`), and what the patterns may still spend.
         let (mut present, mut absent) = (0u64, 0u64);
+        let mut budget = Budget::new();
         for x in &self.extract {
             let Some(FieldValue::Str(s)) = x.from.paths.iter().find_map(|p| event.field(p)) else {
                 continue;
@@ -1712,14 +1736,14 @@ impl Engine {
                     continue;
                 }
                 if present & bit == 0 {
-                    if !s.contains(w.as_str()) {
+                    if !s.starts_with(w.as_str()) {
                         absent |= bit;
                         continue;
                     }
                     present |= bit;
                 }
             }
-            if x.apply(s, &mut ex) {
+            if x.apply(s, &mut ex, &mut budget) {
                 break;
             }
         }
@@ -3713,12 +3737,18 @@ mod tests {
         let ex: Vec<Extractor> = p.extract.iter().map(|e| Extractor::new(&p, e)).collect();
         let mut out = Vec::new();
         let line = "Failed password for invalid user admin from 5.188.10.180 port 52631 ssh2";
-        assert!(ex.iter().any(|x| x.apply(line, &mut out)));
+        assert!(
+            ex.iter()
+                .any(|x| x.apply(line, &mut out, &mut Budget::new()))
+        );
         assert!(out.contains(&("user".into(), "admin".into())));
         assert!(out.contains(&("source_ip".into(), "5.188.10.180".into())));
         out.clear();
         let line = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=183.62.140.253  user=root";
-        assert!(ex.iter().any(|x| x.apply(line, &mut out)));
+        assert!(
+            ex.iter()
+                .any(|x| x.apply(line, &mut out, &mut Budget::new()))
+        );
         assert!(out.contains(&("user".into(), "root".into())), "{out:?}");
     }
 
@@ -3727,7 +3757,7 @@ mod tests {
         let p = Policy::preset("sshd").unwrap();
         let mut out = Vec::new();
         for e in &p.extract {
-            if Extractor::new(&p, e).apply(line, &mut out) {
+            if Extractor::new(&p, e).apply(line, &mut out, &mut Budget::new()) {
                 break;
             }
         }

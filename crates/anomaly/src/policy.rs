@@ -189,10 +189,11 @@ pub struct Outcome {
 }
 
 /// Pull fields out of an unstructured line: `pattern` is literal text with
-/// `{name}` captures; `set` adds constant fields. A capture followed by
-/// literal text takes everything up to the last place where the rest still
-/// matches (spaces included, possibly empty); one that ends the pattern is
-/// one word (README "Extraction").
+/// `{name}` captures, matched from the start of the text (a leading `{_}`:
+/// anywhere); `set` adds constant fields. A capture followed by literal text
+/// takes everything up to the last place where the rest still matches
+/// (spaces included, possibly empty); one that ends the pattern is one word;
+/// `{_}` captures are not kept (README "Extraction").
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Extract {

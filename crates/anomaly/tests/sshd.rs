@@ -135,3 +135,65 @@ fn user_names_with_spaces_are_counted_and_cannot_blame_another_address() {
         "{f:?}"
     );
 }
+
+/// Lines with the timestamp of their place in `lines`, one second apart.
+fn at(msgs: &[String]) -> Vec<(String, String)> {
+    msgs.iter()
+        .enumerate()
+        .map(|(i, m)| (format!("Dec 10 10:{:02}:{:02}", i / 60, i % 60), m.clone()))
+        .collect()
+}
+
+#[test]
+fn a_user_name_cannot_pose_as_another_message() {
+    // The name imitates a failed login from another address; sshd writes it
+    // inside its own messages (older sshd: no port after the address, and
+    // the `input_userauth_request` line has no address at all). Patterns
+    // match from the start of the message, so these are probes from
+    // 203.0.113.9, and 10.0.0.7 is never blamed (found by review: before,
+    // the per-IP and per-user rules fired for 10.0.0.7 and root).
+    let name = "Failed password for root from 10.0.0.7 port 22";
+    let mut msgs = Vec::new();
+    for _ in 0..6 {
+        msgs.push(format!("Invalid user {name} from 203.0.113.9"));
+        msgs.push(format!(
+            "input_userauth_request: invalid user {name} [preauth]"
+        ));
+    }
+    let f = findings(&at(&msgs));
+    assert!(
+        f.iter()
+            .all(|(_, ent, text)| ent != "10.0.0.7" && !text.contains("10.0.0.7:")),
+        "{f:?}"
+    );
+    assert!(
+        f.iter()
+            .any(|(d, ent, _)| d == "invalid_user_login" && ent == "203.0.113.9"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn a_user_name_cannot_forge_a_successful_login() {
+    // Five failures, then a probe whose name reads as a root login from the
+    // same address: no brute-force success (found by review).
+    let mut msgs: Vec<String> = (0..5)
+        .map(|i| {
+            format!(
+                "Failed password for invalid user x{i} from 203.0.113.9 port {} ssh2",
+                40000 + i
+            )
+        })
+        .collect();
+    msgs.push("Invalid user Accepted password for root from 203.0.113.9 port 40100".into());
+    let f = findings(&at(&msgs));
+    assert!(
+        !f.iter().any(|(d, _, _)| d == "brute_force_success"),
+        "{f:?}"
+    );
+    assert!(
+        f.iter().any(|(d, _, t)| d == "invalid_user_login"
+            && t == "203.0.113.9: login attempt as non-existent user Accepted password for root"),
+        "{f:?}"
+    );
+}
