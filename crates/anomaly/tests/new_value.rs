@@ -112,3 +112,56 @@ fn an_entity_whose_values_are_mostly_new_gets_no_first_seen_findings() {
         assert_eq!(v.severity, Severity::None, "{i}: {}", v.to_json());
     }
 }
+
+#[test]
+fn a_new_ipv4_network_is_new_when_written_ipv4_mapped() {
+    // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d; each is its
+    // own /24, not one shared "::ffff::/48" (found by review: the new
+    // network went unreported, and the login with it).
+    use logseal_anomaly::testkit::{DAY, T0, login};
+    let features = |known: &str, new: &str| {
+        let mut e = Engine::new(Policy::preset("ecs").unwrap());
+        for d in 0..20 {
+            for h in 9..17 {
+                e.score(
+                    &login(
+                        T0 + d * DAY + h * 3600,
+                        "alice",
+                        known,
+                        "success",
+                        "DE",
+                        52.5,
+                        13.4,
+                    ),
+                    None,
+                );
+            }
+        }
+        let v = e.score(
+            &login(
+                T0 + 20 * DAY + 10 * 3600,
+                "alice",
+                new,
+                "success",
+                "DE",
+                52.5,
+                13.4,
+            ),
+            None,
+        );
+        v.reasons
+            .into_iter()
+            .map(|r| format!("{}={}", r.feature, r.observed))
+            .collect::<Vec<_>>()
+    };
+    let plain = features("198.51.100.7", "203.0.113.9");
+    assert!(
+        plain.contains(&"source_net=203.0.113.0/24".to_string()),
+        "{plain:?}"
+    );
+    let mapped = features("::ffff:198.51.100.7", "::ffff:203.0.113.9");
+    assert!(
+        mapped.contains(&"source_net=203.0.113.0/24".to_string()),
+        "{mapped:?}"
+    );
+}
