@@ -87,6 +87,15 @@ fn fv_str(v: FieldValue<'_>) -> Cow<'_, str> {
     }
 }
 
+/// Whether an event's outcome value `v` is the policy's `x`: the same
+/// text, or the same but for ASCII case and surrounding whitespace, so
+/// `Failed`, `FAILED` and `failed ` are the policy's `failed` (found by
+/// review: a source that writes `Failed` had no failure counted). Asked
+/// only when no value of either list is the exact text.
+fn outcome_is(x: &str, v: &str) -> bool {
+    x.eq_ignore_ascii_case(v.trim())
+}
+
 /// IPv4 /24 or IPv6 /48 of an address string. A dotted address without a
 /// colon (the common case) is cut at its last `.` with `.0/24` added, in
 /// one byte loop, without `format!` (which cost as much as the rest of a
@@ -447,9 +456,15 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         let v = self.raw(&f.paths, f.key).map(fv_str)?;
         let class = match self.outcome_class.get() {
             0 => {
-                let c = if self.outcome.failure.iter().any(|x| crate::same_name(x, &v)) {
+                let (f, s) = (&self.outcome.failure, &self.outcome.success);
+                // exact text first (almost every event), then loosely
+                let c = if f.iter().any(|x| crate::same_name(x, &v)) {
                     1
-                } else if self.outcome.success.iter().any(|x| crate::same_name(x, &v)) {
+                } else if s.iter().any(|x| crate::same_name(x, &v)) {
+                    2
+                } else if f.iter().any(|x| outcome_is(x, &v)) {
+                    1
+                } else if s.iter().any(|x| outcome_is(x, &v)) {
                     2
                 } else {
                     3

@@ -625,3 +625,49 @@ fn followed_by_weight_counts_folded_failures() {
     // without the weight the same lines are 2 failures: nothing to report
     assert_eq!(run(rule("")).severity, Severity::None);
 }
+
+#[test]
+fn outcome_values_match_the_policy_whatever_their_case() {
+    // A source that writes `Failed` or `FAILED ` has its failures counted
+    // as the policy's `failed` (found by review: none were).
+    use logseal_anomaly::testkit::{DAY, T0, login};
+    let t = T0 + 2 * DAY;
+    for outcome in ["failed", "Failed", "FAILED", "failure ", " Denied"] {
+        let mut e = Engine::new(Policy::preset("default").unwrap());
+        let found: Vec<String> = (0..12)
+            .flat_map(|i| {
+                e.score(
+                    &login(t + i * 10, "bob", "192.0.2.66", outcome, "US", 40.0, -74.0),
+                    None,
+                )
+                .reasons
+            })
+            .map(|r| r.detector)
+            .collect();
+        assert!(
+            found.contains(&"failed_logins".to_string()),
+            "{outcome:?}: {found:?}"
+        );
+    }
+    // and a value that is not in the lists stays neither
+    let mut e = Engine::new(Policy::preset("default").unwrap());
+    let found: Vec<String> = (0..12)
+        .flat_map(|i| {
+            e.score(
+                &login(
+                    t + i * 10,
+                    "bob",
+                    "192.0.2.66",
+                    "failedx",
+                    "US",
+                    40.0,
+                    -74.0,
+                ),
+                None,
+            )
+            .reasons
+        })
+        .map(|r| r.detector)
+        .collect();
+    assert!(!found.contains(&"failed_logins".to_string()), "{found:?}");
+}
