@@ -1216,6 +1216,10 @@ struct DistinctDet {
     expected: f64,
     describe: Option<Describe>,
     table: Table<Dist>,
+    /// Mixed into a distinct value's hash before it picks its bit (the
+    /// engine's hash key): with the public hash, a spraying list could keep
+    /// to names that fall on a few bits (found by review).
+    salt: u64,
 }
 
 struct FollowedBy {
@@ -1358,6 +1362,9 @@ pub struct Engine {
     /// Each profile group's entity key and profile for the event being
     /// scored, kept between events so that no event allocates it.
     profs_buf: Vec<Option<(u64, Profile)>>,
+    /// The secret mixed into table placement and sketch cells
+    /// ([`Engine::with_hash_key`]); 0: none.
+    hash_key: u64,
 }
 
 /// Default tail probability of a rule at its threshold.
@@ -1458,6 +1465,7 @@ impl Engine {
                         .max(1e-6),
                     describe: Describe::new(p, r.describe.as_deref(), OWN_DISTINCT),
                     table: Table::with_budget(share(1)),
+                    salt: 0,
                 }),
                 DetectorSpec::FollowedBy(r) => Det::FollowedBy(FollowedBy {
                     first: conds(p, &r.first),
@@ -1630,6 +1638,66 @@ impl Engine {
             ex_buf: Vec::new(),
             profs_buf: Vec::new(),
             policy,
+            hash_key: 0,
+        }
+    }
+
+    /// An engine whose table placement and sketch cells are keyed with a
+    /// secret (`key`, nonzero; 0 is [`Engine::new`]). With the public hash
+    /// alone, anyone can work out which entity names share a bucket or a
+    /// sketch cell, and a handful of crafted names evicts a chosen user's
+    /// profile or hides a password-spraying list in a few sketch bits
+    /// (found by review). Plugins derive the key from their signing key, so
+    /// two engines with the same configuration still give the same
+    /// verdicts. The key is kept in the engine's snapshots (a restored
+    /// engine continues under the key its state was counted with), so a
+    /// snapshot is as private as the key.
+    pub fn with_hash_key(policy: Policy, key: u64) -> Engine {
+        let mut e = Engine::new(policy);
+        e.set_hash_key(key);
+        e
+    }
+
+    /// Key every table and sketch with `key` (see [`Engine::with_hash_key`]).
+    /// Sketch cells are not moved, so this is only for an engine that has
+    /// counted nothing yet, or one about to receive a snapshot's state.
+    fn set_hash_key(&mut self, key: u64) {
+        self.hash_key = key;
+        // Each table its own salt, so that no two share a placement.
+        let salt = |i: u64| {
+            if key == 0 {
+                0
+            } else {
+                crate::store::mix(key ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            }
+        };
+        self.dedup.set_salt(salt(1));
+        let mut i = 2;
+        for g in &mut self.groups {
+            g.table.set_salt(salt(i));
+            g.cms.set_salt(salt(i + 1));
+            i += 2;
+        }
+        for d in &mut self.dets {
+            match d {
+                Det::Threshold(x) => x.table.set_salt(salt(i)),
+                Det::Distinct(x) => {
+                    x.table.set_salt(salt(i));
+                    x.salt = salt(i + 1);
+                }
+                Det::FollowedBy(x) => x.table.set_salt(salt(i)),
+                Det::Rate(x) => x.table.set_salt(salt(i)),
+                Det::Gauge(x) => x.table.set_salt(salt(i)),
+                Det::Peer(x) => x.counts.set_salt(salt(i)),
+                Det::Travel(x) => x.table.set_salt(salt(i)),
+                Det::NewValue(_) | Det::Hour(_) => {}
+                Det::Sequence(x) => {
+                    x.ctx.set_salt(salt(i));
+                    x.sessions.set_salt(salt(i + 1));
+                }
+                Det::Composition(x) => x.sessions.set_salt(salt(i)),
+            }
+            i += 2;
         }
     }
 
@@ -2038,6 +2106,7 @@ impl Engine {
         w.buf.extend_from_slice(snapshot::MAGIC);
         w.u16(snapshot::VERSION);
         w.u64(self.fingerprint());
+        w.u64(self.hash_key);
         w.f64(self.first_t);
         w.f64(self.last_t);
         w.u64(self.events);
@@ -2132,11 +2201,13 @@ impl Engine {
         if u64::from_le_bytes(sb) != crate::store::hash_bytes(0x5A5A, body) {
             return Err(StateError::Corrupt("checksum"));
         }
-        // Restore into a fresh engine so a failure leaves `self` untouched.
-        let mut fresh = Engine::new(self.policy.clone());
+        // Restore into a fresh engine so a failure leaves `self` untouched,
+        // keyed as the state was counted (formats 1 and 2: unkeyed).
         let mut r = R {
             b: &body[8 + 2 + 8..],
         };
+        let key = if v >= 3 { r.u64()? } else { 0 };
+        let mut fresh = Engine::with_hash_key(self.policy.clone(), key);
         fresh.first_t = r.f64()?;
         fresh.last_t = r.f64()?;
         fresh.events = r.u64()?;
@@ -2350,7 +2421,7 @@ impl DistinctDet {
             return;
         };
         let (d, _) = self.table.entry(hash_str(SEED_GROUP + di as u64, &g));
-        let est = d.add(bidx(t, self.window / 2.0), hash_str(7, &v));
+        let est = d.add(bidx(t, self.window / 2.0), hash_str(7 ^ self.salt, &v));
         let n = libm::round(est);
         if n > self.threshold as f64 {
             let p = num::poisson_sf_ge(n, self.expected);

@@ -6,8 +6,9 @@ use alloc::vec::Vec;
 
 pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// 2: a layout tag before each count-min sketch's cells (1 had none: every
-/// sketch one region per row, still restored as such).
-pub const VERSION: u16 = 2;
+/// sketch one region per row, still restored as such). 3: the engine's hash
+/// key after the fingerprint (1 and 2: unkeyed).
+pub const VERSION: u16 = 3;
 
 #[derive(Default)]
 pub struct W {

@@ -342,9 +342,11 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     let want = std::fs::read_to_string(format!("{dir}/continued.jsonl")).unwrap();
     let mut b = Engine::new(ecs_small());
     b.restore(&snap).unwrap();
-    // Its snapshot is format 2 and restores to the same engine.
+    // Its snapshot is the current format (3: with the hash key, 0 here, as
+    // the state was counted unkeyed) and restores to the same engine.
     let snap2 = b.snapshot();
-    assert_eq!(&snap2[8..10], &2u16.to_le_bytes());
+    assert_eq!(&snap2[8..10], &3u16.to_le_bytes());
+    assert_eq!(&snap2[18..26], &0u64.to_le_bytes());
     let mut c = Engine::new(ecs_small());
     c.restore(&snap2).unwrap();
     let got = run(&mut b, &evs[cut..]).join("\n") + "\n";
@@ -363,25 +365,27 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     // (Found as: the bytes agree up to it, then a zero tag, then the same
     // cell-array length, at least one 64-byte block, and cells as in
     // format 1.)
+    // (Format 3's hash key, 8 bytes after the fingerprint, left out.)
+    let s2: Vec<u8> = [&snap2[..18], &snap2[26..]].concat();
     let cells_after = |i: usize| {
         let n = u32::from_le_bytes(snap[i..i + 4].try_into().unwrap()) as usize;
         n >= 64
             && i + 4 + n <= snap.len()
-            && snap2[i..i + 2] == [0, 0]
-            && snap2[i + 2..i + 6 + n] == snap[i..i + 4 + n]
+            && s2[i..i + 2] == [0, 0]
+            && s2[i + 2..i + 6 + n] == snap[i..i + 4 + n]
     };
     let at = (10..snap.len())
-        .take_while(|&i| snap2[i - 1] == snap[i - 1] || i == 10)
+        .take_while(|&i| s2[i - 1] == snap[i - 1] || i == 10)
         .find(|&i| cells_after(i))
         .expect("the first sketch's layout tag");
     let mut bad = snap2.clone();
-    bad[at] = 7;
+    bad[at + 8] = 7;
     let body = bad.len() - 8;
     let sum = logseal_anomaly::store::hash_bytes(0x5A5A, &bad[..body]);
     bad[body..].copy_from_slice(&sum.to_le_bytes());
     let mut e = Engine::new(ecs_small());
     assert_eq!(e.restore(&bad), Err(StateError::Corrupt("sketch layout")));
-    bad[at] = 0;
+    bad[at + 8] = 0;
     let sum = logseal_anomaly::store::hash_bytes(0x5A5A, &bad[..body]);
     bad[body..].copy_from_slice(&sum.to_le_bytes());
     assert_eq!(e.restore(&bad), Ok(()), "the same bytes with tag 0 restore");

@@ -252,6 +252,19 @@ impl SignerKey {
         }
     }
 
+    /// A 32-byte secret derived from this key for another purpose, named
+    /// by `label`: SHA-256 of the label, a zero byte and the key's seed.
+    /// Different labels give unrelated secrets, and none reveals the key
+    /// (the anomaly engine's hash key is `derive("logseal anomaly hash
+    /// key v1")`, so every plugin holding the key keys its engine alike).
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(label.as_bytes());
+        h.update([0u8]);
+        h.update(self.key.as_bytes());
+        h.finalize().into()
+    }
+
     /// The `PRIVATE+KEY+...` text form (a secret: store it with care).
     pub fn to_private_string(&self) -> String {
         let mut raw = Vec::with_capacity(33);

@@ -305,6 +305,16 @@ pub fn mark_normal(engine: &mut Engine, events: &[&[u8]]) -> Result<usize, Feedb
     Ok(parsed.len())
 }
 
+/// The anomaly engine's hash key for a signing key (see
+/// `Engine::with_hash_key`): 64 bits of `key.derive("logseal anomaly hash
+/// key v1")`, never 0.
+pub fn engine_hash_key(key: &logseal_core::SignerKey) -> u64 {
+    let d = key.derive("logseal anomaly hash key v1");
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    u64::from_le_bytes(b).max(1)
+}
+
 /// Score-then-seal for one stream.
 pub struct Processor {
     sealer: Sealer,
@@ -312,11 +322,15 @@ pub struct Processor {
 }
 
 impl Processor {
-    /// A processor; without a policy records are sealed unscored.
+    /// A processor; without a policy records are sealed unscored. The
+    /// engine is keyed with a secret derived from the signing key
+    /// ([`engine_hash_key`]), so entity names cannot be crafted to collide
+    /// in its tables, and every plugin with the same key scores alike.
     pub fn new(sealer: Sealer, policy: Option<Policy>) -> Self {
+        let key = engine_hash_key(sealer.key());
         Processor {
             sealer,
-            engine: policy.map(Engine::new),
+            engine: policy.map(|p| Engine::with_hash_key(p, key)),
         }
     }
 

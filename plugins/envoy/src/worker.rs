@@ -120,7 +120,13 @@ impl Worker {
         let chain = Chain::new(cfg.key.clone(), seal, head_key, nonce);
         let e = &cfg.envoy;
         let queue = Queue::new(e.queue_max_records, e.batch_max_records, e.batch_max_bytes);
-        let engine = cfg.shared.policy.clone().map(Engine::new);
+        // Keyed as every plugin keys it (`Processor::new`): from the signing key.
+        let hash_key = logseal_pipeline::engine_hash_key(&cfg.key);
+        let engine = cfg
+            .shared
+            .policy
+            .clone()
+            .map(|p| Engine::with_hash_key(p, hash_key));
         Ok(Worker {
             cfg,
             chain,
