@@ -1118,6 +1118,25 @@ impl Describe {
         ))
     }
 
+    /// A rule's text: its own values in the order every rule type names
+    /// them (`group`, `count`, `window`, then `threshold` or `min_first`,
+    /// then `latest` for `distinct`).
+    fn render_rule<E: Event + ?Sized>(
+        &self,
+        c: &Ctx<'_, E>,
+        group: &str,
+        count: impl core::fmt::Display,
+        window: f64,
+        limit: u32,
+        latest: Option<&str>,
+    ) -> String {
+        let (n, w, l) = (count.to_string(), dur(window), limit.to_string());
+        match latest {
+            Some(v) => self.render(c, &[group, &n, &w, &l, v]),
+            None => self.render(c, &[group, &n, &w, &l]),
+        }
+    }
+
     /// The text for one finding: `vals` in the order of `own` above; an
     /// event field the event lacks reads `-`; each value at most 64 bytes,
     /// quoted when it would not read as itself (see [`shown`]).
@@ -2374,15 +2393,7 @@ impl Threshold {
                 expected: format!("<= {}", self.threshold),
                 p,
                 text: match &self.describe {
-                    Some(d) => d.render(
-                        c,
-                        &[
-                            &g,
-                            &n.to_string(),
-                            &dur(self.window),
-                            &self.threshold.to_string(),
-                        ],
-                    ),
+                    Some(d) => d.render_rule(c, &g, n, self.window, self.threshold, None),
                     None if self.threshold == 0 && n == 1 => format!("{g}: {name}"),
                     None if self.threshold == 0 => {
                         format!("{g}: {name} ({n} in {})", dur(self.window))
@@ -2433,16 +2444,7 @@ impl DistinctDet {
                 expected: format!("<= {}", self.threshold),
                 p,
                 text: match &self.describe {
-                    Some(d) => d.render(
-                        c,
-                        &[
-                            &g,
-                            &n.to_string(),
-                            &dur(self.window),
-                            &self.threshold.to_string(),
-                            &v,
-                        ],
-                    ),
+                    Some(d) => d.render_rule(c, &g, n, self.window, self.threshold, Some(&v)),
                     None => format!(
                         "{g}: ~{n} distinct {} in {} ({name}), more than {}; latest {}",
                         self.distinct.name,
@@ -2485,15 +2487,7 @@ impl FollowedBy {
                     expected: format!("< {} before success", self.min_first),
                     p,
                     text: match &self.describe {
-                        Some(d) => d.render(
-                            c,
-                            &[
-                                &g,
-                                &n.to_string(),
-                                &dur(self.window),
-                                &self.min_first.to_string(),
-                            ],
-                        ),
+                        Some(d) => d.render_rule(c, &g, n, self.window, self.min_first, None),
                         None => format!(
                             "{g}: success after {n} failures within {} ({name})",
                             dur(self.window)
@@ -3882,63 +3876,91 @@ mod tests {
 
     #[test]
     fn client_chosen_text_cannot_hide_a_failure_or_move_the_address() {
-        // A user name with spaces (OpenSSH_2k.log line 189) is still a failure.
-        let out = extract_sshd(
-            "Failed password for invalid user  0101 from 5.188.10.180 port 36279 ssh2",
-        );
-        assert_eq!(field(&out, "user"), Some(" 0101"));
-        assert_eq!(field(&out, "source_ip"), Some("5.188.10.180"));
-        assert_eq!(field(&out, "outcome"), Some("failure"));
-        // An empty name too.
-        let out = extract_sshd("Invalid user  from 203.0.113.9");
-        assert_eq!(field(&out, "user"), Some(""));
-        assert_eq!(field(&out, "source_ip"), Some("203.0.113.9"));
-        assert_eq!(field(&out, "outcome"), Some("invalid_user"));
-        // A name that imitates the rest of the line does not move the
-        // address sshd wrote after it (fail2ban's log-injection class).
-        let out = extract_sshd(
-            "Failed password for invalid user x from 10.9.9.9 port 1 ssh2 from 203.0.113.9 port 22 ssh2",
-        );
-        assert_eq!(field(&out, "user"), Some("x from 10.9.9.9 port 1 ssh2"));
-        assert_eq!(field(&out, "source_ip"), Some("203.0.113.9"));
-        let out = extract_sshd("Invalid user a from 6.6.6.6 from 203.0.113.9");
-        assert_eq!(field(&out, "source_ip"), Some("203.0.113.9"));
-        // A repeated line's count is the server's, before the name.
-        let out = extract_sshd(
-            "message repeated 5 times: [ Failed password for root from 203.0.113.9 port 22 ssh2]",
-        );
-        assert_eq!(field(&out, "repeated"), Some("5"));
-        assert_eq!(field(&out, "user"), Some("root"));
-        // Ordinary lines as before.
-        let out = extract_sshd("Accepted password for fztu from 119.137.62.142 port 49116 ssh2");
-        assert_eq!(field(&out, "user"), Some("fztu"));
-        assert_eq!(field(&out, "source_ip"), Some("119.137.62.142"));
-        assert_eq!(field(&out, "outcome"), Some("success"));
-        // Other methods are failures and successes too (PAM's
-        // keyboard-interactive is how many hosts take passwords); a rejected
-        // key or the `none` method every client tries first are not.
-        let out = extract_sshd(
-            "Failed keyboard-interactive/pam for invalid user oracle from 203.0.113.9 port 5 ssh2",
-        );
-        assert_eq!(field(&out, "outcome"), Some("failure"));
-        assert_eq!(field(&out, "action"), Some("keyboard-interactive/pam"));
-        assert_eq!(field(&out, "user"), Some("oracle"));
-        let out = extract_sshd(
-            "message repeated 3 times: [ Failed keyboard-interactive/pam for root from 203.0.113.9 port 5 ssh2]",
-        );
-        assert_eq!(field(&out, "outcome"), Some("failure"));
-        assert_eq!(field(&out, "repeated"), Some("3"));
-        let out =
-            extract_sshd("Accepted keyboard-interactive/pam for root from 203.0.113.9 port 5 ssh2");
-        assert_eq!(field(&out, "outcome"), Some("success"));
-        let out =
-            extract_sshd("Accepted publickey for git from 203.0.113.9 port 5 ssh2: RSA SHA256:x");
-        assert_eq!(field(&out, "action"), Some("publickey"));
-        let out =
-            extract_sshd("Failed publickey for git from 203.0.113.9 port 5 ssh2: RSA SHA256:x");
-        assert_eq!(field(&out, "outcome"), Some("key_rejected"));
-        let out = extract_sshd("Failed none for root from 203.0.113.9 port 5 ssh2");
-        assert_eq!(field(&out, "outcome"), Some("no_auth"));
+        let cases: &[(&str, &[(&str, &str)])] = &[
+            // A user name with spaces (OpenSSH_2k.log line 189) is still a failure.
+            (
+                "Failed password for invalid user  0101 from 5.188.10.180 port 36279 ssh2",
+                &[
+                    ("user", " 0101"),
+                    ("source_ip", "5.188.10.180"),
+                    ("outcome", "failure"),
+                ],
+            ),
+            // An empty name too.
+            (
+                "Invalid user  from 203.0.113.9",
+                &[
+                    ("user", ""),
+                    ("source_ip", "203.0.113.9"),
+                    ("outcome", "invalid_user"),
+                ],
+            ),
+            // A name that imitates the rest of the line does not move the
+            // address sshd wrote after it (fail2ban's log-injection class).
+            (
+                "Failed password for invalid user x from 10.9.9.9 port 1 ssh2 from 203.0.113.9 port 22 ssh2",
+                &[
+                    ("user", "x from 10.9.9.9 port 1 ssh2"),
+                    ("source_ip", "203.0.113.9"),
+                ],
+            ),
+            (
+                "Invalid user a from 6.6.6.6 from 203.0.113.9",
+                &[("source_ip", "203.0.113.9")],
+            ),
+            // A repeated line's count is the server's, before the name.
+            (
+                "message repeated 5 times: [ Failed password for root from 203.0.113.9 port 22 ssh2]",
+                &[("repeated", "5"), ("user", "root")],
+            ),
+            // Ordinary lines as before.
+            (
+                "Accepted password for fztu from 119.137.62.142 port 49116 ssh2",
+                &[
+                    ("user", "fztu"),
+                    ("source_ip", "119.137.62.142"),
+                    ("outcome", "success"),
+                ],
+            ),
+            // Other methods are failures and successes too (PAM's
+            // keyboard-interactive is how many hosts take passwords); a
+            // rejected key or the `none` method every client tries first
+            // are not.
+            (
+                "Failed keyboard-interactive/pam for invalid user oracle from 203.0.113.9 port 5 ssh2",
+                &[
+                    ("outcome", "failure"),
+                    ("action", "keyboard-interactive/pam"),
+                    ("user", "oracle"),
+                ],
+            ),
+            (
+                "message repeated 3 times: [ Failed keyboard-interactive/pam for root from 203.0.113.9 port 5 ssh2]",
+                &[("outcome", "failure"), ("repeated", "3")],
+            ),
+            (
+                "Accepted keyboard-interactive/pam for root from 203.0.113.9 port 5 ssh2",
+                &[("outcome", "success")],
+            ),
+            (
+                "Accepted publickey for git from 203.0.113.9 port 5 ssh2: RSA SHA256:x",
+                &[("action", "publickey")],
+            ),
+            (
+                "Failed publickey for git from 203.0.113.9 port 5 ssh2: RSA SHA256:x",
+                &[("outcome", "key_rejected")],
+            ),
+            (
+                "Failed none for root from 203.0.113.9 port 5 ssh2",
+                &[("outcome", "no_auth")],
+            ),
+        ];
+        for (line, want) in cases {
+            let out = extract_sshd(line);
+            for (k, v) in *want {
+                assert_eq!(field(&out, k), Some(*v), "{line}: {k}");
+            }
+        }
         // The pattern's last capture is one word and not empty.
         assert!(extract_sshd("Invalid user bob from ").is_empty());
     }

@@ -66,6 +66,26 @@ impl Rng {
     }
 }
 
+/// `user`'s office routine: a successful login from `ip` (Germany) every
+/// hour from 09:00 to 16:00 UTC for `days` days from [`T0`].
+pub fn office_logins(days: i64, user: &str, ip: &str) -> Vec<Value> {
+    let mut v = Vec::new();
+    for d in 0..days {
+        for h in 9..17 {
+            v.push(login(
+                T0 + d * DAY + h * 3600,
+                user,
+                ip,
+                "success",
+                "DE",
+                52.5,
+                13.4,
+            ));
+        }
+    }
+    v
+}
+
 /// 30 days of normal office-hours logins for 20 users, then attacks.
 pub fn stream() -> Vec<Value> {
     let mut r = Rng(42);

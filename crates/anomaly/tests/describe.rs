@@ -69,6 +69,13 @@ fn reasons(p: Policy) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Each detector's first text is the one given.
+fn assert_texts(rs: &[(String, String)], want: &[(&str, &str)]) {
+    for (det, text) in want {
+        assert_eq!(first(rs, det), *text, "{det}");
+    }
+}
+
 fn first<'a>(rs: &'a [(String, String)], det: &str) -> &'a str {
     rs.iter()
         .find(|(d, _)| d == det)
@@ -79,19 +86,24 @@ fn first<'a>(rs: &'a [(String, String)], det: &str) -> &'a str {
 #[test]
 fn built_in_texts_say_more_than_not_threshold() {
     let rs = reasons(policy(&[]));
-    assert_eq!(
-        first(&rs, "failed_logins"),
-        "bob: 4 failed_logins events in 10m, more than 3"
-    );
-    // a single-event rule names itself; a count of 1 says nothing
-    assert_eq!(first(&rs, "root_login"), "192.0.2.1: root_login");
-    assert_eq!(
-        first(&rs, "spraying"),
-        "198.51.100.4: ~5 distinct user in 10m (spraying), more than 4; latest fay"
-    );
-    assert_eq!(
-        first(&rs, "brute_force_success"),
-        "bob: success after 4 failures within 10m (brute_force_success)"
+    assert_texts(
+        &rs,
+        &[
+            (
+                "failed_logins",
+                "bob: 4 failed_logins events in 10m, more than 3",
+            ),
+            // a single-event rule names itself; a count of 1 says nothing
+            ("root_login", "192.0.2.1: root_login"),
+            (
+                "spraying",
+                "198.51.100.4: ~5 distinct user in 10m (spraying), more than 4; latest fay",
+            ),
+            (
+                "brute_force_success",
+                "bob: success after 4 failures within 10m (brute_force_success)",
+            ),
+        ],
     );
 }
 
@@ -115,21 +127,23 @@ fn describe_fills_in_the_rules_values_and_the_events_fields() {
             "{user}: logged in from {source_ip} after {count} failures in {window} (at least {min_first})",
         ),
     ]));
-    assert_eq!(
-        first(&rs, "failed_logins"),
-        "bob: 4 failed logins in 10m, more than 3; latest from 203.0.113.9 with curl/8.5.0"
-    );
-    assert_eq!(
-        first(&rs, "root_login"),
-        "192.0.2.1: root logged in ({root} 1 in 1m)"
-    );
-    assert_eq!(
-        first(&rs, "spraying"),
-        "198.51.100.4: failed logins as ~5 users in 10m (> 4); latest fay, as fay"
-    );
-    assert_eq!(
-        first(&rs, "brute_force_success"),
-        "bob: logged in from 203.0.113.9 after 4 failures in 10m (at least 3)"
+    assert_texts(
+        &rs,
+        &[
+            (
+                "failed_logins",
+                "bob: 4 failed logins in 10m, more than 3; latest from 203.0.113.9 with curl/8.5.0",
+            ),
+            ("root_login", "192.0.2.1: root logged in ({root} 1 in 1m)"),
+            (
+                "spraying",
+                "198.51.100.4: failed logins as ~5 users in 10m (> 4); latest fay, as fay",
+            ),
+            (
+                "brute_force_success",
+                "bob: logged in from 203.0.113.9 after 4 failures in 10m (at least 3)",
+            ),
+        ],
     );
 }
 

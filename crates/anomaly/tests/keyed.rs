@@ -6,7 +6,7 @@
 mod common;
 
 use logseal_anomaly::store::{hash_str, mix};
-use logseal_anomaly::testkit::{DAY, T0, login};
+use logseal_anomaly::testkit::{DAY, T0, login, office_logins};
 use logseal_anomaly::{Engine, Policy};
 
 const KEY: u64 = 0x6b65_7965_645f_7465;
@@ -37,21 +37,8 @@ fn bucket_path(name: &str) -> Vec<u128> {
 /// from a new country at 02:00: the detectors that speak up.
 fn alice(engine: impl Fn() -> Engine, attack: bool) -> Vec<String> {
     let mut e = engine();
-    for d in 0..20 {
-        for h in 9..17 {
-            e.score(
-                &login(
-                    T0 + d * DAY + h * 3600,
-                    "alice",
-                    "198.51.100.7",
-                    "success",
-                    "DE",
-                    52.5,
-                    13.4,
-                ),
-                None,
-            );
-        }
+    for x in office_logins(20, "alice", "198.51.100.7") {
+        e.score(&x, None);
     }
     let t = T0 + 20 * DAY + 2 * 3600;
     if attack {

@@ -118,24 +118,11 @@ fn a_new_ipv4_network_is_new_when_written_ipv4_mapped() {
     // Dual-stack sockets report IPv4 clients as ::ffff:a.b.c.d; each is its
     // own /24, not one shared "::ffff::/48" (found by review: the new
     // network went unreported, and the login with it).
-    use logseal_anomaly::testkit::{DAY, T0, login};
+    use logseal_anomaly::testkit::{DAY, T0, login, office_logins};
     let features = |known: &str, new: &str| {
         let mut e = Engine::new(Policy::preset("ecs").unwrap());
-        for d in 0..20 {
-            for h in 9..17 {
-                e.score(
-                    &login(
-                        T0 + d * DAY + h * 3600,
-                        "alice",
-                        known,
-                        "success",
-                        "DE",
-                        52.5,
-                        13.4,
-                    ),
-                    None,
-                );
-            }
+        for x in office_logins(20, "alice", known) {
+            e.score(&x, None);
         }
         let v = e.score(
             &login(
