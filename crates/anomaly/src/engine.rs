@@ -22,6 +22,8 @@ enum Kind {
     /// Derived from the `source_ip` paths (with their cache key).
     SourceNet(Vec<String>, CacheKey),
     Outcome,
+    /// Named in the policy's `fold_case`: read trimmed and lowercased.
+    Fold,
 }
 
 #[derive(Clone, Debug)]
@@ -66,6 +68,8 @@ impl FieldRef {
             && !(p.outcome.failure.is_empty() && p.outcome.success.is_empty())
         {
             Kind::Outcome
+        } else if p.fold_case.iter().any(|n| n == name) {
+            Kind::Fold
         } else {
             Kind::Plain
         };
@@ -84,6 +88,17 @@ fn fv_str(v: FieldValue<'_>) -> Cow<'_, str> {
         FieldValue::Str(s) => Cow::Borrowed(s),
         FieldValue::Num(n) => Cow::Owned(fmt_num(n)),
         FieldValue::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
+    }
+}
+
+/// A `fold_case` field's value: trimmed and lowercased (Unicode), borrowed
+/// when it is so already.
+fn fold(v: &str) -> Cow<'_, str> {
+    let t = v.trim();
+    if t.chars().any(char::is_uppercase) {
+        Cow::Owned(t.to_lowercase())
+    } else {
+        Cow::Borrowed(t)
     }
 }
 
@@ -428,10 +443,17 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
     #[inline(never)]
     fn get_uncached(&self, f: &FieldRef) -> Option<Cow<'a, str>> {
         if let Some((_, v)) = self.ex.iter().find(|(k, _)| *k == f.name) {
-            return Some(Cow::Borrowed(v.as_str()));
+            return Some(match f.kind {
+                Kind::Fold => fold(v),
+                _ => Cow::Borrowed(v.as_str()),
+            });
         }
         match &f.kind {
             Kind::Plain => self.raw(&f.paths, f.key).map(fv_str),
+            Kind::Fold => self.raw(&f.paths, f.key).map(|v| match fv_str(v) {
+                Cow::Borrowed(b) => fold(b),
+                Cow::Owned(o) => Cow::Owned(fold(&o).into_owned()),
+            }),
             Kind::SourceNet(ip, ipk) => {
                 let ipv = match self.ex.iter().find(|(k, _)| k == "source_ip") {
                     Some((_, v)) => Cow::Borrowed(v.as_str()),
@@ -569,6 +591,18 @@ fn conds(p: &Policy, cs: &[Condition]) -> Vec<CCond> {
     cs.iter()
         .map(|c| {
             let f = FieldRef::new(p, &c.field);
+            // A folded field is compared with folded text.
+            let mut c = c.clone();
+            if matches!(f.kind, Kind::Fold) {
+                let lower = |s: &mut String| *s = fold(s).into_owned();
+                if let Some(serde_json::Value::String(s)) = &mut c.eq {
+                    lower(s);
+                }
+                c.one_of.iter_mut().flatten().for_each(lower);
+                c.contains.iter_mut().for_each(lower);
+                c.prefix.iter_mut().for_each(lower);
+            }
+            let c = &c;
             let outcome_eq = match (&f.kind, &c.eq) {
                 (Kind::Outcome, Some(serde_json::Value::String(s)))
                     if c.exists.is_none() && c.gte.is_none() && c.lt.is_none() =>

@@ -721,6 +721,8 @@ struct Raw {
     #[serde(default)]
     fields: BTreeMap<String, Paths>,
     #[serde(default)]
+    fold_case: Vec<String>,
+    #[serde(default)]
     outcome: Option<Outcome>,
     #[serde(default)]
     extract: Vec<Extract>,
@@ -747,11 +749,15 @@ fn d_budget() -> u64 {
 }
 
 /// A validated policy.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Policy {
     pub name: String,
     /// Canonical field name -> candidate dotted paths (first present wins).
     pub fields: BTreeMap<String, Vec<String>>,
+    /// Fields whose values are compared, counted and shown trimmed and
+    /// lowercased (`Administrator ` is `administrator`): for identity
+    /// systems that ignore case (Active Directory, LDAP, many web apps).
+    pub fold_case: Vec<String>,
     pub outcome: Outcome,
     /// Field extraction from unstructured lines, first matching pattern wins.
     pub extract: Vec<Extract>,
@@ -765,11 +771,35 @@ pub struct Policy {
     pub detectors: Vec<DetectorSpec>,
 }
 
+/// Written out rather than derived: the engine's snapshot fingerprint is
+/// this text, so `fold_case` (added after snapshot format 3) prints only
+/// when used, and every policy without it prints as it did before.
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Policy");
+        d.field("name", &self.name).field("fields", &self.fields);
+        if !self.fold_case.is_empty() {
+            d.field("fold_case", &self.fold_case);
+        }
+        d.field("outcome", &self.outcome)
+            .field("extract", &self.extract)
+            .field("learning", &self.learning)
+            .field("half_life_secs", &self.half_life_secs)
+            .field("memory_budget_bytes", &self.memory_budget_bytes)
+            .field("alerting", &self.alerting)
+            .field("allowlist", &self.allowlist)
+            .field("suppress", &self.suppress)
+            .field("detectors", &self.detectors)
+            .finish()
+    }
+}
+
 /// Known policy keys at the top level, for "did you mean" style messages.
 const TOP_KEYS: &[&str] = &[
     "version",
     "name",
     "fields",
+    "fold_case",
     "outcome",
     "extract",
     "learning",
@@ -808,6 +838,7 @@ impl Policy {
         // Sections one by one so the error names the section.
         for k in [
             "fields",
+            "fold_case",
             "outcome",
             "extract",
             "learning",
@@ -820,6 +851,7 @@ impl Policy {
                     "fields" => {
                         serde_json::from_value::<BTreeMap<String, Paths>>(sec.clone()).map(|_| ())
                     }
+                    "fold_case" => serde_json::from_value::<Vec<String>>(sec.clone()).map(|_| ()),
                     "outcome" => serde_json::from_value::<Outcome>(sec.clone()).map(|_| ()),
                     "extract" => serde_json::from_value::<Vec<Extract>>(sec.clone()).map(|_| ()),
                     "learning" => serde_json::from_value::<Learning>(sec.clone()).map(|_| ()),
@@ -859,6 +891,7 @@ impl Policy {
         let p = Policy {
             name: raw.name.unwrap_or_else(|| "custom".to_string()),
             fields: raw.fields.into_iter().map(|(k, v)| (k, v.list())).collect(),
+            fold_case: raw.fold_case,
             outcome: raw.outcome.unwrap_or(Outcome {
                 failure: Vec::new(),
                 success: Vec::new(),
@@ -961,6 +994,17 @@ impl Policy {
                 "alerting.severity_thresholds",
                 "must be 4 increasing scores in (0, 1]",
             ));
+        }
+        for (i, name) in self.fold_case.iter().enumerate() {
+            if name.trim().is_empty() {
+                return Err(err(format!("fold_case[{i}]"), "must name a field"));
+            }
+            if name == "outcome" || name == "source_net" {
+                return Err(err(
+                    format!("fold_case[{i}]"),
+                    format!("`{name}` is normalised already"),
+                ));
+            }
         }
         for (k, paths) in &self.fields {
             if paths.is_empty() || paths.iter().any(|p| p.is_empty()) {
