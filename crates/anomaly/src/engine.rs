@@ -1224,19 +1224,14 @@ fn shown(v: &str) -> String {
     if plain {
         return clip(v, 64);
     }
+    // Quotes and backslashes escaped here; control characters are left to
+    // `one_line`, which every reason's text goes through.
     let mut o = String::from("\"");
     for ch in clip(v, 64).chars() {
-        match ch {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\r' => o.push_str("\\r"),
-            '\t' => o.push_str("\\t"),
-            ch if ch.is_control() => {
-                o.push_str(&format!("\\u{{{:04x}}}", ch as u32));
-            }
-            ch => o.push(ch),
+        if ch == '"' || ch == '\\' {
+            o.push('\\');
         }
+        o.push(ch);
     }
     o.push('"');
     o
@@ -3997,6 +3992,24 @@ mod tests {
         }
         // The pattern's last capture is one word and not empty.
         assert!(extract_sshd("Invalid user bob from ").is_empty());
+    }
+
+    #[test]
+    fn the_extraction_budget_stops_at_its_steps_and_its_bytes() {
+        // The first search of a long line is always allowed; the next is
+        // refused once the bytes searched would pass 1 MiB.
+        let mut b = Budget::new();
+        assert!(b.take(600_000));
+        assert!(b.take(400_000));
+        assert!(!b.take(100_000));
+        // Short searches run out of steps instead.
+        let mut b = Budget::new();
+        assert!((0..Budget::STEPS).all(|_| b.take(10)));
+        assert!(!b.take(10));
+        // A single search longer than the byte budget is still made once.
+        let mut b = Budget::new();
+        assert!(b.take(5 << 20));
+        assert!(!b.take(1));
     }
 
     #[test]
