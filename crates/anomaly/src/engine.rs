@@ -170,7 +170,8 @@ fn network_parsed(ip: &str) -> String {
 #[derive(Clone, Debug)]
 enum Seg {
     Lit(String),
-    Cap(String),
+    /// A capture: its name, and whether it is one word (`{name:word}`).
+    Cap(String, bool),
 }
 
 #[derive(Clone, Debug)]
@@ -193,7 +194,11 @@ impl Extractor {
             match rest.find('{') {
                 Some(0) => {
                     let end = rest.find('}').unwrap_or(rest.len());
-                    segs.push(Seg::Cap(rest[1..end].to_string()));
+                    let cap = &rest[1..end];
+                    segs.push(match cap.strip_suffix(":word") {
+                        Some(name) => Seg::Cap(name.to_string(), true),
+                        None => Seg::Cap(cap.to_string(), false),
+                    });
                     rest = if end < rest.len() {
                         &rest[end + 1..]
                     } else {
@@ -243,8 +248,14 @@ impl Extractor {
     /// ...`, an empty name). The placements tried are bounded per event
     /// ([`Budget`]), so a line built to make the search slow costs a bounded
     /// number of scans.
-    fn apply(&self, text: &str, out: &mut Vec<(String, String)>, budget: &mut Budget) -> bool {
-        let mut caps: Vec<(&str, &str)> = Vec::new();
+    fn apply(
+        &self,
+        text: &str,
+        out: &mut Vec<(String, String)>,
+        spans: &mut Vec<(usize, usize)>,
+        budget: &mut Budget,
+    ) -> bool {
+        let mut caps: Vec<(&str, usize, usize)> = Vec::new();
         let found = match self.segs.first() {
             Some(Seg::Lit(l)) => {
                 text.starts_with(l.as_str()) && self.captures(text, 1, l.len(), &mut caps, budget)
@@ -254,9 +265,10 @@ impl Extractor {
         if !found {
             return false;
         }
-        for (k, v) in caps {
+        for (k, a, b) in caps {
             if k != "_" {
-                out.push((k.to_string(), v.to_string()));
+                out.push((k.to_string(), text[a..b].to_string()));
+                spans.push((a, b));
             }
         }
         for (k, v) in &self.set {
@@ -266,23 +278,33 @@ impl Extractor {
     }
 
     /// Match segments `i..` at byte `pos` of `text` (`segs[i]` is a capture
-    /// or the end), pushing captures; on failure `caps` is as it was.
-    fn captures<'s, 't>(
+    /// or the end), pushing captures (name, start, end); on failure `caps`
+    /// is as it was.
+    fn captures<'s>(
         &'s self,
-        text: &'t str,
+        text: &str,
         i: usize,
         pos: usize,
-        caps: &mut Vec<(&'s str, &'t str)>,
+        caps: &mut Vec<(&'s str, usize, usize)>,
         budget: &mut Budget,
     ) -> bool {
-        let Some(Seg::Cap(name)) = self.segs.get(i) else {
+        let Some(Seg::Cap(name, word)) = self.segs.get(i) else {
             return i >= self.segs.len();
         };
         let hay = &text[pos..];
         match self.segs.get(i + 1) {
             Some(Seg::Lit(l)) => {
-                // every occurrence, overlapping ones included, rightmost first
+                // every occurrence, overlapping ones included, rightmost
+                // first; for a `word` capture only those before the first
+                // whitespace (and not at 0: a word is not empty)
                 let mut end = hay.len();
+                if *word {
+                    let ws = hay.find(char::is_whitespace).unwrap_or(hay.len());
+                    end = end.min(ws + l.len());
+                    while !hay.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                }
                 loop {
                     if !budget.take(end) {
                         return false;
@@ -290,7 +312,10 @@ impl Extractor {
                     let Some(j) = hay[..end].rfind(l.as_str()) else {
                         return false;
                     };
-                    caps.push((name.as_str(), &hay[..j]));
+                    if *word && j == 0 {
+                        return false;
+                    }
+                    caps.push((name.as_str(), pos, pos + j));
                     if self.captures(text, i + 2, pos + j + l.len(), caps, budget) {
                         return true;
                     }
@@ -310,7 +335,7 @@ impl Extractor {
                 if j == 0 {
                     return false;
                 }
-                caps.push((name.as_str(), &hay[..j]));
+                caps.push((name.as_str(), pos, pos + j));
                 true
             }
         }
@@ -350,6 +375,64 @@ impl Budget {
     }
 }
 
+/// What [`Engine::extracted`] found in one event.
+struct Found<'e> {
+    /// Captured fields (in pattern order), then the pattern's `set` fields.
+    fields: Vec<(String, String)>,
+    /// Byte ranges of the captured values in the text, in `fields`' order.
+    spans: Vec<(usize, usize)>,
+    /// The field the matching pattern read (its name's hash) and its text.
+    from: Option<(u64, &'e str)>,
+}
+
+impl Found<'_> {
+    fn masked(&self) -> Option<Masked<'_>> {
+        let (from, text) = self.from?;
+        Some(Masked {
+            from,
+            text,
+            spans: &self.spans,
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Masked<'a> {
+    from: u64,
+    text: &'a str,
+    spans: &'a [(usize, usize)],
+}
+
+impl<E: ?Sized> Ctx<'_, E> {
+    /// `f`'s text with every value an `extract` pattern captured from it
+    /// replaced by `<name>`, if a pattern matched `f` and captured something.
+    ///
+    /// This is the masking step of Drain3 (Jiang et al. / IBM's drain3:
+    /// `masking` instructions turn IP addresses and numbers into `<IP>`,
+    /// `<NUM>` before mining), with the policy's own patterns as the
+    /// instructions: a template miner sees `Failed password for <user> from
+    /// <source_ip> port 22 ssh2` whatever the user name, so names of any
+    /// number of words (which a client chooses) give one template, not one
+    /// per length and spelling that fill the miner's table for good.
+    fn masked_text(&self, f: &FieldRef) -> Option<String> {
+        let m = self.masked?;
+        if m.from != f.key.hash || m.spans.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(m.text.len());
+        let mut at = 0;
+        for (&(a, b), (name, _)) in m.spans.iter().zip(self.ex) {
+            out.push_str(m.text.get(at..a)?);
+            out.push('<');
+            out.push_str(name);
+            out.push('>');
+            at = b;
+        }
+        out.push_str(m.text.get(at..)?);
+        Some(out)
+    }
+}
+
 struct Ctx<'a, E: ?Sized> {
     ev: &'a E,
     /// Raw field lookups already done for this event (several detectors read the same fields).
@@ -360,6 +443,9 @@ struct Ctx<'a, E: ?Sized> {
     /// each test compared the value with both lists.
     outcome_class: Cell<u8>,
     ex: &'a [(String, String)],
+    /// The text the matching `extract` pattern read and where its captures
+    /// (`ex`'s first entries, in order) sit in it.
+    masked: Option<Masked<'a>>,
     outcome: &'a Outcome,
     t: f64,
     learning: bool,
@@ -1347,6 +1433,9 @@ struct Sequence {
     session: FieldRef,
     template: Option<FieldRef>,
     message: FieldRef,
+    /// Mines `message` with `extract` captures masked (some pattern reads
+    /// it): see [`Ctx::masked_text`].
+    masks: bool,
     h: usize,
     k: usize,
     online: bool,
@@ -1407,6 +1496,7 @@ pub struct Engine {
     events: u64,
     epoch: i64,
     ex_buf: Vec<(String, String)>,
+    spans_buf: Vec<(usize, usize)>,
     /// Each profile group's entity key and profile for the event being
     /// scored, kept between events so that no event allocates it.
     profs_buf: Vec<Option<(u64, Profile)>>,
@@ -1602,6 +1692,7 @@ impl Engine {
                     session: FieldRef::new(p, &r.session),
                     template: r.template.as_ref().map(|t| FieldRef::new(p, t)),
                     message: FieldRef::new(p, "message"),
+                    masks: r.template.is_none() && p.extract.iter().any(|e| e.from == "message"),
                     h: r.history,
                     k: r.top_k,
                     online: r.online,
@@ -1684,6 +1775,7 @@ impl Engine {
             events: 0,
             epoch: i64::MIN,
             ex_buf: Vec::new(),
+            spans_buf: Vec::new(),
             profs_buf: Vec::new(),
             policy,
             hash_key: 0,
@@ -1797,6 +1889,22 @@ impl Engine {
         self.policy.memory_budget_bytes as usize
     }
 
+    /// The event templates a `sequence` detector has learned, by id (its
+    /// mined templates, or its `template` field's values), or `None` if no
+    /// `sequence` detector has that name. For an operator asking what the
+    /// miner made of a log.
+    pub fn templates(&self, detector: &str) -> Option<Vec<String>> {
+        let i = self.names.iter().position(|n| n == detector)?;
+        let Det::Sequence(s) = &self.dets[i] else {
+            return None;
+        };
+        Some(if s.template.is_some() {
+            s.key_names.clone()
+        } else {
+            s.drain.templates().iter().map(|t| t.join(" ")).collect()
+        })
+    }
+
     /// Number of entities with a profile, per profile group (entity field -> count).
     pub fn profiled_entities(&self) -> usize {
         self.groups.iter().map(|g| g.table.len()).sum()
@@ -1873,12 +1981,18 @@ impl Engine {
         t
     }
 
-    /// The fields `extract` patterns take from the event's text, in the
-    /// reused buffer (give it back to `ex_buf` when done).
+    /// The fields `extract` patterns take from the event's text, and where
+    /// the captured values sit in it, in the reused buffers (give them back
+    /// with [`Engine::reuse`] when done).
     #[inline]
-    fn extracted<E: Event + ?Sized>(&mut self, event: &E) -> Vec<(String, String)> {
-        let mut ex = core::mem::take(&mut self.ex_buf);
-        ex.clear();
+    fn extracted<'e, E: Event + ?Sized>(&mut self, event: &'e E) -> Found<'e> {
+        let mut found = Found {
+            fields: core::mem::take(&mut self.ex_buf),
+            spans: core::mem::take(&mut self.spans_buf),
+            from: None,
+        };
+        found.fields.clear();
+        found.spans.clear();
         // Words known present / absent at the start of this event's text
         // (see `guard`), and what the patterns may still spend.
         let (mut present, mut absent) = (0u64, 0u64);
@@ -1900,11 +2014,18 @@ impl Engine {
                     present |= bit;
                 }
             }
-            if x.apply(s, &mut ex, &mut budget) {
+            if x.apply(s, &mut found.fields, &mut found.spans, &mut budget) {
+                found.from = Some((x.from.key.hash, s));
                 break;
             }
         }
-        ex
+        found
+    }
+
+    /// Give [`Engine::extracted`]'s buffers back.
+    fn reuse(&mut self, found: Found<'_>) {
+        self.ex_buf = found.fields;
+        self.spans_buf = found.spans;
     }
 
     /// Whether [`Engine::mark_normal`] changes anything under this policy:
@@ -1928,13 +2049,14 @@ impl Engine {
     /// learn from every event as they score it and are left alone. Mark an
     /// event once: each call counts it again.
     pub fn mark_normal<E: Event + ?Sized>(&mut self, event: &E) {
-        let ex = self.extracted(event);
+        let found = self.extracted(event);
         let cache = FieldCache::new();
         let ctx = Ctx {
             ev: event,
             cache: &cache,
             outcome_class: Cell::new(0),
-            ex: &ex,
+            ex: &found.fields,
+            masked: found.masked(),
             outcome: &self.policy.outcome,
             t: self.last_t,
             learning: true,
@@ -1946,13 +2068,13 @@ impl Engine {
                 s.mark_normal(&ctx, i);
             }
         }
-        self.ex_buf = ex;
+        self.reuse(found);
     }
 
     /// Score one event. `time_ns` is the host's time, used when the event has no timestamp.
     pub fn score<E: Event + ?Sized>(&mut self, event: &E, time_ns: Option<i64>) -> Verdict {
-        let ex = self.extracted(event);
-        let t = self.event_time(event, &ex, time_ns);
+        let found = self.extracted(event);
+        let t = self.event_time(event, &found.fields, time_ns);
         let t = self.clock(t);
         if !self.first_t.is_finite() {
             self.first_t = t;
@@ -1967,7 +2089,8 @@ impl Engine {
             ev: event,
             cache: &cache,
             outcome_class: Cell::new(0),
-            ex: &ex,
+            ex: &found.fields,
+            masked: found.masked(),
             outcome: &self.policy.outcome,
             t,
             learning,
@@ -2023,8 +2146,10 @@ impl Engine {
             }
         }
         let learning = ctx.learning;
-        // `ctx` (which borrows `ex`) is not used past this point.
-        self.ex_buf = ex;
+        // `ctx` (which borrows `found`) is not used past this point; its
+        // buffers go back field by field (`allowed` borrows `self.allow`).
+        self.ex_buf = found.fields;
+        self.spans_buf = found.spans;
         if allowed_all {
             return Verdict::none();
         }
@@ -2353,6 +2478,18 @@ impl Engine {
         }
         if !r.b.is_empty() {
             return Err(StateError::Corrupt("trailing bytes"));
+        }
+        if v < 4 {
+            // Formats 1 to 3 mined templates from the text as written,
+            // before `extract` captures were masked: kept, every masked line
+            // would be a template never seen before. Such a `sequence`
+            // detector starts learning again; the rest of the state stays.
+            let blank = Engine::with_hash_key(self.policy.clone(), key);
+            for (d, b) in fresh.dets.iter_mut().zip(blank.dets) {
+                if matches!(d, Det::Sequence(s) if s.masks) {
+                    *d = b;
+                }
+            }
         }
         *self = fresh;
         Ok(())
@@ -3392,7 +3529,10 @@ impl Sequence {
             self.key_names.push(k);
             return Some((id, true));
         }
-        let m = c.get(&self.message)?;
+        let m = match c.masked_text(&self.message) {
+            Some(m) => Cow::Owned(m),
+            None => c.get(&self.message)?,
+        };
         if learn {
             let (id, new) = self.drain.add(&m);
             Some((if id == u32::MAX { UNKNOWN } else { id as u16 }, new))
@@ -3874,7 +4014,7 @@ mod tests {
         let line = "Failed password for invalid user admin from 5.188.10.180 port 52631 ssh2";
         assert!(
             ex.iter()
-                .any(|x| x.apply(line, &mut out, &mut Budget::new()))
+                .any(|x| x.apply(line, &mut out, &mut Vec::new(), &mut Budget::new()))
         );
         assert!(out.contains(&("user".into(), "admin".into())));
         assert!(out.contains(&("source_ip".into(), "5.188.10.180".into())));
@@ -3882,7 +4022,7 @@ mod tests {
         let line = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=183.62.140.253  user=root";
         assert!(
             ex.iter()
-                .any(|x| x.apply(line, &mut out, &mut Budget::new()))
+                .any(|x| x.apply(line, &mut out, &mut Vec::new(), &mut Budget::new()))
         );
         assert!(out.contains(&("user".into(), "root".into())), "{out:?}");
     }
@@ -3892,7 +4032,7 @@ mod tests {
         let p = Policy::preset("sshd").unwrap();
         let mut out = Vec::new();
         for e in &p.extract {
-            if Extractor::new(&p, e).apply(line, &mut out, &mut Budget::new()) {
+            if Extractor::new(&p, e).apply(line, &mut out, &mut Vec::new(), &mut Budget::new()) {
                 break;
             }
         }
@@ -3992,6 +4132,160 @@ mod tests {
         }
         // The pattern's last capture is one word and not empty.
         assert!(extract_sshd("Invalid user bob from ").is_empty());
+    }
+
+    #[test]
+    fn current_openssh_lines_give_their_user_and_address() {
+        // OpenSSH 7.5 and later name the connection as `[invalid user X |
+        // authenticating user X | user X] ADDR port N` (packet.c,
+        // `sshpkt_fmt_connection_id`), and `Received disconnect` carries the
+        // client's own reason after the address. Before, `Connection closed
+        // by ADDR port N [preauth]` gave the address `ADDR port N`.
+        let ip = "203.0.113.9";
+        let cases: &[(&str, &[(&str, &str)])] = &[
+            (
+                "Connection closed by 203.0.113.9 port 52144 [preauth]",
+                &[("source_ip", ip), ("outcome", "preauth_close")],
+            ),
+            (
+                "Connection reset by 203.0.113.9 port 52144 [preauth]",
+                &[("source_ip", ip), ("outcome", "preauth_close")],
+            ),
+            (
+                "Connection closed by invalid user admin 203.0.113.9 port 52144 [preauth]",
+                &[
+                    ("user", "admin"),
+                    ("source_ip", ip),
+                    ("invalid_user", "true"),
+                ],
+            ),
+            (
+                "Connection closed by authenticating user root 203.0.113.9 port 52144 [preauth]",
+                &[("user", "root"), ("source_ip", ip)],
+            ),
+            // a name that imitates the address and port sshd writes after it
+            (
+                "Connection closed by invalid user a 10.0.0.7 port 1 203.0.113.9 port 52144 [preauth]",
+                &[("user", "a 10.0.0.7 port 1"), ("source_ip", ip)],
+            ),
+            // a name that imitates a PAM line does not make one
+            (
+                "Connection closed by invalid user rhost=10.0.0.7 203.0.113.9 port 1 [preauth]",
+                &[("source_ip", ip), ("outcome", "preauth_close")],
+            ),
+            (
+                "Disconnected from invalid user oracle 203.0.113.9 port 52144 [preauth]",
+                &[
+                    ("user", "oracle"),
+                    ("source_ip", ip),
+                    ("outcome", "disconnect"),
+                ],
+            ),
+            (
+                "Disconnected from authenticating user root 203.0.113.9 port 52144 [preauth]",
+                &[("user", "root"), ("source_ip", ip)],
+            ),
+            (
+                "Disconnected from user alice 203.0.113.9 port 50022",
+                &[("user", "alice"), ("source_ip", ip)],
+            ),
+            (
+                "Received disconnect from 203.0.113.9 port 52144:11: Bye Bye [preauth]",
+                &[("source_ip", ip), ("outcome", "disconnect")],
+            ),
+            // the reason is the client's: it cannot move the address
+            (
+                "Received disconnect from 203.0.113.9 port 52144:11: x 10.0.0.7 port 9 [preauth]",
+                &[("source_ip", ip)],
+            ),
+            // OpenSSH_2k.log's older form, any reason
+            (
+                "error: Received disconnect from 103.99.0.122: 3: com.jcraft.jsch.JSchException: Auth fail [preauth]",
+                &[("source_ip", "103.99.0.122"), ("outcome", "disconnect")],
+            ),
+            (
+                "Received disconnect from 203.0.113.9: 11: disconnected by user",
+                &[("source_ip", ip)],
+            ),
+            (
+                "Disconnecting invalid user admin 203.0.113.9 port 52144: Too many authentication failures [preauth]",
+                &[("user", "admin"), ("source_ip", ip)],
+            ),
+            (
+                "Disconnecting authenticating user root 203.0.113.9 port 52144: Too many authentication failures [preauth]",
+                &[("user", "root"), ("source_ip", ip)],
+            ),
+            (
+                "error: maximum authentication attempts exceeded for invalid user admin from 203.0.113.9 port 52144 ssh2 [preauth]",
+                &[
+                    ("user", "admin"),
+                    ("source_ip", ip),
+                    ("outcome", "max_attempts"),
+                ],
+            ),
+            (
+                "error: maximum authentication attempts exceeded for root from 203.0.113.9 port 52144 ssh2 [preauth]",
+                &[
+                    ("user", "root"),
+                    ("source_ip", ip),
+                    ("outcome", "max_attempts"),
+                ],
+            ),
+            (
+                "Disconnecting: Too many authentication failures for admin [preauth]",
+                &[("user", "admin"), ("outcome", "max_attempts")],
+            ),
+            (
+                "User root from 203.0.113.9 not allowed because not listed in AllowUsers",
+                &[
+                    ("user", "root"),
+                    ("source_ip", ip),
+                    ("outcome", "not_allowed"),
+                ],
+            ),
+            (
+                "Unable to negotiate with 203.0.113.9 port 52144: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1 [preauth]",
+                &[("source_ip", ip), ("outcome", "negotiation_failed")],
+            ),
+            (
+                "banner exchange: Connection from 203.0.113.9 port 52144: invalid format",
+                &[("source_ip", ip), ("outcome", "bad_banner")],
+            ),
+            (
+                "Timeout before authentication for 203.0.113.9 port 52144",
+                &[("source_ip", ip), ("outcome", "timeout")],
+            ),
+            (
+                "Did not receive identification string from 203.0.113.9 port 52144",
+                &[("source_ip", ip), ("outcome", "no_ident")],
+            ),
+            (
+                "Invalid user admin from 203.0.113.9 port 52144",
+                &[
+                    ("user", "admin"),
+                    ("source_ip", ip),
+                    ("outcome", "invalid_user"),
+                ],
+            ),
+            (
+                "input_userauth_request: invalid user a b [preauth]",
+                &[("user", "a b"), ("outcome", "invalid_user_request")],
+            ),
+            (
+                "Connection closed by 203.0.113.9 [preauth]",
+                &[("source_ip", ip), ("outcome", "preauth_close")],
+            ),
+        ];
+        for (line, want) in cases {
+            let out = extract_sshd(line);
+            for (k, v) in *want {
+                assert_eq!(field(&out, k), Some(*v), "{line}: {k} in {out:?}");
+            }
+        }
+        // A line sshd writes before any user or address is known: nothing.
+        assert!(
+            extract_sshd("Connection from 203.0.113.9 port 52144 on 10.0.0.1 port 22").is_empty()
+        );
     }
 
     #[test]

@@ -192,8 +192,9 @@ pub struct Outcome {
 /// `{name}` captures, matched from the start of the text (a leading `{_}`:
 /// anywhere); `set` adds constant fields. A capture followed by literal text
 /// takes everything up to the last place where the rest still matches
-/// (spaces included, possibly empty); one that ends the pattern is one word;
-/// `{_}` captures are not kept (README "Extraction").
+/// (spaces included, possibly empty), and `{name:word}` the last place
+/// before the first whitespace (one word, not empty); one that ends the
+/// pattern is one word; `{_}` captures are not kept (README "Extraction").
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Extract {
@@ -1025,6 +1026,21 @@ impl Policy {
             let opens = ex.pattern.matches('{').count();
             if opens != ex.pattern.matches('}').count() {
                 return Err(err(k, "unbalanced { }"));
+            }
+            for cap in ex.pattern.split('{').skip(1) {
+                let cap = cap.split('}').next().unwrap_or("");
+                let (name, ty) = cap.split_once(':').unwrap_or((cap, ""));
+                if name.is_empty() {
+                    return Err(err(k, format!("capture `{{{cap}}}` needs a name")));
+                }
+                if !matches!(ty, "" | "word") {
+                    return Err(err(
+                        k,
+                        format!(
+                            "capture `{{{cap}}}`: unknown type `{ty}` (the one type is `word`)"
+                        ),
+                    ));
+                }
             }
         }
         for (i, al) in self.allowlist.iter().enumerate() {

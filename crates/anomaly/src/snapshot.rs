@@ -7,8 +7,10 @@ use alloc::vec::Vec;
 pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// 2: a layout tag before each count-min sketch's cells (1 had none: every
 /// sketch one region per row, still restored as such). 3: the engine's hash
-/// key after the fingerprint (1 and 2: unkeyed).
-pub const VERSION: u16 = 3;
+/// key after the fingerprint (1 and 2: unkeyed). 4: `sequence` templates
+/// mined with `extract` captures masked (1 to 3: as written; such a
+/// detector's state is not restored from them).
+pub const VERSION: u16 = 4;
 
 #[derive(Default)]
 pub struct W {

@@ -73,7 +73,8 @@ fn patterns_sharing_a_first_word_are_tried_in_order() {
 }
 
 /// The reference: the first literal at the start of the text, then for
-/// each capture the longest value first; the last capture (when it ends the
+/// each capture the longest value first (a `word` capture: the longest
+/// non-empty one without whitespace); the last capture (when it ends the
 /// pattern) is one non-empty word. Like the engine, it counts one step for
 /// every search for a capture's closing literal (the one that finds no more
 /// too) and gives up after 256.
@@ -86,14 +87,17 @@ fn reference(segs: &[Seg], text: &str) -> Option<Vec<String>> {
     fn rest(segs: &[Seg], text: &str, pos: usize, steps: &mut u32) -> Option<Vec<String>> {
         match segs {
             [] => Some(vec![]),
-            [Seg::Cap] => {
+            [Seg::Cap(_)] => {
                 let t = &text[pos..];
                 let j = t.find(char::is_whitespace).unwrap_or(t.len());
                 (j > 0).then(|| vec![t[..j].to_string()])
             }
-            [Seg::Cap, Seg::Lit(l), more @ ..] => {
+            [Seg::Cap(word), Seg::Lit(l), more @ ..] => {
                 let t = &text[pos..];
-                let mut ends = starts(t, l).into_iter().rev();
+                let mut ends = starts(t, l)
+                    .into_iter()
+                    .rev()
+                    .filter(|&j| !*word || (j > 0 && !t[..j].contains(char::is_whitespace)));
                 loop {
                     if *steps == 0 {
                         return None;
@@ -125,7 +129,8 @@ fn reference(segs: &[Seg], text: &str) -> Option<Vec<String>> {
 #[derive(Clone, Debug)]
 enum Seg {
     Lit(String),
-    Cap,
+    /// A capture; `true`: a `{name:word}` one.
+    Cap(bool),
 }
 
 proptest! {
@@ -138,6 +143,7 @@ proptest! {
         lead in any::<bool>(),
         tail in any::<bool>(),
         prefixed in any::<bool>(),
+        words in proptest::array::uniform3(any::<bool>()),
         text in "[xy z]{0,24}",
     ) {
         // a pattern that starts with literal text matches only a text that
@@ -149,16 +155,18 @@ proptest! {
         let mut caps = 0;
         for (i, l) in lits.iter().enumerate() {
             if i > 0 || !lead {
-                segs.push(Seg::Cap);
-                pat.push_str(&format!("{{{}}}", names[caps]));
+                segs.push(Seg::Cap(words[caps]));
+                let ty = if words[caps] { ":word" } else { "" };
+                pat.push_str(&format!("{{{}{ty}}}", names[caps]));
                 caps += 1;
             }
             segs.push(Seg::Lit(l.clone()));
             pat.push_str(l);
         }
         if (tail || caps == 0) && caps < 3 {
-            segs.push(Seg::Cap);
-            pat.push_str(&format!("{{{}}}", names[caps]));
+            segs.push(Seg::Cap(words[caps]));
+            let ty = if words[caps] { ":word" } else { "" };
+            pat.push_str(&format!("{{{}{ty}}}", names[caps]));
         }
         let p = policy(&[("m", pat.as_str())]);
         let got = extract(&p, &json!({"m": text}));
@@ -176,4 +184,35 @@ proptest! {
         });
         prop_assert_eq!(got, want, "pattern {:?} text {:?}", pat, text);
     }
+}
+
+#[test]
+fn a_bad_pattern_is_refused_with_its_place_and_reason() {
+    let cases = [
+        ("no captures here", "needs at least one {name} capture"),
+        ("{a}{b} x", "two captures must be separated by literal text"),
+        ("x {a", "unbalanced { }"),
+        ("x {} y", "capture `{}` needs a name"),
+        ("x {:word} y", "capture `{:word}` needs a name"),
+        (
+            "x {a:int} y",
+            "capture `{a:int}`: unknown type `int` (the one type is `word`)",
+        ),
+    ];
+    for (pat, why) in cases {
+        let text =
+            json!({"version": 1, "extract": [{"pattern": "ok {a}"}, {"pattern": pat}]}).to_string();
+        let e = Policy::parse(&text).unwrap_err();
+        assert_eq!(e.key, "extract[1].pattern", "{pat}");
+        assert_eq!(e.message, why, "{pat}");
+    }
+    // the one type, through the engine: a word, then the literal
+    let p = policy(&[("m", "from {a:word} port {b}")]);
+    let ev = json!({"m": "from 10.0.0.1 port 22:11: see port 9"});
+    assert_eq!(extract(&p, &ev).as_deref(), Some("0|10.0.0.1|22:11:|-"));
+    let p = policy(&[("m", "from {a} port {b}")]);
+    assert_eq!(
+        extract(&p, &ev).as_deref(),
+        Some("0|10.0.0.1 port 22:11: see|9|-")
+    );
 }
