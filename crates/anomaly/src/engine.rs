@@ -4251,6 +4251,23 @@ mod tests {
                 "banner exchange: Connection from 203.0.113.9 port 52144: invalid format",
                 &[("source_ip", ip), ("outcome", "bad_banner")],
             ),
+            // the client's banner, which may hold anything
+            (
+                "Bad protocol version identification 'GET / HTTP/1.1 from 10.0.0.7 port 1' from 203.0.113.9 port 52144",
+                &[
+                    ("banner", "'GET / HTTP/1.1 from 10.0.0.7 port 1'"),
+                    ("source_ip", ip),
+                    ("outcome", "bad_banner"),
+                ],
+            ),
+            (
+                "Bad protocol version identification 'x y' from 203.0.113.9",
+                &[("banner", "'x y'"), ("source_ip", ip)],
+            ),
+            (
+                "error: kex_exchange_identification: client sent invalid protocol identifier \"GET / HTTP/1.1\"",
+                &[("banner", "GET / HTTP/1.1"), ("outcome", "bad_banner")],
+            ),
             (
                 "Timeout before authentication for 203.0.113.9 port 52144",
                 &[("source_ip", ip), ("outcome", "timeout")],
