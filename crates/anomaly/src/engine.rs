@@ -405,7 +405,8 @@ struct Masked<'a> {
 
 impl<E: ?Sized> Ctx<'_, E> {
     /// `f`'s text with every value an `extract` pattern captured from it
-    /// replaced by `<name>`, if a pattern matched `f` and captured something.
+    /// replaced by `<name>`, written to `out`, if a pattern matched `f` and
+    /// captured something (else `false`).
     ///
     /// This is the masking step of Drain3 (Jiang et al. / IBM's drain3:
     /// `masking` instructions turn IP addresses and numbers into `<IP>`,
@@ -414,22 +415,32 @@ impl<E: ?Sized> Ctx<'_, E> {
     /// <source_ip> port 22 ssh2` whatever the user name, so names of any
     /// number of words (which a client chooses) give one template, not one
     /// per length and spelling that fill the miner's table for good.
-    fn masked_text(&self, f: &FieldRef) -> Option<String> {
-        let m = self.masked?;
+    fn masked_text(&self, f: &FieldRef, out: &mut String) -> bool {
+        out.clear();
+        let Some(m) = self.masked else {
+            return false;
+        };
         if m.from != f.key.hash || m.spans.is_empty() {
-            return None;
+            return false;
         }
-        let mut out = String::with_capacity(m.text.len());
         let mut at = 0;
         for (&(a, b), (name, _)) in m.spans.iter().zip(self.ex) {
-            out.push_str(m.text.get(at..a)?);
+            let Some(lit) = m.text.get(at..a) else {
+                return false;
+            };
+            out.push_str(lit);
             out.push('<');
             out.push_str(name);
             out.push('>');
             at = b;
         }
-        out.push_str(m.text.get(at..)?);
-        Some(out)
+        match m.text.get(at..) {
+            Some(rest) => {
+                out.push_str(rest);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -1436,6 +1447,8 @@ struct Sequence {
     /// Mines `message` with `extract` captures masked (some pattern reads
     /// it): see [`Ctx::masked_text`].
     masks: bool,
+    /// Reused for the masked text.
+    mask_buf: String,
     h: usize,
     k: usize,
     online: bool,
@@ -1693,6 +1706,7 @@ impl Engine {
                     template: r.template.as_ref().map(|t| FieldRef::new(p, t)),
                     message: FieldRef::new(p, "message"),
                     masks: r.template.is_none() && p.extract.iter().any(|e| e.from == "message"),
+                    mask_buf: String::new(),
                     h: r.history,
                     k: r.top_k,
                     online: r.online,
@@ -1997,8 +2011,22 @@ impl Engine {
         // (see `guard`), and what the patterns may still spend.
         let (mut present, mut absent) = (0u64, 0u64);
         let mut budget = Budget::new();
+        // The field the previous pattern read, and its text: patterns mostly
+        // read the same one (`message`), looked up once.
+        let mut read: Option<(u64, Option<&'e str>)> = None;
         for x in &self.extract {
-            let Some(FieldValue::Str(s)) = x.from.paths.iter().find_map(|p| event.field(p)) else {
+            let text = match read {
+                Some((k, v)) if k == x.from.key.hash => v,
+                _ => {
+                    let v = match x.from.paths.iter().find_map(|p| event.field(p)) {
+                        Some(FieldValue::Str(s)) => Some(s),
+                        _ => None,
+                    };
+                    read = Some((x.from.key.hash, v));
+                    v
+                }
+            };
+            let Some(s) = text else {
                 continue;
             };
             if let Some((g, w)) = &x.guard {
@@ -3529,19 +3557,27 @@ impl Sequence {
             self.key_names.push(k);
             return Some((id, true));
         }
-        let m = match c.masked_text(&self.message) {
-            Some(m) => Cow::Owned(m),
-            None => c.get(&self.message)?,
-        };
-        if learn {
-            let (id, new) = self.drain.add(&m);
-            Some((if id == u32::MAX { UNKNOWN } else { id as u16 }, new))
+        let mut buf = core::mem::take(&mut self.mask_buf);
+        let m = if c.masked_text(&self.message, &mut buf) {
+            Cow::Borrowed(buf.as_str())
+        } else if let Some(m) = c.get(&self.message) {
+            m
         } else {
-            Some(match self.drain.lookup(&m) {
+            self.mask_buf = buf;
+            return None;
+        };
+        let found = if learn {
+            let (id, new) = self.drain.add(&m);
+            (if id == u32::MAX { UNKNOWN } else { id as u16 }, new)
+        } else {
+            match self.drain.lookup(&m) {
                 Some(id) => (id as u16, false),
                 None => (UNKNOWN, true),
-            })
-        }
+            }
+        };
+        drop(m);
+        self.mask_buf = buf;
+        Some(found)
     }
 
     fn name_of(&self, id: u16) -> String {
