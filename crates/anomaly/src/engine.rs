@@ -1936,16 +1936,42 @@ impl Engine {
         } else {
             None
         });
-        // Only a syslog timestamp (no year) needs it: worked out then.
-        let year = || year_ref.map(year_of).unwrap_or(1970);
-        let from_field = if let Some((_, v)) = ex.iter().find(|(k, _)| k == "timestamp") {
-            parse_time_secs_with(v, year)
-        } else {
-            match self.ts.paths.iter().find_map(|p| ev.field(p)) {
-                Some(FieldValue::Num(n)) => number_secs(n),
-                Some(FieldValue::Str(s)) => parse_time_secs_with(s, year),
-                _ => None,
+        // Only a syslog timestamp (no year) needs it: worked out then. With
+        // the host's time, it is the year that puts the date at or before
+        // it (a `Dec 31 23:59:58` line read on January 1st is from the year
+        // before).
+        let back = Cell::new(0);
+        let yearless = Cell::new(false);
+        let year = || {
+            yearless.set(true);
+            year_ref.map(year_of).unwrap_or(1970) - back.get()
+        };
+        let parse = || {
+            if let Some((_, v)) = ex.iter().find(|(k, _)| k == "timestamp") {
+                parse_time_secs_with(v, year)
+            } else {
+                match self.ts.paths.iter().find_map(|p| ev.field(p)) {
+                    Some(FieldValue::Num(n)) => number_secs(n),
+                    Some(FieldValue::Str(s)) => parse_time_secs_with(s, year),
+                    _ => None,
+                }
             }
+        };
+        let mut from_field = parse();
+        if let (Some(f), Some(h), true) = (from_field, host, yearless.get())
+            && f > h + FUTURE_SKEW_SECS
+        {
+            back.set(1);
+            from_field = parse();
+        }
+        // A record cannot have happened after the pipeline received it: one
+        // dated more than [`FUTURE_SKEW_SECS`] after the host's time is
+        // scored at the host's time (a writer's skewed clock, or a client
+        // that chose the date, would otherwise open buckets and windows in
+        // the future that the records after it are counted into).
+        let from_field = match (from_field, host) {
+            (Some(f), Some(h)) if f > h + FUTURE_SKEW_SECS => Some(h),
+            _ => from_field,
         };
         let t = from_field.or(host).unwrap_or(if self.last_t.is_finite() {
             self.last_t
@@ -2099,7 +2125,10 @@ impl Engine {
         self.reuse(found);
     }
 
-    /// Score one event. `time_ns` is the host's time, used when the event has no timestamp.
+    /// Score one event. `time_ns` is the host's time for it (when the
+    /// pipeline received it): used when the event has no timestamp, and as
+    /// the latest time an event's own timestamp may claim (plus
+    /// 5 minutes of clock skew); a later one is scored at `time_ns`.
     pub fn score<E: Event + ?Sized>(&mut self, event: &E, time_ns: Option<i64>) -> Verdict {
         let found = self.extracted(event);
         let t = self.event_time(event, &found.fields, time_ns);
@@ -2853,6 +2882,10 @@ fn gauge_value(x: f64) -> f64 {
 
 /// The largest step of the event clock one event can make (30 days).
 pub const MAX_JUMP_SECS: f64 = 30.0 * 86_400.0;
+/// How far past the host's time (`time_ns`) a record's own timestamp may
+/// be before it is scored at the host's time: clock skew between the
+/// machine that wrote it and the pipeline.
+pub const FUTURE_SKEW_SECS: f64 = 300.0;
 /// Events in a row that must agree on a larger step before the clock takes it.
 pub const JUMP_CONFIRM: u32 = 3;
 
@@ -4006,16 +4039,20 @@ mod tests {
         }
     }
 
-    /// A syslog timestamp has no year: it takes the host's time's year,
-    /// else the previous event's, else 1970; other forms ignore it.
+    /// A syslog timestamp has no year: it takes the host's time's year (the
+    /// year before if that would put it after the host's time), else the
+    /// previous event's, else 1970; other forms ignore it.
     #[test]
     fn syslog_timestamps_take_the_year_of_the_host_or_the_last_event() {
         let mut e = Engine::new(Policy::preset("default").expect("default preset"));
         let ev = serde_json::json!({"timestamp": "Dec 10 06:55:46"});
         let secs = |y: i64| (days_from_civil(y, 12, 10) * 86_400 + 6 * 3600 + 55 * 60 + 46) as f64;
         assert_eq!(e.event_time(&ev, &[], None), secs(1970));
-        let host = days_from_civil(2024, 6, 1) * 86_400 * 1_000_000_000;
+        let host = days_from_civil(2024, 12, 11) * 86_400 * 1_000_000_000;
         assert_eq!(e.event_time(&ev, &[], Some(host)), secs(2024));
+        // Read on June 1st, December 10th was last year's.
+        let june = days_from_civil(2024, 6, 1) * 86_400 * 1_000_000_000;
+        assert_eq!(e.event_time(&ev, &[], Some(june)), secs(2023));
         // Last event on the last second of 2022: still 2022.
         e.last_t = (days_from_civil(2023, 1, 1) * 86_400 - 1) as f64;
         assert_eq!(e.event_time(&ev, &[], None), secs(2022));
@@ -4168,6 +4205,21 @@ mod tests {
         }
         // The pattern's last capture is one word and not empty.
         assert!(extract_sshd("Invalid user bob from ").is_empty());
+    }
+
+    #[test]
+    fn a_record_may_claim_a_time_up_to_five_minutes_after_the_host_s() {
+        let e = Engine::new(Policy::preset("ecs").unwrap());
+        let h = 1_449_727_200.0;
+        let at = |own: f64, host: Option<f64>| {
+            let ev = [("@timestamp", FieldValue::Num(own))];
+            e.event_time(&ev[..], &[], host.map(|h| (h * 1e9) as i64))
+        };
+        assert_eq!(at(h + 240.0, Some(h)), h + 240.0, "skew");
+        assert_eq!(at(h + 300.0, Some(h)), h + 300.0);
+        assert_eq!(at(h + 301.0, Some(h)), h, "later than the host allows");
+        assert_eq!(at(h - 86_400.0, Some(h)), h - 86_400.0, "late is fine");
+        assert_eq!(at(h + 86_400.0, None), h + 86_400.0, "no host time");
     }
 
     #[test]

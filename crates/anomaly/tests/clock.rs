@@ -127,3 +127,65 @@ fn a_broken_first_timestamp_does_not_stop_learning() {
         detectors(&b)
     );
 }
+
+/// Score `evs` with the host's time given: each record's own timestamp
+/// plus `late` seconds (the pipeline received it then).
+fn flagged_received(e: &mut Engine, evs: &[Value], late: u64) -> Vec<Verdict> {
+    evs.iter()
+        .map(|ev| {
+            let t = ev["timestamp"].as_u64().expect("timestamp in seconds");
+            e.score(ev, Some(((t + late) * 1_000_000_000) as i64))
+        })
+        .filter(|v| v.severity > Severity::None)
+        .collect()
+}
+
+#[test]
+fn a_record_dated_after_the_pipeline_received_it_is_scored_when_received() {
+    // One record dated 20 days ahead: within the 30 days the clock follows
+    // at once (a quiet month), so on its own time it closes the rate
+    // detector's bucket, fills 20 days of empty buckets into the baseline,
+    // and opens a bucket 20 days ahead that every later record is counted
+    // into. That bucket does not close for 20 days, and its spike is
+    // reported once: a burst half an hour later is not seen (found by
+    // review). With the host's time, the record is scored when the
+    // pipeline received it.
+    let ahead = json!({"timestamp": T0 + 7200 + 20 * 86_400, "user": "u1",
+        "source_ip": "10.0.0.1", "outcome": "success"});
+    let burst: Vec<Value> = (0..600)
+        .map(|i| {
+            json!({"timestamp": T0 + 9060 + i / 10, "user": format!("u{}", i % 10),
+            "source_ip": format!("10.0.0.{}", i % 10), "outcome": "success"})
+        })
+        .collect();
+    // what the rate detector says of the burst
+    let run = |host: bool| -> Vec<String> {
+        let mut e = engine();
+        let received = |e: &mut Engine, evs: &[Value]| {
+            let v = if host {
+                flagged_received(e, evs, 2)
+            } else {
+                flagged(e, evs)
+            };
+            v.iter()
+                .flat_map(|v| v.reasons.iter())
+                .filter(|r| r.detector == "event_rate")
+                .map(|r| r.text.clone())
+                .collect::<Vec<_>>()
+        };
+        assert!(received(&mut e, &logins(T0, 7200)).is_empty());
+        let at = Some(((T0 + 7201) * 1_000_000_000) as i64);
+        e.score(&ahead, if host { at } else { None });
+        received(&mut e, &logins(T0 + 7260, 1800));
+        received(&mut e, &burst)
+    };
+    let seen = run(true);
+    assert!(
+        seen.iter()
+            .any(|t| t.starts_with("*: spike: ") && t.contains("from 08:31 UTC")),
+        "{seen:?}"
+    );
+    // without the host's time, the record's own time is all there is
+    let seen = run(false);
+    assert!(seen.is_empty(), "{seen:?}");
+}
