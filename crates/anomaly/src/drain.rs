@@ -3,6 +3,7 @@
 //! similar template in the leaf above a similarity threshold, else a new one.
 //! Bounded by `max_templates`; deterministic (BTreeMap, no hashing order).
 
+use crate::store::hash_str;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -20,7 +21,22 @@ pub struct Drain {
     prefix: usize,
     max_templates: usize,
     templates: Vec<Vec<String>>,
-    leaves: BTreeMap<(usize, Vec<String>), Vec<u32>>,
+    /// Leaves by token count and a hash of the first `prefix` tokens (the
+    /// tokens themselves are compared too: a collision only shares a list).
+    leaves: BTreeMap<(usize, u64), Vec<u32>>,
+}
+
+/// A line's tokens, on the stack (a line is read for every event).
+struct Toks<'a> {
+    n: usize,
+    t: [&'a str; MAX_TOKENS],
+}
+
+impl<'a> core::ops::Deref for Toks<'a> {
+    type Target = [&'a str];
+    fn deref(&self) -> &[&'a str] {
+        &self.t[..self.n]
+    }
 }
 
 /// Variable-looking tokens: numbers, addresses, ids with digits and punctuation, long hex.
@@ -70,24 +86,28 @@ impl Drain {
         t + self.leaves.len() * 96
     }
 
-    fn tokens(line: &str) -> Vec<&str> {
-        line.split_whitespace()
-            .take(MAX_TOKENS)
-            .map(|t| {
-                if t.len() > MAX_TOKEN_LEN || has_digit(t) {
-                    WILDCARD
-                } else {
-                    t
-                }
-            })
-            .collect()
+    fn tokens(line: &str) -> Toks<'_> {
+        let mut out = Toks {
+            n: 0,
+            t: [""; MAX_TOKENS],
+        };
+        for t in line.split_whitespace().take(MAX_TOKENS) {
+            out.t[out.n] = if t.len() > MAX_TOKEN_LEN || has_digit(t) {
+                WILDCARD
+            } else {
+                t
+            };
+            out.n += 1;
+        }
+        out
     }
 
-    fn leaf_key(toks: &[&str], prefix: usize) -> (usize, Vec<String>) {
-        (
-            toks.len(),
-            toks.iter().take(prefix).map(|t| t.to_string()).collect(),
-        )
+    fn leaf_key<S: AsRef<str>>(toks: &[S], prefix: usize) -> (usize, u64) {
+        let h = toks
+            .iter()
+            .take(prefix)
+            .fold(0x1EAF, |h, t| hash_str(h, t.as_ref()));
+        (toks.len(), h)
     }
 
     fn sim(t: &[String], toks: &[&str]) -> (f64, usize) {
@@ -110,11 +130,14 @@ impl Drain {
     }
 
     fn best(&self, toks: &[&str]) -> Option<u32> {
-        let key = Self::leaf_key(toks, self.prefix);
-        let ids = self.leaves.get(&key)?;
+        let ids = self.leaves.get(&Self::leaf_key(toks, self.prefix))?;
         let mut best: Option<(f64, usize, u32)> = None;
         for &id in ids {
-            let (s, w) = Self::sim(&self.templates[id as usize], toks);
+            let t = &self.templates[id as usize];
+            if t.iter().zip(toks).take(self.prefix).any(|(a, b)| a != b) {
+                continue; // another prefix with the same hash
+            }
+            let (s, w) = Self::sim(t, toks);
             if s >= self.similarity && best.is_none_or(|(bs, bw, _)| s > bs || (s == bs && w > bw))
             {
                 best = Some((s, w, id));
@@ -132,7 +155,7 @@ impl Drain {
         }
         if let Some(id) = self.best(&toks) {
             let t = &mut self.templates[id as usize];
-            for (a, b) in t.iter_mut().zip(&toks) {
+            for (a, b) in t.iter_mut().zip(toks.iter()) {
                 if a != b && a != WILDCARD {
                     *a = WILDCARD.to_string();
                 }
@@ -161,8 +184,7 @@ impl Drain {
         self.leaves.clear();
         for t in ts {
             let id = self.templates.len() as u32;
-            let toks: Vec<&str> = t.iter().map(|s| s.as_str()).collect();
-            let key = Self::leaf_key(&toks, self.prefix);
+            let key = Self::leaf_key(&t, self.prefix);
             self.leaves.entry(key).or_default().push(id);
             self.templates.push(t);
         }
@@ -190,6 +212,30 @@ mod tests {
         assert_eq!(
             d.lookup("Failed password for bob from 9.9.9.9 port 1 ssh2"),
             Some(a)
+        );
+    }
+
+    #[test]
+    fn a_leaf_hash_collision_does_not_merge_prefixes() {
+        let mut d = Drain::new(0.5, 4, 100);
+        let (a, _) = d.add("Failed password for root from 1.2.3.4 port 22 ssh2");
+        // as if "Accepted password" hashed to the same leaf as "Failed password"
+        let other = [
+            "Accepted", "password", "for", "root", "from", "<*>", "port", "<*>", "ssh2",
+        ];
+        d.leaves
+            .entry(Drain::leaf_key(&other, d.prefix))
+            .or_default()
+            .push(a);
+        assert_eq!(
+            d.lookup("Accepted password for root from 1.2.3.4 port 22 ssh2"),
+            None
+        );
+        let (b, new) = d.add("Accepted password for root from 1.2.3.4 port 22 ssh2");
+        assert!(new && b != a);
+        assert_eq!(
+            d.template(a).unwrap(),
+            "Failed password for root from <*> port <*> ssh2"
         );
     }
 }
