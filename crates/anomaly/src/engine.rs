@@ -3613,6 +3613,25 @@ impl Sequence {
         Some(found)
     }
 
+    /// The current event's name for its reasons: its template, or for an
+    /// event that has none (the table is full, or the model is frozen and
+    /// no template fits) `<unknown>` and the line itself, clipped (masked
+    /// when `extract` captured from it), so the operator sees what it was.
+    fn current_name<E: Event + ?Sized>(&self, c: &Ctx<'_, E>, id: u16) -> String {
+        if id != UNKNOWN {
+            return self.name_of(id);
+        }
+        let line = if !self.mask_buf.is_empty() {
+            Some(Cow::Borrowed(self.mask_buf.as_str()))
+        } else {
+            c.get(self.template.as_ref().unwrap_or(&self.message))
+        };
+        match line {
+            Some(l) => format!("<unknown> {}", clip(&l, 80)),
+            None => "<unknown>".into(),
+        }
+    }
+
     fn name_of(&self, id: u16) -> String {
         if id == UNKNOWN {
             return "<unknown>".into();
@@ -3672,7 +3691,7 @@ impl Sequence {
                 1.0
             };
             if p < c.report_p {
-                let tn = self.name_of(id);
+                let tn = self.current_name(c, id);
                 hits.push(Hit {
                     det: di,
                     entity: sess.to_string(),
@@ -3729,7 +3748,7 @@ impl Sequence {
                         .rev()
                         .map(|i| self.name_of(hist.last[HIST - 1 - i]))
                         .collect();
-                    let tn = self.name_of(id);
+                    let tn = self.current_name(c, id);
                     hits.push(Hit {
                         det: di,
                         entity: sess.to_string(),

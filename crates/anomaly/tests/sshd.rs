@@ -213,9 +213,20 @@ fn syslog_ts(secs: u32) -> String {
 /// (seconds since Dec 10 00:00, host, message): the `log_sequence`
 /// detector's reasons, and the templates it learned.
 fn sequence_findings(lines: &[(u32, &str, String)]) -> (Vec<String>, Vec<String>) {
+    sequence_findings_with(lines, 512)
+}
+
+fn sequence_findings_with(
+    lines: &[(u32, &str, String)],
+    max_templates: usize,
+) -> (Vec<String>, Vec<String>) {
     let text = logseal_anomaly::policy::preset_text("sshd")
         .unwrap()
-        .replace("\"period_secs\": 86400", "\"period_secs\": 3600");
+        .replace("\"period_secs\": 86400", "\"period_secs\": 3600")
+        .replace(
+            "\"max_templates\": 512",
+            &format!("\"max_templates\": {max_templates}"),
+        );
     let mut e = Engine::new(Policy::parse(&text).unwrap());
     let mut out = Vec::new();
     for (t, host, msg) in lines {
@@ -272,6 +283,14 @@ fn a_flood_of_user_names_cannot_blind_the_template_miner() {
     let (f, learned) = sequence_findings(&quiet);
     assert_eq!(never(&f), 1, "without the flood");
     assert_eq!(learned.len(), 5, "{learned:#?}");
+    // With no room left for it, the new kind is reported with its line.
+    let (f, learned) = sequence_findings_with(&quiet, 4);
+    assert_eq!(learned.len(), 4, "{learned:#?}");
+    assert!(
+        f.iter().any(|r| r
+            == "web1: event template never seen before: <unknown> Server listening on :: port 2222."),
+        "{f:#?}"
+    );
 
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut word = || {
