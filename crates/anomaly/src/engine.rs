@@ -1506,6 +1506,10 @@ pub struct Engine {
     /// Not saved in snapshots: a restored engine starts counting afresh.
     jumps: u32,
     jump_t: f64,
+    /// Events scored since the clock last took a jump (or since start):
+    /// whether the time it leaves was lived in or one broken record's.
+    /// Not saved either.
+    since_jump: u64,
     events: u64,
     epoch: i64,
     ex_buf: Vec<(String, String)>,
@@ -1785,6 +1789,7 @@ impl Engine {
             first_t: f64::NAN,
             jumps: 0,
             jump_t: f64::NAN,
+            since_jump: 0,
             last_t: f64::NAN,
             events: 0,
             epoch: i64::MIN,
@@ -1937,9 +1942,11 @@ impl Engine {
             None
         });
         // Only a syslog timestamp (no year) needs it: worked out then. With
-        // the host's time, it is the year that puts the date at or before
+        // the host's time, it is the host's year, or the year before when
+        // that would put the date more than [`YEARLESS_AHEAD_SECS`] after
         // it (a `Dec 31 23:59:58` line read on January 1st is from the year
-        // before).
+        // before; one a few minutes or hours ahead is a skewed clock or
+        // another time zone, scored at the host's time below).
         let back = Cell::new(0);
         let yearless = Cell::new(false);
         let year = || {
@@ -1959,7 +1966,7 @@ impl Engine {
         };
         let mut from_field = parse();
         if let (Some(f), Some(h), true) = (from_field, host, yearless.get())
-            && f > h + FUTURE_SKEW_SECS
+            && f > h + YEARLESS_AHEAD_SECS
         {
             back.set(1);
             from_field = parse();
@@ -1995,9 +2002,18 @@ impl Engine {
     /// moved (a restart after weeks, a replay of an older log, a first
     /// event that was the broken one), and the clock follows. The learning
     /// period counts stream time, so it moves with the jump.
+    ///
+    /// Decay follows the latest time the stream has lived at: a jump back
+    /// keeps the decay epoch where it was, so the return costs nothing (a
+    /// few records dated weeks back, confirmed, then live ones again would
+    /// otherwise decay as if weeks had passed twice: every count halved 8
+    /// times). Only when the time left behind was never lived in (fewer
+    /// than [`JUMP_CONFIRM`] events there: a broken first record) does
+    /// decay restart from the earlier time.
     fn clock(&mut self, t: f64) -> f64 {
         if !self.last_t.is_finite() || (t - self.last_t).abs() <= MAX_JUMP_SECS {
             self.jumps = 0;
+            self.since_jump += 1;
             return t;
         }
         if self.jumps > 0 && (t - self.jump_t).abs() <= MAX_JUMP_SECS {
@@ -2013,11 +2029,13 @@ impl Engine {
         if self.first_t.is_finite() {
             self.first_t += t - self.last_t;
         }
-        if t < self.last_t {
-            // decay restarts its epochs from the earlier time (a jump
-            // ahead decays as time passing does)
+        if t < self.last_t && self.since_jump < u64::from(JUMP_CONFIRM) {
+            // the later time was a broken start: decay restarts its epochs
+            // from the earlier time (a jump ahead decays as time passing
+            // does)
             self.epoch = i64::MIN;
         }
+        self.since_jump = 0;
         t
     }
 
@@ -2441,6 +2459,8 @@ impl Engine {
         fresh.first_t = r.f64()?;
         fresh.last_t = r.f64()?;
         fresh.events = r.u64()?;
+        // the saved state lived at `last_t` as long as it counted events
+        fresh.since_jump = fresh.events;
         fresh.epoch = r.u64()? as i64;
         snapshot::get_table(&mut r, &mut fresh.dedup)?;
         for g in &mut fresh.groups {
@@ -2886,6 +2906,11 @@ pub const MAX_JUMP_SECS: f64 = 30.0 * 86_400.0;
 /// be before it is scored at the host's time: clock skew between the
 /// machine that wrote it and the pipeline.
 pub const FUTURE_SKEW_SECS: f64 = 300.0;
+/// How far past the host's time a syslog date (no year) read in the
+/// host's year may be and still be that year's (then scored at the host's
+/// time); further ahead it is the year before's. Two days, as Splunk's
+/// `MAX_DAYS_HENCE`: room for time zones and skewed clocks.
+pub const YEARLESS_AHEAD_SECS: f64 = 2.0 * 86_400.0;
 /// Events in a row that must agree on a larger step before the clock takes it.
 pub const JUMP_CONFIRM: u32 = 3;
 
@@ -4059,7 +4084,8 @@ mod tests {
     }
 
     /// A syslog timestamp has no year: it takes the host's time's year (the
-    /// year before if that would put it after the host's time), else the
+    /// year before if that would put it more than two days after the host's
+    /// time; less than that ahead it is scored at the host's time), else the
     /// previous event's, else 1970; other forms ignore it.
     #[test]
     fn syslog_timestamps_take_the_year_of_the_host_or_the_last_event() {
@@ -4072,6 +4098,15 @@ mod tests {
         // Read on June 1st, December 10th was last year's.
         let june = days_from_civil(2024, 6, 1) * 86_400 * 1_000_000_000;
         assert_eq!(e.event_time(&ev, &[], Some(june)), secs(2023));
+        // Read a day before: a skewed clock or another time zone, scored
+        // at the host's time; three days before: last year's.
+        let day = 86_400 * 1_000_000_000;
+        let before = days_from_civil(2024, 12, 9) * day + 6 * 3600 * 1_000_000_000;
+        assert_eq!(
+            e.event_time(&ev, &[], Some(before)),
+            (before / 1_000_000_000) as f64
+        );
+        assert_eq!(e.event_time(&ev, &[], Some(before - 2 * day)), secs(2023));
         // Last event on the last second of 2022: still 2022.
         e.last_t = (days_from_civil(2023, 1, 1) * 86_400 - 1) as f64;
         assert_eq!(e.event_time(&ev, &[], None), secs(2022));

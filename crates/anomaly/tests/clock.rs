@@ -189,3 +189,120 @@ fn a_record_dated_after_the_pipeline_received_it_is_scored_when_received() {
     let seen = run(false);
     assert!(seen.is_empty(), "{seen:?}");
 }
+
+#[test]
+fn records_dated_in_the_past_cannot_erase_what_was_learned() {
+    // Three records in a row dated 40 days before the host's time move the
+    // clock back (confirmed: a replay of an older log looks the same); the
+    // next ordinary records move it forward again. Decay used to restart
+    // its epochs at the earlier time, so the return "decayed as time
+    // passing does": every learned count halved 8 times, two hours of
+    // habits gone, and a login from a never-seen address no longer
+    // reported (found by review). Decay follows the latest time lived at.
+    let run = |old: bool| {
+        let mut e = engine();
+        flagged_received(&mut e, &logins(T0, 7200), 0);
+        let now = T0 + 7200;
+        if old {
+            for i in 0..3 {
+                let ev = json!({"timestamp": now - 40 * 86_400 + i, "user": "zz",
+                    "source_ip": "10.9.9.9", "outcome": "success"});
+                e.score(&ev, Some(((now + i) * 1_000_000_000) as i64));
+            }
+        }
+        flagged_received(&mut e, &logins(now + 3, 3), 0);
+        let ev = json!({"timestamp": now + 10, "user": "u4",
+            "source_ip": "203.0.113.9", "outcome": "success"});
+        e.score(&ev, Some(((now + 10) * 1_000_000_000) as i64))
+    };
+    let first_seen = |v: &Verdict| v.reasons.iter().any(|r| r.detector == "first_seen");
+    let control = run(false);
+    assert!(first_seen(&control), "{}", control.to_json());
+    let v = run(true);
+    assert!(
+        first_seen(&v),
+        "after 3 records dated 40 days back: {}",
+        v.to_json()
+    );
+}
+
+/// 2025-06-01 12:00:00 UTC, in seconds.
+const H0: i64 = 1_748_779_200;
+
+/// `Jun  1 HH:MM:SS` for `secs` after 2025-06-01 00:00:00.
+fn june_1(secs: i64) -> String {
+    format!(
+        "Jun  1 {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Score sshd lines (syslog date, message, host time in seconds) with the
+/// `sshd` preset: whether `failed_logins_per_ip` fired for 203.0.113.9.
+fn sshd_brute_force_seen(lines: &[(String, String, i64)]) -> bool {
+    use logseal_anomaly::FieldValue;
+    let mut e = Engine::new(Policy::preset("sshd").expect("preset"));
+    let mut seen = false;
+    for (ts, msg, host) in lines {
+        let ev: [(&str, FieldValue<'_>); 3] = [
+            ("timestamp", FieldValue::Str(ts)),
+            ("host", FieldValue::Str("web1")),
+            ("message", FieldValue::Str(msg)),
+        ];
+        seen |= e
+            .score(&ev[..], Some(host * 1_000_000_000))
+            .reasons
+            .iter()
+            .any(|r| r.detector == "failed_logins_per_ip" && r.entity == "203.0.113.9");
+    }
+    seen
+}
+
+/// Six failed logins from one address within a minute, each received at
+/// its own time (the preset's rule: more than 4 in 10 minutes).
+fn brute_force(from: i64) -> Vec<(String, String, i64)> {
+    (0..6)
+        .map(|i| {
+            let t = from + 10 * i;
+            let msg = format!(
+                "Failed password for root from 203.0.113.9 port {} ssh2",
+                40000 + i
+            );
+            (june_1(t - (H0 - 43_200)), msg, t)
+        })
+        .collect()
+}
+
+#[test]
+fn a_syslog_date_minutes_ahead_is_not_read_as_a_year_ago() {
+    // A yearless date a little more than the allowed skew after the host's
+    // time was read as the year before (`Jun  1 12:06:00` received at
+    // 2025-06-01 12:00:00 became 2024-06-01). Three such records (a writer
+    // whose clock runs 6 minutes fast) moved the clock back a year, and a
+    // brute force right after them was split over two windows a year
+    // apart and not reported (found by review). The year before is taken
+    // only for a date more than two days ahead; this one is scored at the
+    // host's time.
+    let mut lines = vec![(
+        june_1(43_200),
+        "Server listening on 0.0.0.0 port 22.".to_string(),
+        H0,
+    )];
+    let mut control = lines.clone();
+    control.extend(brute_force(H0 + 10));
+    assert!(sshd_brute_force_seen(&control), "the rule works");
+    for i in 0..3 {
+        let msg = format!(
+            "Connection closed by 198.51.100.20 port {} [preauth]",
+            50000 + i
+        );
+        lines.push((june_1(43_200 + 360 + i), msg, H0 + i));
+    }
+    lines.extend(brute_force(H0 + 10));
+    assert!(
+        sshd_brute_force_seen(&lines),
+        "brute force after 3 records 6 minutes ahead"
+    );
+}
