@@ -170,8 +170,21 @@ fn network_parsed(ip: &str) -> String {
 #[derive(Clone, Debug)]
 enum Seg {
     Lit(String),
-    /// A capture: its name, and whether it is one word (`{name:word}`).
-    Cap(String, bool),
+    /// A capture: its name and type.
+    Cap(String, Ty),
+}
+
+/// A capture's type (README "Extraction").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ty {
+    /// `{name}`: up to the last place the rest of the pattern matches
+    /// (spaces included); one word when it ends the pattern.
+    Text,
+    /// `{name:word}`: one word, not empty.
+    Word,
+    /// `{name:rest}`: the rest of the text, whatever it holds (ends the
+    /// pattern).
+    Rest,
 }
 
 #[derive(Clone, Debug)]
@@ -195,10 +208,12 @@ impl Extractor {
                 Some(0) => {
                     let end = rest.find('}').unwrap_or(rest.len());
                     let cap = &rest[1..end];
-                    segs.push(match cap.strip_suffix(":word") {
-                        Some(name) => Seg::Cap(name.to_string(), true),
-                        None => Seg::Cap(cap.to_string(), false),
-                    });
+                    let (name, ty) = match cap.split_once(':') {
+                        Some((name, "word")) => (name, Ty::Word),
+                        Some((name, "rest")) => (name, Ty::Rest),
+                        _ => (cap, Ty::Text),
+                    };
+                    segs.push(Seg::Cap(name.to_string(), ty));
                     rest = if end < rest.len() {
                         &rest[end + 1..]
                     } else {
@@ -288,10 +303,15 @@ impl Extractor {
         caps: &mut Vec<(&'s str, usize, usize)>,
         budget: &mut Budget,
     ) -> bool {
-        let Some(Seg::Cap(name, word)) = self.segs.get(i) else {
+        let Some(Seg::Cap(name, ty)) = self.segs.get(i) else {
             return i >= self.segs.len();
         };
+        let word = &(*ty == Ty::Word);
         let hay = &text[pos..];
+        if *ty == Ty::Rest {
+            caps.push((name.as_str(), pos, text.len()));
+            return true;
+        }
         match self.segs.get(i + 1) {
             Some(Seg::Lit(l)) => {
                 // every occurrence, overlapping ones included, rightmost

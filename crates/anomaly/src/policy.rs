@@ -194,7 +194,9 @@ pub struct Outcome {
 /// takes everything up to the last place where the rest still matches
 /// (spaces included, possibly empty), and `{name:word}` the last place
 /// before the first whitespace (one word, not empty); one that ends the
-/// pattern is one word; `{_}` captures are not kept (README "Extraction").
+/// pattern is one word, but `{name:rest}` (which must end it) takes the rest
+/// of the text, possibly empty; `{_}` captures are not kept (README
+/// "Extraction").
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Extract {
@@ -1033,11 +1035,19 @@ impl Policy {
                 if name.is_empty() {
                     return Err(err(k, format!("capture `{{{cap}}}` needs a name")));
                 }
-                if !matches!(ty, "" | "word") {
+                if !matches!(ty, "" | "word" | "rest") {
                     return Err(err(
                         k,
                         format!(
-                            "capture `{{{cap}}}`: unknown type `{ty}` (the one type is `word`)"
+                            "capture `{{{cap}}}`: unknown type `{ty}` (the types are `word` and `rest`)"
+                        ),
+                    ));
+                }
+                if ty == "rest" && !ex.pattern.ends_with(&format!("{{{cap}}}")) {
+                    return Err(err(
+                        k,
+                        format!(
+                            "capture `{{{cap}}}` takes the rest of the text: it must end the pattern"
                         ),
                     ));
                 }

@@ -87,6 +87,7 @@ fn reference(segs: &[Seg], text: &str) -> Option<Vec<String>> {
     fn rest(segs: &[Seg], text: &str, pos: usize, steps: &mut u32) -> Option<Vec<String>> {
         match segs {
             [] => Some(vec![]),
+            [Seg::Rest] => Some(vec![text[pos..].to_string()]),
             [Seg::Cap(_)] => {
                 let t = &text[pos..];
                 let j = t.find(char::is_whitespace).unwrap_or(t.len());
@@ -131,6 +132,8 @@ enum Seg {
     Lit(String),
     /// A capture; `true`: a `{name:word}` one.
     Cap(bool),
+    /// A `{name:rest}` capture (it ends the pattern).
+    Rest,
 }
 
 proptest! {
@@ -144,6 +147,7 @@ proptest! {
         tail in any::<bool>(),
         prefixed in any::<bool>(),
         words in proptest::array::uniform3(any::<bool>()),
+        rest_tail in any::<bool>(),
         text in "[xy z]{0,24}",
     ) {
         // a pattern that starts with literal text matches only a text that
@@ -164,8 +168,12 @@ proptest! {
             pat.push_str(l);
         }
         if (tail || caps == 0) && caps < 3 {
-            segs.push(Seg::Cap(words[caps]));
-            let ty = if words[caps] { ":word" } else { "" };
+            segs.push(if rest_tail { Seg::Rest } else { Seg::Cap(words[caps]) });
+            let ty = match (rest_tail, words[caps]) {
+                (true, _) => ":rest",
+                (false, true) => ":word",
+                (false, false) => "",
+            };
             pat.push_str(&format!("{{{}{ty}}}", names[caps]));
         }
         let p = policy(&[("m", pat.as_str())]);
@@ -196,7 +204,11 @@ fn a_bad_pattern_is_refused_with_its_place_and_reason() {
         ("x {:word} y", "capture `{:word}` needs a name"),
         (
             "x {a:int} y",
-            "capture `{a:int}`: unknown type `int` (the one type is `word`)",
+            "capture `{a:int}`: unknown type `int` (the types are `word` and `rest`)",
+        ),
+        (
+            "x {a:rest} y",
+            "capture `{a:rest}` takes the rest of the text: it must end the pattern",
         ),
     ];
     for (pat, why) in cases {
@@ -206,7 +218,7 @@ fn a_bad_pattern_is_refused_with_its_place_and_reason() {
         assert_eq!(e.key, "extract[1].pattern", "{pat}");
         assert_eq!(e.message, why, "{pat}");
     }
-    // the one type, through the engine: a word, then the literal
+    // the types, through the engine: a word, then the literal
     let p = policy(&[("m", "from {a:word} port {b}")]);
     let ev = json!({"m": "from 10.0.0.1 port 22:11: see port 9"});
     assert_eq!(extract(&p, &ev).as_deref(), Some("0|10.0.0.1|22:11:|-"));
@@ -215,4 +227,9 @@ fn a_bad_pattern_is_refused_with_its_place_and_reason() {
         extract(&p, &ev).as_deref(),
         Some("0|10.0.0.1 port 22:11: see|9|-")
     );
+    // the rest of the text, spaces and all, or nothing
+    let p = policy(&[("m", "from {a:word} port {_:word} {b:rest}")]);
+    assert_eq!(extract(&p, &ev).as_deref(), Some("0|10.0.0.1|see port 9|-"));
+    let ev = json!({"m": "from 10.0.0.1 port 22:11: "});
+    assert_eq!(extract(&p, &ev).as_deref(), Some("0|10.0.0.1|\"\"|-"));
 }
