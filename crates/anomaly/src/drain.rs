@@ -1,7 +1,10 @@
 //! A Drain-style log template miner (He et al., ICWS 2017): a fixed-depth
 //! parse tree keyed by token count and the first tokens, then the most
 //! similar template in the leaf above a similarity threshold, else a new one.
-//! Bounded by `max_templates`; deterministic (BTreeMap, no hashing order).
+//! Bounded by `max_templates`, and each run of first tokens by
+//! [`Drain::max_per_prefix`], so one kind of line whose text a client
+//! writes (and that no extraction pattern masks) cannot take the whole
+//! budget; deterministic (BTreeMap, no hashing order).
 
 use crate::store::hash_str;
 use alloc::collections::BTreeMap;
@@ -12,7 +15,11 @@ pub const WILDCARD: &str = "<*>";
 const MAX_TOKENS: usize = 64;
 /// Tokens longer than this are variables (`<*>`): keeps templates small.
 const MAX_TOKEN_LEN: usize = 48;
-/// Worst-case bytes of one template (tokens + their headers + leaf share).
+/// Worst-case bytes of one template (tokens + their headers + leaf share;
+/// the leaf share, 96 bytes, also covers its prefix's count, at most one
+/// per leaf, 12 bytes and its map node: kept as it was, since the budget's
+/// split into sketches follows it and a restored snapshot must find the
+/// sizes it was written with).
 pub const MAX_TEMPLATE_BYTES: usize = 24 + MAX_TOKENS * (24 + MAX_TOKEN_LEN) + 96;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +31,9 @@ pub struct Drain {
     /// Leaves by token count and a hash of the first `prefix` tokens (the
     /// tokens themselves are compared too: a collision only shares a list).
     leaves: BTreeMap<(usize, u64), Vec<u32>>,
+    /// Templates per hash of the first `prefix` tokens, whatever their
+    /// length (worked out again on restore).
+    per_prefix: BTreeMap<u64, u32>,
 }
 
 /// A line's tokens, on the stack (a line is read for every event).
@@ -61,7 +71,18 @@ impl Drain {
             max_templates: max_templates.max(1),
             templates: Vec::new(),
             leaves: BTreeMap::new(),
+            per_prefix: BTreeMap::new(),
         }
+    }
+
+    /// The most templates one run of first tokens may have: an eighth of
+    /// the budget, at least 16. Drain's first tokens are nearly always the
+    /// server's own words (`Received disconnect`, `Invalid user`), so a
+    /// flood of lines of one kind with client text of every length and
+    /// spelling stops there and leaves the rest of the budget for new
+    /// kinds; its further lines are "unknown", each reported as such.
+    pub fn max_per_prefix(&self) -> usize {
+        (self.max_templates / 8).max(16)
     }
 
     pub fn len(&self) -> usize {
@@ -165,13 +186,17 @@ impl Drain {
         if self.templates.len() >= self.max_templates {
             return (u32::MAX, true);
         }
+        let key = Self::leaf_key(&toks, self.prefix);
+        let cap = self.max_per_prefix();
+        let n = self.per_prefix.entry(key.1).or_default();
+        if *n as usize >= cap {
+            return (u32::MAX, true);
+        }
+        *n += 1;
         let id = self.templates.len() as u32;
         self.templates
             .push(toks.iter().map(|t| t.to_string()).collect());
-        self.leaves
-            .entry(Self::leaf_key(&toks, self.prefix))
-            .or_default()
-            .push(id);
+        self.leaves.entry(key).or_default().push(id);
         (id, true)
     }
 
@@ -182,10 +207,12 @@ impl Drain {
     pub(crate) fn set_templates(&mut self, ts: Vec<Vec<String>>) {
         self.templates.clear();
         self.leaves.clear();
+        self.per_prefix.clear();
         for t in ts {
             let id = self.templates.len() as u32;
             let key = Self::leaf_key(&t, self.prefix);
             self.leaves.entry(key).or_default().push(id);
+            *self.per_prefix.entry(key.1).or_default() += 1;
             self.templates.push(t);
         }
     }
@@ -194,6 +221,7 @@ impl Drain {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::{format, vec};
 
     #[test]
     fn mines() {
@@ -213,6 +241,31 @@ mod tests {
             d.lookup("Failed password for bob from 9.9.9.9 port 1 ssh2"),
             Some(a)
         );
+    }
+
+    #[test]
+    fn one_run_of_first_tokens_cannot_take_the_whole_budget() {
+        let mut d = Drain::new(0.5, 4, 64);
+        assert_eq!(d.max_per_prefix(), 16);
+        // lines of 1 to 40 made-up words after the same two: one template
+        // per length until the prefix's share is used up
+        let line = |n: usize| format!("Client said {}", vec!["blah"; n].join(" "));
+        for n in 1..=40 {
+            let (id, new) = d.add(&line(n));
+            assert!(new);
+            assert_eq!(id == u32::MAX, n > 16, "{n}");
+        }
+        assert_eq!(d.len(), 16);
+        // known lengths still match; other kinds still learn
+        assert_eq!(d.add(&line(3)), (2, false));
+        assert!(d.add("Server listening on port 22").1);
+        assert_eq!(d.len(), 17);
+        // the count is worked out again on restore
+        let mut r = Drain::new(0.5, 4, 64);
+        r.set_templates(d.templates().to_vec());
+        assert_eq!(r.add(&line(30)), (u32::MAX, true));
+        assert!(r.add("Server stopped").1);
+        assert_eq!(r.len(), 18);
     }
 
     #[test]

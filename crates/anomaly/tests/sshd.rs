@@ -442,6 +442,38 @@ fn other_text_a_client_sends_cannot_blind_the_template_miner() {
     }
 }
 
+#[test]
+fn a_line_kind_no_pattern_reads_cannot_take_the_whole_template_budget() {
+    // A kind of line with client text that no pattern masks (here OpenSSH
+    // 6's `Bad remote protocol version identification: '...'`) gives one
+    // template per length; each run of first tokens may take an eighth of
+    // the budget (at least 16), so with room for 48 the flood takes 16 and
+    // a new kind after it is still learned, not left "unknown".
+    let (mut lines, mut t) = normal_day();
+    let mut rng = 0x5555_0F0F_1234_9999u64;
+    for i in 0..600u32 {
+        let w = made_up_words(&mut rng, 1 + i % 60);
+        lines.push((
+            t,
+            "web1",
+            format!("error: Bad remote protocol version identification: '{w}'"),
+        ));
+        t += 1;
+    }
+    lines.push((t + 60, "web1", NOVEL.into()));
+    let (f, learned) = sequence_findings_with(&lines, 48);
+    let flood = learned
+        .iter()
+        .filter(|l| l.starts_with("error: Bad remote"))
+        .count();
+    assert_eq!(flood, 16, "{learned:#?}");
+    assert!(
+        learned.iter().any(|l| l.starts_with("Server listening")),
+        "{learned:#?}"
+    );
+    assert_eq!(novel_reported(&f), 1);
+}
+
 /// The `sshd` preset plus a rule that reports every line with the fields
 /// extraction gave it: `outcome=.. ip=.. user=..` for `msg`, or "".
 fn extracted_fields(e: &mut Engine, msg: &str, t: i64) -> String {
