@@ -329,7 +329,7 @@ impl Extractor {
                     if !budget.take(end) {
                         return false;
                     }
-                    let Some(j) = hay[..end].rfind(l.as_str()) else {
+                    let Some(j) = rfind_lit(&hay[..end], l) else {
                         return false;
                     };
                     if *word && j == 0 {
@@ -360,6 +360,26 @@ impl Extractor {
             }
         }
     }
+}
+
+/// The last occurrence of `l` in `hay`, as `str::rfind`, but for a short
+/// `hay` (a log line, or the word a `{name:word}` capture may take) by
+/// direct comparison: building the Two-Way searcher that `rfind` uses was
+/// the largest single cost of extraction with the `sshd` preset's 60-odd
+/// patterns (crates/anomaly/BENCHMARKS.md, session 23). A match of valid
+/// UTF-8 in valid UTF-8 starts at a char boundary, so this is `rfind`.
+fn rfind_lit(hay: &str, l: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), l.as_bytes());
+    if h.len() > 512 {
+        return hay.rfind(l);
+    }
+    let Some(&first) = n.first() else {
+        return Some(h.len());
+    };
+    let last = h.len().checked_sub(n.len())?;
+    (0..=last)
+        .rev()
+        .find(|&j| h[j] == first && &h[j..j + n.len()] == n)
 }
 
 /// What one event's extraction may spend, over all its patterns: at most
