@@ -365,7 +365,7 @@ impl Extractor {
 /// The last occurrence of `l` in `hay`, as `str::rfind`, but for a short
 /// `hay` (a log line, or the word a `{name:word}` capture may take) by
 /// direct comparison: building the Two-Way searcher that `rfind` uses was
-/// the largest single cost of extraction with the `sshd` preset's 60-odd
+/// the largest single cost of extraction with the `sshd` preset's 63
 /// patterns (crates/anomaly/BENCHMARKS.md, session 23). A match of valid
 /// UTF-8 in valid UTF-8 starts at a char boundary, so this is `rfind`.
 fn rfind_lit(hay: &str, l: &str) -> Option<usize> {
