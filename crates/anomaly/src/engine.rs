@@ -1550,6 +1550,11 @@ pub struct Engine {
     /// whether the time it leaves was lived in or one broken record's.
     /// Not saved either.
     since_jump: u64,
+    /// The latest time the clock has given since decay's epochs last
+    /// restarted: a jump back restarts them only when it leaves this time
+    /// (see [`Engine::clock`]). Not saved: a restored engine takes
+    /// `last_t`.
+    peak_t: f64,
     events: u64,
     epoch: i64,
     ex_buf: Vec<(String, String)>,
@@ -1830,6 +1835,7 @@ impl Engine {
             jumps: 0,
             jump_t: f64::NAN,
             since_jump: 0,
+            peak_t: f64::NAN,
             last_t: f64::NAN,
             events: 0,
             epoch: i64::MIN,
@@ -1982,11 +1988,15 @@ impl Engine {
             None
         });
         // Only a syslog timestamp (no year) needs it: worked out then. With
-        // the host's time, it is the host's year, or the year before when
-        // that would put the date more than [`YEARLESS_AHEAD_SECS`] after
-        // it (a `Dec 31 23:59:58` line read on January 1st is from the year
-        // before; one a few minutes or hours ahead is a skewed clock or
-        // another time zone, scored at the host's time below).
+        // the host's time, it is the latest year that puts the date no more
+        // than [`YEARLESS_AHEAD_SECS`] after it (a `Dec 31 23:59:58` line
+        // read on January 1st is from the year before; `Jan  1 04:00`
+        // written east of UTC and read on December 31st at 20:00 UTC is
+        // next year's; one a few minutes or hours ahead is a skewed clock
+        // or another time zone, scored at the host's time below). Without
+        // it, the year that puts the date nearest the last event's time
+        // (`Jan  1` after `Dec 31` is next year's: the stream does not go
+        // back a year at New Year).
         let back = Cell::new(0);
         let yearless = Cell::new(false);
         let year = || {
@@ -2005,11 +2015,37 @@ impl Engine {
             }
         };
         let mut from_field = parse();
-        if let (Some(f), Some(h), true) = (from_field, host, yearless.get())
-            && f > h + YEARLESS_AHEAD_SECS
-        {
-            back.set(1);
-            from_field = parse();
+        if let (Some(f), Some(r), true) = (from_field, year_ref, yearless.get()) {
+            const HALF_YEAR: f64 = 183.0 * 86_400.0;
+            let ahead = r + YEARLESS_AHEAD_SECS;
+            // the other year worth trying, if any (1: the year before, -1:
+            // the year after), and whether its date is the better one
+            let o = if host.is_some() {
+                if f > ahead {
+                    1
+                } else if ahead - f > 360.0 * 86_400.0 {
+                    -1
+                } else {
+                    0
+                }
+            } else if (f - r).abs() > HALF_YEAR {
+                if f > r { 1 } else { -1 }
+            } else {
+                0
+            };
+            if o != 0 {
+                back.set(o);
+                if let Some(g) = parse() {
+                    let better = if host.is_some() {
+                        o == 1 || g <= ahead
+                    } else {
+                        (g - r).abs() < (f - r).abs()
+                    };
+                    if better {
+                        from_field = Some(g);
+                    }
+                }
+            }
         }
         // A record cannot have happened after the pipeline received it: one
         // dated more than [`FUTURE_SKEW_SECS`] after the host's time is
@@ -2047,13 +2083,17 @@ impl Engine {
     /// keeps the decay epoch where it was, so the return costs nothing (a
     /// few records dated weeks back, confirmed, then live ones again would
     /// otherwise decay as if weeks had passed twice: every count halved 8
-    /// times). Only when the time left behind was never lived in (fewer
-    /// than [`JUMP_CONFIRM`] events there: a broken first record) does
-    /// decay restart from the earlier time.
+    /// times), and so does a second jump back from there. Only when the
+    /// time left behind is the latest the clock has given and was never
+    /// lived in (fewer than [`JUMP_CONFIRM`] events there: a broken first
+    /// record) does decay restart from the earlier time.
     fn clock(&mut self, t: f64) -> f64 {
         if !self.last_t.is_finite() || (t - self.last_t).abs() <= MAX_JUMP_SECS {
             self.jumps = 0;
             self.since_jump += 1;
+            if self.peak_t.is_nan() || self.peak_t < t {
+                self.peak_t = t;
+            }
             return t;
         }
         if self.jumps > 0 && (t - self.jump_t).abs() <= MAX_JUMP_SECS {
@@ -2069,11 +2109,18 @@ impl Engine {
         if self.first_t.is_finite() {
             self.first_t += t - self.last_t;
         }
-        if t < self.last_t && self.since_jump < u64::from(JUMP_CONFIRM) {
+        if t < self.last_t
+            && self.last_t >= self.peak_t
+            && self.since_jump < u64::from(JUMP_CONFIRM)
+        {
             // the later time was a broken start: decay restarts its epochs
             // from the earlier time (a jump ahead decays as time passing
             // does)
             self.epoch = i64::MIN;
+            self.peak_t = t;
+        }
+        if self.peak_t.is_nan() || self.peak_t < t {
+            self.peak_t = t;
         }
         self.since_jump = 0;
         t
@@ -2501,6 +2548,7 @@ impl Engine {
         fresh.events = r.u64()?;
         // the saved state lived at `last_t` as long as it counted events
         fresh.since_jump = fresh.events;
+        fresh.peak_t = fresh.last_t;
         fresh.epoch = r.u64()? as i64;
         snapshot::get_table(&mut r, &mut fresh.dedup)?;
         for g in &mut fresh.groups {
@@ -4147,11 +4195,30 @@ mod tests {
             (before / 1_000_000_000) as f64
         );
         assert_eq!(e.event_time(&ev, &[], Some(before - 2 * day)), secs(2023));
-        // Last event on the last second of 2022: still 2022.
+        // Without the host's time, the year nearest the last event's time:
+        // 2022 for an event on the last second of 2022 or the first of
+        // 2023, 2023 from the middle of 2023 on.
         e.last_t = (days_from_civil(2023, 1, 1) * 86_400 - 1) as f64;
         assert_eq!(e.event_time(&ev, &[], None), secs(2022));
         e.last_t += 1.0;
+        assert_eq!(e.event_time(&ev, &[], None), secs(2022));
+        e.last_t = (days_from_civil(2023, 6, 11) * 86_400) as f64;
         assert_eq!(e.event_time(&ev, &[], None), secs(2023));
+        // `Jan  1` after the last event of a year is the next year's.
+        e.last_t = (days_from_civil(2023, 12, 31) * 86_400 + 86_000) as f64;
+        let jan = serde_json::json!({"timestamp": "Jan  1 00:00:05"});
+        assert_eq!(
+            e.event_time(&jan, &[], None),
+            (days_from_civil(2024, 1, 1) * 86_400 + 5) as f64
+        );
+        // With the host's time: `Jan  1 04:00` read on December 31st at
+        // 20:00 UTC is next year's (then scored at the host's time).
+        let dec31 = (days_from_civil(2023, 12, 31) * 86_400 + 20 * 3600) * 1_000_000_000;
+        let early = serde_json::json!({"timestamp": "Jan  1 04:00:00"});
+        assert_eq!(
+            e.event_time(&early, &[], Some(dec31)),
+            (dec31 / 1_000_000_000) as f64
+        );
         let iso = serde_json::json!({"timestamp": "2020-12-10T06:55:46Z"});
         assert_eq!(e.event_time(&iso, &[], Some(host)), secs(2020));
         let ex = [("timestamp".to_string(), "Dec 10 06:55:46".to_string())];

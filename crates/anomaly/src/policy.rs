@@ -1029,8 +1029,8 @@ impl Policy {
             if opens != ex.pattern.matches('}').count() {
                 return Err(err(k, "unbalanced { }"));
             }
-            for cap in ex.pattern.split('{').skip(1) {
-                let cap = cap.split('}').next().unwrap_or("");
+            for (n, piece) in ex.pattern.split('{').skip(1).enumerate() {
+                let cap = piece.split('}').next().unwrap_or("");
                 let (name, ty) = cap.split_once(':').unwrap_or((cap, ""));
                 if name.is_empty() {
                     return Err(err(k, format!("capture `{{{cap}}}` needs a name")));
@@ -1043,7 +1043,8 @@ impl Policy {
                         ),
                     ));
                 }
-                if ty == "rest" && !ex.pattern.ends_with(&format!("{{{cap}}}")) {
+                // the last capture, with nothing after its `}`
+                if ty == "rest" && (n + 1 != opens || piece.len() != cap.len() + 1) {
                     return Err(err(
                         k,
                         format!(

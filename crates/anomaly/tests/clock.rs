@@ -306,3 +306,100 @@ fn a_syslog_date_minutes_ahead_is_not_read_as_a_year_ago() {
         "brute force after 3 records 6 minutes ahead"
     );
 }
+
+#[test]
+fn two_jumps_back_in_a_row_cannot_erase_what_was_learned() {
+    // Three records dated 40 days back, then three dated 120 days back:
+    // the second jump leaves a time only its confirming records lived at,
+    // and restarted decay from 120 days back, so the return to live
+    // records decayed 8 half-lives (found by review). Decay restarts only
+    // when the time left is the latest the clock gave.
+    let run = |old: bool| {
+        let mut e = engine();
+        flagged_received(&mut e, &logins(T0, 7200), 0);
+        let now = T0 + 7200;
+        if old {
+            for (k, back) in [40u64, 120].into_iter().enumerate() {
+                for i in 0..3 {
+                    let ev = json!({"timestamp": now - back * 86_400 + i, "user": "zz",
+                        "source_ip": "10.9.9.9", "outcome": "success"});
+                    let host = now + 3 * k as u64 + i;
+                    e.score(&ev, Some((host * 1_000_000_000) as i64));
+                }
+            }
+        }
+        flagged_received(&mut e, &logins(now + 6, 3), 0);
+        let ev = json!({"timestamp": now + 10, "user": "u4",
+            "source_ip": "203.0.113.9", "outcome": "success"});
+        e.score(&ev, Some(((now + 10) * 1_000_000_000) as i64))
+    };
+    let first_seen = |v: &Verdict| v.reasons.iter().any(|r| r.detector == "first_seen");
+    assert!(first_seen(&run(false)));
+    let v = run(true);
+    assert!(first_seen(&v), "after two jumps back: {}", v.to_json());
+}
+
+/// `Mon dd HH:MM:SS` of `secs` since 1970-01-01 (1970 has 365 days).
+fn syslog_1970(secs: u64) -> String {
+    const MONTHS: [(&str, u64); 12] = [
+        ("Jan", 31),
+        ("Feb", 28),
+        ("Mar", 31),
+        ("Apr", 30),
+        ("May", 31),
+        ("Jun", 30),
+        ("Jul", 31),
+        ("Aug", 31),
+        ("Sep", 30),
+        ("Oct", 31),
+        ("Nov", 30),
+        ("Dec", 31),
+    ];
+    let mut day = secs / 86_400 % 365;
+    let mut m = 0;
+    while day >= MONTHS[m].1 {
+        day -= MONTHS[m].1;
+        m += 1;
+    }
+    let (h, min, s) = (secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    format!("{} {:2} {h:02}:{min:02}:{s:02}", MONTHS[m].0, day + 1)
+}
+
+#[test]
+fn syslog_dates_across_new_year_go_on_and_decay() {
+    // Without the host's time a yearless date took the last event's year:
+    // `Jan  1` after `Dec 31` was January of the same year, and once three
+    // such lines agreed the stream ran a year behind, with decay's epoch
+    // kept at December: nothing decayed for eleven months (found by
+    // review). The year is now the one nearest the last event's time. A
+    // user logs in from A in December, then from B for five months; with
+    // decay A is new again, as when the same times carry their year.
+    let dec1 = 334 * 86_400u64;
+    let jan1 = 365 * 86_400u64;
+    let run = |syslog: bool| {
+        let mut e = engine();
+        let ts = |t: u64| {
+            if syslog {
+                json!(syslog_1970(t))
+            } else {
+                json!(t)
+            }
+        };
+        let login = |t: u64, ip: &str| json!({"timestamp": ts(t), "user": "u", "source_ip": ip, "outcome": "success"});
+        let mut t = dec1;
+        while t < jan1 {
+            e.score(&login(t, "10.0.0.1"), None);
+            t += 3600;
+        }
+        while t < jan1 + 150 * 86_400 {
+            e.score(&login(t, "10.0.0.2"), None);
+            t += 1800;
+        }
+        e.score(&login(t, "10.0.0.1"), None)
+    };
+    let first_seen = |v: &Verdict| v.reasons.iter().any(|r| r.detector == "first_seen");
+    let control = run(false);
+    assert!(first_seen(&control), "with years: {}", control.to_json());
+    let v = run(true);
+    assert!(first_seen(&v), "syslog dates: {}", v.to_json());
+}

@@ -210,6 +210,11 @@ fn a_bad_pattern_is_refused_with_its_place_and_reason() {
             "x {a:rest} y",
             "capture `{a:rest}` takes the rest of the text: it must end the pattern",
         ),
+        (
+            // the same capture text again at the end (found by review)
+            "Failed {_:rest} for {user} port {_:rest}",
+            "capture `{_:rest}` takes the rest of the text: it must end the pattern",
+        ),
     ];
     for (pat, why) in cases {
         let text =

@@ -136,6 +136,64 @@ fn user_names_with_spaces_are_counted_and_cannot_blame_another_address() {
     );
 }
 
+#[test]
+fn a_keyboard_interactive_failure_is_counted_once() {
+    // sshd writes two lines for one failed keyboard-interactive try through
+    // PAM: auth-pam.c's `error: PAM: Authentication failure for illegal
+    // user NAME from ADDR` and auth.c's `Failed keyboard-interactive/pam
+    // for invalid user NAME from ADDR port N ssh2`. Counting both made 3
+    // tries "6 failed logins", over both thresholds (found by review); the
+    // PAM line is a `pam_failure`, as pam_unix's own line is.
+    let mut lines = Vec::new();
+    for i in 0..3u32 {
+        let port = 39591 + i;
+        let s = 10 + i * 3;
+        for (ds, m) in [
+            (
+                0,
+                format!("Invalid user admin from 10.10.14.70 port {port}"),
+            ),
+            (
+                0,
+                format!(
+                    "Postponed keyboard-interactive for invalid user admin from 10.10.14.70 port {port} ssh2 [preauth]"
+                ),
+            ),
+            (
+                2,
+                "error: PAM: Authentication failure for illegal user admin from 10.10.14.70"
+                    .to_string(),
+            ),
+            (
+                2,
+                format!(
+                    "Failed keyboard-interactive/pam for invalid user admin from 10.10.14.70 port {port} ssh2"
+                ),
+            ),
+        ] {
+            lines.push((format!("Feb 12 11:11:{:02}", s + ds), m));
+        }
+    }
+    let f = findings(&lines);
+    assert!(
+        !f.iter().any(|(d, _, _)| d.starts_with("failed_logins")),
+        "{f:#?}"
+    );
+    // two more tries make five: the per-IP rule (5 in 10 minutes) fires
+    for i in 3..5u32 {
+        lines.push((
+            format!("Feb 12 11:12:{:02}", i),
+            format!("Failed keyboard-interactive/pam for invalid user admin from 10.10.14.70 port {} ssh2", 39591 + i),
+        ));
+    }
+    let f = findings(&lines);
+    assert!(
+        f.iter().any(|(d, _, t)| d == "failed_logins_per_ip"
+            && t.starts_with("10.10.14.70: 5 failed logins")),
+        "{f:#?}"
+    );
+}
+
 /// Lines with the timestamp of their place in `lines`, one second apart.
 fn at(msgs: &[String]) -> Vec<(String, String)> {
     msgs.iter()
@@ -531,11 +589,11 @@ fn lines_of_current_and_older_openssh_give_their_fields() {
         ),
         (
             "error: PAM: Authentication failure for illegal user bob from 198.51.100.7",
-            "outcome=failure ip=198.51.100.7 user=bob",
+            "outcome=pam_failure ip=198.51.100.7 user=bob",
         ),
         (
             "error: PAM: Authentication failure for root from host.example",
-            "outcome=failure ip=host.example user=root",
+            "outcome=pam_failure ip=host.example user=root",
         ),
         (
             "error: PAM: User not known to the underlying authentication module for illegal user x y from 198.51.100.7",
@@ -556,6 +614,12 @@ fn lines_of_current_and_older_openssh_give_their_fields() {
         (
             "PAM 5 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.0.0.9  user=root",
             "outcome=pam_failure ip=10.0.0.9 user=root",
+        ),
+        // pam_sss (sssd hosts: FreeIPA, AD) writes one space before user=
+        // (found by review)
+        (
+            "pam_sss(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=198.51.100.7 user=bob",
+            "outcome=pam_failure ip=198.51.100.7 user=bob",
         ),
         (
             "Received disconnect from 10.0.0.1 port 5:11: Bye Bye [preauth]",
