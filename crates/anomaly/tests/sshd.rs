@@ -416,15 +416,16 @@ fn a_flood_of_user_names_cannot_blind_the_template_miner() {
 
 #[test]
 fn other_text_a_client_sends_cannot_blind_the_template_miner() {
-    // Three more places sshd writes what a client sent (found by review):
+    // Four more places sshd writes what a client sent (found by review):
     // the reason of its SSH_MSG_DISCONNECT (up to 400 bytes, spaces kept),
     // the user name of a keyboard-interactive try (`Postponed ...`, then
-    // `Failed keyboard-interactive/pam ...`), and the second name of a
-    // change of user name. 600 of each, of 1 to 45 made-up words, made one
+    // `Failed keyboard-interactive/pam ...`), the second name of a change
+    // of user name, and the algorithms offered in a failed negotiation (a
+    // later check, not found by review). 600 of each, of 1 to 45 made-up words, made one
     // template per length and spelling; each kind is now one or two
     // templates and the new kind after them is reported.
     type Flood = fn(u32, &str) -> Vec<String>;
-    let floods: [(&str, Flood, &[&str]); 3] = [
+    let floods: [(&str, Flood, &[&str]); 4] = [
         (
             "disconnect reasons",
             |i, w| {
@@ -473,6 +474,18 @@ fn other_text_a_client_sends_cannot_blind_the_template_miner() {
             },
             &[
                 "Disconnecting invalid user <user> <source_ip> port <*> Change of username or service not allowed: <user_change>",
+            ],
+        ),
+        (
+            "algorithm offers",
+            |i, w| {
+                vec![format!(
+                    "Unable to negotiate with 198.51.100.7 port {}: no matching host key type found. Their offer: {w} [preauth]",
+                    30000 + i
+                )]
+            },
+            &[
+                "Unable to negotiate with <source_ip> port <*> no matching host key type found. Their offer: <client_offer>",
             ],
         ),
     ];
@@ -614,6 +627,10 @@ fn lines_of_current_and_older_openssh_give_their_fields() {
         (
             "PAM 5 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.0.0.9  user=root",
             "outcome=pam_failure ip=10.0.0.9 user=root",
+        ),
+        (
+            "Unable to negotiate with 198.51.100.7 port 22: no matching host key type found. Their offer: ssh-rsa,ssh-dss [preauth]",
+            "outcome=negotiation_failed ip=198.51.100.7 user=-",
         ),
         // pam_sss (sssd hosts: FreeIPA, AD) writes one space before user=
         // (found by review)
