@@ -1999,9 +1999,15 @@ impl Engine {
         // back a year at New Year).
         let back = Cell::new(0);
         let yearless = Cell::new(false);
-        let year = || {
+        let year = |month: u32| {
             yearless.set(true);
-            year_ref.map(year_of).unwrap_or(1970) - back.get()
+            // With nothing to go by, a year whose next February 29th is
+            // the stream's first (1972, a leap year; 1971 for a date from
+            // March on): a file replayed from the start keeps its leap day.
+            year_ref
+                .map(year_of)
+                .unwrap_or(if month <= 2 { 1972 } else { 1971 })
+                - back.get()
         };
         let parse = || {
             if let Some((_, v)) = ex.iter().find(|(k, _)| k == "timestamp") {
@@ -2548,8 +2554,18 @@ impl Engine {
         fresh.events = r.u64()?;
         // the saved state lived at `last_t` as long as it counted events
         fresh.since_jump = fresh.events;
-        fresh.peak_t = fresh.last_t;
         fresh.epoch = r.u64()? as i64;
+        // The peak time is not saved: the decay epoch says the stream lived
+        // at least until its start, so a jump back below it (restored right
+        // after one) never restarts decay.
+        fresh.peak_t = fresh.last_t;
+        if fresh.epoch != i64::MIN {
+            let hl = fresh.policy.half_life_secs;
+            let lived = fresh.epoch as f64 * hl;
+            if lived.is_finite() && (fresh.peak_t.is_nan() || fresh.peak_t < lived) {
+                fresh.peak_t = lived;
+            }
+        }
         snapshot::get_table(&mut r, &mut fresh.dedup)?;
         for g in &mut fresh.groups {
             snapshot::get_table(&mut r, &mut g.table)?;
@@ -4174,13 +4190,17 @@ mod tests {
     /// A syslog timestamp has no year: it takes the host's time's year (the
     /// year before if that would put it more than two days after the host's
     /// time; less than that ahead it is scored at the host's time), else the
-    /// previous event's, else 1970; other forms ignore it.
+    /// previous event's, else 1971 (1972 for January and February, so the
+    /// stream's first leap day is in a leap year); other forms ignore it.
     #[test]
     fn syslog_timestamps_take_the_year_of_the_host_or_the_last_event() {
         let mut e = Engine::new(Policy::preset("default").expect("default preset"));
         let ev = serde_json::json!({"timestamp": "Dec 10 06:55:46"});
         let secs = |y: i64| (days_from_civil(y, 12, 10) * 86_400 + 6 * 3600 + 55 * 60 + 46) as f64;
-        assert_eq!(e.event_time(&ev, &[], None), secs(1970));
+        assert_eq!(e.event_time(&ev, &[], None), secs(1971));
+        let feb = serde_json::json!({"timestamp": "Feb 29 06:55:46"});
+        let leap = (days_from_civil(1972, 2, 29) * 86_400 + 6 * 3600 + 55 * 60 + 46) as f64;
+        assert_eq!(e.event_time(&feb, &[], None), leap);
         let host = days_from_civil(2024, 12, 11) * 86_400 * 1_000_000_000;
         assert_eq!(e.event_time(&ev, &[], Some(host)), secs(2024));
         // Read on June 1st, December 10th was last year's.

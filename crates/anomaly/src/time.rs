@@ -34,12 +34,29 @@ const MONTHS: [&str; 12] = [
 /// BGL's `2005-06-03-15.42.50.675872`, a bare number (s, ms, us or ns by magnitude),
 /// or syslog `Dec 10 06:55:46` (year taken from `default_year`).
 pub fn parse_time_secs(s: &str, default_year: i64) -> Option<f64> {
-    parse_time_secs_with(s, || default_year)
+    parse_time_secs_with(s, |_| default_year)
 }
 
-/// [`parse_time_secs`] with the default year worked out only for a
-/// syslog timestamp, the one form that needs it.
-pub(crate) fn parse_time_secs_with(s: &str, default_year: impl FnOnce() -> i64) -> Option<f64> {
+fn is_leap(y: i64) -> bool {
+    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// [`parse_time_secs`] with the default year worked out (from the month)
+/// only for a syslog timestamp, the one form that needs it. A syslog
+/// `Feb 29` in a year without one is the latest leap year's at or before
+/// it (a leap day read in March of the year after is last year's), never
+/// March 1st; a day the month does not have (`Apr 31`, ISO `2023-02-30`)
+/// is not a date.
+pub(crate) fn parse_time_secs_with(s: &str, default_year: impl FnOnce(u32) -> i64) -> Option<f64> {
     let s = s.trim();
     if s.is_empty() || s.len() > 64 {
         return None;
@@ -62,7 +79,14 @@ pub(crate) fn parse_time_secs_with(s: &str, default_year: impl FnOnce() -> i64) 
         if day == 0 || day > 31 || h > 23 || mi > 59 || se > 60 {
             return None;
         }
-        let days = days_from_civil(default_year(), mon, day);
+        if day > days_in_month(2000, mon) {
+            return None;
+        }
+        let mut y = default_year(mon);
+        while day > days_in_month(y, mon) {
+            y -= 1;
+        }
+        let days = days_from_civil(y, mon, day);
         return Some((days * 86_400 + (h * 3600 + mi * 60 + se) as i64) as f64);
     }
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' {
@@ -79,6 +103,9 @@ pub(crate) fn parse_time_secs_with(s: &str, default_year: impl FnOnce() -> i64) 
     let mi = num(&b[14..16])?;
     let se = num(&b[17..19])?;
     if !(1..=12).contains(&mo) || d == 0 || d > 31 || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    if d > days_in_month(y, mo) {
         return None;
     }
     let mut secs = (days_from_civil(y, mo, d) * 86_400 + (h * 3600 + mi * 60 + se) as i64) as f64;
@@ -148,5 +175,26 @@ mod tests {
             Some(1_700_000_000.0)
         );
         assert_eq!(parse_time_secs("garbage", 1970), None);
+    }
+
+    #[test]
+    fn days_a_month_does_not_have_are_not_dates() {
+        let day = |y, m, d| Some((days_from_civil(y, m, d) * 86_400) as f64);
+        // a leap day in a year without one is the latest leap year's
+        assert_eq!(parse_time_secs("Feb 29 00:00:00", 2024), day(2024, 2, 29));
+        assert_eq!(parse_time_secs("Feb 29 00:00:00", 2025), day(2024, 2, 29));
+        assert_eq!(parse_time_secs("Feb 29 00:00:00", 2027), day(2024, 2, 29));
+        // 2100 is not a leap year, 2000 is
+        assert_eq!(parse_time_secs("Feb 29 00:00:00", 2100), day(2096, 2, 29));
+        assert_eq!(parse_time_secs("Feb 29 00:00:00", 2000), day(2000, 2, 29));
+        assert_eq!(parse_time_secs("Feb 30 00:00:00", 2024), None);
+        assert_eq!(parse_time_secs("Apr 31 00:00:00", 2024), None);
+        assert_eq!(parse_time_secs("Dec 31 00:00:00", 2024), day(2024, 12, 31));
+        assert_eq!(parse_time_secs("2023-02-29T00:00:00Z", 1970), None);
+        assert_eq!(parse_time_secs("2023-06-31T00:00:00Z", 1970), None);
+        assert_eq!(
+            parse_time_secs("2024-02-29T00:00:00Z", 1970),
+            day(2024, 2, 29)
+        );
     }
 }

@@ -403,3 +403,145 @@ fn syslog_dates_across_new_year_go_on_and_decay() {
     let v = run(true);
     assert!(first_seen(&v), "syslog dates: {}", v.to_json());
 }
+
+fn one_detector(detector: &str) -> Engine {
+    Engine::new(
+        Policy::parse(&format!(
+            r#"{{"version":1,"learning":{{"period_secs":3600,"min_entity_events":5}},"detectors":[{detector}]}}"#
+        ))
+        .expect("policy"),
+    )
+}
+
+fn fired(v: &Verdict, name: &str) -> bool {
+    v.reasons.iter().any(|r| r.detector == name)
+}
+
+fn failures_engine() -> Engine {
+    one_detector(
+        r#"{"type":"threshold","name":"two_failures","where":[{"field":"outcome","eq":"failure"}],
+            "group_by":"user","window_secs":600,"threshold":1}"#,
+    )
+}
+
+/// Found by review: without the host's time, the first yearless syslog
+/// date of a fresh engine (`last_t` NaN) takes the year 1970, and every
+/// later one the year nearest it, so a file replayed from the start (the
+/// `logseal-golden` binary and every `score(ev, None)` caller) runs in
+/// 1970-71. 1970 is not a leap year and `days_from_civil` does not check
+/// the day, so `Feb 29` of a leap-year log is read as `Mar  1`: the whole
+/// day is laid over the next one. A user who fails once on Feb 29 at 10:00
+/// and once on Mar 1 at 10:05 (a day apart) is counted as two failures in
+/// 5 minutes; the clock also goes back 24 h at midnight.
+///
+/// Now a stream with no year to go by starts in 1972 (1971 for a first
+/// date from March on), and a leap day in a year without one is the latest
+/// leap year's.
+#[test]
+fn feb_29_of_a_replayed_file_is_not_read_as_mar_1() {
+    let run = |ts: [&str; 3]| {
+        let mut e = failures_engine();
+        e.score(
+            &json!({"timestamp": ts[0], "user": "u", "outcome": "success"}),
+            None,
+        );
+        e.score(
+            &json!({"timestamp": ts[1], "user": "u", "outcome": "failure"}),
+            None,
+        );
+        e.score(
+            &json!({"timestamp": ts[2], "user": "u", "outcome": "failure"}),
+            None,
+        )
+    };
+    let control = run([
+        "2024-02-28T12:00:00Z",
+        "2024-02-29T10:00:00Z",
+        "2024-03-01T10:05:00Z",
+    ]);
+    assert!(!fired(&control, "two_failures"), "{}", control.to_json());
+    let v = run(["Feb 28 12:00:00", "Feb 29 10:00:00", "Mar  1 10:05:00"]);
+    assert!(
+        !fired(&v, "two_failures"),
+        "Feb 29 read as Mar 1: two failures a day apart counted in one window: {}",
+        v.to_json()
+    );
+}
+
+fn clock_engine() -> Engine {
+    one_detector(
+        r#"{"type":"new_value","name":"first_seen","entity":"user","features":["source_ip"]}"#,
+    )
+}
+
+/// Found by review: `restore` sets `peak_t = last_t`, so an engine
+/// restored right after a confirmed jump back forgets the latest time it
+/// lived at. Live at `now`, three records of an older log (150 days back)
+/// are scored, the state is saved and restored (a restart). The older log
+/// then goes on 40 days later (three records, a gap in it), and its next
+/// part is again 150 days back: for the engine that was not restored the
+/// time left (110 days back) is below the peak (`now`), so decay keeps its
+/// epoch and the return to live records costs nothing; the restored engine
+/// takes 110 days back as its peak, restarts decay at 150 days back, and
+/// the return to live records halves every count 8 times: a never-seen
+/// address of a known user is no longer reported. A restart changes what
+/// is learned (the very thing `two_jumps_back_in_a_row_...` fixed, through
+/// one more hop).
+///
+/// Now the restored peak is at least the start of the saved decay epoch
+/// (no format change), so a jump back from below it never restarts decay.
+#[test]
+fn a_restart_after_a_jump_back_does_not_erase_what_was_learned() {
+    let run = |restart: bool| {
+        let mut e = clock_engine();
+        let mut host = T0;
+        let mut at = |e: &mut Engine, t: u64, user: &str, ip: &str| -> Verdict {
+            host = host.max(t) + 1;
+            let ev = json!({"timestamp": t, "user": user, "source_ip": ip, "outcome": "success"});
+            e.score(&ev, Some((host * 1_000_000_000) as i64))
+        };
+        for i in 0..7200u64 {
+            at(
+                &mut e,
+                T0 + i,
+                &format!("u{}", i % 10),
+                &format!("10.0.0.{}", i % 10),
+            );
+        }
+        let now = T0 + 7200;
+        let day = 86_400;
+        let old = |e: &mut Engine,
+                   back: u64,
+                   at: &mut dyn FnMut(&mut Engine, u64, &str, &str) -> Verdict| {
+            for i in 0..3 {
+                at(e, now - back * day + i, "zz", "10.9.9.9");
+            }
+        };
+        old(&mut e, 150, &mut at);
+        if restart {
+            let bytes = e.snapshot();
+            let mut fresh = clock_engine();
+            fresh.restore(&bytes).expect("restore");
+            e = fresh;
+        }
+        old(&mut e, 110, &mut at);
+        old(&mut e, 150, &mut at);
+        for i in 0..3 {
+            at(
+                &mut e,
+                now + 100 + i,
+                &format!("u{i}"),
+                &format!("10.0.0.{i}"),
+            );
+        }
+        at(&mut e, now + 110, "u4", "203.0.113.9")
+    };
+    let control = run(false);
+    assert!(fired(&control, "first_seen"), "{}", control.to_json());
+    let v = run(true);
+    assert!(
+        fired(&v, "first_seen"),
+        "restored right after a jump back: {}",
+        v.to_json()
+    );
+}
