@@ -425,7 +425,7 @@ fn other_text_a_client_sends_cannot_blind_the_template_miner() {
     // template per length and spelling; each kind is now one or two
     // templates and the new kind after them is reported.
     type Flood = fn(u32, &str) -> Vec<String>;
-    let floods: [(&str, Flood, &[&str]); 4] = [
+    let floods: [(&str, Flood, &[&str]); 5] = [
         (
             "disconnect reasons",
             |i, w| {
@@ -486,6 +486,18 @@ fn other_text_a_client_sends_cannot_blind_the_template_miner() {
             },
             &[
                 "Unable to negotiate with <source_ip> port <*> no matching host key type found. Their offer: <client_offer>",
+            ],
+        ),
+        (
+            "user names in failed negotiations",
+            |i, w| {
+                vec![format!(
+                    "Unable to negotiate with invalid user {w} 198.51.100.7 port {}: no matching cipher found. Their offer: aes128-cbc [preauth]",
+                    30000 + i
+                )]
+            },
+            &[
+                "Unable to negotiate with invalid user <user> <source_ip> port <*> no matching cipher found. Their offer: <client_offer>",
             ],
         ),
     ];
@@ -631,6 +643,19 @@ fn lines_of_current_and_older_openssh_give_their_fields() {
         (
             "Unable to negotiate with 198.51.100.7 port 22: no matching host key type found. Their offer: ssh-rsa,ssh-dss [preauth]",
             "outcome=negotiation_failed ip=198.51.100.7 user=-",
+        ),
+        // sshd names the user when one was sent (a rekey, a later kex)
+        (
+            "Unable to negotiate with invalid user bob 198.51.100.7 port 22: no matching cipher found. Their offer: aes128-cbc [preauth]",
+            "outcome=negotiation_failed ip=198.51.100.7 user=bob",
+        ),
+        (
+            "Unable to negotiate with authenticating user root 198.51.100.7 port 22: no matching MAC found. Their offer: hmac-md5",
+            "outcome=negotiation_failed ip=198.51.100.7 user=root",
+        ),
+        (
+            "Unable to negotiate with user alice 10.0.0.1 port 22: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1",
+            "outcome=negotiation_failed ip=10.0.0.1 user=alice",
         ),
         // pam_sss (sssd hosts: FreeIPA, AD) writes one space before user=
         // (found by review)
