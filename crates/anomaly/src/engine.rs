@@ -2011,11 +2011,11 @@ impl Engine {
         };
         let parse = || {
             if let Some((_, v)) = ex.iter().find(|(k, _)| k == "timestamp") {
-                parse_time_secs_with(v, year)
+                parse_time_secs_with(v, year, host.is_some())
             } else {
                 match self.ts.paths.iter().find_map(|p| ev.field(p)) {
                     Some(FieldValue::Num(n)) => number_secs(n),
-                    Some(FieldValue::Str(s)) => parse_time_secs_with(s, year),
+                    Some(FieldValue::Str(s)) => parse_time_secs_with(s, year, host.is_some()),
                     _ => None,
                 }
             }
@@ -2555,13 +2555,15 @@ impl Engine {
         // the saved state lived at `last_t` as long as it counted events
         fresh.since_jump = fresh.events;
         fresh.epoch = r.u64()? as i64;
-        // The peak time is not saved: the decay epoch says the stream lived
-        // at least until its start, so a jump back below it (restored right
-        // after one) never restarts decay.
+        // The peak time is not saved; it lies in the saved decay epoch
+        // (decay follows it), so the epoch's end stands for it: a jump back
+        // from below it (restored right after one) never restarts decay.
+        // Taking the epoch's start instead let a later hop inside the
+        // epoch pass for the peak (found by review).
         fresh.peak_t = fresh.last_t;
         if fresh.epoch != i64::MIN {
             let hl = fresh.policy.half_life_secs;
-            let lived = fresh.epoch as f64 * hl;
+            let lived = (fresh.epoch as f64 + 1.0) * hl - 1.0;
             if lived.is_finite() && (fresh.peak_t.is_nan() || fresh.peak_t < lived) {
                 fresh.peak_t = lived;
             }

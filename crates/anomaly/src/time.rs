@@ -32,9 +32,11 @@ const MONTHS: [&str; 12] = [
 /// Parse a timestamp string into seconds since the Unix epoch:
 /// RFC 3339 / ISO 8601 (`2024-05-01T12:00:00.5Z`, `+02:00`, space separator),
 /// BGL's `2005-06-03-15.42.50.675872`, a bare number (s, ms, us or ns by magnitude),
-/// or syslog `Dec 10 06:55:46` (year taken from `default_year`).
+/// or syslog `Dec 10 06:55:46` (year taken from `default_year`; a `Feb 29`
+/// in a year without one is the latest leap year's before it). A day the
+/// month does not have (`Apr 31`, `2023-02-30`) gives `None`.
 pub fn parse_time_secs(s: &str, default_year: i64) -> Option<f64> {
-    parse_time_secs_with(s, |_| default_year)
+    parse_time_secs_with(s, |_| default_year, true)
 }
 
 fn is_leap(y: i64) -> bool {
@@ -51,12 +53,20 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 }
 
 /// [`parse_time_secs`] with the default year worked out (from the month)
-/// only for a syslog timestamp, the one form that needs it. A syslog
-/// `Feb 29` in a year without one is the latest leap year's at or before
-/// it (a leap day read in March of the year after is last year's), never
-/// March 1st; a day the month does not have (`Apr 31`, ISO `2023-02-30`)
-/// is not a date.
-pub(crate) fn parse_time_secs_with(s: &str, default_year: impl FnOnce(u32) -> i64) -> Option<f64> {
+/// only for a syslog timestamp, the one form that needs it.
+///
+/// A syslog `Feb 29` in a default year without one: when that year is a
+/// real one (`leap_day_back`: the caller's or the host's), the latest leap
+/// year's at or before it (a leap day read in March of the year after is
+/// last year's); when it is only the year a stream with no year was given
+/// to run in, March 1st of it (a day late, where a leap year's would put
+/// the stream years back). A day the month does not have (`Apr 31`, ISO
+/// `2023-02-30`) is not a date.
+pub(crate) fn parse_time_secs_with(
+    s: &str,
+    default_year: impl FnOnce(u32) -> i64,
+    leap_day_back: bool,
+) -> Option<f64> {
     let s = s.trim();
     if s.is_empty() || s.len() > 64 {
         return None;
@@ -83,7 +93,7 @@ pub(crate) fn parse_time_secs_with(s: &str, default_year: impl FnOnce(u32) -> i6
             return None;
         }
         let mut y = default_year(mon);
-        while day > days_in_month(y, mon) {
+        while leap_day_back && day > days_in_month(y, mon) {
             y -= 1;
         }
         let days = days_from_civil(y, mon, day);

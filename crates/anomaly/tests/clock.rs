@@ -545,3 +545,138 @@ fn a_restart_after_a_jump_back_does_not_erase_what_was_learned() {
         v.to_json()
     );
 }
+
+const MON: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Found by review of the fix above: it started a yearless stream (no host time, no event before) in 1972
+/// when its first date is in January or February, and reads a `Feb 29` in a
+/// year without one as the latest leap year's. A file that starts in
+/// January of a year before a leap year (`journalctl -o short` of
+/// 2023-01-10 .. 2024-02-29: no year in it) reaches its leap day in model
+/// year 1973, which has none, so the line is read as 1972-02-29: a year
+/// *back*. Unconfirmed, it was scored at the clock (the previous line's
+/// time), so a failure on Feb 29 at 10:00 lands in the same 10-minute
+/// window as one on Feb 28 at 23:00; confirmed (three such lines), the
+/// stream then runs a year behind with decay's epoch kept (the bug
+/// `syslog_dates_across_new_year_go_on_and_decay` fixed). Now a leap day
+/// in a year that a yearless stream was only given to run in is read as
+/// Mar 1 of it, a day late, as before that fix.
+#[test]
+fn a_yearless_file_from_january_keeps_its_leap_day_a_year_later() {
+    let run = |syslog: bool| {
+        let mut e = one_detector(
+            r#"{"type":"threshold","name":"two_failures","where":[{"field":"outcome","eq":"failure"}],
+                "group_by":"user","window_secs":600,"threshold":1}"#,
+        );
+        let ts = |y: usize, m: usize, d: u32, hms: &str| {
+            if syslog {
+                format!("{} {:2} {hms}", MON[m], d)
+            } else {
+                format!("{}-{:02}-{:02}T{hms}Z", 2023 + y, m + 1, d)
+            }
+        };
+        // a line on the 10th and the 25th of every month, 2023-01-10 .. 2024-02-25
+        for y in 0..2 {
+            for m in 0..if y == 0 { 12 } else { 2 } {
+                for d in [10, 25] {
+                    e.score(
+                        &json!({"timestamp": ts(y, m, d, "12:00:00"), "user": "filler", "outcome": "success"}),
+                        None,
+                    );
+                }
+            }
+        }
+        e.score(
+            &json!({"timestamp": ts(1, 1, 28, "23:00:00"), "user": "u", "outcome": "failure"}),
+            None,
+        );
+        e.score(
+            &json!({"timestamp": ts(1, 1, 29, "10:00:00"), "user": "u", "outcome": "failure"}),
+            None,
+        )
+    };
+    let control = run(false);
+    assert!(!fired(&control, "two_failures"), "{}", control.to_json());
+    let v = run(true);
+    assert!(
+        !fired(&v, "two_failures"),
+        "Feb 29 of the file's second year read a year back (scored at the clock): {}",
+        v.to_json()
+    );
+}
+
+/// Found by review of the fix above: restore took `max(last_t, epoch * half_life)` as the peak, but
+/// the peak may lie up to one half-life (14 days by default) after the
+/// start of its epoch. The scenario of
+/// `a_restart_after_a_jump_back_does_not_erase_what_was_learned` with the
+/// middle hop landing between the epoch's start and the real peak (an older
+/// log slice from 3 days back instead of 110): the engine that was not
+/// restored keeps its decay epoch; the restored one takes that slice's
+/// time as its peak, restarts decay at the next jump back and halves every
+/// count 8 times on the return to live records. A restart still changes
+/// what is learned.
+#[test]
+fn a_restart_after_a_jump_back_keeps_what_was_learned_within_the_epoch() {
+    let now = T0 + 7200;
+    let half_life = 14 * 86_400; // the default `half_life_secs`
+    let epoch_start = now / half_life * half_life;
+    let mid = now - 3 * 86_400;
+    assert!(
+        epoch_start < mid && mid < now,
+        "scenario: mid inside the peak's epoch"
+    );
+    let run = |restart: bool| {
+        let mut e = clock_engine();
+        let mut host = T0;
+        let mut at = |e: &mut Engine, t: u64, user: &str, ip: &str| -> Verdict {
+            host = host.max(t) + 1;
+            let ev = json!({"timestamp": t, "user": user, "source_ip": ip, "outcome": "success"});
+            e.score(&ev, Some((host * 1_000_000_000) as i64))
+        };
+        for i in 0..7200u64 {
+            at(
+                &mut e,
+                T0 + i,
+                &format!("u{}", i % 10),
+                &format!("10.0.0.{}", i % 10),
+            );
+        }
+        let day = 86_400;
+        let slice =
+            |e: &mut Engine,
+             start: u64,
+             at: &mut dyn FnMut(&mut Engine, u64, &str, &str) -> Verdict| {
+                for i in 0..3 {
+                    at(e, start + i, "zz", "10.9.9.9");
+                }
+            };
+        slice(&mut e, now - 150 * day, &mut at);
+        if restart {
+            let bytes = e.snapshot();
+            let mut fresh = clock_engine();
+            fresh.restore(&bytes).expect("restore");
+            e = fresh;
+        }
+        slice(&mut e, mid, &mut at);
+        slice(&mut e, now - 150 * day, &mut at);
+        for i in 0..3 {
+            at(
+                &mut e,
+                now + 100 + i,
+                &format!("u{i}"),
+                &format!("10.0.0.{i}"),
+            );
+        }
+        at(&mut e, now + 110, "u4", "203.0.113.9")
+    };
+    let control = run(false);
+    assert!(fired(&control, "first_seen"), "{}", control.to_json());
+    let v = run(true);
+    assert!(
+        fired(&v, "first_seen"),
+        "restored right after a jump back, then a hop inside the peak's epoch: {}",
+        v.to_json()
+    );
+}
