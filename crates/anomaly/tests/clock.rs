@@ -492,58 +492,63 @@ fn clock_engine() -> Engine {
 /// (no format change), so a jump back from below it never restarts decay.
 #[test]
 fn a_restart_after_a_jump_back_does_not_erase_what_was_learned() {
-    let run = |restart: bool| {
-        let mut e = clock_engine();
-        let mut host = T0;
-        let mut at = |e: &mut Engine, t: u64, user: &str, ip: &str| -> Verdict {
-            host = host.max(t) + 1;
-            let ev = json!({"timestamp": t, "user": user, "source_ip": ip, "outcome": "success"});
-            e.score(&ev, Some((host * 1_000_000_000) as i64))
-        };
-        for i in 0..7200u64 {
-            at(
-                &mut e,
-                T0 + i,
-                &format!("u{}", i % 10),
-                &format!("10.0.0.{}", i % 10),
-            );
-        }
-        let now = T0 + 7200;
-        let day = 86_400;
-        let old = |e: &mut Engine,
-                   back: u64,
-                   at: &mut dyn FnMut(&mut Engine, u64, &str, &str) -> Verdict| {
-            for i in 0..3 {
-                at(e, now - back * day + i, "zz", "10.9.9.9");
-            }
-        };
-        old(&mut e, 150, &mut at);
-        if restart {
-            let bytes = e.snapshot();
-            let mut fresh = clock_engine();
-            fresh.restore(&bytes).expect("restore");
-            e = fresh;
-        }
-        old(&mut e, 110, &mut at);
-        old(&mut e, 150, &mut at);
-        for i in 0..3 {
-            at(
-                &mut e,
-                now + 100 + i,
-                &format!("u{i}"),
-                &format!("10.0.0.{i}"),
-            );
-        }
-        at(&mut e, now + 110, "u4", "203.0.113.9")
-    };
-    let control = run(false);
+    let now = T0 + 7200;
+    let control = restart_after_jump_back(false, now - 110 * 86_400);
     assert!(fired(&control, "first_seen"), "{}", control.to_json());
-    let v = run(true);
+    let v = restart_after_jump_back(true, now - 110 * 86_400);
     assert!(
         fired(&v, "first_seen"),
         "restored right after a jump back: {}",
         v.to_json()
     );
+}
+
+/// Live from `T0` for two hours (u0..u9, each from its own address), three
+/// records of an older log 150 days back, a restart if `restart` (snapshot
+/// restored into a fresh engine), three records at `mid`, three 150 days
+/// back again, then live again: the verdict of a known user's never-seen
+/// address (reported unless decay halved every count on the way).
+fn restart_after_jump_back(restart: bool, mid: u64) -> Verdict {
+    let mut e = clock_engine();
+    let mut host = T0;
+    let mut at = |e: &mut Engine, t: u64, user: &str, ip: &str| -> Verdict {
+        host = host.max(t) + 1;
+        let ev = json!({"timestamp": t, "user": user, "source_ip": ip, "outcome": "success"});
+        e.score(&ev, Some((host * 1_000_000_000) as i64))
+    };
+    for i in 0..7200u64 {
+        at(
+            &mut e,
+            T0 + i,
+            &format!("u{}", i % 10),
+            &format!("10.0.0.{}", i % 10),
+        );
+    }
+    let now = T0 + 7200;
+    let back = now - 150 * 86_400;
+    let mut slice = |e: &mut Engine, start: u64| {
+        for i in 0..3 {
+            at(e, start + i, "zz", "10.9.9.9");
+        }
+    };
+    slice(&mut e, back);
+    if restart {
+        let bytes = e.snapshot();
+        let mut fresh = clock_engine();
+        fresh.restore(&bytes).expect("restore");
+        e = fresh;
+    }
+    slice(&mut e, mid);
+    slice(&mut e, back);
+    for i in 0..3 {
+        at(
+            &mut e,
+            now + 100 + i,
+            &format!("u{i}"),
+            &format!("10.0.0.{i}"),
+        );
+    }
+    at(&mut e, now + 110, "u4", "203.0.113.9")
 }
 
 const MON: [&str; 12] = [
@@ -627,53 +632,9 @@ fn a_restart_after_a_jump_back_keeps_what_was_learned_within_the_epoch() {
         epoch_start < mid && mid < now,
         "scenario: mid inside the peak's epoch"
     );
-    let run = |restart: bool| {
-        let mut e = clock_engine();
-        let mut host = T0;
-        let mut at = |e: &mut Engine, t: u64, user: &str, ip: &str| -> Verdict {
-            host = host.max(t) + 1;
-            let ev = json!({"timestamp": t, "user": user, "source_ip": ip, "outcome": "success"});
-            e.score(&ev, Some((host * 1_000_000_000) as i64))
-        };
-        for i in 0..7200u64 {
-            at(
-                &mut e,
-                T0 + i,
-                &format!("u{}", i % 10),
-                &format!("10.0.0.{}", i % 10),
-            );
-        }
-        let day = 86_400;
-        let slice =
-            |e: &mut Engine,
-             start: u64,
-             at: &mut dyn FnMut(&mut Engine, u64, &str, &str) -> Verdict| {
-                for i in 0..3 {
-                    at(e, start + i, "zz", "10.9.9.9");
-                }
-            };
-        slice(&mut e, now - 150 * day, &mut at);
-        if restart {
-            let bytes = e.snapshot();
-            let mut fresh = clock_engine();
-            fresh.restore(&bytes).expect("restore");
-            e = fresh;
-        }
-        slice(&mut e, mid, &mut at);
-        slice(&mut e, now - 150 * day, &mut at);
-        for i in 0..3 {
-            at(
-                &mut e,
-                now + 100 + i,
-                &format!("u{i}"),
-                &format!("10.0.0.{i}"),
-            );
-        }
-        at(&mut e, now + 110, "u4", "203.0.113.9")
-    };
-    let control = run(false);
+    let control = restart_after_jump_back(false, mid);
     assert!(fired(&control, "first_seen"), "{}", control.to_json());
-    let v = run(true);
+    let v = restart_after_jump_back(true, mid);
     assert!(
         fired(&v, "first_seen"),
         "restored right after a jump back, then a hop inside the peak's epoch: {}",
