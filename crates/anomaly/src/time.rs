@@ -86,10 +86,8 @@ pub(crate) fn parse_time_secs_with(
             return None;
         }
         let (h, mi, se) = (num(&t[0..2])?, num(&t[3..5])?, num(&t[6..8])?);
-        if day == 0 || day > 31 || h > 23 || mi > 59 || se > 60 {
-            return None;
-        }
-        if day > days_in_month(2000, mon) {
+        // 2000 has every day a month can have
+        if day == 0 || day > days_in_month(2000, mon) || h > 23 || mi > 59 || se > 60 {
             return None;
         }
         let mut y = default_year(mon);
@@ -112,10 +110,8 @@ pub(crate) fn parse_time_secs_with(
     let h = num(&b[11..13])?;
     let mi = num(&b[14..16])?;
     let se = num(&b[17..19])?;
-    if !(1..=12).contains(&mo) || d == 0 || d > 31 || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    if d > days_in_month(y, mo) {
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60
+    {
         return None;
     }
     let mut secs = (days_from_civil(y, mo, d) * 86_400 + (h * 3600 + mi * 60 + se) as i64) as f64;

@@ -435,8 +435,7 @@ fn failures_engine() -> Engine {
 /// 5 minutes; the clock also goes back 24 h at midnight.
 ///
 /// Now a stream with no year to go by starts in 1972 (1971 for a first
-/// date from March on), and a leap day in a year without one is the latest
-/// leap year's.
+/// date from March on), so its first leap day is in a leap year.
 #[test]
 fn feb_29_of_a_replayed_file_is_not_read_as_mar_1() {
     let run = |ts: [&str; 3]| {
@@ -555,9 +554,10 @@ const MON: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Found by review of the fix above: it started a yearless stream (no host time, no event before) in 1972
-/// when its first date is in January or February, and reads a `Feb 29` in a
-/// year without one as the latest leap year's. A file that starts in
+/// Found by review of the fix above: it started a yearless stream (no host
+/// time, no event before) in 1972 when its first date is in January or
+/// February, and read a `Feb 29` in a year without one as the latest leap
+/// year's. A file that starts in
 /// January of a year before a leap year (`journalctl -o short` of
 /// 2023-01-10 .. 2024-02-29: no year in it) reaches its leap day in model
 /// year 1973, which has none, so the line is read as 1972-02-29: a year
@@ -571,10 +571,7 @@ const MON: [&str; 12] = [
 #[test]
 fn a_yearless_file_from_january_keeps_its_leap_day_a_year_later() {
     let run = |syslog: bool| {
-        let mut e = one_detector(
-            r#"{"type":"threshold","name":"two_failures","where":[{"field":"outcome","eq":"failure"}],
-                "group_by":"user","window_secs":600,"threshold":1}"#,
-        );
+        let mut e = failures_engine();
         let ts = |y: usize, m: usize, d: u32, hms: &str| {
             if syslog {
                 format!("{} {:2} {hms}", MON[m], d)
@@ -612,7 +609,8 @@ fn a_yearless_file_from_january_keeps_its_leap_day_a_year_later() {
     );
 }
 
-/// Found by review of the fix above: restore took `max(last_t, epoch * half_life)` as the peak, but
+/// Found by review of the fix above: restore took
+/// `max(last_t, epoch * half_life)` as the peak, but
 /// the peak may lie up to one half-life (14 days by default) after the
 /// start of its epoch. The scenario of
 /// `a_restart_after_a_jump_back_does_not_erase_what_was_learned` with the
