@@ -1543,17 +1543,18 @@ pub struct Engine {
     last_t: f64,
     /// Events in a row whose time is more than [`MAX_JUMP_SECS`] from the
     /// clock (`last_t`), and the last of their times (see [`Engine::clock`]).
-    /// Not saved in snapshots: a restored engine starts counting afresh.
+    /// Saved from snapshot format 5 (before: a restored engine starts
+    /// counting afresh).
     jumps: u32,
     jump_t: f64,
     /// Events scored since the clock last took a jump (or since start):
     /// whether the time it leaves was lived in or one broken record's.
-    /// Not saved either.
+    /// Saved from format 5 (before: taken to be every event counted).
     since_jump: u64,
     /// The latest time the clock has given since decay's epochs last
     /// restarted: a jump back restarts them only when it leaves this time
-    /// (see [`Engine::clock`]). Not saved: a restored engine takes
-    /// `last_t`.
+    /// (see [`Engine::clock`]). Saved from format 5 (before: estimated as
+    /// the end of the saved decay epoch).
     peak_t: f64,
     events: u64,
     epoch: i64,
@@ -2452,6 +2453,10 @@ impl Engine {
         w.f64(self.last_t);
         w.u64(self.events);
         w.u64(self.epoch as u64);
+        w.f64(self.peak_t);
+        w.u64(self.since_jump);
+        w.u32(self.jumps);
+        w.f64(self.jump_t);
         snapshot::put_table(&mut w, &self.dedup);
         for g in &self.groups {
             snapshot::put_table(&mut w, &g.table);
@@ -2552,20 +2557,38 @@ impl Engine {
         fresh.first_t = r.f64()?;
         fresh.last_t = r.f64()?;
         fresh.events = r.u64()?;
-        // the saved state lived at `last_t` as long as it counted events
-        fresh.since_jump = fresh.events;
         fresh.epoch = r.u64()? as i64;
-        // The peak time is not saved; it lies in the saved decay epoch
-        // (decay follows it), so the epoch's end stands for it: a jump back
-        // from below it (restored right after one) never restarts decay.
-        // Taking the epoch's start instead let a later hop inside the
-        // epoch pass for the peak (found by review).
-        fresh.peak_t = fresh.last_t;
-        if fresh.epoch != i64::MIN {
-            let hl = fresh.policy.half_life_secs;
-            let lived = (fresh.epoch as f64 + 1.0) * hl - 1.0;
-            if lived.is_finite() && (fresh.peak_t.is_nan() || fresh.peak_t < lived) {
-                fresh.peak_t = lived;
+        if v >= 5 {
+            fresh.peak_t = r.f64()?;
+            fresh.since_jump = r.u64()?;
+            fresh.jumps = r.u32()?;
+            fresh.jump_t = r.f64()?;
+            // what `clock` can leave: fewer jumps than confirm one (more
+            // would overflow the count), no more events since the last
+            // jump than events, times finite or not yet set
+            if fresh.jumps >= JUMP_CONFIRM
+                || fresh.since_jump > fresh.events
+                || fresh.peak_t.is_infinite()
+                || fresh.jump_t.is_infinite()
+            {
+                return Err(StateError::Corrupt("clock"));
+            }
+        } else {
+            // Formats 1 to 4 did not save the clock's state. The saved
+            // state lived at `last_t` as long as it counted events. The
+            // peak time lies in the saved decay epoch (decay follows it),
+            // so the epoch's end stands for it: a jump back from below it
+            // (restored right after one) never restarts decay. Taking the
+            // epoch's start instead let a later hop inside the epoch pass
+            // for the peak (found by review).
+            fresh.since_jump = fresh.events;
+            fresh.peak_t = fresh.last_t;
+            if fresh.epoch != i64::MIN {
+                let hl = fresh.policy.half_life_secs;
+                let lived = (fresh.epoch as f64 + 1.0) * hl - 1.0;
+                if lived.is_finite() && (fresh.peak_t.is_nan() || fresh.peak_t < lived) {
+                    fresh.peak_t = lived;
+                }
             }
         }
         snapshot::get_table(&mut r, &mut fresh.dedup)?;
@@ -4248,6 +4271,46 @@ mod tests {
     }
 
     /// The README's bytes-per-entry table.
+    /// A format 5 state whose clock `clock` could not have left (a count
+    /// of jumps that would overflow, more events since the last jump than
+    /// events, an infinite time) is refused, checksum and all correct.
+    #[test]
+    fn a_forged_clock_state_is_refused() {
+        let policy = Policy::parse(r#"{"version":1,"detectors":[]}"#).expect("policy");
+        let mut e = Engine::new(policy.clone());
+        for t in 0..5 {
+            e.score(&serde_json::json!({"timestamp": 1_000 + t}), None);
+        }
+        let snap = e.snapshot();
+        // magic, version, fingerprint, key, first_t, last_t, events, epoch
+        let clock = 8 + 2 + 8 + 8 + 8 + 8 + 8 + 8;
+        let forged = |at: usize, bytes: &[u8]| {
+            let mut b = snap.clone();
+            b[clock + at..clock + at + bytes.len()].copy_from_slice(bytes);
+            let n = b.len() - 8;
+            let sum = crate::store::hash_bytes(0x5A5A, &b[..n]);
+            b[n..].copy_from_slice(&sum.to_le_bytes());
+            b
+        };
+        let mut fresh = Engine::new(policy.clone());
+        assert_eq!(fresh.restore(&forged(0, &[])), Ok(()));
+        assert_eq!(fresh.since_jump, 5);
+        for (at, bytes) in [
+            (0, f64::INFINITY.to_le_bytes().to_vec()),
+            (8, 6u64.to_le_bytes().to_vec()),
+            (16, u32::MAX.to_le_bytes().to_vec()),
+            (16, JUMP_CONFIRM.to_le_bytes().to_vec()),
+            (20, f64::NEG_INFINITY.to_le_bytes().to_vec()),
+        ] {
+            let mut fresh = Engine::new(policy.clone());
+            assert_eq!(
+                fresh.restore(&forged(at, &bytes)),
+                Err(StateError::Corrupt("clock")),
+                "at {at}"
+            );
+        }
+    }
+
     #[test]
     fn slot_sizes() {
         assert_eq!(Table::<Profile>::slot_bytes(), 44);

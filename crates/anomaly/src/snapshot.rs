@@ -9,8 +9,10 @@ pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// sketch one region per row, still restored as such). 3: the engine's hash
 /// key after the fingerprint (1 and 2: unkeyed). 4: `sequence` templates
 /// mined with `extract` captures masked (1 to 3: as written; such a
-/// detector's state is not restored from them).
-pub const VERSION: u16 = 4;
+/// detector's state is not restored from them). 5: the clock's state after
+/// the decay epoch (peak time, events since the last jump, a jump being
+/// confirmed); 1 to 4 had none (estimated on restore).
+pub const VERSION: u16 = 5;
 
 #[derive(Default)]
 pub struct W {

@@ -342,10 +342,10 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     let want = std::fs::read_to_string(format!("{dir}/continued.jsonl")).unwrap();
     let mut b = Engine::new(ecs_small());
     b.restore(&snap).unwrap();
-    // Its snapshot is the current format (4; from 3 on with the hash key, 0
+    // Its snapshot is the current format (5; from 3 on with the hash key, 0
     // here, as the state was counted unkeyed) and restores to the same engine.
     let snap2 = b.snapshot();
-    assert_eq!(&snap2[8..10], &4u16.to_le_bytes());
+    assert_eq!(&snap2[8..10], &5u16.to_le_bytes());
     assert_eq!(&snap2[18..26], &0u64.to_le_bytes());
     let mut c = Engine::new(ecs_small());
     c.restore(&snap2).unwrap();
@@ -365,8 +365,9 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     // (Found as: the bytes agree up to it, then a zero tag, then the same
     // cell-array length, at least one 64-byte block, and cells as in
     // format 1.)
-    // (Format 3's hash key, 8 bytes after the fingerprint, left out.)
-    let s2: Vec<u8> = [&snap2[..18], &snap2[26..]].concat();
+    // (Format 3's hash key, 8 bytes after the fingerprint, and format 5's
+    // clock state, 28 bytes after the decay epoch, left out.)
+    let s2: Vec<u8> = [&snap2[..18], &snap2[26..58], &snap2[86..]].concat();
     let cells_after = |i: usize| {
         let n = u32::from_le_bytes(snap[i..i + 4].try_into().unwrap()) as usize;
         n >= 64
@@ -378,14 +379,15 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
         .take_while(|&i| s2[i - 1] == snap[i - 1] || i == 10)
         .find(|&i| cells_after(i))
         .expect("the first sketch's layout tag");
+    let tag = at + 8 + 28;
     let mut bad = snap2.clone();
-    bad[at + 8] = 7;
+    bad[tag] = 7;
     let body = bad.len() - 8;
     let sum = logseal_anomaly::store::hash_bytes(0x5A5A, &bad[..body]);
     bad[body..].copy_from_slice(&sum.to_le_bytes());
     let mut e = Engine::new(ecs_small());
     assert_eq!(e.restore(&bad), Err(StateError::Corrupt("sketch layout")));
-    bad[at + 8] = 0;
+    bad[tag] = 0;
     let sum = logseal_anomaly::store::hash_bytes(0x5A5A, &bad[..body]);
     bad[body..].copy_from_slice(&sum.to_le_bytes());
     assert_eq!(e.restore(&bad), Ok(()), "the same bytes with tag 0 restore");
