@@ -104,6 +104,27 @@ pub fn same_name(a: &str, b: &str) -> bool {
     }
 }
 
+/// The index a dotted path's segment names in an array of `len` items: a
+/// decimal index from the start (`sourceIPs.0`), or with a minus sign from
+/// the end (`sourceIPs.-1`, the last, as in jq). `None` for anything else
+/// or an index out of range. Every [`Event`] of this workspace reads array
+/// segments so.
+pub fn index_of(seg: &str, len: usize) -> Option<usize> {
+    let (neg, digits) = match seg.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, seg),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: usize = digits.parse().ok()?;
+    if neg {
+        len.checked_sub(n).filter(|_| n > 0)
+    } else {
+        Some(n).filter(|&i| i < len)
+    }
+}
+
 #[cfg(feature = "serde_json")]
 impl Event for serde_json::Value {
     fn field(&self, path: &str) -> Option<FieldValue<'_>> {
@@ -126,8 +147,7 @@ impl Event for serde_json::Value {
                         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
                         None => (rest, None),
                     };
-                    let idx: usize = seg.parse().ok()?;
-                    let next = a.get(idx)?;
+                    let next = a.get(index_of(seg, a.len())?)?;
                     match tail {
                         None => return conv(next),
                         Some(t) => {

@@ -1,5 +1,6 @@
 //! `Event::field` on `serde_json` trees: a flattened key ("user.name") wins
-//! over the nested path, numeric segments index arrays, and small objects
+//! over the nested path, numeric segments index arrays (`-1` the last
+//! item), and small objects
 //! (searched in one pass) answer as large ones (searched by name) do. The
 //! reference is the plain definition: try the whole rest of the path as a
 //! key, else descend by its first segment.
@@ -28,7 +29,21 @@ fn reference<'a>(v: &'a Value, path: &str) -> Option<FieldValue<'a>> {
                 Some((s, r)) => (s, Some(r)),
                 None => (path, None),
             };
-            let x = a.get(seg.parse::<usize>().ok()?)?;
+            // a decimal index from the start, or after `-` from the end
+            let (from_end, digits) = seg.strip_prefix('-').map_or((false, seg), |d| (true, d));
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let n = digits.parse::<usize>().ok()?;
+            let i = if from_end {
+                if n == 0 {
+                    return None;
+                }
+                a.len().checked_sub(n)?
+            } else {
+                n
+            };
+            let x = a.get(i)?;
             match rest {
                 None => conv(x),
                 Some(r) => reference(x, r),
@@ -112,6 +127,7 @@ proptest! {
     #[test]
     fn field_is_the_reference(v in tree(), path in prop::sample::select(vec![
         "a", "a.b", "a.b.c", "b.c", "a.0", "a.1.b", "0.a", "c.a.b", "a.b.c.a",
+        "a.-1", "a.-1.b", "a.-2", "a.b.-1", "a.+1", "a.-0",
     ])) {
         prop_assert_eq!(v.field(path), reference(&v, path));
     }

@@ -72,6 +72,32 @@ fn first_byte_bit(name: &[u8]) -> u64 {
     1 << (name.first().copied().unwrap_or(b'.') & 63)
 }
 
+/// The item of an array a path segment names: a decimal index from the
+/// start, or with a minus sign from the end (`-1` the last item, as in jq:
+/// Kubernetes audit's `sourceIPs.-1` is the address the API server saw,
+/// where the first ones come from `X-Forwarded-For`, which the client
+/// writes). See `logseal_anomaly::index_of`.
+fn item<'v>(items: &'v [Value<'v>], path: &str) -> Option<&'v Value<'v>> {
+    let (seg, tail) = match path.bytes().position(|b| b == b'.') {
+        Some(i) => (&path[..i], Some(&path[i + 1..])),
+        None => (path, None),
+    };
+    let v = items.get(logseal_anomaly::index_of(seg, items.len())?)?;
+    match tail {
+        None => Some(v),
+        Some(t) => descend(v, t),
+    }
+}
+
+/// The rest of a path below an object or an array member.
+fn descend<'v>(v: &'v Value<'v>, rest: &str) -> Option<&'v Value<'v>> {
+    match v {
+        Value::Obj(inner) => lookup(inner, rest),
+        Value::Arr(items) => item(items, rest),
+        _ => None,
+    }
+}
+
 fn lookup<'v>(members: &'v [(Cow<'_, str>, Value<'_>)], path: &str) -> Option<&'v Value<'v>> {
     let (mut m, mut p) = (members, path);
     loop {
@@ -90,6 +116,15 @@ fn lookup<'v>(members: &'v [(Cow<'_, str>, Value<'_>)], path: &str) -> Option<&'
             }
             Some((_, Value::Obj(inner))) => {
                 return lookup(inner, &p[dot + 1..]).or_else(|| lookup_longer(m, p, dot));
+            }
+            Some((_, Value::Arr(items))) => {
+                return item(items, &p[dot + 1..]).or_else(|| {
+                    if longer {
+                        lookup_longer(m, p, dot)
+                    } else {
+                        None
+                    }
+                });
             }
             _ if longer => return lookup_longer(m, p, dot),
             _ => return None,
@@ -141,8 +176,8 @@ impl Event for Members<'_, '_> {
             // longer head of it; only the first segment can lead there.
             Some(dot) if !self.dotted => {
                 match self.members.iter().find(|(k, _)| same(k, &path[..dot])) {
-                    Some((_, Value::Obj(inner))) => lookup(inner, &path[dot + 1..]),
-                    _ => None,
+                    Some((_, v)) => descend(v, &path[dot + 1..]),
+                    None => None,
                 }
             }
             _ => lookup(self.members, path),
@@ -429,14 +464,33 @@ mod tests {
         let mut rest = path;
         while let Some(dot) = rest.find('.') {
             let (head, tail) = (&path[..path.len() - rest.len() + dot], &rest[dot + 1..]);
-            if let Some((_, Value::Obj(inner))) = members.iter().find(|(k, _)| k == head)
-                && let Some(v) = reference(inner, tail)
+            if let Some((_, v)) = members.iter().find(|(k, _)| k == head)
+                && let Some(v) = reference_in(v, tail)
             {
                 return Some(v);
             }
             rest = tail;
         }
         None
+    }
+
+    /// The reference below one member: an object's members, an array's
+    /// item by `index_of`.
+    fn reference_in<'v>(v: &'v Value<'v>, path: &str) -> Option<&'v Value<'v>> {
+        match v {
+            Value::Obj(inner) => reference(inner, path),
+            Value::Arr(items) => {
+                let (seg, tail) = path
+                    .split_once('.')
+                    .map_or((path, None), |(a, b)| (a, Some(b)));
+                let v = items.get(logseal_anomaly::index_of(seg, items.len())?)?;
+                match tail {
+                    None => Some(v),
+                    Some(t) => reference_in(v, t),
+                }
+            }
+            _ => None,
+        }
     }
 
     fn get(record: &str, path: &str) -> Option<String> {
@@ -513,6 +567,32 @@ mod tests {
             None,
             "arrays are not values"
         );
+        // Arrays are indexed from the start, or from the end with a minus
+        // sign (found by review: no array was read, so the k8s-audit
+        // preset's `sourceIPs.0` and `user.groups.0` found nothing here,
+        // where `serde_json::Value` found them).
+        let k8s = r#"{"sourceIPs":["10.20.0.5","203.0.113.66"],"user":{"groups":["dev","system:authenticated"]},"actor":{"user":{"groups":[{"name":"admins"}]}}}"#;
+        assert_eq!(get(k8s, "sourceIPs.0"), some("10.20.0.5"));
+        assert_eq!(get(k8s, "sourceIPs.1"), some("203.0.113.66"));
+        assert_eq!(get(k8s, "sourceIPs.-1"), some("203.0.113.66"));
+        assert_eq!(get(k8s, "sourceIPs.-2"), some("10.20.0.5"));
+        assert_eq!(get(k8s, "user.groups.0"), some("dev"));
+        assert_eq!(get(k8s, "actor.user.groups.0.name"), some("admins"));
+        assert_eq!(get(k8s, "actor.user.groups.-1.name"), some("admins"));
+        for miss in [
+            "sourceIPs.2",
+            "sourceIPs.-3",
+            "sourceIPs.-0",
+            "sourceIPs.x",
+            "sourceIPs.+1",
+            "sourceIPs.",
+            "sourceIPs.0.x",
+        ] {
+            assert_eq!(get(k8s, miss), None, "{miss}");
+        }
+        assert_eq!(get(r#"{"a":[[1,[2,3]]]}"#, "a.0.1.-1"), some("3"));
+        // a member named with the whole path still wins
+        assert_eq!(get(r#"{"a":[1],"a.0":2}"#, "a.0"), some("2"));
         assert_eq!(get(r#"{}"#, "x"), None);
         // Empty names and segments, which the first-byte filter must pass.
         assert_eq!(get(r#"{"":{"x":8}}"#, ".x"), some("8"));
@@ -535,8 +615,12 @@ mod tests {
             // No dot in any top-level name: `Members` takes its short way.
             r#"{"a":{"b":{"c":1,"d":"x"},"b.c":{"d":2}},"e":{"c":true},"b":[1]}"#,
             r#"{"a":{"b":3,"c":4},"d":{"e":{"a.b":5}}}"#,
+            r#"{"a":[{"b":1},[2,{"c":3}]],"a.0":{"b":4},"b":[5,6],"e":[{"d":[7]}]}"#,
+            r#"{"a":[1],"a.0":{"c":2},"c":{"d":[{"e":3},{"a":4}]}}"#,
         ];
-        let segs = ["a", "b", "c", "d", "e", "b.c", "c.d"];
+        let segs = [
+            "a", "b", "c", "d", "e", "b.c", "c.d", "0", "1", "-1", "-2", "0.c",
+        ];
         for r in records {
             let Ok(Value::Obj(m)) = parse_str(r) else {
                 panic!()
