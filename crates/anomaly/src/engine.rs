@@ -24,6 +24,9 @@ enum Kind {
     Outcome,
     /// Named in the policy's `fold_case`: read trimmed and lowercased.
     Fold,
+    /// `source_ip`: an address with a port is read as its address
+    /// ([`without_port`]).
+    SourceIp,
 }
 
 #[derive(Clone, Debug)]
@@ -70,6 +73,8 @@ impl FieldRef {
             Kind::Outcome
         } else if p.fold_case.iter().any(|n| n == name) {
             Kind::Fold
+        } else if name == "source_ip" {
+            Kind::SourceIp
         } else {
             Kind::Plain
         };
@@ -111,34 +116,64 @@ fn outcome_is(x: &str, v: &str) -> bool {
     x.eq_ignore_ascii_case(v.trim())
 }
 
-/// IPv4 /24 or IPv6 /48 of an address string. A dotted address without a
-/// colon (the common case) is cut at its last `.` with `.0/24` added, in
-/// one byte loop, without `format!` (which cost as much as the rest of a
-/// `source_net` lookup). Anything with a colon is parsed (`core::net`): an
+/// IPv4 /24 or IPv6 /48 of an address string. Four dotted numbers (the
+/// common case) are cut at the last `.` with `.0/24` added, in one byte
+/// loop, without `format!` (which cost as much as the rest of a
+/// `source_net` lookup). Anything else is parsed (`core::net`): an
 /// IPv6 address gives its first 48 bits (`2001:db8:1::/48`), an
 /// IPv4-mapped one (`::ffff:198.51.100.7`, what dual-stack sockets report
 /// for IPv4 clients) the IPv4 /24, an address with a port (`1.2.3.4:5555`,
 /// `[2001:db8::1]:443`) that of its address; text that is no address is
 /// its own network. (Before, text was cut at the third colon: every mapped
 /// address fell in one network, `::ffff::/48`, and `2001::1` gave
-/// `2001::1::/48`; found by review.)
+/// `2001::1::/48`; and any dotted text at its last dot, so CloudTrail's
+/// `sourceIPAddress` of a service acting for a user,
+/// `cloudformation.amazonaws.com`, was the network
+/// `cloudformation.amazonaws.0/24`; both found by review.)
 fn network(ip: &str) -> String {
-    let mut dot = None;
+    let (mut dot, mut dots) = (0, 0);
     for (i, &b) in ip.as_bytes().iter().enumerate() {
-        if b == b':' {
+        if b == b'.' {
+            dot = i;
+            dots += 1;
+        } else if !b.is_ascii_digit() {
             return network_parsed(ip);
-        } else if b == b'.' {
-            dot = Some(i);
         }
     }
-    let (head, tail) = match dot {
-        Some(i) => (&ip[..i], ".0/24"),
-        None => (ip, ""),
-    };
-    let mut s = String::with_capacity(head.len() + tail.len());
+    if dots != 3 {
+        return network_parsed(ip);
+    }
+    let head = &ip[..dot];
+    let mut s = String::with_capacity(head.len() + 5);
     s.push_str(head);
-    s.push_str(tail);
+    s.push_str(".0/24");
     s
+}
+
+/// An address written with its port (`192.168.225.174:49848`, Envoy's
+/// `%DOWNSTREAM_REMOTE_ADDRESS%`; `[2001:db8::1]:443`) as the address
+/// alone, so the connections of one client are one client; anything else
+/// as it is (an IPv6 address without brackets has no port to take). Found
+/// by review: the `envoy` preset's per-IP rules counted each connection of
+/// a client apart, so 40 refused requests from one address, one connection
+/// each, were 40 groups of one.
+fn without_port(v: &str) -> &str {
+    use core::net::{Ipv4Addr, Ipv6Addr};
+    let Some(colon) = v.bytes().rposition(|b| b == b':') else {
+        return v;
+    };
+    let (head, port) = (&v[..colon], &v[colon + 1..]);
+    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return v;
+    }
+    if let Some(inner) = head.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        if inner.parse::<Ipv6Addr>().is_ok() {
+            return inner;
+        }
+    } else if head.parse::<Ipv4Addr>().is_ok() {
+        return head;
+    }
+    v
 }
 
 #[inline(never)]
@@ -582,11 +617,16 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         if let Some((_, v)) = self.ex.iter().find(|(k, _)| *k == f.name) {
             return Some(match f.kind {
                 Kind::Fold => fold(v),
+                Kind::SourceIp => Cow::Borrowed(without_port(v)),
                 _ => Cow::Borrowed(v.as_str()),
             });
         }
         match &f.kind {
             Kind::Plain => self.raw(&f.paths, f.key).map(fv_str),
+            Kind::SourceIp => self.raw(&f.paths, f.key).map(|v| match v {
+                FieldValue::Str(s) => Cow::Borrowed(without_port(s)),
+                v => fv_str(v),
+            }),
             Kind::Fold => self.raw(&f.paths, f.key).map(|v| match fv_str(v) {
                 Cow::Borrowed(b) => fold(b),
                 Cow::Owned(o) => Cow::Owned(fold(&o).into_owned()),
@@ -649,11 +689,19 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
     }
 
     fn check(&self, c: &CCond) -> bool {
-        let r = self.check_inner(c);
+        let r = if c.items.is_empty() {
+            self.check_inner(c, &c.f)
+        } else {
+            // `field.*`: any item of the array, up to the first missing one
+            c.items
+                .iter()
+                .take_while(|f| self.get(f).is_some())
+                .any(|f| self.check_inner(c, f))
+        };
         r != c.c.not
     }
 
-    fn check_inner(&self, c: &CCond) -> bool {
+    fn check_inner(&self, c: &CCond, f: &FieldRef) -> bool {
         let cond = &c.c;
         // `outcome` compared with a string (every preset's rules): the
         // class answers for failures and successes without building and
@@ -676,15 +724,15 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
             };
         }
         if let Some(e) = cond.exists {
-            return self.get(&c.f).is_some() == e;
+            return self.get(f).is_some() == e;
         }
         if cond.gte.is_some() || cond.lt.is_some() {
-            let Some(x) = self.num(&c.f) else {
+            let Some(x) = self.num(f) else {
                 return false;
             };
             return cond.gte.is_none_or(|g| x >= g) && cond.lt.is_none_or(|l| x < l);
         }
-        let Some(v) = self.get(&c.f) else {
+        let Some(v) = self.get(f) else {
             return false;
         };
         if let Some(eq) = &cond.eq {
@@ -692,7 +740,7 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
                 serde_json::Value::String(s) => *v == **s,
                 serde_json::Value::Number(n) => n
                     .as_f64()
-                    .is_some_and(|n| self.num(&c.f).is_some_and(|x| x == n)),
+                    .is_some_and(|n| self.num(f).is_some_and(|x| x == n)),
                 serde_json::Value::Bool(b) => *v == *(if *b { "true" } else { "false" }),
                 _ => false,
             };
@@ -722,7 +770,14 @@ struct CCond {
     /// test): the string, and whether it names the failure and the success
     /// class.
     outcome_eq: Option<(String, [bool; 2])>,
+    /// For a field written `name.*`: the array's items `name.0` ..
+    /// `name.15`, any of which may meet the condition (README
+    /// "Conditions"); empty otherwise.
+    items: Vec<FieldRef>,
 }
+
+/// How many items of an array a `name.*` condition looks at.
+const ANY_ITEMS: usize = 16;
 
 fn conds(p: &Policy, cs: &[Condition]) -> Vec<CCond> {
     cs.iter()
@@ -748,10 +803,25 @@ fn conds(p: &Policy, cs: &[Condition]) -> Vec<CCond> {
                 }
                 _ => None,
             };
+            let items = match c.field.strip_suffix(".*") {
+                Some(base) => (0..ANY_ITEMS)
+                    .map(|i| {
+                        let name = format!("{base}.{i}");
+                        FieldRef {
+                            paths: p.paths(base).iter().map(|b| format!("{b}.{i}")).collect(),
+                            kind: Kind::Plain,
+                            key: CacheKey::new(p, &name),
+                            name,
+                        }
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
             CCond {
                 f,
                 c: c.clone(),
-                outcome_eq,
+                outcome_eq: if items.is_empty() { outcome_eq } else { None },
+                items,
             }
         })
         .collect()
@@ -1537,6 +1607,8 @@ pub struct Engine {
     groups: Vec<Group>,
     extract: Vec<Extractor>,
     allow: Vec<Allowed>,
+    /// The policy's `skip` conditions.
+    skip: Vec<CCond>,
     ts: FieldRef,
     dedup: Table<u32>,
     first_t: f64,
@@ -1831,6 +1903,7 @@ impl Engine {
             groups,
             extract,
             allow,
+            skip: conds(&policy, &policy.skip),
             dedup: Table::with_budget(share(1)),
             first_t: f64::NAN,
             jumps: 0,
@@ -2229,12 +2302,36 @@ impl Engine {
             min_events: self.policy.learning.min_entity_events,
             report_p: self.policy.alerting.evidence_p,
         };
-        for (i, d) in self.dets.iter_mut().enumerate() {
-            if let Det::Sequence(s) = d {
-                s.mark_normal(&ctx, i);
+        if self.skip.is_empty() || !ctx.all(&self.skip) {
+            for (i, d) in self.dets.iter_mut().enumerate() {
+                if let Det::Sequence(s) = d {
+                    s.mark_normal(&ctx, i);
+                }
             }
         }
         self.reuse(found);
+    }
+
+    /// Whether the policy's `skip` conditions all hold for the event (and
+    /// there are some): such an event is not scored and teaches nothing.
+    fn skipped<E: Event + ?Sized>(&self, event: &E, found: &Found<'_>) -> bool {
+        if self.skip.is_empty() {
+            return false;
+        }
+        let cache = FieldCache::new();
+        let ctx = Ctx {
+            ev: event,
+            cache: &cache,
+            outcome_class: Cell::new(0),
+            ex: &found.fields,
+            masked: found.masked(),
+            outcome: &self.policy.outcome,
+            t: self.last_t,
+            learning: true,
+            min_events: self.policy.learning.min_entity_events,
+            report_p: self.policy.alerting.evidence_p,
+        };
+        ctx.all(&self.skip)
     }
 
     /// Score one event. `time_ns` is the host's time for it (when the
@@ -2243,6 +2340,10 @@ impl Engine {
     /// 5 minutes of clock skew); a later one is scored at `time_ns`.
     pub fn score<E: Event + ?Sized>(&mut self, event: &E, time_ns: Option<i64>) -> Verdict {
         let found = self.extracted(event);
+        if self.skipped(event, &found) {
+            self.reuse(found);
+            return Verdict::none();
+        }
         let t = self.event_time(event, &found.fields, time_ns);
         let t = self.clock(t);
         if !self.first_t.is_finite() {
@@ -4690,9 +4791,30 @@ mod tests {
         assert_eq!(network("::FFFF:c633:6407"), "198.51.100.0/24");
         assert_eq!(network("198.51.100.7:5555"), "198.51.100.0/24");
         assert_eq!(network("[2001:db8:1:2::1]:443"), "2001:db8:1::/48");
+        assert_eq!(without_port("192.168.225.174:49848"), "192.168.225.174");
+        assert_eq!(without_port("[2001:db8::1]:443"), "2001:db8::1");
+        for as_is in [
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+            "10.0.0.1",
+            "host:80",
+            "1.2.3.4:",
+            "1.2.3.4:123456",
+            "[x]:1",
+            "1.2.3.4:8a",
+            "",
+        ] {
+            assert_eq!(without_port(as_is), as_is);
+        }
         assert_eq!(network("fe80::1%eth0"), "fe80::1%eth0");
         assert_eq!(network("not:an:address"), "not:an:address");
         assert_eq!(network("localhost"), "localhost");
+        assert_eq!(
+            network("cloudformation.amazonaws.com"),
+            "cloudformation.amazonaws.com"
+        );
+        assert_eq!(network("AWS Internal"), "AWS Internal");
+        assert_eq!(network("10.1.2"), "10.1.2");
         assert_eq!(network(""), "");
         assert_eq!(dur(600.0), "10m");
         assert_eq!(dur(3720.0), "1h02m");
@@ -4704,16 +4826,14 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// `network` against a plain definition: dotted text without a
-        /// colon is cut at its last dot; anything else is parsed, and what
-        /// is not an address stays as it is.
+        /// `network` against a plain definition: four dotted numbers are
+        /// cut at the last dot; anything else is parsed, and what is not
+        /// an address stays as it is.
         #[test]
-        fn network_agrees_with_its_definition(ip in "[0-9a-fé:.%\\[\\]]{0,24}") {
-            let reference = if !ip.contains(':') {
-                match ip.rfind('.') {
-                    Some(i) => format!("{}.0/24", &ip[..i]),
-                    None => ip.to_string(),
-                }
+        fn network_agrees_with_its_definition(ip in "[0-9a-fé:.%\\[\\]]{0,24}|[0-9.]{0,16}|[a-z0-9.]{0,20}") {
+            let parts: Vec<&str> = ip.split('.').collect();
+            let reference = if parts.len() == 4 && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+                format!("{}.0/24", &ip[..ip.rfind('.').unwrap()])
             } else {
                 let a: Option<std::net::IpAddr> = ip
                     .parse()

@@ -726,6 +726,8 @@ struct Raw {
     #[serde(default)]
     fold_case: Vec<String>,
     #[serde(default)]
+    skip: Vec<Condition>,
+    #[serde(default)]
     outcome: Option<Outcome>,
     #[serde(default)]
     extract: Vec<Extract>,
@@ -761,6 +763,11 @@ pub struct Policy {
     /// lowercased (`Administrator ` is `administrator`): for identity
     /// systems that ignore case (Active Directory, LDAP, many web apps).
     pub fold_case: Vec<String>,
+    /// Events meeting all of these conditions (when there are any) are not
+    /// scored: their verdict is empty and nothing is learned from them.
+    /// For records that repeat another (a Kubernetes audit record of stage
+    /// `RequestReceived` comes before the request's `ResponseComplete`).
+    pub skip: Vec<Condition>,
     pub outcome: Outcome,
     /// Field extraction from unstructured lines, first matching pattern wins.
     pub extract: Vec<Extract>,
@@ -775,14 +782,18 @@ pub struct Policy {
 }
 
 /// Written out rather than derived: the engine's snapshot fingerprint is
-/// this text, so `fold_case` (added after snapshot format 3) prints only
-/// when used, and every policy without it prints as it did before.
+/// this text, so `fold_case` (added after snapshot format 3) and `skip`
+/// (December 2026) print only when used, and every policy without them
+/// prints as it did before.
 impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Policy");
         d.field("name", &self.name).field("fields", &self.fields);
         if !self.fold_case.is_empty() {
             d.field("fold_case", &self.fold_case);
+        }
+        if !self.skip.is_empty() {
+            d.field("skip", &self.skip);
         }
         d.field("outcome", &self.outcome)
             .field("extract", &self.extract)
@@ -803,6 +814,7 @@ const TOP_KEYS: &[&str] = &[
     "name",
     "fields",
     "fold_case",
+    "skip",
     "outcome",
     "extract",
     "learning",
@@ -842,6 +854,7 @@ impl Policy {
         for k in [
             "fields",
             "fold_case",
+            "skip",
             "outcome",
             "extract",
             "learning",
@@ -855,6 +868,7 @@ impl Policy {
                         serde_json::from_value::<BTreeMap<String, Paths>>(sec.clone()).map(|_| ())
                     }
                     "fold_case" => serde_json::from_value::<Vec<String>>(sec.clone()).map(|_| ()),
+                    "skip" => serde_json::from_value::<Vec<Condition>>(sec.clone()).map(|_| ()),
                     "outcome" => serde_json::from_value::<Outcome>(sec.clone()).map(|_| ()),
                     "extract" => serde_json::from_value::<Vec<Extract>>(sec.clone()).map(|_| ()),
                     "learning" => serde_json::from_value::<Learning>(sec.clone()).map(|_| ()),
@@ -895,6 +909,7 @@ impl Policy {
             name: raw.name.unwrap_or_else(|| "custom".to_string()),
             fields: raw.fields.into_iter().map(|(k, v)| (k, v.list())).collect(),
             fold_case: raw.fold_case,
+            skip: raw.skip,
             outcome: raw.outcome.unwrap_or(Outcome {
                 failure: Vec::new(),
                 success: Vec::new(),
@@ -947,6 +962,7 @@ impl Policy {
                 _ => Ok(()),
             }
         }
+        conds("skip".into(), &self.skip)?;
         pos("half_life_secs".into(), self.half_life_secs)?;
         if self.learning.period_secs.is_nan() || self.learning.period_secs < 0.0 {
             return Err(err("learning.period_secs", "must be >= 0"));

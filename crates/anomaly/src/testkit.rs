@@ -46,7 +46,7 @@ pub fn login(
         "@timestamp": iso(t),
         "user": {"name": user, "roles": "staff"},
         "source": {"ip": ip, "geo": {"country_iso_code": country, "location": {"lat": lat, "lon": lon}}},
-        "event": {"action": "login", "outcome": outcome},
+        "event": {"action": "login", "outcome": outcome, "category": ["authentication"]},
         "user_agent": {"original": "Mozilla/5.0"},
     })
 }
