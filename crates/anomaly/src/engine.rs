@@ -13,6 +13,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::Cell;
+use core::fmt::Write as _;
 
 // ---------------------------------------------------------------- fields
 
@@ -96,6 +97,55 @@ fn fv_str(v: FieldValue<'_>) -> Cow<'_, str> {
     }
 }
 
+/// A value as a number: a finite number, numeric text (trimmed), a bool
+/// as 1 or 0.
+fn num_of(v: FieldValue<'_>) -> Option<f64> {
+    match v {
+        FieldValue::Num(n) if n.is_finite() => Some(n),
+        FieldValue::Str(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
+        FieldValue::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+        _ => None,
+    }
+}
+
+/// Whether a value meets a condition's test (`exists` and `not` aside):
+/// `gte`/`lt` on its number, the others on its text.
+fn cond_on<'v>(
+    cond: &Condition,
+    text: impl FnOnce() -> Option<Cow<'v, str>>,
+    num: impl Fn() -> Option<f64>,
+) -> bool {
+    if cond.gte.is_some() || cond.lt.is_some() {
+        let Some(x) = num() else {
+            return false;
+        };
+        return cond.gte.is_none_or(|g| x >= g) && cond.lt.is_none_or(|l| x < l);
+    }
+    let Some(v) = text() else {
+        return false;
+    };
+    if let Some(eq) = &cond.eq {
+        return match eq {
+            serde_json::Value::String(s) => *v == **s,
+            serde_json::Value::Number(n) => {
+                n.as_f64().is_some_and(|n| num().is_some_and(|x| x == n))
+            }
+            serde_json::Value::Bool(b) => *v == *(if *b { "true" } else { "false" }),
+            _ => false,
+        };
+    }
+    if let Some(list) = &cond.one_of {
+        return list.iter().any(|x| *x == *v);
+    }
+    if let Some(s) = &cond.contains {
+        return v.contains(s.as_str());
+    }
+    if let Some(s) = &cond.prefix {
+        return v.starts_with(s.as_str());
+    }
+    false
+}
+
 /// A `fold_case` field's value: trimmed and lowercased (Unicode), borrowed
 /// when it is so already.
 fn fold(v: &str) -> Cow<'_, str> {
@@ -167,10 +217,17 @@ fn without_port(v: &str) -> &str {
         return v;
     }
     if let Some(inner) = head.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        if inner.parse::<Ipv6Addr>().is_ok() {
+        // a zone (`fe80::1%eth0`) is kept: it tells link-local hosts apart
+        let addr = inner.split_once('%').map_or(inner, |(a, _)| a);
+        if addr.parse::<Ipv6Addr>().is_ok() {
             return inner;
         }
     } else if head.parse::<Ipv4Addr>().is_ok() {
+        return head;
+    } else if head.contains('.') && head.parse::<Ipv6Addr>().is_ok() {
+        // `::ffff:203.0.113.9:51234` (Node.js's `remoteAddress` and
+        // `remotePort` of a dual-stack socket): an address ending in a
+        // dotted IPv4 part cannot take one more group
         return head;
     }
     v
@@ -636,7 +693,7 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
                     Some((_, v)) => Cow::Borrowed(v.as_str()),
                     None => self.raw(ip, *ipk).map(fv_str)?,
                 };
-                Some(Cow::Owned(network(&ipv)))
+                Some(Cow::Owned(network(without_port(&ipv))))
             }
             Kind::Outcome => {
                 let (class, v) = self.outcome_of(f)?;
@@ -680,25 +737,63 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         if let Some((_, v)) = self.ex.iter().find(|(k, _)| *k == f.name) {
             return v.trim().parse::<f64>().ok().filter(|x| x.is_finite());
         }
-        match self.raw(&f.paths, f.key)? {
-            FieldValue::Num(n) if n.is_finite() => Some(n),
-            FieldValue::Str(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
-            FieldValue::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
-            _ => None,
-        }
+        num_of(self.raw(&f.paths, f.key)?)
     }
 
     fn check(&self, c: &CCond) -> bool {
-        let r = if c.items.is_empty() {
-            self.check_inner(c, &c.f)
+        let r = if c.any {
+            self.check_any(c)
+        } else if c.c.or_missing && self.get(&c.f).is_none() {
+            true
         } else {
-            // `field.*`: any item of the array, up to the first missing one
-            c.items
-                .iter()
-                .take_while(|f| self.get(f).is_some())
-                .any(|f| self.check_inner(c, f))
+            self.check_inner(c, &c.f)
         };
         r != c.c.not
+    }
+
+    /// A condition on `F.*`: whether any item of the array `F` meets it
+    /// (up to [`ANY_ITEMS`]; items that are no value, such as `null`, meet
+    /// none), a single value standing for a list of one (Elasticsearch
+    /// keeps `"authentication"` and `["authentication"]` alike), and no
+    /// value or an empty list for an absent one (`or_missing`, `exists`).
+    /// The first of `F`'s paths that holds either is read.
+    fn check_any(&self, c: &CCond) -> bool {
+        let cond = &c.c;
+        let absent = cond.or_missing || cond.exists == Some(false);
+        if self.ex.iter().any(|(k, _)| *k == c.f.name) {
+            return self.check_inner(c, &c.f);
+        }
+        for p in &c.f.paths {
+            if let Some(n) = self.ev.items(p) {
+                if n == 0 {
+                    return absent;
+                }
+                if let Some(e) = cond.exists {
+                    return e;
+                }
+                let fold_it = matches!(c.f.kind, Kind::Fold);
+                let mut path = String::with_capacity(p.len() + 4);
+                return (0..n.min(ANY_ITEMS)).any(|i| {
+                    path.clear();
+                    let _ = write!(path, "{p}.{i}");
+                    let Some(v) = self.ev.field(&path) else {
+                        return false;
+                    };
+                    let text = || {
+                        Some(match fv_str(v) {
+                            Cow::Borrowed(b) if fold_it => fold(b),
+                            Cow::Owned(o) if fold_it => Cow::Owned(fold(&o).into_owned()),
+                            t => t,
+                        })
+                    };
+                    cond_on(cond, text, || num_of(v))
+                });
+            }
+            if self.ev.field(p).is_some() {
+                return self.check_inner(c, &c.f);
+            }
+        }
+        absent
     }
 
     fn check_inner(&self, c: &CCond, f: &FieldRef) -> bool {
@@ -726,35 +821,7 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         if let Some(e) = cond.exists {
             return self.get(f).is_some() == e;
         }
-        if cond.gte.is_some() || cond.lt.is_some() {
-            let Some(x) = self.num(f) else {
-                return false;
-            };
-            return cond.gte.is_none_or(|g| x >= g) && cond.lt.is_none_or(|l| x < l);
-        }
-        let Some(v) = self.get(f) else {
-            return false;
-        };
-        if let Some(eq) = &cond.eq {
-            return match eq {
-                serde_json::Value::String(s) => *v == **s,
-                serde_json::Value::Number(n) => n
-                    .as_f64()
-                    .is_some_and(|n| self.num(f).is_some_and(|x| x == n)),
-                serde_json::Value::Bool(b) => *v == *(if *b { "true" } else { "false" }),
-                _ => false,
-            };
-        }
-        if let Some(list) = &cond.one_of {
-            return list.iter().any(|x| *x == *v);
-        }
-        if let Some(s) = &cond.contains {
-            return v.contains(s.as_str());
-        }
-        if let Some(s) = &cond.prefix {
-            return v.starts_with(s.as_str());
-        }
-        false
+        cond_on(cond, || self.get(f), || self.num(f))
     }
 
     fn all(&self, cs: &[CCond]) -> bool {
@@ -770,19 +837,20 @@ struct CCond {
     /// test): the string, and whether it names the failure and the success
     /// class.
     outcome_eq: Option<(String, [bool; 2])>,
-    /// For a field written `name.*`: the array's items `name.0` ..
-    /// `name.15`, any of which may meet the condition (README
-    /// "Conditions"); empty otherwise.
-    items: Vec<FieldRef>,
+    /// The field is written `name.*` (`f` is then `name`): any item of
+    /// the array meets the condition ([`Ctx::check_any`]).
+    any: bool,
 }
 
 /// How many items of an array a `name.*` condition looks at.
-const ANY_ITEMS: usize = 16;
+const ANY_ITEMS: usize = 256;
 
 fn conds(p: &Policy, cs: &[Condition]) -> Vec<CCond> {
     cs.iter()
         .map(|c| {
-            let f = FieldRef::new(p, &c.field);
+            let base = c.field.strip_suffix(".*");
+            let any = base.is_some();
+            let f = FieldRef::new(p, base.unwrap_or(&c.field));
             // A folded field is compared with folded text.
             let mut c = c.clone();
             if matches!(f.kind, Kind::Fold) {
@@ -803,25 +871,11 @@ fn conds(p: &Policy, cs: &[Condition]) -> Vec<CCond> {
                 }
                 _ => None,
             };
-            let items = match c.field.strip_suffix(".*") {
-                Some(base) => (0..ANY_ITEMS)
-                    .map(|i| {
-                        let name = format!("{base}.{i}");
-                        FieldRef {
-                            paths: p.paths(base).iter().map(|b| format!("{b}.{i}")).collect(),
-                            kind: Kind::Plain,
-                            key: CacheKey::new(p, &name),
-                            name,
-                        }
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
             CCond {
                 f,
                 c: c.clone(),
-                outcome_eq: if items.is_empty() { outcome_eq } else { None },
-                items,
+                outcome_eq: if any { None } else { outcome_eq },
+                any,
             }
         })
         .collect()
@@ -2170,7 +2224,7 @@ impl Engine {
     fn clock(&mut self, t: f64) -> f64 {
         if !self.last_t.is_finite() || (t - self.last_t).abs() <= MAX_JUMP_SECS {
             self.jumps = 0;
-            self.since_jump += 1;
+            self.since_jump = self.since_jump.saturating_add(1);
             if self.peak_t.is_nan() || self.peak_t < t {
                 self.peak_t = t;
             }
@@ -2350,7 +2404,7 @@ impl Engine {
             self.first_t = t;
         }
         self.last_t = t;
-        self.events += 1;
+        self.events = self.events.saturating_add(1);
         self.maybe_decay(t);
         let lp = &self.policy.learning;
         let learning = self.events <= lp.period_events || t - self.first_t < lp.period_secs;
@@ -2521,7 +2575,7 @@ impl Engine {
         if e <= self.epoch {
             return;
         }
-        let steps = (e - self.epoch).min(8);
+        let steps = e.saturating_sub(self.epoch).min(8);
         self.epoch = e;
         for _ in 0..steps {
             for g in &mut self.groups {
@@ -4793,6 +4847,12 @@ mod tests {
         assert_eq!(network("[2001:db8:1:2::1]:443"), "2001:db8:1::/48");
         assert_eq!(without_port("192.168.225.174:49848"), "192.168.225.174");
         assert_eq!(without_port("[2001:db8::1]:443"), "2001:db8::1");
+        assert_eq!(
+            without_port("::ffff:203.0.113.9:51234"),
+            "::ffff:203.0.113.9"
+        );
+        assert_eq!(without_port("[fe80::1%eth0]:443"), "fe80::1%eth0");
+        assert_eq!(without_port("2001:db8::1:443"), "2001:db8::1:443");
         for as_is in [
             "2001:db8::1",
             "::ffff:1.2.3.4",

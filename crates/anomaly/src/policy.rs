@@ -55,7 +55,7 @@ impl Paths {
 }
 
 /// One condition on a field; all set members must hold.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     pub field: String,
@@ -76,6 +76,33 @@ pub struct Condition {
     /// Negate the whole condition.
     #[serde(default)]
     pub not: bool,
+    /// The condition also holds when the field is absent (for `F.*`: no
+    /// value, or an empty list), before `not`.
+    #[serde(default)]
+    pub or_missing: bool,
+}
+
+/// Written out rather than derived (the same text as the derived one):
+/// the engine's snapshot fingerprint is the policy's `Debug` text, so
+/// `or_missing` (December 2026) prints only when set, and every policy
+/// without it prints as it did before.
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Condition");
+        d.field("field", &self.field)
+            .field("eq", &self.eq)
+            .field("one_of", &self.one_of)
+            .field("contains", &self.contains)
+            .field("prefix", &self.prefix)
+            .field("gte", &self.gte)
+            .field("lt", &self.lt)
+            .field("exists", &self.exists)
+            .field("not", &self.not);
+        if self.or_missing {
+            d.field("or_missing", &self.or_missing);
+        }
+        d.finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

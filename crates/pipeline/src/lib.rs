@@ -157,8 +157,8 @@ fn lookup_longer<'v>(
     while let Some(next) = path[dot + 1..].find('.') {
         dot += 1 + next;
         let (head, tail) = (&path[..dot], &path[dot + 1..]);
-        if let Some((_, Value::Obj(inner))) = members.iter().find(|(k, _)| k == head)
-            && let Some(v) = lookup(inner, tail)
+        if let Some((_, v)) = members.iter().find(|(k, _)| k == head)
+            && let Some(v) = descend(v, tail)
         {
             return Some(v);
         }
@@ -166,12 +166,14 @@ fn lookup_longer<'v>(
     None
 }
 
-impl Event for Members<'_, '_> {
-    fn field(&self, path: &str) -> Option<FieldValue<'_>> {
+impl<'m, 'a> Members<'m, 'a> {
+    /// The value a dotted path names, as [`Event::field`] and
+    /// [`Event::items`] read it.
+    fn value(&self, path: &str) -> Option<&'m Value<'m>> {
         if self.firsts & first_byte_bit(path.as_bytes()) == 0 {
             return None;
         }
-        let found = match path.bytes().position(|b| b == b'.') {
+        match path.bytes().position(|b| b == b'.') {
             // No name at this level has a dot: not the whole path, not a
             // longer head of it; only the first segment can lead there.
             Some(dot) if !self.dotted => {
@@ -181,8 +183,13 @@ impl Event for Members<'_, '_> {
                 }
             }
             _ => lookup(self.members, path),
-        };
-        match found? {
+        }
+    }
+}
+
+impl Event for Members<'_, '_> {
+    fn field(&self, path: &str) -> Option<FieldValue<'_>> {
+        match self.value(path)? {
             Value::Str(s) => Some(FieldValue::Str(s)),
             Value::Num(n) => Some(FieldValue::Num(match n {
                 Number::Int(i) => *i as f64,
@@ -190,6 +197,13 @@ impl Event for Members<'_, '_> {
                 Number::Float(f) => *f,
             })),
             Value::Bool(b) => Some(FieldValue::Bool(*b)),
+            _ => None,
+        }
+    }
+
+    fn items(&self, path: &str) -> Option<usize> {
+        match self.value(path)? {
+            Value::Arr(items) => Some(items.len()),
             _ => None,
         }
     }
@@ -625,6 +639,7 @@ mod tests {
             let Ok(Value::Obj(m)) = parse_str(r) else {
                 panic!()
             };
+            let json: serde_json::Value = serde_json::from_str(r).unwrap();
             let mut n = 0;
             for x in segs {
                 for y in segs {
@@ -640,6 +655,12 @@ mod tests {
                             assert_eq!(
                                 Members::new(&m).field(&path).is_some(),
                                 scalar,
+                                "{r} {path}"
+                            );
+                            // and `serde_json::Value`'s view reads it alike
+                            assert_eq!(
+                                format!("{:?}", Members::new(&m).field(&path)),
+                                format!("{:?}", json.field(&path)),
                                 "{r} {path}"
                             );
                             n += fast.is_some() as usize;
