@@ -3,26 +3,41 @@
 //! item), and small objects
 //! (searched in one pass) answer as large ones (searched by name) do. The
 //! reference is the plain definition: try the whole rest of the path as a
-//! key, else descend by its first segment.
+//! key, else descend by its first segment, else by a longer head (as the
+//! plugins' `Members` does).
 
 use logseal_anomaly::{Event, FieldValue, same_name};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 fn reference<'a>(v: &'a Value, path: &str) -> Option<FieldValue<'a>> {
-    let conv = |v: &'a Value| match v {
+    match value(v, path)? {
         Value::String(s) => Some(FieldValue::Str(s)),
         Value::Number(n) => n.as_f64().map(FieldValue::Num),
         Value::Bool(b) => Some(FieldValue::Bool(*b)),
         _ => None,
-    };
+    }
+}
+
+/// The value a path names: in an object, the member named with the whole
+/// path, else below the first segment's member, else below a member named
+/// with a longer head of the path, shortest first; in an array, the item
+/// the first segment indexes.
+fn value<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
     match v {
         Value::Object(o) => {
             if let Some(x) = o.get(path) {
-                return conv(x);
+                return Some(x);
             }
-            let (seg, rest) = path.split_once('.')?;
-            reference(o.get(seg)?, rest)
+            let mut dot = 0;
+            while let Some(i) = path[dot..].find('.') {
+                let (head, rest) = (&path[..dot + i], &path[dot + i + 1..]);
+                if let Some(x) = o.get(head).and_then(|m| value(m, rest)) {
+                    return Some(x);
+                }
+                dot += i + 1;
+            }
+            None
         }
         Value::Array(a) => {
             let (seg, rest) = match path.split_once('.') {
@@ -45,8 +60,8 @@ fn reference<'a>(v: &'a Value, path: &str) -> Option<FieldValue<'a>> {
             };
             let x = a.get(i)?;
             match rest {
-                None => conv(x),
-                Some(r) => reference(x, r),
+                None => Some(x),
+                Some(r) => value(x, r),
             }
         }
         _ => None,
