@@ -110,6 +110,7 @@ fn num_of(v: FieldValue<'_>) -> Option<f64> {
 
 /// Whether a value meets a condition's test (`exists` and `not` aside):
 /// `gte`/`lt` on its number, the others on its text.
+#[inline]
 fn cond_on<'v>(
     cond: &Condition,
     text: impl FnOnce() -> Option<Cow<'v, str>>,
@@ -209,13 +210,20 @@ fn network(ip: &str) -> String {
 /// each, were 40 groups of one.
 fn without_port(v: &str) -> &str {
     use core::net::{Ipv4Addr, Ipv6Addr};
-    let Some(colon) = v.bytes().rposition(|b| b == b':') else {
-        return v;
-    };
-    let (head, port) = (&v[..colon], &v[colon + 1..]);
-    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+    // the port: up to 5 digits after the last colon, which ends the text
+    // (looked for from the end: an address without one is settled at its
+    // first byte that is no digit)
+    let b = v.as_bytes();
+    let digits = b
+        .iter()
+        .rev()
+        .take(6)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if digits == 0 || digits > 5 || b.len() <= digits || b[b.len() - digits - 1] != b':' {
         return v;
     }
+    let head = &v[..v.len() - digits - 1];
     if let Some(inner) = head.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         // a zone (`fe80::1%eth0`) is kept: it tells link-local hosts apart
         let addr = inner.split_once('%').map_or(inner, |(a, _)| a);
@@ -674,7 +682,8 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         if let Some((_, v)) = self.ex.iter().find(|(k, _)| *k == f.name) {
             return Some(match f.kind {
                 Kind::Fold => fold(v),
-                Kind::SourceIp => Cow::Borrowed(without_port(v)),
+                // an extracted address is what its pattern captured
+                // (write the pattern to leave the port out)
                 _ => Cow::Borrowed(v.as_str()),
             });
         }
@@ -740,6 +749,7 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         num_of(self.raw(&f.paths, f.key)?)
     }
 
+    #[inline]
     fn check(&self, c: &CCond) -> bool {
         let r = if c.any {
             self.check_any(c)
@@ -796,6 +806,7 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         absent
     }
 
+    #[inline]
     fn check_inner(&self, c: &CCond, f: &FieldRef) -> bool {
         let cond = &c.c;
         // `outcome` compared with a string (every preset's rules): the

@@ -167,60 +167,84 @@ impl Event for serde_json::Value {
 /// holding an object or array was found by the plugins and not here; found
 /// by review.)
 #[cfg(feature = "serde_json")]
-fn value_at<'v>(cur: &'v serde_json::Value, rest: &str) -> Option<&'v serde_json::Value> {
-    let obj = match cur {
-        serde_json::Value::Object(o) => o,
-        serde_json::Value::Array(a) => {
-            let (seg, tail) = match rest.bytes().position(|b| b == b'.') {
-                Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-                None => (rest, None),
-            };
-            let next = a.get(index_of(seg, a.len())?)?;
-            return match tail {
-                None => Some(next),
-                Some(t) => value_at(next, t),
-            };
-        }
-        _ => return None,
-    };
-    // (A byte loop, not `find`: its `memchr` costs more than the short
-    // names it searches.)
-    let Some(i) = rest.bytes().position(|b| b == b'.') else {
-        if obj.len() > SCAN_MEMBERS {
-            return obj.get(rest);
-        }
-        // A small object is scanned too: most names differ in length,
-        // which settles them without comparing bytes.
-        return obj.iter().find(|(k, _)| same_name(k, rest)).map(|(_, v)| v);
-    };
-    let seg = &rest[..i];
-    let (nested, longer) = if obj.len() > SCAN_MEMBERS {
-        if let Some(v) = obj.get(rest) {
-            return Some(v);
-        }
-        (obj.get(seg), obj.keys().any(|k| longer_head(k, rest, i)))
-    } else {
-        // A small object: one pass finds both names and whether any
-        // member is named with a longer head (two lookups cost two
-        // searches, or two hashes of the name when serde_json keeps
-        // insertion order).
-        let (mut nested, mut longer) = (None, false);
-        for (k, v) in obj {
-            if same_name(k, rest) {
+fn value_at<'v>(mut cur: &'v serde_json::Value, mut rest: &str) -> Option<&'v serde_json::Value> {
+    loop {
+        let obj = match cur {
+            serde_json::Value::Object(o) => o,
+            serde_json::Value::Array(a) => {
+                let (seg, tail) = match rest.bytes().position(|b| b == b'.') {
+                    Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+                    None => (rest, None),
+                };
+                cur = a.get(index_of(seg, a.len())?)?;
+                match tail {
+                    None => return Some(cur),
+                    Some(t) => {
+                        rest = t;
+                        continue;
+                    }
+                }
+            }
+            _ => return None,
+        };
+        // (A byte loop, not `find`: its `memchr` costs more than the
+        // short names it searches.)
+        let Some(i) = rest.bytes().position(|b| b == b'.') else {
+            if obj.len() > SCAN_MEMBERS {
+                return obj.get(rest);
+            }
+            // A small object is scanned too: most names differ in length,
+            // which settles them without comparing bytes.
+            return obj.iter().find(|(k, _)| same_name(k, rest)).map(|(_, v)| v);
+        };
+        let seg = &rest[..i];
+        // `longer`: a member may be named with a longer head of the path
+        // (its first segment and a dot; confirmed in `longer_heads`).
+        let (nested, longer) = if obj.len() > SCAN_MEMBERS {
+            if let Some(v) = obj.get(rest) {
                 return Some(v);
             }
-            if same_name(k, seg) {
-                nested = Some(v);
+            (obj.get(seg), rest[i + 1..].contains('.'))
+        } else {
+            // A small object: one pass finds both names (two lookups cost
+            // two searches, or two hashes of the name when serde_json
+            // keeps insertion order).
+            let (mut nested, mut longer) = (None, false);
+            for (k, v) in obj {
+                if same_name(k, rest) {
+                    return Some(v);
+                }
+                if same_name(k, seg) {
+                    nested = Some(v);
+                }
+                longer |= k.len() > i + 1 && k.as_bytes()[i] == b'.';
             }
-            longer |= longer_head(k, rest, i);
+            (nested, longer)
+        };
+        if longer {
+            return longer_heads(nested, obj, rest, i);
         }
-        (nested, longer)
-    };
-    let found = nested.and_then(|v| value_at(v, &rest[i + 1..]));
-    if found.is_some() || !longer {
-        return found;
+        cur = nested?;
+        rest = &rest[i + 1..];
     }
-    let mut dot = i;
+}
+
+/// [`value_at`] at an object where a member may be named with a longer
+/// head of the path: below the first segment's member, else below the
+/// longer heads, shortest first.
+#[cfg(feature = "serde_json")]
+#[cold]
+#[inline(never)]
+fn longer_heads<'v>(
+    nested: Option<&'v serde_json::Value>,
+    obj: &'v serde_json::Map<String, serde_json::Value>,
+    rest: &str,
+    first_dot: usize,
+) -> Option<&'v serde_json::Value> {
+    if let Some(x) = nested.and_then(|v| value_at(v, &rest[first_dot + 1..])) {
+        return Some(x);
+    }
+    let mut dot = first_dot;
     while let Some(next) = rest[dot + 1..].bytes().position(|b| b == b'.') {
         dot += 1 + next;
         if let Some(v) = obj.get(&rest[..dot])
@@ -230,16 +254,6 @@ fn value_at<'v>(cur: &'v serde_json::Value, rest: &str) -> Option<&'v serde_json
         }
     }
     None
-}
-
-/// Whether `k` is a longer head of `path` than its first segment (which
-/// ends at `first_dot`): the path starts with `k` and a dot.
-#[cfg(feature = "serde_json")]
-fn longer_head(k: &str, path: &str, first_dot: usize) -> bool {
-    k.len() > first_dot
-        && path.len() > k.len()
-        && path.as_bytes()[k.len()] == b'.'
-        && path.starts_with(k)
 }
 
 /// Severity derived from the score with the policy's thresholds.
