@@ -167,6 +167,23 @@ fn outcome_is(x: &str, v: &str) -> bool {
     x.eq_ignore_ascii_case(v.trim())
 }
 
+/// An outcome value's class: 1 failure, 2 success, 3 neither (exact text
+/// first, almost every event, then loosely).
+fn outcome_class_of(o: &crate::policy::Outcome, v: &str) -> u8 {
+    let (f, s) = (&o.failure, &o.success);
+    if f.iter().any(|x| crate::same_name(x, v)) {
+        1
+    } else if s.iter().any(|x| crate::same_name(x, v)) {
+        2
+    } else if f.iter().any(|x| outcome_is(x, v)) {
+        1
+    } else if s.iter().any(|x| outcome_is(x, v)) {
+        2
+    } else {
+        3
+    }
+}
+
 /// IPv4 /24 or IPv6 /48 of an address string. Four dotted numbers (the
 /// common case) are cut at the last `.` with `.0/24` added, in one byte
 /// loop, without `format!` (which cost as much as the rest of a
@@ -682,6 +699,13 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         if let Some((_, v)) = self.ex.iter().find(|(k, _)| *k == f.name) {
             return Some(match f.kind {
                 Kind::Fold => fold(v),
+                // by its class, as a mapped value (found by review: an
+                // extracted `Failed` was not the policy's failure)
+                Kind::Outcome => match outcome_class_of(self.outcome, v) {
+                    1 => Cow::Borrowed("failure"),
+                    2 => Cow::Borrowed("success"),
+                    _ => Cow::Borrowed(v.as_str()),
+                },
                 // an extracted address is what its pattern captured
                 // (write the pattern to leave the port out)
                 _ => Cow::Borrowed(v.as_str()),
@@ -721,25 +745,39 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         let v = self.raw(&f.paths, f.key).map(fv_str)?;
         let class = match self.outcome_class.get() {
             0 => {
-                let (f, s) = (&self.outcome.failure, &self.outcome.success);
-                // exact text first (almost every event), then loosely
-                let c = if f.iter().any(|x| crate::same_name(x, &v)) {
-                    1
-                } else if s.iter().any(|x| crate::same_name(x, &v)) {
-                    2
-                } else if f.iter().any(|x| outcome_is(x, &v)) {
-                    1
-                } else if s.iter().any(|x| outcome_is(x, &v)) {
-                    2
-                } else {
-                    3
-                };
+                let c = outcome_class_of(self.outcome, &v);
                 self.outcome_class.set(c);
                 c
             }
             c => c,
         };
         Some((class, v))
+    }
+
+    /// A value of a field read as its kind reads it (`outcome` by class,
+    /// `source_ip` without a port, `source_net` as a network, folded
+    /// text): for the items of `F.*`, as `get` does for one value.
+    fn shaped<'v>(&self, kind: &Kind, v: FieldValue<'v>) -> Cow<'v, str> {
+        match kind {
+            Kind::Plain => fv_str(v),
+            Kind::Fold => match fv_str(v) {
+                Cow::Borrowed(b) => fold(b),
+                Cow::Owned(o) => Cow::Owned(fold(&o).into_owned()),
+            },
+            Kind::SourceIp => match v {
+                FieldValue::Str(s) => Cow::Borrowed(without_port(s)),
+                v => fv_str(v),
+            },
+            Kind::SourceNet(..) => Cow::Owned(network(without_port(&fv_str(v)))),
+            Kind::Outcome => {
+                let t = fv_str(v);
+                match outcome_class_of(self.outcome, &t) {
+                    1 => Cow::Borrowed("failure"),
+                    2 => Cow::Borrowed("success"),
+                    _ => t,
+                }
+            }
+        }
     }
 
     fn num(&self, f: &FieldRef) -> Option<f64> {
@@ -763,47 +801,69 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
 
     /// A condition on `F.*`: whether any item of the array `F` meets it
     /// (up to [`ANY_ITEMS`]; items that are no value, such as `null`, meet
-    /// none), a single value standing for a list of one (Elasticsearch
-    /// keeps `"authentication"` and `["authentication"]` alike), and no
-    /// value or an empty list for an absent one (`or_missing`, `exists`).
-    /// The first of `F`'s paths that holds either is read.
+    /// none), each read as `F`'s kind reads a value, a single value
+    /// standing for a list of one (Elasticsearch keeps `"authentication"`
+    /// and `["authentication"]` alike). A list with no value in it is no
+    /// value, so the next of `F`'s paths is read; none at all is absent
+    /// (`or_missing`, `exists: false`). An event that tells no lengths
+    /// (`Event::items` is `None`) is read item by item, `F.0`, `F.1`, ...
+    /// up to the first missing one.
     fn check_any(&self, c: &CCond) -> bool {
         let cond = &c.c;
-        let absent = cond.or_missing || cond.exists == Some(false);
         if self.ex.iter().any(|(k, _)| *k == c.f.name) {
             return self.check_inner(c, &c.f);
         }
-        for p in &c.f.paths {
+        let paths = match &c.f.kind {
+            Kind::SourceNet(ip, _) => ip,
+            _ => &c.f.paths,
+        };
+        // Whether an item meets the condition, `None` for no value.
+        let test = |v: Option<FieldValue<'_>>| {
+            let v = v?;
+            Some(match cond.exists {
+                Some(_) => true,
+                None => cond_on(cond, || Some(self.shaped(&c.f.kind, v)), || num_of(v)),
+            })
+        };
+        let mut path = String::new();
+        for p in paths {
+            let mut seen = false;
+            let mut met = false;
             if let Some(n) = self.ev.items(p) {
-                if n == 0 {
-                    return absent;
+                for i in 0..n.min(ANY_ITEMS) {
+                    if let Some(m) = test(self.ev.item(p, i)) {
+                        seen = true;
+                        if m {
+                            met = true;
+                            break;
+                        }
+                    }
                 }
-                if let Some(e) = cond.exists {
-                    return e;
-                }
-                let fold_it = matches!(c.f.kind, Kind::Fold);
-                let mut path = String::with_capacity(p.len() + 4);
-                return (0..n.min(ANY_ITEMS)).any(|i| {
+            } else if let Some(v) = self.ev.field(p) {
+                seen = true;
+                met = test(Some(v)).unwrap_or(false);
+            } else {
+                for i in 0..ANY_ITEMS {
                     path.clear();
                     let _ = write!(path, "{p}.{i}");
-                    let Some(v) = self.ev.field(&path) else {
-                        return false;
+                    let Some(m) = test(self.ev.field(&path)) else {
+                        break;
                     };
-                    let text = || {
-                        Some(match fv_str(v) {
-                            Cow::Borrowed(b) if fold_it => fold(b),
-                            Cow::Owned(o) if fold_it => Cow::Owned(fold(&o).into_owned()),
-                            t => t,
-                        })
-                    };
-                    cond_on(cond, text, || num_of(v))
-                });
+                    seen = true;
+                    if m {
+                        met = true;
+                        break;
+                    }
+                }
             }
-            if self.ev.field(p).is_some() {
-                return self.check_inner(c, &c.f);
+            if seen {
+                return match cond.exists {
+                    Some(e) => e,
+                    None => met,
+                };
             }
         }
-        absent
+        cond.or_missing || cond.exists == Some(false)
     }
 
     #[inline]

@@ -63,6 +63,14 @@ pub trait Event {
         let _ = path;
         None
     }
+
+    /// Item `i` of the array at a dotted path, if it is a value (the
+    /// array [`Event::items`] counted, not another member a path built
+    /// from it might name: `{"a.b": [..], "a": {"b": [..]}}`).
+    fn item(&self, path: &str, i: usize) -> Option<FieldValue<'_>> {
+        let _ = (path, i);
+        None
+    }
 }
 
 impl<E: Event + ?Sized> Event for &E {
@@ -72,6 +80,10 @@ impl<E: Event + ?Sized> Event for &E {
 
     fn items(&self, path: &str) -> Option<usize> {
         (**self).items(path)
+    }
+
+    fn item(&self, path: &str, i: usize) -> Option<FieldValue<'_>> {
+        (**self).item(path, i)
     }
 }
 
@@ -141,12 +153,7 @@ pub fn index_of(seg: &str, len: usize) -> Option<usize> {
 #[cfg(feature = "serde_json")]
 impl Event for serde_json::Value {
     fn field(&self, path: &str) -> Option<FieldValue<'_>> {
-        match value_at(self, path)? {
-            serde_json::Value::String(s) => Some(FieldValue::Str(s)),
-            serde_json::Value::Number(n) => n.as_f64().map(FieldValue::Num),
-            serde_json::Value::Bool(b) => Some(FieldValue::Bool(*b)),
-            _ => None,
-        }
+        scalar(value_at(self, path)?)
     }
 
     fn items(&self, path: &str) -> Option<usize> {
@@ -154,6 +161,23 @@ impl Event for serde_json::Value {
             serde_json::Value::Array(a) => Some(a.len()),
             _ => None,
         }
+    }
+
+    fn item(&self, path: &str, i: usize) -> Option<FieldValue<'_>> {
+        match value_at(self, path)? {
+            serde_json::Value::Array(a) => scalar(a.get(i)?),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "serde_json")]
+fn scalar(v: &serde_json::Value) -> Option<FieldValue<'_>> {
+    match v {
+        serde_json::Value::String(s) => Some(FieldValue::Str(s)),
+        serde_json::Value::Number(n) => n.as_f64().map(FieldValue::Num),
+        serde_json::Value::Bool(b) => Some(FieldValue::Bool(*b)),
+        _ => None,
     }
 }
 
@@ -217,7 +241,7 @@ fn value_at<'v>(mut cur: &'v serde_json::Value, mut rest: &str) -> Option<&'v se
                 if same_name(k, seg) {
                     nested = Some(v);
                 }
-                longer |= k.len() > i + 1 && k.as_bytes()[i] == b'.';
+                longer |= k.len() > i && k.as_bytes()[i] == b'.';
             }
             (nested, longer)
         };

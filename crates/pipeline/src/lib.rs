@@ -140,7 +140,7 @@ fn has_longer_head(members: &[(Cow<'_, str>, Value<'_>)], path: &str, first_dot:
     let prefix = &path.as_bytes()[..n];
     members.iter().any(|(k, _)| {
         let k = k.as_bytes();
-        k.len() > n && k[n - 1] == b'.' && k[..n] == *prefix
+        k.len() >= n && k[n - 1] == b'.' && k[..n] == *prefix
     })
 }
 
@@ -189,16 +189,7 @@ impl<'m, 'a> Members<'m, 'a> {
 
 impl Event for Members<'_, '_> {
     fn field(&self, path: &str) -> Option<FieldValue<'_>> {
-        match self.value(path)? {
-            Value::Str(s) => Some(FieldValue::Str(s)),
-            Value::Num(n) => Some(FieldValue::Num(match n {
-                Number::Int(i) => *i as f64,
-                Number::UInt(u) => *u as f64,
-                Number::Float(f) => *f,
-            })),
-            Value::Bool(b) => Some(FieldValue::Bool(*b)),
-            _ => None,
-        }
+        scalar(self.value(path)?)
     }
 
     fn items(&self, path: &str) -> Option<usize> {
@@ -206,6 +197,26 @@ impl Event for Members<'_, '_> {
             Value::Arr(items) => Some(items.len()),
             _ => None,
         }
+    }
+
+    fn item(&self, path: &str, i: usize) -> Option<FieldValue<'_>> {
+        match self.value(path)? {
+            Value::Arr(items) => scalar(items.get(i)?),
+            _ => None,
+        }
+    }
+}
+
+fn scalar<'v>(v: &'v Value<'_>) -> Option<FieldValue<'v>> {
+    match v {
+        Value::Str(s) => Some(FieldValue::Str(s)),
+        Value::Num(n) => Some(FieldValue::Num(match n {
+            Number::Int(i) => *i as f64,
+            Number::UInt(u) => *u as f64,
+            Number::Float(f) => *f,
+        })),
+        Value::Bool(b) => Some(FieldValue::Bool(*b)),
+        _ => None,
     }
 }
 
