@@ -543,6 +543,31 @@ struct Found<'e> {
 }
 
 impl Found<'_> {
+    /// The context detectors read an event through: its fields, what
+    /// extraction found in it, the time it is scored at and whether the
+    /// engine is still learning.
+    fn ctx<'a, E: Event + ?Sized>(
+        &'a self,
+        ev: &'a E,
+        cache: &'a FieldCache<'a>,
+        policy: &'a Policy,
+        t: f64,
+        learning: bool,
+    ) -> Ctx<'a, E> {
+        Ctx {
+            ev,
+            cache,
+            outcome_class: Cell::new(0),
+            ex: &self.fields,
+            masked: self.masked(),
+            outcome: &policy.outcome,
+            t,
+            learning,
+            min_events: policy.learning.min_entity_events,
+            report_p: policy.alerting.evidence_p,
+        }
+    }
+
     fn masked(&self) -> Option<Masked<'_>> {
         let (from, text) = self.from?;
         Some(Masked {
@@ -2415,18 +2440,7 @@ impl Engine {
     pub fn mark_normal<E: Event + ?Sized>(&mut self, event: &E) {
         let found = self.extracted(event);
         let cache = FieldCache::new();
-        let ctx = Ctx {
-            ev: event,
-            cache: &cache,
-            outcome_class: Cell::new(0),
-            ex: &found.fields,
-            masked: found.masked(),
-            outcome: &self.policy.outcome,
-            t: self.last_t,
-            learning: true,
-            min_events: self.policy.learning.min_entity_events,
-            report_p: self.policy.alerting.evidence_p,
-        };
+        let ctx = found.ctx(event, &cache, &self.policy, self.last_t, true);
         if self.skip.is_empty() || !ctx.all(&self.skip) {
             for (i, d) in self.dets.iter_mut().enumerate() {
                 if let Det::Sequence(s) = d {
@@ -2444,18 +2458,7 @@ impl Engine {
             return false;
         }
         let cache = FieldCache::new();
-        let ctx = Ctx {
-            ev: event,
-            cache: &cache,
-            outcome_class: Cell::new(0),
-            ex: &found.fields,
-            masked: found.masked(),
-            outcome: &self.policy.outcome,
-            t: self.last_t,
-            learning: true,
-            min_events: self.policy.learning.min_entity_events,
-            report_p: self.policy.alerting.evidence_p,
-        };
+        let ctx = found.ctx(event, &cache, &self.policy, self.last_t, true);
         ctx.all(&self.skip)
     }
 
@@ -2480,18 +2483,7 @@ impl Engine {
         let lp = &self.policy.learning;
         let learning = self.events <= lp.period_events || t - self.first_t < lp.period_secs;
         let cache = FieldCache::new();
-        let ctx = Ctx {
-            ev: event,
-            cache: &cache,
-            outcome_class: Cell::new(0),
-            ex: &found.fields,
-            masked: found.masked(),
-            outcome: &self.policy.outcome,
-            t,
-            learning,
-            min_events: lp.min_entity_events,
-            report_p: self.policy.alerting.evidence_p,
-        };
+        let ctx = found.ctx(event, &cache, &self.policy, t, learning);
         let mut hits: Vec<Hit> = Vec::new();
         // profile groups: read the profile once, let detectors use it, write it back
         let mut profs = core::mem::take(&mut self.profs_buf);

@@ -11,7 +11,8 @@ pub const DAY: i64 = 86_400;
 /// 2024-01-01T00:00:00Z
 pub const T0: i64 = 1_704_067_200;
 
-fn iso(t: i64) -> String {
+/// RFC 3339 UTC, seconds precision (`2024-01-01T00:00:00Z`).
+pub fn iso(t: i64) -> String {
     let d = t.div_euclid(DAY);
     let s = t.rem_euclid(DAY);
     // civil from days (Hinnant)

@@ -8,6 +8,7 @@
 //! with the one field a finding is about changed, and passed before too,
 //! so a failure is the finding, not the test's set-up.
 
+use logseal_anomaly::testkit::iso;
 use logseal_anomaly::{Engine, Policy, Reason, Verdict};
 use serde_json::{Value, json};
 
@@ -15,31 +16,6 @@ use serde_json::{Value, json};
 
 /// 2024-12-02T00:00:00Z (a Monday).
 const T0: i64 = 1_733_097_600;
-
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// RFC 3339, seconds precision, `Z`.
-fn iso(t: i64) -> String {
-    let (y, m, d) = civil(t.div_euclid(86_400));
-    let s = t.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
-}
 
 /// RFC 3339 with microseconds, as kube-apiserver writes it.
 fn iso_us(t: i64, us: u32) -> String {
@@ -94,7 +70,7 @@ fn ecs_file_denied(t: i64, path: &str) -> Value {
 }
 
 /// Found by review (ECS finding 1): any event with `event.outcome: failure` is a "failed login".
-/// Now the failure rules count events whose `event.category` lists `authentication`.
+/// Now the failure rules count events whose `event.category` lists `authentication` (or that have none).
 #[test]
 fn ecs_denied_file_access_is_no_failed_login() {
     let mut e = engine("ecs");
@@ -263,7 +239,7 @@ fn ocsf_4625_failures_count_by_status_id() {
 /// the actor only "requested the authentication". A spray from one address
 /// over 25 accounts is one actor `-`. (`status` is the normalised caption
 /// `Failure` here, so this is independent of finding 1.)
-/// Now `user` reads `user.name` before `actor.user.name`.
+/// Now the failure rules read `auth_user`: `user.name` before `actor.user.name`.
 #[test]
 fn ocsf_4625_spraying_counts_the_accounts_not_the_actor() {
     let mut e = engine("ocsf");

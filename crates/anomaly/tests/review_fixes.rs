@@ -14,35 +14,12 @@
 //! stream under the preset as it was before ec0221d, saved in
 //! `tests/data/review/`).
 
+use logseal_anomaly::testkit::iso;
 use logseal_anomaly::{Engine, Policy, Verdict};
 use serde_json::{Value, json};
 
 /// 2024-12-02T00:00:00Z (a Monday).
 const T0: i64 = 1_733_097_600;
-
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn iso(t: i64) -> String {
-    let (y, m, d) = civil(t.div_euclid(86_400));
-    let s = t.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
-}
 
 fn run(e: &mut Engine, evs: &[Value]) -> Vec<Verdict> {
     evs.iter().map(|v| e.score(v, None)).collect()
