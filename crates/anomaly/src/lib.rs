@@ -56,9 +56,10 @@ pub trait Event {
     fn field(&self, path: &str) -> Option<FieldValue<'_>>;
 
     /// How many items the array at a dotted path holds; `None` when the
-    /// path names no array. Conditions on `F.*` test each item (`F.0`,
-    /// `F.1`, ... read with [`Event::field`]). The default knows no
-    /// arrays: such an event's `F.*` conditions test `F` as one value.
+    /// path names no array. Conditions on `F.*` test each item, read with
+    /// [`Event::item`]. The default knows no arrays: such an event's `F.*`
+    /// conditions read `F` as one value, or else `F.0`, `F.1`, ... with
+    /// [`Event::field`] up to the first missing one.
     fn items(&self, path: &str) -> Option<usize> {
         let _ = path;
         None
