@@ -1757,8 +1757,8 @@ pub struct Engine {
     groups: Vec<Group>,
     extract: Vec<Extractor>,
     allow: Vec<Allowed>,
-    /// The policy's `skip` conditions.
-    skip: Vec<CCond>,
+    /// The policy's `skip` lists of conditions.
+    skip: Vec<Vec<CCond>>,
     ts: FieldRef,
     dedup: Table<u32>,
     first_t: f64,
@@ -2053,7 +2053,7 @@ impl Engine {
             groups,
             extract,
             allow,
-            skip: conds(&policy, &policy.skip),
+            skip: policy.skip.iter().map(|cs| conds(&policy, cs)).collect(),
             dedup: Table::with_budget(share(1)),
             first_t: f64::NAN,
             jumps: 0,
@@ -2441,7 +2441,7 @@ impl Engine {
         let found = self.extracted(event);
         let cache = FieldCache::new();
         let ctx = found.ctx(event, &cache, &self.policy, self.last_t, true);
-        if self.skip.is_empty() || !ctx.all(&self.skip) {
+        if !self.skip.iter().any(|cs| ctx.all(cs)) {
             for (i, d) in self.dets.iter_mut().enumerate() {
                 if let Det::Sequence(s) = d {
                     s.mark_normal(&ctx, i);
@@ -2451,15 +2451,15 @@ impl Engine {
         self.reuse(found);
     }
 
-    /// Whether the policy's `skip` conditions all hold for the event (and
-    /// there are some): such an event is not scored and teaches nothing.
+    /// Whether all conditions of one of the policy's `skip` lists hold for
+    /// the event: such an event is not scored and teaches nothing.
     fn skipped<E: Event + ?Sized>(&self, event: &E, found: &Found<'_>) -> bool {
         if self.skip.is_empty() {
             return false;
         }
         let cache = FieldCache::new();
         let ctx = found.ctx(event, &cache, &self.policy, self.last_t, true);
-        ctx.all(&self.skip)
+        self.skip.iter().any(|cs| ctx.all(cs))
     }
 
     /// Score one event. `time_ns` is the host's time for it (when the

@@ -753,7 +753,7 @@ struct Raw {
     #[serde(default)]
     fold_case: Vec<String>,
     #[serde(default)]
-    skip: Vec<Condition>,
+    skip: Skip,
     #[serde(default)]
     outcome: Option<Outcome>,
     #[serde(default)]
@@ -780,6 +780,21 @@ fn d_budget() -> u64 {
     64 << 20
 }
 
+/// `skip` as written: one list of conditions (all must hold), or a list
+/// of such lists (any of them).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+enum Skip {
+    All(Vec<Condition>),
+    Any(Vec<Vec<Condition>>),
+}
+
+impl Default for Skip {
+    fn default() -> Self {
+        Skip::All(Vec::new())
+    }
+}
+
 /// A validated policy.
 #[derive(Clone, PartialEq)]
 pub struct Policy {
@@ -790,11 +805,12 @@ pub struct Policy {
     /// lowercased (`Administrator ` is `administrator`): for identity
     /// systems that ignore case (Active Directory, LDAP, many web apps).
     pub fold_case: Vec<String>,
-    /// Events meeting all of these conditions (when there are any) are not
-    /// scored: their verdict is empty and nothing is learned from them.
-    /// For records that repeat another (a Kubernetes audit record of stage
+    /// Events meeting all conditions of any of these lists are not scored:
+    /// their verdict is empty and nothing is learned from them. For
+    /// records that repeat another (a Kubernetes audit record of stage
     /// `RequestReceived` comes before the request's `ResponseComplete`).
-    pub skip: Vec<Condition>,
+    /// Written as one list of conditions, or as a list of such lists.
+    pub skip: Vec<Vec<Condition>>,
     pub outcome: Outcome,
     /// Field extraction from unstructured lines, first matching pattern wins.
     pub extract: Vec<Extract>,
@@ -895,7 +911,13 @@ impl Policy {
                         serde_json::from_value::<BTreeMap<String, Paths>>(sec.clone()).map(|_| ())
                     }
                     "fold_case" => serde_json::from_value::<Vec<String>>(sec.clone()).map(|_| ()),
-                    "skip" => serde_json::from_value::<Vec<Condition>>(sec.clone()).map(|_| ()),
+                    // the form its first entry takes, for a clear error
+                    "skip" => match sec.get(0) {
+                        Some(serde_json::Value::Array(_)) => {
+                            serde_json::from_value::<Vec<Vec<Condition>>>(sec.clone()).map(|_| ())
+                        }
+                        _ => serde_json::from_value::<Vec<Condition>>(sec.clone()).map(|_| ()),
+                    },
                     "outcome" => serde_json::from_value::<Outcome>(sec.clone()).map(|_| ()),
                     "extract" => serde_json::from_value::<Vec<Extract>>(sec.clone()).map(|_| ()),
                     "learning" => serde_json::from_value::<Learning>(sec.clone()).map(|_| ()),
@@ -936,7 +958,11 @@ impl Policy {
             name: raw.name.unwrap_or_else(|| "custom".to_string()),
             fields: raw.fields.into_iter().map(|(k, v)| (k, v.list())).collect(),
             fold_case: raw.fold_case,
-            skip: raw.skip,
+            skip: match raw.skip {
+                Skip::All(cs) if cs.is_empty() => Vec::new(),
+                Skip::All(cs) => alloc::vec![cs],
+                Skip::Any(lists) => lists,
+            },
             outcome: raw.outcome.unwrap_or(Outcome {
                 failure: Vec::new(),
                 success: Vec::new(),
@@ -989,7 +1015,15 @@ impl Policy {
                 _ => Ok(()),
             }
         }
-        conds("skip".into(), &self.skip)?;
+        for (i, cs) in self.skip.iter().enumerate() {
+            if cs.is_empty() {
+                return Err(err(
+                    format!("skip[{i}]"),
+                    "an empty list of conditions would skip every event",
+                ));
+            }
+            conds(format!("skip[{i}]"), cs)?;
+        }
         pos("half_life_secs".into(), self.half_life_secs)?;
         if self.learning.period_secs.is_nan() || self.learning.period_secs < 0.0 {
             return Err(err("learning.period_secs", "must be >= 0"));

@@ -228,6 +228,33 @@ fn policy_errors_name_the_key() {
         Policy::parse(r#"{"version":2}"#).unwrap_err().key,
         "version"
     );
+
+    // `skip`: one list of conditions, or a list of lists; an empty list
+    // would skip every event, and a bad condition is named in either form
+    let skip = |s: &str| Policy::parse(&format!(r#"{{"version":1,"skip":{s}}}"#));
+    let stage = r#"{"field":"stage","eq":"RequestReceived"}"#;
+    assert_eq!(skip(&format!("[{stage}]")).unwrap().skip.len(), 1);
+    assert_eq!(
+        skip(&format!("[[{stage}],[{stage},{stage}]]"))
+            .unwrap()
+            .skip
+            .len(),
+        2
+    );
+    assert!(skip("[]").unwrap().skip.is_empty());
+    let e = skip(&format!("[[{stage}],[]]")).unwrap_err();
+    assert_eq!(e.key, "skip[1]");
+    assert!(e.message.contains("every event"), "{e}");
+    for bad in [
+        r#"[{"field":"stage","eqq":1}]"#,
+        r#"[[{"field":"stage","eqq":1}]]"#,
+    ] {
+        let e = skip(bad).unwrap_err();
+        assert_eq!(e.key, "skip", "{bad}");
+        assert!(e.message.contains("eqq"), "{bad}: {e}");
+    }
+    let e = skip(r#"[{"field":"stage"}]"#).unwrap_err();
+    assert_eq!(e.key, "skip[0][0]");
 }
 
 #[test]
