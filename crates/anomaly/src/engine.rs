@@ -184,6 +184,16 @@ fn outcome_class_of(o: &crate::policy::Outcome, v: &str) -> u8 {
     }
 }
 
+/// An outcome as conditions and reasons read it: the class's name, or the
+/// value itself when it is in neither list.
+fn class_text(class: u8, v: Cow<'_, str>) -> Cow<'_, str> {
+    match class {
+        1 => Cow::Borrowed("failure"),
+        2 => Cow::Borrowed("success"),
+        _ => v,
+    }
+}
+
 /// IPv4 /24 or IPv6 /48 of an address string. Four dotted numbers (the
 /// common case) are cut at the last `.` with `.0/24` added, in one byte
 /// loop, without `format!` (which cost as much as the rest of a
@@ -726,11 +736,7 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
                 Kind::Fold => fold(v),
                 // by its class, as a mapped value (found by review: an
                 // extracted `Failed` was not the policy's failure)
-                Kind::Outcome => match outcome_class_of(self.outcome, v) {
-                    1 => Cow::Borrowed("failure"),
-                    2 => Cow::Borrowed("success"),
-                    _ => Cow::Borrowed(v.as_str()),
-                },
+                Kind::Outcome => class_text(outcome_class_of(self.outcome, v), Cow::Borrowed(v)),
                 // an extracted address is what its pattern captured
                 // (write the pattern to leave the port out)
                 _ => Cow::Borrowed(v.as_str()),
@@ -738,14 +744,9 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
         }
         match &f.kind {
             Kind::Plain => self.raw(&f.paths, f.key).map(fv_str),
-            Kind::SourceIp => self.raw(&f.paths, f.key).map(|v| match v {
-                FieldValue::Str(s) => Cow::Borrowed(without_port(s)),
-                v => fv_str(v),
-            }),
-            Kind::Fold => self.raw(&f.paths, f.key).map(|v| match fv_str(v) {
-                Cow::Borrowed(b) => fold(b),
-                Cow::Owned(o) => Cow::Owned(fold(&o).into_owned()),
-            }),
+            Kind::SourceIp | Kind::Fold => {
+                self.raw(&f.paths, f.key).map(|v| self.shaped(&f.kind, v))
+            }
             Kind::SourceNet(ip, ipk) => {
                 let ipv = match self.ex.iter().find(|(k, _)| k == "source_ip") {
                     Some((_, v)) => Cow::Borrowed(v.as_str()),
@@ -755,11 +756,7 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
             }
             Kind::Outcome => {
                 let (class, v) = self.outcome_of(f)?;
-                Some(match class {
-                    1 => Cow::Borrowed("failure"),
-                    2 => Cow::Borrowed("success"),
-                    _ => v,
-                })
+                Some(class_text(class, v))
             }
         }
     }
@@ -796,11 +793,7 @@ impl<'a, E: Event + ?Sized> Ctx<'a, E> {
             Kind::SourceNet(..) => Cow::Owned(network(without_port(&fv_str(v)))),
             Kind::Outcome => {
                 let t = fv_str(v);
-                match outcome_class_of(self.outcome, &t) {
-                    1 => Cow::Borrowed("failure"),
-                    2 => Cow::Borrowed("success"),
-                    _ => t,
-                }
+                class_text(outcome_class_of(self.outcome, &t), t)
             }
         }
     }
