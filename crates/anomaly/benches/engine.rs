@@ -94,15 +94,7 @@ fn bench(c: &mut Criterion) {
 /// generator above never showed the cost a real log's counts can hit (the
 /// Poisson tail once took 11 µs a record here; crates/anomaly/BENCHMARKS.md).
 fn bench_real(c: &mut Criterion) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/openssh_2k.ndjson"
-    );
-    let text = std::fs::read_to_string(path).expect("tests/fixtures/openssh_2k.ndjson");
-    let evs: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("fixture line is JSON"))
-        .collect();
+    let evs = logseal_anomaly::testkit::openssh_records();
     let mut g = c.benchmark_group("score_real");
     g.throughput(Throughput::Elements(evs.len() as u64));
     g.sample_size(20);

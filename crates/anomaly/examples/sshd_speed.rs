@@ -8,22 +8,13 @@
 //! count compares two builds in any hour (crates/anomaly/BENCHMARKS.md).
 
 use logseal_anomaly::{Engine, Policy};
-use serde_json::Value;
 use std::time::Instant;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let passes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(50);
     let preset = args.next().unwrap_or_else(|| "sshd".into());
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/openssh_2k.ndjson"
-    );
-    let text = std::fs::read_to_string(path).expect("tests/fixtures/openssh_2k.ndjson");
-    let evs: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("fixture line is JSON"))
-        .collect();
+    let evs = logseal_anomaly::testkit::openssh_records();
     let policy = Policy::preset(&preset).expect("a built-in preset");
     let start = Instant::now();
     let mut flagged = 0usize;

@@ -178,6 +178,25 @@ pub fn bench_events(n: usize, users: usize) -> Vec<Value> {
         .collect()
 }
 
+/// The OpenSSH fixture (`tests/fixtures/openssh_2k.ndjson`: Loghub's
+/// OpenSSH_2k as ECS records), one value per line: the real records that
+/// `benches/engine.rs` (`score_real`) and `examples/sshd_speed.rs` score.
+///
+/// # Panics
+///
+/// When the file is missing or a line is not JSON (a broken checkout).
+#[cfg(feature = "std")]
+pub fn openssh_records() -> Vec<Value> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/openssh_2k.ndjson"
+    );
+    let text = std::fs::read_to_string(path).expect("tests/fixtures/openssh_2k.ndjson");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("fixture line is JSON"))
+        .collect()
+}
+
 /// User + system CPU seconds of this process, from `/proc/self/stat`
 /// (Linux; 0 elsewhere): the throughput examples report events per
 /// CPU-second so that other load on the machine does not count.
