@@ -556,14 +556,14 @@ impl Found<'_> {
     /// The context detectors read an event through: its fields, what
     /// extraction found in it, the time it is scored at and whether the
     /// engine is still learning.
-    fn ctx<'a, E: Event + ?Sized>(
+    fn ctx<'a, 'e, E: Event + ?Sized>(
         &'a self,
-        ev: &'a E,
-        cache: &'a FieldCache<'a>,
+        ev: &'e E,
+        cache: &'a FieldCache<'e>,
         policy: &'a Policy,
         t: f64,
         learning: bool,
-    ) -> Ctx<'a, E> {
+    ) -> Ctx<'a, 'e, E> {
         Ctx {
             ev,
             cache,
@@ -595,7 +595,7 @@ struct Masked<'a> {
     spans: &'a [(usize, usize)],
 }
 
-impl<E: ?Sized> Ctx<'_, E> {
+impl<E: ?Sized> Ctx<'_, '_, E> {
     /// `f`'s text with every value an `extract` pattern captured from it
     /// replaced by `<name>`, written to `out`, if a pattern matched `f` and
     /// captured something (else `false`).
@@ -636,11 +636,11 @@ impl<E: ?Sized> Ctx<'_, E> {
     }
 }
 
-struct Ctx<'a, E: ?Sized> {
-    ev: &'a E,
+struct Ctx<'a, 'e, E: ?Sized> {
+    ev: &'e E,
     /// Raw field lookups already done for this event (several detectors read the same fields).
     /// By reference: built in place, not copied into the context.
-    cache: &'a FieldCache<'a>,
+    cache: &'a FieldCache<'e>,
     /// The `outcome` field's class once worked out for this event (0: not
     /// yet, 1: failure, 2: success, 3: neither): several rules test it, and
     /// each test compared the value with both lists.
@@ -690,7 +690,7 @@ impl<'a> FieldCache<'a> {
     }
 }
 
-impl<'a, E: Event + ?Sized> Ctx<'a, E> {
+impl<'a, 'e, E: Event + ?Sized> Ctx<'a, 'e, E> {
     fn raw(&self, paths: &[String], key: CacheKey) -> Option<FieldValue<'a>> {
         let c = &self.cache;
         if let Some(v) = c.slot(key.slot) {
@@ -1507,7 +1507,7 @@ impl Describe {
     /// then `latest` for `distinct`).
     fn render_rule<E: Event + ?Sized>(
         &self,
-        c: &Ctx<'_, E>,
+        c: &Ctx<'_, '_, E>,
         group: &str,
         count: impl core::fmt::Display,
         window: f64,
@@ -1524,7 +1524,7 @@ impl Describe {
     /// The text for one finding: `vals` in the order of `own` above; an
     /// event field the event lacks reads `-`; each value at most 64 bytes,
     /// quoted when it would not read as itself (see [`shown`]).
-    fn render<E: Event + ?Sized>(&self, c: &Ctx<'_, E>, vals: &[&str]) -> String {
+    fn render<E: Event + ?Sized>(&self, c: &Ctx<'_, '_, E>, vals: &[&str]) -> String {
         let mut o = String::new();
         for x in &self.0 {
             match x {
@@ -2445,13 +2445,18 @@ impl Engine {
     }
 
     /// Whether all conditions of one of the policy's `skip` lists hold for
-    /// the event: such an event is not scored and teaches nothing.
-    fn skipped<E: Event + ?Sized>(&self, event: &E, found: &Found<'_>) -> bool {
+    /// the event: such an event is not scored and teaches nothing. The
+    /// fields it reads stay in `cache`, which scoring reads through next.
+    fn skipped<'e, E: Event + ?Sized>(
+        &self,
+        event: &'e E,
+        found: &Found<'_>,
+        cache: &FieldCache<'e>,
+    ) -> bool {
         if self.skip.is_empty() {
             return false;
         }
-        let cache = FieldCache::new();
-        let ctx = found.ctx(event, &cache, &self.policy, self.last_t, true);
+        let ctx = found.ctx(event, cache, &self.policy, self.last_t, true);
         self.skip.iter().any(|cs| ctx.all(cs))
     }
 
@@ -2461,7 +2466,8 @@ impl Engine {
     /// 5 minutes of clock skew); a later one is scored at `time_ns`.
     pub fn score<E: Event + ?Sized>(&mut self, event: &E, time_ns: Option<i64>) -> Verdict {
         let found = self.extracted(event);
-        if self.skipped(event, &found) {
+        let cache = FieldCache::new();
+        if self.skipped(event, &found, &cache) {
             self.reuse(found);
             return Verdict::none();
         }
@@ -2475,7 +2481,6 @@ impl Engine {
         self.maybe_decay(t);
         let lp = &self.policy.learning;
         let learning = self.events <= lp.period_events || t - self.first_t < lp.period_secs;
-        let cache = FieldCache::new();
         let ctx = found.ctx(event, &cache, &self.policy, t, learning);
         let mut hits: Vec<Hit> = Vec::new();
         // profile groups: read the profile once, let detectors use it, write it back
@@ -2932,7 +2937,7 @@ impl Det {
     /// inlined here; crates/anomaly/BENCHMARKS.md).
     fn run<E: Event + ?Sized>(
         &mut self,
-        c: &Ctx<'_, E>,
+        c: &Ctx<'_, '_, E>,
         groups: &mut [Group],
         profs: &mut [Option<(u64, Profile)>],
         id: DetId<'_>,
@@ -2956,7 +2961,7 @@ impl Det {
 
 impl Threshold {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, '_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
         let DetId { di, name, dseed } = id;
         let t = c.t;
         if !c.all(&self.filter) {
@@ -2995,7 +3000,7 @@ impl Threshold {
 
 /// How many events a record stands for (a rule's `weight` field): a whole
 /// number in 1..=65,535, else 1.
-fn weight<E: Event + ?Sized>(c: &Ctx<'_, E>, field: Option<&FieldRef>) -> u16 {
+fn weight<E: Event + ?Sized>(c: &Ctx<'_, '_, E>, field: Option<&FieldRef>) -> u16 {
     match field.and_then(|f| c.num(f)) {
         Some(x) if x >= 1.0 && libm::trunc(x) == x => x.min(u16::MAX as f64) as u16,
         _ => 1,
@@ -3004,7 +3009,7 @@ fn weight<E: Event + ?Sized>(c: &Ctx<'_, E>, field: Option<&FieldRef>) -> u16 {
 
 impl DistinctDet {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, '_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
         let DetId { di, name, dseed } = id;
         let t = c.t;
         if !c.all(&self.filter) {
@@ -3044,7 +3049,7 @@ impl DistinctDet {
 
 impl FollowedBy {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, '_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
         let DetId { di, name, dseed } = id;
         let t = c.t;
         let Some(g) = c.get(&self.group) else { return };
@@ -3087,7 +3092,7 @@ impl Hour {
     #[inline(never)]
     fn run<E: Event + ?Sized>(
         &self,
-        c: &Ctx<'_, E>,
+        c: &Ctx<'_, '_, E>,
         groups: &[Group],
         profs: &[Option<(u64, Profile)>],
         id: DetId<'_>,
@@ -3152,7 +3157,7 @@ impl Hour {
 
 impl Peer {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, '_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
         let DetId { di, dseed, .. } = id;
         if !c.all(&self.filter) {
             return;
@@ -3272,7 +3277,7 @@ fn peer_hist_key(group: u64, bin: u64) -> u64 {
 
 impl Travel {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, '_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
         let DetId { di, dseed, .. } = id;
         let t = c.t;
         if !c.all(&self.filter) {
@@ -3452,7 +3457,7 @@ impl Rate {
     }
 
     #[inline(never)]
-    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, '_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
         let DetId { di, name, dseed } = id;
         if !c.all(&self.filter) {
             return;
@@ -3678,7 +3683,7 @@ impl NewValue {
     #[inline(never)]
     fn run<'a, E: Event + ?Sized>(
         &self,
-        c: &Ctx<'a, E>,
+        c: &Ctx<'a, '_, E>,
         groups: &mut [Group],
         profs: &mut [Option<(u64, Profile)>],
         id: DetId<'_>,
@@ -3785,7 +3790,7 @@ impl NewValue {
 
 impl Gauge {
     #[inline(never)]
-    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, '_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
         let DetId { di, name, dseed } = id;
         if !c.all(&self.filter) {
             return;
@@ -3853,7 +3858,7 @@ struct SessionEvent<'a> {
 
 /// `None` when the event does not pass the detector's `where`.
 fn session_event<'a, E: Event + ?Sized>(
-    c: &Ctx<'a, E>,
+    c: &Ctx<'a, '_, E>,
     filter: &[CCond],
     session: &FieldRef,
     end: &[CCond],
@@ -3873,7 +3878,7 @@ fn session_event<'a, E: Event + ?Sized>(
 /// The session field's value (`*` without one) and its key in detector
 /// `di`'s table.
 fn session_of<'a, E: Event + ?Sized>(
-    c: &Ctx<'a, E>,
+    c: &Ctx<'a, '_, E>,
     session: &FieldRef,
     di: usize,
 ) -> (Cow<'a, str>, u64) {
@@ -3890,7 +3895,7 @@ const END: u16 = u16::MAX - 2;
 impl Sequence {
     /// Operator feedback: learn an event already scored as normal (see
     /// [`Engine::mark_normal`]).
-    fn mark_normal<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, di: usize) {
+    fn mark_normal<E: Event + ?Sized>(&mut self, c: &Ctx<'_, '_, E>, di: usize) {
         if self.online {
             return; // it learned the event when it scored it
         }
@@ -3933,7 +3938,7 @@ impl Sequence {
 
     fn template_id<E: Event + ?Sized>(
         &mut self,
-        c: &Ctx<'_, E>,
+        c: &Ctx<'_, '_, E>,
         learn: bool,
     ) -> Option<(u16, bool)> {
         if let Some(tf) = &self.template {
@@ -3982,7 +3987,7 @@ impl Sequence {
     /// event that has none (the table is full, or the model is frozen and
     /// no template fits) `<unknown>` and the line itself, clipped (masked
     /// when `extract` captured from it), so the operator sees what it was.
-    fn current_name<E: Event + ?Sized>(&self, c: &Ctx<'_, E>, id: u16) -> String {
+    fn current_name<E: Event + ?Sized>(&self, c: &Ctx<'_, '_, E>, id: u16) -> String {
         if id != UNKNOWN {
             return self.name_of(id);
         }
@@ -4014,7 +4019,7 @@ impl Sequence {
     }
 
     #[inline(never)]
-    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, '_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
         let DetId { di, dseed, .. } = id;
         if !c.all(&self.filter) {
             return;
@@ -4271,7 +4276,7 @@ impl Composition {
     }
 
     #[inline(never)]
-    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
+    fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, '_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
         let DetId { di, dseed, .. } = id;
         let Some(SessionEvent {
             name: sess,

@@ -939,3 +939,42 @@ fn control_envoy_request_flood_one_authority() {
     let vs = run(&mut e, &envoy_flood(false));
     assert!(fired(&vs, "request_rate"), "no spike for a 150x flood");
 }
+
+/// An event that counts how often each path is looked up.
+struct Counted {
+    v: Value,
+    reads: std::cell::RefCell<std::collections::BTreeMap<String, u32>>,
+}
+
+impl logseal_anomaly::Event for Counted {
+    fn field(&self, path: &str) -> Option<logseal_anomaly::FieldValue<'_>> {
+        *self.reads.borrow_mut().entry(path.into()).or_default() += 1;
+        self.v.field(path)
+    }
+
+    fn items(&self, path: &str) -> Option<usize> {
+        self.v.items(path)
+    }
+
+    fn item(&self, path: &str, i: usize) -> Option<logseal_anomaly::FieldValue<'_>> {
+        self.v.item(path, i)
+    }
+}
+
+/// The fields a `skip` list reads are looked up once per event: scoring
+/// reads them from the lookups the skip check made. Until session 26 the
+/// skip check had its own lookups, so the k8s preset read a
+/// `ResponseStarted` 401's `responseStatus.code` twice (the skip check
+/// reads it to keep the 401).
+#[test]
+fn skip_and_scoring_read_a_field_once() {
+    let mut e = engine("k8s-audit");
+    let ev = Counted {
+        v: k8s_unauthenticated(T0, 0),
+        reads: Default::default(),
+    };
+    e.score(&ev, None);
+    let reads = ev.reads.borrow();
+    assert_eq!(reads.get("stage"), Some(&1), "{reads:?}");
+    assert_eq!(reads.get("responseStatus.code"), Some(&1), "{reads:?}");
+}
