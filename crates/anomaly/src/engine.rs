@@ -575,6 +575,7 @@ impl Found<'_> {
             learning,
             min_events: policy.learning.min_entity_events,
             report_p: policy.alerting.evidence_p,
+            decayed_at: f64::NEG_INFINITY,
         }
     }
 
@@ -654,6 +655,10 @@ struct Ctx<'a, 'e, E: ?Sized> {
     learning: bool,
     min_events: u32,
     report_p: f64,
+    /// When learned counts last halved (see [`Engine::maybe_decay`]):
+    /// a count of 1 before then may be 0 now, so a value with no count
+    /// is known unseen only since then.
+    decayed_at: f64,
 }
 
 /// Lookups of one event, on the stack: a slot for each of the first
@@ -795,6 +800,18 @@ impl<'a, 'e, E: Event + ?Sized> Ctx<'a, 'e, E> {
                 let t = fv_str(v);
                 class_text(outcome_class_of(self.outcome, &t), t)
             }
+        }
+    }
+
+    /// A coordinate: a number or numeric text, as [`Ctx::num`] reads it,
+    /// but `true`/`false` are no coordinate.
+    fn coord(&self, f: &FieldRef) -> Option<f64> {
+        if let Some((_, v)) = self.ex.iter().find(|(k, _)| *k == f.name) {
+            return v.trim().parse::<f64>().ok().filter(|x| x.is_finite());
+        }
+        match self.raw(&f.paths, f.key)? {
+            FieldValue::Bool(_) => None,
+            v => num_of(v),
         }
     }
 
@@ -1004,6 +1021,62 @@ fn dur(secs: f64) -> String {
     }
 }
 
+/// Hours of the day as runs, each from its first hour to the end of its
+/// last, a run over midnight as one ("22-02"), several apart ("08-10,
+/// 20-22"), all day "00-24", none "-". Before December 2026 the text gave
+/// the first to the last usual hour, so a night shift's hours read "00-24"
+/// beside the hour flagged (found by review).
+fn hour_runs(usual: &[bool; 24]) -> String {
+    if usual.iter().all(|&u| u) {
+        return "00-24".into();
+    }
+    let Some(gap) = usual.iter().position(|&u| !u) else {
+        return "-".into();
+    };
+    // From the hour after a gap round the clock: no run is cut at its start.
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for k in 1..=24 {
+        let h = (gap + k) % 24;
+        match (usual[h], runs.last_mut()) {
+            (true, Some((a, len))) if (*a + *len) % 24 == h => *len += 1,
+            (true, _) => runs.push((h, 1)),
+            _ => {}
+        }
+    }
+    if runs.is_empty() {
+        return "-".into();
+    }
+    runs.sort_unstable();
+    let parts: Vec<String> = runs
+        .iter()
+        .map(|&(a, len)| {
+            let end = a + len;
+            let end = if end > 24 { end - 24 } else { end };
+            format!("{a:02}-{end:02}")
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// A time span for a reason's text, rounded down (so that it claims no
+/// more than it knows) to whole days from two days on, whole hours from
+/// two hours on, else whole minutes; `None` under a minute.
+fn span(secs: f64) -> Option<String> {
+    if secs.is_nan() || secs < 60.0 {
+        return None;
+    }
+    let m = (secs / 60.0) as u64;
+    Some(if m >= 2 * 1440 {
+        format!("{} days", m / 1440)
+    } else if m >= 120 {
+        format!("{} hours", m / 60)
+    } else if m == 1 {
+        "1 minute".into()
+    } else {
+        format!("{m} minutes")
+    })
+}
+
 /// The Poisson mean under which exceeding `threshold` has probability `tail`
 /// (so a rule's threshold is its 1 - tail quantile).
 fn lambda_for(threshold: u32, tail: f64) -> f64 {
@@ -1195,11 +1268,16 @@ impl Pod for Dist {
 #[derive(Clone, Copy, Default, Debug)]
 struct Profile {
     first_min: u32,
-    last_min: u32,
     n: u32,
+    /// Per `new_value` feature slot (see [`NewValue::slot0`]): values known.
     distinct: [u8; 8],
     /// 24 four-bit hour-of-day counts; all halve when one saturates.
     hours: [u8; 12],
+    /// Per `new_value` feature slot: events the detector looked at that
+    /// had the feature (saturating), the `n` of its Good-Turing estimate.
+    /// An entity's other events say nothing about how often its logins
+    /// bring a new address (snapshot format 6; before, all its events).
+    seen: [u16; 8],
 }
 
 impl Profile {
@@ -1224,23 +1302,41 @@ impl Profile {
 }
 
 impl Pod for Profile {
-    const SIZE: usize = 32;
+    const SIZE: usize = 44;
+    fn size_in(v: u16) -> usize {
+        if v < 6 { 32 } else { Self::SIZE }
+    }
     fn put(&self, w: &mut W) {
         w.u32(self.first_min);
-        w.u32(self.last_min);
         w.u32(self.n);
         w.buf.extend_from_slice(&self.distinct);
         w.buf.extend_from_slice(&self.hours);
+        for s in self.seen {
+            w.u16(s);
+        }
     }
     fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        let first_min = r.u32()?;
+        if r.v < 6 {
+            // the time of the entity's latest event, no longer kept
+            r.u32()?;
+        }
         let mut p = Profile {
-            first_min: r.u32()?,
-            last_min: r.u32()?,
+            first_min,
             n: r.u32()?,
             ..Default::default()
         };
         p.distinct.copy_from_slice(r.take(8)?);
         p.hours.copy_from_slice(r.take(12)?);
+        if r.v < 6 {
+            // Formats 1 to 5 counted every event of the entity for every
+            // feature: the best estimate there is.
+            p.seen = [p.n.min(u16::MAX as u32) as u16; 8];
+        } else {
+            for s in p.seen.iter_mut() {
+                *s = r.u16()?;
+            }
+        }
         Ok(p)
     }
 }
@@ -1665,6 +1761,12 @@ struct NewValue {
     group: usize,
     features: Vec<FieldRef>,
     rare: bool,
+    /// The profile slot (`distinct`, `seen`) of the first feature; the
+    /// `new_value` detectors of one entity take consecutive slots (at
+    /// most 8 in all: the policy checks). Before December 2026 each
+    /// detector's features began at slot 0, so a second detector's
+    /// features were judged by the first's counts (found by review).
+    slot0: usize,
 }
 
 struct Hour {
@@ -1742,6 +1844,82 @@ struct Allowed {
     detector: Option<String>,
 }
 
+/// Smallest count-min sketch of an entity group (2 rows of 64 cells).
+const CMS_MIN: usize = 2 * 64;
+
+/// Each table and sketch of a policy as (its weight in the budget split,
+/// the least it takes: one bucket ([`Table::with_share`]), a group's
+/// sketch [`CMS_MIN`]).
+fn table_mins(policy: &Policy, groups: usize) -> Vec<(u32, usize)> {
+    fn b<V: Copy + Default>() -> usize {
+        Table::<V>::slot_bytes() * crate::store::WAYS
+    }
+    let mut v = alloc::vec![(1, b::<u32>())];
+    for _ in 0..groups {
+        v.push((26, b::<Profile>()));
+        v.push((4, CMS_MIN));
+    }
+    for d in &policy.detectors {
+        match d {
+            DetectorSpec::Threshold(_) | DetectorSpec::FollowedBy(_) => v.push((1, b::<Win>())),
+            DetectorSpec::Distinct(_) => v.push((1, b::<Dist>())),
+            DetectorSpec::Rate(_) => v.push((1, b::<RateState>())),
+            DetectorSpec::Gauge(_) => v.push((1, b::<GaugeState>())),
+            DetectorSpec::PeerRare(_) => v.push((1, b::<u32>())),
+            DetectorSpec::ImpossibleTravel(_) => v.push((1, b::<Loc>())),
+            DetectorSpec::Sequence(_) => {
+                v.push((3, b::<CtxStats>()));
+                v.push((1, b::<Hist>()));
+            }
+            DetectorSpec::Composition(_) => v.push((1, b::<CompSession>())),
+            DetectorSpec::NewValue(_) | DetectorSpec::UnusualHour(_) => {}
+        }
+    }
+    v
+}
+
+/// Entity profile groups: the distinct entities of `new_value` and
+/// `unusual_hour` detectors, in policy order.
+fn group_names(policy: &Policy) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for d in &policy.detectors {
+        if let DetectorSpec::NewValue(NewValueRule { entity, .. })
+        | DetectorSpec::UnusualHour(HourRule { entity, .. }) = d
+            && !names.contains(entity)
+        {
+            names.push(entity.clone());
+        }
+    }
+    names
+}
+
+/// Templates are bounded by count and token size, so their worst case is
+/// known and reserved off the budget first.
+fn templates_reserve(policy: &Policy) -> usize {
+    policy
+        .detectors
+        .iter()
+        .map(|d| match d {
+            DetectorSpec::Sequence(s) => {
+                s.max_templates * crate::drain::MAX_TEMPLATE_BYTES.max(2 * (KEY_MAX + 48))
+            }
+            DetectorSpec::Composition(c) => c.reserve_bytes(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The smallest `memory_budget_bytes` a policy's state fits in: what its
+/// templates reserve, 4 KiB, and a bucket of every table. Policy
+/// validation refuses less.
+pub(crate) fn min_budget(policy: &Policy) -> usize {
+    let mins: usize = table_mins(policy, group_names(policy).len())
+        .iter()
+        .map(|&(_, m)| m)
+        .sum();
+    templates_reserve(policy) + 4096 + mins
+}
+
 /// The anomaly engine: one per stream (plugin instance).
 pub struct Engine {
     policy: Policy,
@@ -1750,6 +1928,11 @@ pub struct Engine {
     groups: Vec<Group>,
     extract: Vec<Extractor>,
     allow: Vec<Allowed>,
+    /// Each `suppress` entry's entity, folded (for detectors in
+    /// `folds_entity`).
+    sup_folded: Vec<String>,
+    /// Per detector: whether its entity field is one of `fold_case`.
+    folds_entity: Vec<bool>,
     /// The policy's `skip` lists of conditions.
     skip: Vec<Vec<CCond>>,
     ts: FieldRef,
@@ -1804,18 +1987,7 @@ impl core::fmt::Debug for Engine {
 impl Engine {
     pub fn new(policy: Policy) -> Engine {
         // Budget split by weights (see README, "Memory").
-        let mut group_names: Vec<String> = Vec::new();
-        for d in &policy.detectors {
-            match d {
-                DetectorSpec::NewValue(r) if !group_names.contains(&r.entity) => {
-                    group_names.push(r.entity.clone())
-                }
-                DetectorSpec::UnusualHour(r) if !group_names.contains(&r.entity) => {
-                    group_names.push(r.entity.clone())
-                }
-                _ => {}
-            }
-        }
+        let group_names = group_names(&policy);
         let mut total_w: u32 = 1; // dedup
         for d in &policy.detectors {
             total_w += match d {
@@ -1826,31 +1998,38 @@ impl Engine {
         }
         total_w += group_names.len() as u32 * 30;
         // Templates are bounded by count and token size, so their worst case is known.
-        let templates_reserve: usize = policy
-            .detectors
-            .iter()
-            .map(|d| match d {
-                DetectorSpec::Sequence(s) => {
-                    s.max_templates * crate::drain::MAX_TEMPLATE_BYTES.max(2 * (KEY_MAX + 48))
-                }
-                DetectorSpec::Composition(c) => c.reserve_bytes(),
-                _ => 0,
-            })
-            .sum();
-        let budget = (policy.memory_budget_bytes as usize)
-            .saturating_sub(templates_reserve + 4096)
-            .max(1 << 15);
-        let share = |w: u32| budget / total_w as usize * w as usize;
+        let budget =
+            (policy.memory_budget_bytes as usize).saturating_sub(templates_reserve(&policy) + 4096);
+        // Every table holds at least one bucket and every sketch its
+        // smallest width. When a share by weight is too small for that
+        // (small budgets), those minimums come off the budget first and
+        // the shares split the rest (`spare`); before December 2026 they
+        // came on top, so a 64 KiB budget with a `gauge`, one bucket of
+        // 10,848 bytes, ended over it (found by review). Otherwise the
+        // shares are as they were, so saved sketches keep their size.
+        let mins = table_mins(&policy, group_names.len());
+        let by_weight = |w: u32| budget / total_w as usize * w as usize;
+        let spare = mins.iter().any(|&(w, m)| m > by_weight(w));
+        let rest = budget.saturating_sub(mins.iter().map(|&(_, m)| m).sum());
+        let share = |w: u32| {
+            if spare {
+                rest / total_w as usize * w as usize
+            } else {
+                by_weight(w)
+            }
+        };
 
         let groups: Vec<Group> = group_names
             .iter()
             .map(|e| Group {
                 entity: FieldRef::new(&policy, e),
                 table: Table::with_budget(share(26)),
-                cms: CountMin::with_budget(share(4), 2),
+                cms: CountMin::with_budget(if spare { CMS_MIN } else { 0 } + share(4), 2),
             })
             .collect();
         let gi = |e: &str| group_names.iter().position(|g| g == e).unwrap_or(0);
+        // profile slots taken so far in each group (see `NewValue::slot0`)
+        let mut slots = alloc::vec![0usize; group_names.len()];
         let p = &policy;
         let dets: Vec<Det> = policy
             .detectors
@@ -1867,7 +2046,7 @@ impl Engine {
                         .max(1e-6),
                     weight: r.weight.as_deref().map(|w| FieldRef::new(p, w)),
                     describe: Describe::new(p, r.describe.as_deref(), OWN_THRESHOLD),
-                    table: Table::with_budget(share(1)),
+                    table: Table::with_share(spare, share(1)),
                 }),
                 DetectorSpec::Distinct(r) => Det::Distinct(DistinctDet {
                     filter: conds(p, &r.filter),
@@ -1880,7 +2059,7 @@ impl Engine {
                         .unwrap_or_else(|| lambda_for(r.threshold, RULE_TAIL))
                         .max(1e-6),
                     describe: Describe::new(p, r.describe.as_deref(), OWN_DISTINCT),
-                    table: Table::with_budget(share(1)),
+                    table: Table::with_share(spare, share(1)),
                     salt: 0,
                 }),
                 DetectorSpec::FollowedBy(r) => Det::FollowedBy(FollowedBy {
@@ -1895,7 +2074,7 @@ impl Engine {
                         .max(1e-6),
                     weight: r.weight.as_deref().map(|w| FieldRef::new(p, w)),
                     describe: Describe::new(p, r.describe.as_deref(), OWN_FOLLOWED_BY),
-                    table: Table::with_budget(share(1)),
+                    table: Table::with_share(spare, share(1)),
                 }),
                 DetectorSpec::Rate(r) => Det::Rate(
                     Rate {
@@ -1915,7 +2094,7 @@ impl Engine {
                             .severity_thresholds
                             .map(|th| libm::pow(10.0, -6.0 * th)),
                         gate_z: 0.0,
-                        table: Table::with_budget(share(1)),
+                        table: Table::with_share(spare, share(1)),
                     }
                     .with_gate(),
                 ),
@@ -1935,14 +2114,20 @@ impl Engine {
                         drops: r.drops,
                         evidence: 7,
                     },
-                    table: Table::with_budget(share(1)),
+                    table: Table::with_share(spare, share(1)),
                 }),
-                DetectorSpec::NewValue(r) => Det::NewValue(NewValue {
-                    filter: conds(p, &r.filter),
-                    group: gi(&r.entity),
-                    features: r.features.iter().map(|f| FieldRef::new(p, f)).collect(),
-                    rare: r.rare,
-                }),
+                DetectorSpec::NewValue(r) => {
+                    let group = gi(&r.entity);
+                    let slot0 = slots[group];
+                    slots[group] += r.features.len();
+                    Det::NewValue(NewValue {
+                        filter: conds(p, &r.filter),
+                        group,
+                        features: r.features.iter().map(|f| FieldRef::new(p, f)).collect(),
+                        rare: r.rare,
+                        slot0,
+                    })
+                }
                 DetectorSpec::UnusualHour(r) => Det::Hour(Hour {
                     filter: conds(p, &r.filter),
                     group: gi(&r.entity),
@@ -1952,7 +2137,7 @@ impl Engine {
                     entity: FieldRef::new(p, &r.entity),
                     group: FieldRef::new(p, &r.group),
                     feature: FieldRef::new(p, &r.feature),
-                    counts: Table::with_budget(share(1)),
+                    counts: Table::with_share(spare, share(1)),
                 }),
                 DetectorSpec::ImpossibleTravel(r) => Det::Travel(Travel {
                     filter: conds(p, &r.filter),
@@ -1961,7 +2146,7 @@ impl Engine {
                     lon: FieldRef::new(p, "lon"),
                     max_kmh: r.max_kmh,
                     min_km: r.min_km,
-                    table: Table::with_budget(share(1)),
+                    table: Table::with_share(spare, share(1)),
                 }),
                 DetectorSpec::Sequence(r) => Det::Sequence(Sequence {
                     rare_templates: r.rare_templates,
@@ -1980,8 +2165,8 @@ impl Engine {
                     key_names: Vec::new(),
                     counts0: Vec::new(),
                     total0: 0,
-                    ctx: Table::with_budget(share(3)),
-                    sessions: Table::with_budget(share(1)),
+                    ctx: Table::with_share(spare, share(3)),
+                    sessions: Table::with_share(spare, share(1)),
                     max_templates: r.max_templates,
                 }),
                 DetectorSpec::Composition(r) => Det::Composition(Composition {
@@ -1995,7 +2180,7 @@ impl Engine {
                     key_names: Vec::new(),
                     known: Vec::new(),
                     ended: 0,
-                    sessions: Table::with_budget(share(1)),
+                    sessions: Table::with_share(spare, share(1)),
                 }),
             })
             .collect();
@@ -2028,10 +2213,38 @@ impl Engine {
         let allow = policy
             .allowlist
             .iter()
-            .map(|a| Allowed {
-                f: FieldRef::new(&policy, &a.field),
-                values: a.values.clone(),
-                detector: a.detector.clone(),
+            .map(|a| {
+                let f = FieldRef::new(&policy, &a.field);
+                // A folded field's values are compared folded, as
+                // conditions on it are.
+                let values = a
+                    .values
+                    .iter()
+                    .map(|v| match f.kind {
+                        Kind::Fold => fold(v).into_owned(),
+                        _ => v.clone(),
+                    })
+                    .collect();
+                Allowed {
+                    f,
+                    values,
+                    detector: a.detector.clone(),
+                }
+            })
+            .collect();
+        // A suppression names an entity as the records spell it; findings
+        // of a detector whose entity field is folded carry it folded.
+        let sup_folded = policy
+            .suppress
+            .iter()
+            .map(|s| fold(&s.entity).into_owned())
+            .collect();
+        let folds_entity = policy
+            .detectors
+            .iter()
+            .map(|d| {
+                d.entity_field()
+                    .is_some_and(|f| matches!(FieldRef::new(&policy, f).kind, Kind::Fold))
             })
             .collect();
         let names = policy
@@ -2046,8 +2259,10 @@ impl Engine {
             groups,
             extract,
             allow,
+            sup_folded,
+            folds_entity,
             skip: policy.skip.iter().map(|cs| conds(&policy, cs)).collect(),
-            dedup: Table::with_budget(share(1)),
+            dedup: Table::with_share(spare, share(1)),
             first_t: f64::NAN,
             jumps: 0,
             jump_t: f64::NAN,
@@ -2481,7 +2696,10 @@ impl Engine {
         self.maybe_decay(t);
         let lp = &self.policy.learning;
         let learning = self.events <= lp.period_events || t - self.first_t < lp.period_secs;
-        let ctx = found.ctx(event, &cache, &self.policy, t, learning);
+        let mut ctx = found.ctx(event, &cache, &self.policy, t, learning);
+        if self.epoch != i64::MIN {
+            ctx.decayed_at = self.epoch as f64 * self.policy.half_life_secs;
+        }
         let mut hits: Vec<Hit> = Vec::new();
         // profile groups: read the profile once, let detectors use it, write it back
         let mut profs = core::mem::take(&mut self.profs_buf);
@@ -2511,7 +2729,6 @@ impl Engine {
                     p.first_min = m;
                 }
                 p.n = p.n.saturating_add(1);
-                p.last_min = p.last_min.max(m);
                 p.inc_hour(hour_of(t));
                 *g.table.entry(k).0 = p;
             }
@@ -2550,18 +2767,41 @@ impl Engine {
         }
         let names = &self.names;
         let sup = &self.policy.suppress;
+        let (sup_folded, folds_entity) = (&self.sup_folded, &self.folds_entity);
         let evidence = self.policy.alerting.evidence_p;
         hits.retain(|h| {
             let dn = names[h.det].as_str();
             h.p.is_finite()
                 && h.p < evidence
                 && !allowed.contains(&dn)
-                && !sup.iter().any(|s| {
+                && !sup.iter().zip(sup_folded).any(|(s, folded)| {
                     (s.detector == "*" || s.detector == dn)
-                        && (s.entity == "*" || s.entity == h.entity)
+                        && (s.entity == "*"
+                            || s.entity == h.entity
+                            || (folds_entity[h.det] && *folded == h.entity))
                         && (s.feature == "*" || s.feature == h.feature)
                 })
         });
+        // Dedup: the same finding is reported once per dedup window. Repeats
+        // go before the `report_p` test, so what is left must be an alert of
+        // its own (a weak finding beside a repeated strong one is no alert),
+        // and a finding's window starts only when it is reported. A window
+        // is measured either way in time: after the clock moved back, a
+        // finding is not muted until the stream passes its old time again.
+        let dd = self.policy.alerting.dedup_secs;
+        let now = t as u32;
+        if dd > 0.0 {
+            let mut seen: Vec<u64> = Vec::new();
+            hits.retain(|h| {
+                let fresh = match self.dedup.get(h.dkey) {
+                    Some(&last) => now.abs_diff(last) as f64 >= dd,
+                    None => true,
+                };
+                let first = !seen.contains(&h.dkey);
+                seen.push(h.dkey);
+                fresh && first
+            });
+        }
         if hits.is_empty() {
             return Verdict::none();
         }
@@ -2569,21 +2809,10 @@ impl Engine {
         if num::fisher(&ps) >= self.policy.alerting.report_p {
             return Verdict::none();
         }
-        // dedup: the same finding is reported once per dedup window
-        let dd = self.policy.alerting.dedup_secs;
         if dd > 0.0 {
-            let now = t as u32;
-            hits.retain(|h| {
-                let (last, new) = self.dedup.entry(h.dkey);
-                if !new && (now.saturating_sub(*last) as f64) < dd {
-                    return false;
-                }
-                *last = now;
-                true
-            });
-        }
-        if hits.is_empty() {
-            return Verdict::none();
+            for h in &hits {
+                *self.dedup.entry(h.dkey).0 = now;
+            }
         }
         hits.sort_by(|a, b| {
             a.p.partial_cmp(&b.p)
@@ -2645,6 +2874,9 @@ impl Engine {
                     p.n /= 2;
                     for d in p.distinct.iter_mut() {
                         *d = d.div_ceil(2);
+                    }
+                    for s in p.seen.iter_mut() {
+                        *s /= 2;
                     }
                 }
             }
@@ -2750,7 +2982,10 @@ impl Engine {
             return Err(StateError::Corrupt("truncated"));
         }
         let (body, tail) = bytes.split_at(bytes.len() - 8);
-        let mut r = R { b: &bytes[8..] };
+        let mut r = R {
+            b: &bytes[8..],
+            v: 0,
+        };
         let v = r.u16()?;
         if !(1..=snapshot::VERSION).contains(&v) {
             return Err(StateError::UnsupportedVersion(v));
@@ -2767,6 +3002,7 @@ impl Engine {
         // keyed as the state was counted (formats 1 and 2: unkeyed).
         let mut r = R {
             b: &body[8 + 2 + 8..],
+            v,
         };
         let key = if v >= 3 { r.u64()? } else { 0 };
         let mut fresh = Engine::with_hash_key(self.policy.clone(), key);
@@ -2910,6 +3146,22 @@ impl Engine {
             for (d, b) in fresh.dets.iter_mut().zip(blank.dets) {
                 if matches!(d, Det::Sequence(s) if s.masks) {
                     *d = b;
+                }
+            }
+        }
+        if v < 6 {
+            // Formats 1 to 5 began every `new_value` detector's features at
+            // slot 0: a later detector of the same entity read the first's
+            // counts there. Its own slots start from those.
+            for d in &fresh.dets {
+                if let Det::NewValue(x) = d
+                    && x.slot0 > 0
+                {
+                    for p in fresh.groups[x.group].table.iter_mut() {
+                        for fi in 0..x.features.len().min(8 - x.slot0) {
+                            p.distinct[x.slot0 + fi] = p.distinct[fi];
+                        }
+                    }
                 }
             }
         }
@@ -3132,13 +3384,11 @@ impl Hour {
             return;
         }
         let mx = counts.iter().cloned().fold(0.0, f64::max);
-        let usual: Vec<usize> = (0..24)
-            .filter(|&i| counts[i] * 4.0 >= mx && counts[i] > 0.0)
-            .collect();
-        let range = match (usual.first(), usual.last()) {
-            (Some(a), Some(b)) => format!("{:02}-{:02}", a, b + 1),
-            _ => "-".into(),
-        };
+        let mut usual = [false; 24];
+        for (u, &n) in usual.iter_mut().zip(&counts) {
+            *u = n * 4.0 >= mx && n > 0.0;
+        }
+        let range = hour_runs(&usual);
         let now = hhmm(t);
         // Present: the profile was read by it.
         let ent = c.get(&groups[self.group].entity).unwrap_or_default();
@@ -3285,24 +3535,39 @@ impl Travel {
         }
         // Coordinates first: most events have none, and then the
         // other lookups are not made.
-        let Some(lat) = c.num(&self.lat) else { return };
-        let Some(lon) = c.num(&self.lon) else { return };
-        let Some(e) = c.get(&self.entity) else { return };
-        if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        let Some(lat) = c.coord(&self.lat) else {
+            return;
+        };
+        let Some(lon) = c.coord(&self.lon) else {
+            return;
+        };
+        // (0, 0), "Null Island", is what a pipeline writes for an address
+        // it could not place, not a place a user logs in from.
+        if !(-90.0..=90.0).contains(&lat)
+            || !(-180.0..=180.0).contains(&lon)
+            || (lat == 0.0 && lon == 0.0)
+        {
             return;
         }
+        let Some(e) = c.get(&self.entity) else { return };
         let (l, new) = self.table.entry(hash_str(SEED_GROUP + di as u64, &e));
         let prev = *l;
-        *l = Loc {
-            lat: lat as f32,
-            lon: lon as f32,
-            t,
-        };
+        // A record that arrives late (several shippers, retries) is judged
+        // against the latest position by the time between the two, and
+        // leaves the latest position as it is.
+        if new || t >= prev.t {
+            *l = Loc {
+                lat: lat as f32,
+                lon: lon as f32,
+                t,
+            };
+        }
         if new || c.learning {
             return;
         }
         let km = num::haversine_km(prev.lat as f64, prev.lon as f64, lat, lon);
-        let dt_h = ((t - prev.t) / 3600.0).max(1.0 / 60.0);
+        let dt = libm::fabs(t - prev.t);
+        let dt_h = (dt / 3600.0).max(1.0 / 60.0);
         let kmh = km / dt_h;
         if km >= self.min_km && kmh > self.max_kmh {
             let p = (0.001 * self.max_kmh / kmh).min(0.001);
@@ -3310,13 +3575,13 @@ impl Travel {
                 det: di,
                 entity: e.to_string(),
                 feature: "travel".into(),
-                observed: format!("{} km in {}", libm::round(km) as u64, dur(t - prev.t)),
+                observed: format!("{} km in {}", libm::round(km) as u64, dur(dt)),
                 expected: format!("<= {} km/h", self.max_kmh as u64),
                 p,
                 text: format!(
                     "{e}: impossible travel, {} km in {} ({} km/h) from ({}, {}) to ({}, {})",
                     thousands(libm::round(km) as u64),
-                    dur(t - prev.t),
+                    dur(dt),
                     thousands(libm::round(kmh) as u64),
                     fmt_num(libm::round(prev.lat as f64 * 100.0) / 100.0),
                     fmt_num(libm::round(prev.lon as f64 * 100.0) / 100.0),
@@ -3716,12 +3981,11 @@ impl NewValue {
         );
         // By reference: moving the array out would copy all of it.
         for &(fi, f, ref v, ref at) in vals.iter().flatten() {
+            let slot = self.slot0 + fi;
             let before = cms.add_at(at);
-            let d = prof.distinct[fi] as f64;
-            let n = prof.n as f64;
+            let d = prof.distinct[slot] as f64;
+            let n = prof.seen[slot] as f64;
             if ready {
-                let days = (prof.last_min.saturating_sub(prof.first_min)) as f64 / 1440.0;
-                let days = libm::ceil(days).max(1.0) as u64;
                 // Read again only for a finding: present, as the
                 // profile was read by it.
                 let ent = || c.get(entity).unwrap_or_default();
@@ -3733,27 +3997,35 @@ impl NewValue {
                 if before == 0 && d < 255.0 {
                     let p = (d + 1.0) / (n + 2.0);
                     let ent = ent();
+                    // What the counts vouch for: no sighting since the
+                    // entity's first event or the latest halving of the
+                    // counts, whichever is later (a value counted once
+                    // before a halving is forgotten by it).
+                    let since = c.decayed_at.max(prof.first_min as f64 * 60.0);
+                    let during = match span(c.t - since) {
+                        Some(w) => format!(" in {w}"),
+                        None => String::new(),
+                    };
                     hits.push(Hit {
-                            det: di,
-                            entity: ent.to_string(),
-                            feature: f.name.clone(),
-                            observed: clip(v, 128),
-                            expected: if d as u64 == 1 {
-                                "the one known value".to_string()
-                            } else {
-                                format!("one of {} known values", d as u64)
-                            },
-                            p,
-                            text: format!(
-                                "{ent}: {} {} never seen for {ent} in {days} days ({} events, {} known value{})",
-                                f.name,
-                                clip(v, 128),
-                                thousands(prof.n as u64),
-                                d as u64,
-                                if d as u64 == 1 { "" } else { "s" }
-                            ),
-                            dkey: combine(dseed, combine(*ek, hash_str(fi as u64, v))),
-                        });
+                        det: di,
+                        entity: ent.to_string(),
+                        feature: f.name.clone(),
+                        observed: clip(v, 128),
+                        expected: if d as u64 == 1 {
+                            "the one known value".to_string()
+                        } else {
+                            format!("one of {} known values", d as u64)
+                        },
+                        p,
+                        text: format!(
+                            "{ent}: {} {} never seen for {ent}{during} ({} known value{})",
+                            f.name,
+                            clip(v, 128),
+                            d as u64,
+                            if d as u64 == 1 { "" } else { "s" }
+                        ),
+                        dkey: combine(dseed, combine(*ek, hash_str(fi as u64, v))),
+                    });
                 } else if self.rare && before < 255 && d < 255.0 {
                     // The value's own frequency is no p-value: with 200
                     // addresses used evenly, each is 0.5% of the events.
@@ -3771,10 +4043,11 @@ impl NewValue {
                             expected: "a common value".into(),
                             p,
                             text: format!(
-                                "{ent}: {} {} is rare for {ent} (~{before} of {} events)",
+                                "{ent}: {} {} is rare for {ent} (~{before} of {} events with a {})",
                                 f.name,
                                 clip(v, 128),
-                                thousands(prof.n as u64)
+                                thousands(n as u64),
+                                f.name
                             ),
                             dkey: combine(dseed, combine(*ek, hash_str(fi as u64, v))),
                         });
@@ -3782,8 +4055,9 @@ impl NewValue {
                 }
             }
             if before == 0 {
-                prof.distinct[fi] = prof.distinct[fi].saturating_add(1);
+                prof.distinct[slot] = prof.distinct[slot].saturating_add(1);
             }
+            prof.seen[slot] = prof.seen[slot].saturating_add(1);
         }
     }
 }
@@ -3889,7 +4163,7 @@ fn session_of<'a, E: Event + ?Sized>(
 
 const UNKNOWN: u16 = u16::MAX - 1;
 /// Longest stored template key (longer keys are clipped).
-const KEY_MAX: usize = 128;
+pub(crate) const KEY_MAX: usize = 128;
 const END: u16 = u16::MAX - 2;
 
 impl Sequence {
@@ -4528,8 +4802,27 @@ mod tests {
     }
 
     #[test]
+    fn hour_runs_wrap_midnight_and_keep_gaps() {
+        let of = |hs: &[usize]| {
+            let mut u = [false; 24];
+            for &h in hs {
+                u[h] = true;
+            }
+            hour_runs(&u)
+        };
+        assert_eq!(of(&[8, 9, 10, 11, 12, 13, 14, 15, 16, 17]), "08-18");
+        assert_eq!(of(&[22, 23, 0, 1]), "22-02");
+        assert_eq!(of(&[8, 9, 20, 21]), "08-10, 20-22");
+        assert_eq!(of(&[18, 19, 20, 21, 22, 23]), "18-24");
+        assert_eq!(of(&[0, 1, 2]), "00-03");
+        assert_eq!(of(&[23]), "23-24");
+        assert_eq!(of(&(0..24).collect::<Vec<_>>()), "00-24");
+        assert_eq!(of(&[]), "-");
+    }
+
+    #[test]
     fn slot_sizes() {
-        assert_eq!(Table::<Profile>::slot_bytes(), 44);
+        assert_eq!(Table::<Profile>::slot_bytes(), 56);
         assert_eq!(Table::<Win>::slot_bytes(), 32);
         assert_eq!(Table::<Dist>::slot_bytes(), 84);
         assert_eq!(Table::<RateState>::slot_bytes(), 268);

@@ -740,6 +740,74 @@ impl DetectorSpec {
             DetectorSpec::Composition(r) => &r.name,
         }
     }
+
+    /// The members that name a field (key below the detector, field name):
+    /// none may be empty.
+    fn field_names<'a>(&'a self) -> Vec<(String, &'a str)> {
+        let mut v: Vec<(String, &'a str)> = Vec::new();
+        let mut one = |k: &str, f: Option<&'a String>| {
+            if let Some(f) = f {
+                v.push((k.to_string(), f.as_str()));
+            }
+        };
+        match self {
+            DetectorSpec::Threshold(r) => one("group_by", Some(&r.group_by)),
+            DetectorSpec::Distinct(r) => {
+                one("group_by", Some(&r.group_by));
+                one("distinct", Some(&r.distinct));
+            }
+            DetectorSpec::FollowedBy(r) => one("group_by", Some(&r.group_by)),
+            DetectorSpec::Rate(r) => {
+                one("group_by", r.group_by.as_ref());
+                one("value_field", r.value_field.as_ref());
+            }
+            DetectorSpec::Gauge(r) => {
+                one("group_by", r.group_by.as_ref());
+                one("value_field", Some(&r.value_field));
+            }
+            DetectorSpec::NewValue(r) => {
+                one("entity", Some(&r.entity));
+                for (j, f) in r.features.iter().enumerate() {
+                    one(&format!("features[{j}]"), Some(f));
+                }
+            }
+            DetectorSpec::UnusualHour(r) => one("entity", Some(&r.entity)),
+            DetectorSpec::PeerRare(r) => {
+                one("entity", Some(&r.entity));
+                one("group", Some(&r.group));
+                one("feature", Some(&r.feature));
+            }
+            DetectorSpec::ImpossibleTravel(r) => one("entity", Some(&r.entity)),
+            DetectorSpec::Sequence(r) => {
+                one("session", Some(&r.session));
+                one("template", r.template.as_ref());
+            }
+            DetectorSpec::Composition(r) => {
+                one("session", Some(&r.session));
+                one("template", Some(&r.template));
+            }
+        }
+        v
+    }
+
+    /// The field whose value a finding of this detector names as its
+    /// entity (`group_by`, `entity` or `session`); `None` for one global
+    /// series.
+    pub fn entity_field(&self) -> Option<&str> {
+        match self {
+            DetectorSpec::Threshold(r) => Some(&r.group_by),
+            DetectorSpec::Distinct(r) => Some(&r.group_by),
+            DetectorSpec::FollowedBy(r) => Some(&r.group_by),
+            DetectorSpec::Rate(r) => r.group_by.as_deref(),
+            DetectorSpec::Gauge(r) => r.group_by.as_deref(),
+            DetectorSpec::NewValue(r) => Some(&r.entity),
+            DetectorSpec::UnusualHour(r) => Some(&r.entity),
+            DetectorSpec::PeerRare(r) => Some(&r.entity),
+            DetectorSpec::ImpossibleTravel(r) => Some(&r.entity),
+            DetectorSpec::Sequence(r) => Some(&r.session),
+            DetectorSpec::Composition(r) => Some(&r.session),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -869,6 +937,73 @@ const TOP_KEYS: &[&str] = &[
     "detectors",
 ];
 
+/// The detector types, as `type` names them.
+const TYPES: &str = "threshold, distinct, followed_by, rate, gauge, new_value, unusual_hour, \
+                     peer_rare, impossible_travel, sequence, composition";
+
+/// `v` read as a `T`; an error names the key it is at (`key`, then the
+/// path below it: `learning.min_entity_events`, `detectors[0].where[1].not`).
+fn from_value<T: serde::de::DeserializeOwned>(
+    key: &str,
+    v: serde_json::Value,
+) -> Result<T, PolicyError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let at = match (key, path.as_str()) {
+            (k, ".") => k.to_string(),
+            ("", p) => p.to_string(),
+            (k, p) if p.starts_with('[') => format!("{k}{p}"),
+            (k, p) => format!("{k}.{p}"),
+        };
+        json_err(&at, e.into_inner())
+    })
+}
+
+/// One detector: its `type` picks the rule, read without the `type` member
+/// so that an error names the rule's own key.
+fn detector(key: &str, d: &serde_json::Value) -> Result<DetectorSpec, PolicyError> {
+    let Some(obj) = d.as_object() else {
+        return Err(err(key, "a detector must be a JSON object"));
+    };
+    let ty = match obj.get("type") {
+        Some(serde_json::Value::String(t)) => t.as_str(),
+        Some(_) => {
+            return Err(err(
+                format!("{key}.type"),
+                format!("must be one of {TYPES}"),
+            ));
+        }
+        None => {
+            return Err(err(
+                format!("{key}.type"),
+                format!("missing; one of {TYPES}"),
+            ));
+        }
+    };
+    let mut rest = obj.clone();
+    rest.remove("type");
+    let v = serde_json::Value::Object(rest);
+    Ok(match ty {
+        "threshold" => DetectorSpec::Threshold(from_value(key, v)?),
+        "distinct" => DetectorSpec::Distinct(from_value(key, v)?),
+        "followed_by" => DetectorSpec::FollowedBy(from_value(key, v)?),
+        "rate" => DetectorSpec::Rate(from_value(key, v)?),
+        "gauge" => DetectorSpec::Gauge(from_value(key, v)?),
+        "new_value" => DetectorSpec::NewValue(from_value(key, v)?),
+        "unusual_hour" => DetectorSpec::UnusualHour(from_value(key, v)?),
+        "peer_rare" => DetectorSpec::PeerRare(from_value(key, v)?),
+        "impossible_travel" => DetectorSpec::ImpossibleTravel(from_value(key, v)?),
+        "sequence" => DetectorSpec::Sequence(from_value(key, v)?),
+        "composition" => DetectorSpec::Composition(from_value(key, v)?),
+        _ => {
+            return Err(err(
+                format!("{key}.type"),
+                format!("unknown detector type `{ty}`; one of {TYPES}"),
+            ));
+        }
+    })
+}
+
 fn json_err(key: &str, e: serde_json::Error) -> PolicyError {
     let mut m = e.to_string();
     // serde_json appends "at line L column C" for syntax errors only.
@@ -906,29 +1041,27 @@ impl Policy {
             "suppress",
         ] {
             if let Some(sec) = obj.get(k) {
-                let r = match k {
-                    "fields" => {
-                        serde_json::from_value::<BTreeMap<String, Paths>>(sec.clone()).map(|_| ())
-                    }
-                    "fold_case" => serde_json::from_value::<Vec<String>>(sec.clone()).map(|_| ()),
+                let sec = sec.clone();
+                match k {
+                    "fields" => from_value::<BTreeMap<String, Paths>>(k, sec).map(|_| ()),
+                    "fold_case" => from_value::<Vec<String>>(k, sec).map(|_| ()),
                     // the form its first entry takes, for a clear error
                     "skip" => match sec.get(0) {
                         Some(serde_json::Value::Array(_)) => {
-                            serde_json::from_value::<Vec<Vec<Condition>>>(sec.clone()).map(|_| ())
+                            from_value::<Vec<Vec<Condition>>>(k, sec).map(|_| ())
                         }
-                        _ => serde_json::from_value::<Vec<Condition>>(sec.clone()).map(|_| ()),
+                        _ => from_value::<Vec<Condition>>(k, sec).map(|_| ()),
                     },
-                    "outcome" => serde_json::from_value::<Outcome>(sec.clone()).map(|_| ()),
-                    "extract" => serde_json::from_value::<Vec<Extract>>(sec.clone()).map(|_| ()),
-                    "learning" => serde_json::from_value::<Learning>(sec.clone()).map(|_| ()),
-                    "alerting" => serde_json::from_value::<Alerting>(sec.clone()).map(|_| ()),
-                    "allowlist" => serde_json::from_value::<Vec<Allow>>(sec.clone()).map(|_| ()),
-                    _ => serde_json::from_value::<Vec<Suppress>>(sec.clone()).map(|_| ()),
-                };
-                r.map_err(|e| json_err(k, e))?;
+                    "outcome" => from_value::<Outcome>(k, sec).map(|_| ()),
+                    "extract" => from_value::<Vec<Extract>>(k, sec).map(|_| ()),
+                    "learning" => from_value::<Learning>(k, sec).map(|_| ()),
+                    "alerting" => from_value::<Alerting>(k, sec).map(|_| ()),
+                    "allowlist" => from_value::<Vec<Allow>>(k, sec).map(|_| ()),
+                    _ => from_value::<Vec<Suppress>>(k, sec).map(|_| ()),
+                }?;
             }
         }
-        let raw: Raw = serde_json::from_value(v.clone()).map_err(|e| json_err("", e))?;
+        let raw: Raw = from_value("", v.clone())?;
         if raw.version != 1 {
             return Err(err(
                 "version",
@@ -940,18 +1073,7 @@ impl Policy {
         }
         let mut detectors = Vec::new();
         for (i, d) in raw.detectors.iter().enumerate() {
-            let key = format!("detectors[{i}]");
-            let ty = d
-                .get("type")
-                .and_then(|t| t.as_str())
-                .ok_or_else(|| err(key.clone() + ".type", "missing; one of threshold, distinct, followed_by, rate, gauge, new_value, unusual_hour, peer_rare, impossible_travel, sequence"))?;
-            let spec: DetectorSpec = serde_json::from_value(d.clone()).map_err(|e| {
-                let mut m = e.to_string();
-                if m.starts_with("unknown variant") {
-                    m = format!("unknown detector type `{ty}`; one of threshold, distinct, followed_by, rate, gauge, new_value, unusual_hour, peer_rare, impossible_travel, sequence");
-                }
-                err(key.clone(), m)
-            })?;
+            let spec = detector(&format!("detectors[{i}]"), d)?;
             detectors.push(spec);
         }
         let p = Policy {
@@ -988,6 +1110,20 @@ impl Policy {
                 Err(err(key, "must be a finite number > 0"))
             }
         }
+        // Windows are counted in sub-buckets numbered by `u32` from 1970: a
+        // sub-bucket under a second overflows the numbering in 2106 or
+        // much sooner (one of 0.25 s in 2003: every event fell into the
+        // last sub-bucket and was counted forever; found by review).
+        fn at_least(key: String, v: f64, min: f64, what: &str) -> Result<(), PolicyError> {
+            if v.is_finite() && v >= min {
+                Ok(())
+            } else {
+                Err(err(
+                    key,
+                    format!("must be a finite number >= {min} ({what} of a second or more)"),
+                ))
+            }
+        }
         fn conds(key: String, cs: &[Condition]) -> Result<(), PolicyError> {
             for (j, c) in cs.iter().enumerate() {
                 let k = format!("{key}[{j}]");
@@ -1004,6 +1140,15 @@ impl Policy {
                     return Err(err(
                         k,
                         "a condition needs one of eq, in, contains, prefix, gte/lt, exists",
+                    ));
+                }
+                if matches!(
+                    c.eq,
+                    Some(serde_json::Value::Object(_) | serde_json::Value::Array(_))
+                ) {
+                    return Err(err(
+                        k + ".eq",
+                        "must be a string, number or bool (for a list, use `in`)",
                     ));
                 }
             }
@@ -1031,24 +1176,16 @@ impl Policy {
         if self.memory_budget_bytes < (1 << 16) {
             return Err(err("memory_budget_bytes", "must be at least 65536"));
         }
-        let reserve: u64 = self
-            .detectors
-            .iter()
-            .map(|d| match d {
-                DetectorSpec::Sequence(s) => {
-                    s.max_templates as u64 * crate::drain::MAX_TEMPLATE_BYTES as u64
-                }
-                DetectorSpec::Composition(c) => c.reserve_bytes() as u64,
-                _ => 0,
-            })
-            .sum();
-        if self.memory_budget_bytes < reserve + (1 << 16) {
+        let need = crate::engine::min_budget(self) as u64;
+        if self.memory_budget_bytes < need {
             return Err(err(
                 "memory_budget_bytes",
                 format!(
-                    "must be at least {} bytes: sequence detectors reserve max_templates x {} bytes for templates, composition detectors max_compositions x 40 + 91,290 bytes, plus 64 KiB",
-                    reserve + (1 << 16),
-                    crate::drain::MAX_TEMPLATE_BYTES
+                    "must be at least {need} bytes for these detectors: one bucket of every table \
+                     (a gauge's holds 10,848 bytes), the templates sequence detectors reserve \
+                     (max_templates x {} bytes) and composition detectors reserve \
+                     (max_compositions x 40 + 91,290 bytes), and 4 KiB",
+                    crate::drain::MAX_TEMPLATE_BYTES.max(2 * (crate::engine::KEY_MAX + 48))
                 ),
             ));
         }
@@ -1095,6 +1232,9 @@ impl Policy {
             }
         }
         for (i, ex) in self.extract.iter().enumerate() {
+            if ex.from.trim().is_empty() {
+                return Err(err(format!("extract[{i}].from"), "must name a field"));
+            }
             let k = format!("extract[{i}].pattern");
             if !ex.pattern.contains('{') {
                 return Err(err(k, "needs at least one {name} capture"));
@@ -1102,10 +1242,22 @@ impl Policy {
             if ex.pattern.contains("}{") {
                 return Err(err(k, "two captures must be separated by literal text"));
             }
-            let opens = ex.pattern.matches('{').count();
-            if opens != ex.pattern.matches('}').count() {
-                return Err(err(k, "unbalanced { }"));
+            // Each `{` closed by the next `}` before another opens.
+            let mut open = false;
+            for ch in ex.pattern.chars() {
+                match (ch, open) {
+                    ('{', false) => open = true,
+                    ('}', true) => open = false,
+                    ('{', true) | ('}', false) => {
+                        return Err(err(k, "unbalanced { }: each {name} closes before the next"));
+                    }
+                    _ => {}
+                }
             }
+            if open {
+                return Err(err(k, "unbalanced { }: a capture is not closed"));
+            }
+            let opens = ex.pattern.matches('{').count();
             for (n, piece) in ex.pattern.split('{').skip(1).enumerate() {
                 let cap = piece.split('}').next().unwrap_or("");
                 let (name, ty) = cap.split_once(':').unwrap_or((cap, ""));
@@ -1150,9 +1302,22 @@ impl Policy {
                 ));
             }
             names.push(name);
+            for (k, f) in d.field_names() {
+                if f.trim().is_empty() {
+                    return Err(err(format!("{key}.{k}"), "must name a field"));
+                }
+            }
             match d {
                 DetectorSpec::Threshold(r) => {
-                    pos(key.clone() + ".window_secs", r.window_secs)?;
+                    at_least(
+                        key.clone() + ".window_secs",
+                        r.window_secs,
+                        8.0,
+                        "8 sub-buckets",
+                    )?;
+                    if let Some(e) = r.expected {
+                        pos(key.clone() + ".expected", e)?;
+                    }
                     describe(key.clone(), r.describe.as_deref())?;
                     if r.threshold == 0 && r.filter.is_empty() {
                         return Err(err(
@@ -1166,7 +1331,15 @@ impl Policy {
                     conds(key + ".where", &r.filter)?;
                 }
                 DetectorSpec::Distinct(r) => {
-                    pos(key.clone() + ".window_secs", r.window_secs)?;
+                    at_least(
+                        key.clone() + ".window_secs",
+                        r.window_secs,
+                        2.0,
+                        "2 sub-buckets",
+                    )?;
+                    if let Some(e) = r.expected {
+                        pos(key.clone() + ".expected", e)?;
+                    }
                     describe(key.clone(), r.describe.as_deref())?;
                     if r.threshold == 0 || r.threshold > 200 {
                         return Err(err(
@@ -1177,7 +1350,15 @@ impl Policy {
                     conds(key + ".where", &r.filter)?;
                 }
                 DetectorSpec::FollowedBy(r) => {
-                    pos(key.clone() + ".window_secs", r.window_secs)?;
+                    at_least(
+                        key.clone() + ".window_secs",
+                        r.window_secs,
+                        8.0,
+                        "8 sub-buckets",
+                    )?;
+                    if let Some(e) = r.expected {
+                        pos(key.clone() + ".expected", e)?;
+                    }
                     describe(key.clone(), r.describe.as_deref())?;
                     if r.weight.as_deref().is_some_and(|w| w.trim().is_empty()) {
                         return Err(err(key + ".weight", "must name a field"));
@@ -1195,7 +1376,7 @@ impl Policy {
                     conds(key + ".then", &r.then)?;
                 }
                 DetectorSpec::Rate(r) => {
-                    pos(key.clone() + ".bucket_secs", r.bucket_secs)?;
+                    at_least(key.clone() + ".bucket_secs", r.bucket_secs, 1.0, "a bucket")?;
                     pos(key.clone() + ".half_life", r.half_life)?;
                     conds(key.clone() + ".where", &r.filter)?;
                     conds(key + ".error_where", &r.error_where)?;
@@ -1262,6 +1443,44 @@ impl Policy {
                     conds(key.clone() + ".where", &r.filter)?;
                     conds(key + ".end_where", &r.end_where)?;
                 }
+            }
+        }
+        // The `new_value` detectors of one entity share its profile: one
+        // slot per feature, 8 in all.
+        let mut slots: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, d) in self.detectors.iter().enumerate() {
+            if let DetectorSpec::NewValue(r) = d {
+                let n = slots.entry(r.entity.as_str()).or_default();
+                *n += r.features.len();
+                if *n > 8 {
+                    return Err(err(
+                        format!("detectors[{i}].features"),
+                        format!(
+                            "the `new_value` detectors of entity `{}` have {n} features together; \
+                             at most 8 (an entity profile has 8 feature slots)",
+                            r.entity
+                        ),
+                    ));
+                }
+            }
+        }
+        // A finding is dropped by detector name: a name no detector has
+        // (a typo) would silently drop nothing.
+        let known = |d: &str| d == "*" || names.contains(&d);
+        for (i, al) in self.allowlist.iter().enumerate() {
+            if let Some(d) = al.detector.as_deref().filter(|d| !names.contains(d)) {
+                return Err(err(
+                    format!("allowlist[{i}].detector"),
+                    format!("no detector is named `{d}` (leave `detector` out for all)"),
+                ));
+            }
+        }
+        for (i, su) in self.suppress.iter().enumerate() {
+            if !known(&su.detector) {
+                return Err(err(
+                    format!("suppress[{i}].detector"),
+                    format!("no detector is named `{}`", su.detector),
+                ));
             }
         }
         Ok(())

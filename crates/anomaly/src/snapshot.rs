@@ -11,8 +11,10 @@ pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// mined with `extract` captures masked (1 to 3: as written; such a
 /// detector's state is not restored from them). 5: the clock's state after
 /// the decay epoch (peak time, events since the last jump, a jump being
-/// confirmed); 1 to 4 had none (estimated on restore).
-pub const VERSION: u16 = 5;
+/// confirmed); 1 to 4 had none (estimated on restore). 6: entity profiles
+/// count per `new_value` feature slot the events looked at (1 to 5: all of
+/// the entity's events, taken as each slot's count on restore).
+pub const VERSION: u16 = 6;
 
 #[derive(Default)]
 pub struct W {
@@ -46,6 +48,8 @@ impl W {
 
 pub struct R<'a> {
     pub b: &'a [u8],
+    /// The snapshot's format version (values read differently by it).
+    pub v: u16,
 }
 
 const TRUNC: StateError = StateError::Corrupt("truncated");
@@ -102,6 +106,11 @@ impl<'a> R<'a> {
 /// Fixed-size values stored in tables.
 pub trait Pod: Sized {
     const SIZE: usize;
+    /// Bytes of a value in snapshot format `v`.
+    fn size_in(v: u16) -> usize {
+        let _ = v;
+        Self::SIZE
+    }
     fn put(&self, w: &mut W);
     fn get(r: &mut R<'_>) -> Result<Self, StateError>;
 }
@@ -145,7 +154,7 @@ pub fn get_table<V: Copy + Default + Pod>(
 ) -> Result<(), StateError> {
     let tick = r.u32()?;
     let ev = r.u64()?;
-    let n = r.len(12 + V::SIZE)?;
+    let n = r.len(12 + V::size_in(r.v))?;
     let mut entries = Vec::with_capacity(n);
     for _ in 0..n {
         let k = r.u64()?;

@@ -131,6 +131,13 @@ impl<V: Copy + Default> Table<V> {
             + self.vals.capacity() * core::mem::size_of::<V>()
     }
 
+    /// A table for a share of a budget: with `spare`, one bucket plus what
+    /// `share` bytes hold (the caller set that bucket aside from the budget
+    /// it split), else what `share` holds (at least one bucket).
+    pub fn with_share(spare: bool, share: usize) -> Self {
+        Self::with_budget(if spare { Self::slot_bytes() * WAYS } else { 0 } + share)
+    }
+
     pub fn max_bytes(&self) -> usize {
         self.max_buckets * WAYS * Self::slot_bytes()
     }

@@ -183,13 +183,13 @@ fn policy_errors_name_the_key() {
     v["detectors"][0]["window_secs"] = json!(0);
     let e = Policy::parse(&v.to_string()).unwrap_err();
     assert_eq!(e.key, "detectors[0].window_secs");
-    assert!(e.to_string().contains("> 0"), "{e}");
+    assert!(e.to_string().contains(">= 8"), "{e}");
 
     let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
     v["detectors"][1]["windw_secs"] = json!(10);
     let e = Policy::parse(&v.to_string()).unwrap_err();
-    assert_eq!(e.key, "detectors[1]");
-    assert!(e.message.contains("windw_secs"), "{e}");
+    assert_eq!(e.key, "detectors[1].windw_secs");
+    assert!(e.message.contains("unknown field"), "{e}");
 
     let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
     v["detectors"][0]["type"] = json!("magic");
@@ -210,8 +210,8 @@ fn policy_errors_name_the_key() {
     let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
     v["learning"]["period"] = json!(1);
     let e = Policy::parse(&v.to_string()).unwrap_err();
-    assert_eq!(e.key, "learning");
-    assert!(e.message.contains("period"));
+    assert_eq!(e.key, "learning.period");
+    assert!(e.message.contains("unknown field"), "{e}");
 
     let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
     v["detectors"][1]["name"] = json!("failed_logins");
@@ -245,13 +245,13 @@ fn policy_errors_name_the_key() {
     let e = skip(&format!("[[{stage}],[]]")).unwrap_err();
     assert_eq!(e.key, "skip[1]");
     assert!(e.message.contains("every event"), "{e}");
-    for bad in [
-        r#"[{"field":"stage","eqq":1}]"#,
-        r#"[[{"field":"stage","eqq":1}]]"#,
+    for (bad, at) in [
+        (r#"[{"field":"stage","eqq":1}]"#, "skip[0].eqq"),
+        (r#"[[{"field":"stage","eqq":1}]]"#, "skip[0][0].eqq"),
     ] {
         let e = skip(bad).unwrap_err();
-        assert_eq!(e.key, "skip", "{bad}");
-        assert!(e.message.contains("eqq"), "{bad}: {e}");
+        assert_eq!(e.key, at, "{bad}");
+        assert!(e.message.contains("unknown field"), "{bad}: {e}");
     }
     let e = skip(r#"[{"field":"stage"}]"#).unwrap_err();
     assert_eq!(e.key, "skip[0][0]");
@@ -368,10 +368,10 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     let want = std::fs::read_to_string(format!("{dir}/continued.jsonl")).unwrap();
     let mut b = Engine::new(ecs_small());
     b.restore(&snap).unwrap();
-    // Its snapshot is the current format (5; from 3 on with the hash key, 0
+    // Its snapshot is the current format (6; from 3 on with the hash key, 0
     // here, as the state was counted unkeyed) and restores to the same engine.
     let snap2 = b.snapshot();
-    assert_eq!(&snap2[8..10], &5u16.to_le_bytes());
+    assert_eq!(&snap2[8..10], &6u16.to_le_bytes());
     assert_eq!(&snap2[18..26], &0u64.to_le_bytes());
     let mut c = Engine::new(ecs_small());
     c.restore(&snap2).unwrap();
@@ -386,26 +386,20 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     assert_ne!(d.snapshot()[10..], snap2[10..]);
     assert_eq!(run(&mut d, &evs[cut..]).join("\n") + "\n", want);
 
-    // A layout tag that names no layout is refused, not guessed: the tag
-    // sits where format 2 inserted two bytes into the format 1 bytes.
-    // (Found as: the bytes agree up to it, then a zero tag, then the same
-    // cell-array length, at least one 64-byte block, and cells as in
-    // format 1.)
-    // (Format 3's hash key, 8 bytes after the fingerprint, and format 5's
-    // clock state, 28 bytes after the decay epoch, left out.)
-    let s2: Vec<u8> = [&snap2[..18], &snap2[26..58], &snap2[86..]].concat();
-    let cells_after = |i: usize| {
-        let n = u32::from_le_bytes(snap[i..i + 4].try_into().unwrap()) as usize;
-        n >= 64
-            && i + 4 + n <= snap.len()
-            && s2[i..i + 2] == [0, 0]
-            && s2[i + 2..i + 6 + n] == snap[i..i + 4 + n]
+    // A layout tag that names no layout is refused, not guessed. The first
+    // tag follows the header (86 bytes in format 6), the dedup table
+    // (tick, evictions, count, then key 8 + LRU tick 4 + last time 4 an
+    // entry) and the first profile table (the same with 44-byte profiles).
+    let table_end = |at: usize, value: usize| {
+        let n = u32::from_le_bytes(snap2[at + 12..at + 16].try_into().unwrap()) as usize;
+        at + 16 + n * (12 + value)
     };
-    let at = (10..snap.len())
-        .take_while(|&i| s2[i - 1] == snap[i - 1] || i == 10)
-        .find(|&i| cells_after(i))
-        .expect("the first sketch's layout tag");
-    let tag = at + 8 + 28;
+    let tag = table_end(table_end(86, 4), 44);
+    assert_eq!(
+        &snap2[tag..tag + 2],
+        &0u16.to_le_bytes(),
+        "the row layout's tag, kept from format 1"
+    );
     let mut bad = snap2.clone();
     bad[tag] = 7;
     let body = bad.len() - 8;

@@ -199,7 +199,12 @@ fn a_bad_pattern_is_refused_with_its_place_and_reason() {
     let cases = [
         ("no captures here", "needs at least one {name} capture"),
         ("{a}{b} x", "two captures must be separated by literal text"),
-        ("x {a", "unbalanced { }"),
+        ("x {a", "unbalanced { }: a capture is not closed"),
+        // the counts agree, the order does not (found by review)
+        (
+            "x }a{ y",
+            "unbalanced { }: each {name} closes before the next",
+        ),
         ("x {} y", "capture `{}` needs a name"),
         ("x {:word} y", "capture `{:word}` needs a name"),
         (

@@ -306,7 +306,7 @@ fn control_any_item_condition() {
 
 // ------------------------------------------------------------- snapshots
 
-// Byte offsets in a format 5 snapshot: magic 8, version 2, fingerprint 8,
+// Byte offsets in a format 5 or 6 snapshot: magic 8, version 2, fingerprint 8,
 // key 8, first_t 8, last_t 8, events 8, epoch 8, peak_t 8, since_jump 8,
 // jumps 4, jump_t 8.
 const EVENTS: usize = 42;
@@ -333,7 +333,7 @@ fn saved() -> Vec<u8> {
     for t in 0..5 {
         e.score(&json!({"timestamp": T0 + t}), None);
     }
-    assert_eq!(u16::from_le_bytes([e.snapshot()[8], e.snapshot()[9]]), 5);
+    assert_eq!(u16::from_le_bytes([e.snapshot()[8], e.snapshot()[9]]), 6);
     e.snapshot()
 }
 

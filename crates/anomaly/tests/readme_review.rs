@@ -1,0 +1,450 @@
+//! Adversarial review of `crates/anomaly/README.md` against the code, and of
+//! the policy validation in `src/policy.rs`. Every test here failed when it
+//! was written: each names the behaviour an operator relies on, quotes the
+//! README line (or the principle) and says what happened instead.
+
+use logseal_anomaly::{Engine, Policy, PolicyError};
+use serde_json::{Value, json};
+
+/// 2024-12-02T00:00:00Z
+const T0: i64 = 1_733_097_600;
+
+fn parse(p: &Value) -> Result<Policy, PolicyError> {
+    Policy::parse(&p.to_string())
+}
+
+fn one_detector(d: Value) -> Value {
+    json!({"version": 1, "detectors": [d]})
+}
+
+fn engine(p: Value) -> Engine {
+    Engine::new(parse(&p).expect("policy loads"))
+}
+
+// ------------------------------------------------------------ detectors
+
+/// README, Detectors: `threshold` is the "count of events matching `where`
+/// per `group_by` value in a sliding `window_secs` (8 sub-buckets) exceeds
+/// `threshold`". Events 1,000 s apart are never more than one in a short
+/// window.
+///
+/// Found by review: with `window_secs` below about 3.2 s every event was
+/// counted forever: the sub-bucket index `floor(t / (window/8))` exceeded
+/// `u32::MAX` for today's timestamps and `bidx` saturated it, so all events
+/// fell into the same sub-bucket and the rule fired on the 4th event of the
+/// day (the same for `followed_by`, for `distinct` below about 0.8 s, and
+/// for `rate` buckets below about 0.4 s). Now a sub-bucket is a second or
+/// more: shorter windows are refused where they are written, and the
+/// shortest accepted window forgets as it should.
+#[test]
+fn short_threshold_window_forgets_events_older_than_the_window() {
+    let rule = |ty: &str, window: f64| {
+        let mut d = match ty {
+            "threshold" => json!({"type": "threshold", "name": "burst", "group_by": "user",
+                                  "threshold": 3}),
+            "distinct" => json!({"type": "distinct", "name": "burst", "group_by": "user",
+                                 "distinct": "ip", "threshold": 3}),
+            "followed_by" => json!({"type": "followed_by", "name": "burst", "group_by": "user",
+                                    "first": [{"field": "outcome", "eq": "failure"}],
+                                    "then": [{"field": "outcome", "eq": "success"}],
+                                    "min_first": 3}),
+            _ => json!({"type": "rate", "name": "burst"}),
+        };
+        let k = if ty == "rate" {
+            "bucket_secs"
+        } else {
+            "window_secs"
+        };
+        d[k] = json!(window);
+        (one_detector(d), k)
+    };
+    for (ty, short) in [
+        ("threshold", 7.9),
+        ("distinct", 1.9),
+        ("followed_by", 7.0),
+        ("rate", 0.5),
+    ] {
+        let (p, k) = rule(ty, short);
+        let e = parse(&p).expect_err(ty);
+        assert_eq!(e.key, format!("detectors[0].{k}"), "{ty}: {e}");
+    }
+    let mut e = engine(rule("threshold", 8.0).0);
+    let fired: Vec<i64> = (0..10)
+        .filter(|i| {
+            !e.score(&json!({"timestamp": T0 + i * 1000, "user": "bob"}), None)
+                .reasons
+                .is_empty()
+        })
+        .collect();
+    assert!(
+        fired.is_empty(),
+        "events 1000 s apart exceeded 3 in an 8 s window at events {fired:?}"
+    );
+}
+
+/// README, Memory: "`memory_budget_bytes` bounds all state, whatever the
+/// number of entities" (and validation accepts any budget from 65,536 up).
+///
+/// Instead a budget the policy check accepts (65,536 bytes, eight
+/// detectors) is exceeded: every table gets at least one 8-way bucket
+/// whatever its share (`Table::with_budget`, src/store.rs:97, `.max(1)`;
+/// a `gauge` bucket alone is 10,848 bytes) and the engine floors the
+/// budget it splits at 32 KiB (src/engine.rs:1840-1842), so
+/// `memory_bytes()` ends above `memory_budget()`.
+#[test]
+fn memory_stays_within_every_accepted_budget() {
+    let p = json!({"version": 1, "memory_budget_bytes": 65536,
+    "learning": {"period_secs": 0, "min_entity_events": 1},
+    "detectors": [
+        {"type": "new_value", "name": "nv", "entity": "user", "features": ["ip"]},
+        {"type": "unusual_hour", "name": "uh", "entity": "user"},
+        {"type": "threshold", "name": "th", "group_by": "user", "window_secs": 600, "threshold": 5},
+        {"type": "distinct", "name": "di", "group_by": "ip", "distinct": "user", "window_secs": 600, "threshold": 5},
+        {"type": "rate", "name": "ra", "group_by": "user"},
+        {"type": "gauge", "name": "ga", "group_by": "user", "value_field": "v"},
+        {"type": "peer_rare", "name": "pr", "entity": "user", "group": "g", "feature": "a"},
+        {"type": "impossible_travel", "name": "it", "entity": "user"}
+    ]});
+    let mut e = engine(p);
+    for i in 0..20_000i64 {
+        e.score(
+            &json!({"timestamp": T0 + i, "user": format!("u{i}"),
+                    "ip": format!("10.0.{}.{}", i % 256, i / 256 % 256),
+                    "v": i % 17, "g": format!("g{}", i % 50), "a": "x",
+                    "lat": 1.0, "lon": 2.0}),
+            None,
+        );
+    }
+    assert!(
+        e.memory_bytes() <= e.memory_budget(),
+        "memory_bytes {} > budget {}",
+        e.memory_bytes(),
+        e.memory_budget()
+    );
+}
+
+// ------------------------------------------------- false-positive controls
+
+fn folded_admin_rule(extra: Value) -> Engine {
+    let mut p = json!({"version": 1, "fold_case": ["user"],
+        "detectors": [{"type": "threshold", "name": "admin_login",
+            "where": [{"field": "user", "eq": "Administrator"}],
+            "group_by": "user", "window_secs": 600, "threshold": 0}]});
+    if let (Value::Object(p), Value::Object(x)) = (&mut p, extra) {
+        p.extend(x);
+    }
+    engine(p)
+}
+
+/// README, False positives: "`allowlist` entries drop findings ... for
+/// events whose field has one of the values"; README, Case: with
+/// `fold_case`, `Administrator`, `ADMINISTRATOR ` and `administrator` "are
+/// one entity, conditions on them compare lowercased text".
+///
+/// Instead an allowlist value on a folded field is compared as written with
+/// the folded value (src/engine.rs:2519-2520; conditions fold their operand
+/// in `conds`, src/engine.rs:943-953, the allowlist does not): an entry
+/// `"Administrator"` drops nothing, not even for an event whose user is
+/// exactly `Administrator` (the condition `eq: "Administrator"` of the same
+/// policy does match it).
+#[test]
+fn allowlist_on_a_fold_case_field_matches_the_value_as_written() {
+    let mut e = folded_admin_rule(json!({
+        "allowlist": [{"field": "user", "values": ["Administrator"]}]
+    }));
+    let v = e.score(&json!({"timestamp": T0, "user": "Administrator"}), None);
+    assert!(
+        v.reasons.is_empty(),
+        "allowlisted user still reported: {}",
+        v.to_json()
+    );
+}
+
+/// README, False positives: "`suppress` drops findings by detector /
+/// entity / feature"; README, Case: folded values are one entity.
+///
+/// Instead `suppress.entity` is compared byte for byte with the folded
+/// entity (src/engine.rs:2556): `"entity": "Administrator"` on a
+/// `fold_case` field suppresses nothing, although the finding is for that
+/// very user.
+#[test]
+fn suppress_entity_on_a_fold_case_field_matches_the_value_as_written() {
+    let mut e = folded_admin_rule(json!({
+        "suppress": [{"detector": "admin_login", "entity": "Administrator"}]
+    }));
+    let v = e.score(&json!({"timestamp": T0, "user": "Administrator"}), None);
+    assert!(
+        v.reasons.is_empty(),
+        "suppressed entity still reported: {}",
+        v.to_json()
+    );
+}
+
+// ------------------------------------------------------ policy validation
+
+fn refused_at(p: &Value, key: &str) -> Result<(), String> {
+    match parse(p) {
+        Ok(_) => Err(format!("accepted: {p}")),
+        Err(e) if e.key == key || e.to_string().contains(key) => Ok(()),
+        Err(e) => Err(format!("refused without naming `{key}`: {e}")),
+    }
+}
+
+fn all_refused(cases: &[(Value, &str)]) {
+    let bad: Vec<String> = cases
+        .iter()
+        .filter_map(|(p, k)| refused_at(p, k).err())
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// README, Policy: "validated with errors that name the key:
+/// `policy: `detectors[0].window_secs`: must be a finite number > 0`".
+///
+/// Instead a value of the wrong type inside a detector is reported at the
+/// detector only, with serde's text, which names no field: `"window_secs":
+/// "600"` gives "policy: `detectors[0]`: invalid type: string "600",
+/// expected f64" (src/policy.rs:948-953, the
+/// `serde_json::from_value::<DetectorSpec>` error is keyed `detectors[i]`);
+/// a condition member of the wrong type inside `where` likewise.
+#[test]
+fn wrong_type_in_a_detector_names_the_field() {
+    let th = |k: &str, v: Value| {
+        let mut d = json!({"type": "threshold", "name": "a", "group_by": "user",
+                           "window_secs": 600, "threshold": 5});
+        d[k] = v;
+        one_detector(d)
+    };
+    all_refused(&[
+        (th("window_secs", json!("600")), "window_secs"),
+        (th("threshold", json!(-5)), "threshold"),
+        (
+            th("where", json!([{"field": "x", "eq": "y", "not": "yes"}])),
+            "not",
+        ),
+    ]);
+    // as the README shows it
+    let e = parse(&th(
+        "where",
+        json!([{"field": "x", "eq": "y"}, {"field": "x", "eq": "y", "not": "yes"}]),
+    ))
+    .expect_err("refused");
+    assert_eq!(
+        e.to_string(),
+        "policy: `detectors[0].where[1].not`: invalid type: string \"yes\", expected a boolean"
+    );
+}
+
+/// README, Policy: errors "name the key".
+///
+/// Instead a wrong type at the top level comes with an empty key and a
+/// message that names nothing ("policy: invalid value: integer `-1`,
+/// expected u64"): the whole document is deserialised into `Raw` and the
+/// error is given key "" (src/policy.rs:931). Inside a section only the
+/// section is named (`learning`, not `learning.min_entity_events`;
+/// src/policy.rs:898-928).
+#[test]
+fn wrong_type_at_top_level_or_in_a_section_names_the_key() {
+    all_refused(&[
+        (
+            json!({"version": 1, "memory_budget_bytes": -1}),
+            "memory_budget_bytes",
+        ),
+        (
+            json!({"version": 1, "half_life_secs": "14d"}),
+            "half_life_secs",
+        ),
+        (json!({"version": "1"}), "version"),
+        (
+            json!({"version": 1, "detectors": {"type": "threshold"}}),
+            "detectors",
+        ),
+        (
+            json!({"version": 1, "learning": {"min_entity_events": -1}}),
+            "min_entity_events",
+        ),
+        (
+            json!({"version": 1, "alerting": {"severity_thresholds": [0.3, 0.5]}}),
+            "severity_thresholds",
+        ),
+    ]);
+}
+
+/// README, Detectors: `rate` takes `seasonality` `hour_of_day` or
+/// `hour_of_week`. A misspelt value must be reported as such.
+///
+/// Instead `"seasonality": "hour_of_month"` is reported as "unknown
+/// detector type `rate`": `Policy::parse` rewrites every serde error that
+/// starts with "unknown variant" into the unknown-type message
+/// (src/policy.rs:950-951), though here the
+/// variant is the seasonality's and `rate` is a valid type.
+#[test]
+fn unknown_seasonality_is_not_reported_as_an_unknown_detector_type() {
+    let p = one_detector(json!({"type": "rate", "name": "r", "seasonality": "hour_of_month"}));
+    let e = parse(&p).expect_err("unknown seasonality refused");
+    let s = e.to_string();
+    assert!(
+        !s.contains("unknown detector type") && s.contains("hour_of_month"),
+        "{s}"
+    );
+}
+
+/// README, Detectors: the types are `threshold`, `distinct`,
+/// `followed_by`, `rate`, `gauge`, `new_value`, `unusual_hour`, `peer_rare`,
+/// `impossible_travel`, `sequence`, `composition`.
+///
+/// Instead the error for a missing or unknown type lists every type but
+/// `composition` (src/policy.rs:947 and :951), so
+/// `"type": "compositon"` is answered with a list that lacks the intended
+/// type.
+#[test]
+fn unknown_detector_type_error_lists_composition() {
+    for d in [
+        json!({"type": "compositon", "name": "c"}),
+        json!({"name": "c"}),
+    ] {
+        let e = parse(&one_detector(d)).expect_err("refused");
+        assert!(e.to_string().contains("composition"), "{e}");
+    }
+}
+
+/// Principle: a policy value the engine cannot use must be refused where it
+/// is written. `expected` is a rule's Poisson mean (README, Detectors:
+/// "Poisson tail `P(X ≥ n)` with mean `expected`"); a mean is > 0.
+///
+/// Instead `"expected": -1` (or 0) loads without a word: validation never
+/// looks at `expected` (src/policy.rs, `validate`, the `Threshold`,
+/// `Distinct` and `FollowedBy` arms) and the engine silently clamps it to
+/// 1e-6 (src/engine.rs:1864-1867, 1878-1881, 1892-1895), so every finding of the rule becomes p ≈
+/// 0, score 1, critical.
+#[test]
+fn non_positive_expected_mean_is_refused() {
+    let rule = |ty: &str, expected: f64| {
+        let mut d = match ty {
+            "threshold" => json!({"type": "threshold", "name": "a", "group_by": "user",
+                                  "window_secs": 600, "threshold": 5}),
+            "distinct" => json!({"type": "distinct", "name": "a", "group_by": "ip",
+                                 "distinct": "user", "window_secs": 600, "threshold": 5}),
+            _ => json!({"type": "followed_by", "name": "a", "group_by": "user",
+                        "first": [{"field": "outcome", "eq": "failure"}],
+                        "then": [{"field": "outcome", "eq": "success"}],
+                        "min_first": 5, "window_secs": 600}),
+        };
+        d["expected"] = json!(expected);
+        one_detector(d)
+    };
+    all_refused(&[
+        (rule("threshold", -1.0), "detectors[0].expected"),
+        (rule("threshold", 0.0), "detectors[0].expected"),
+        (rule("distinct", -3.0), "detectors[0].expected"),
+        (rule("followed_by", -0.5), "detectors[0].expected"),
+    ]);
+}
+
+/// Principle: a field name the detector needs must not be empty (the policy
+/// already refuses an empty `where[].field`, `allowlist[].field`,
+/// `fold_case[]` and `fields` path, "must not be empty").
+///
+/// Instead an empty `group_by`, `distinct`, `entity`, `features` item,
+/// `session`, `value_field` or `extract[].from` loads, and the detector
+/// silently never sees a value (src/policy.rs, `validate`: no check on
+/// these).
+#[test]
+fn empty_field_names_in_detectors_are_refused() {
+    all_refused(&[
+        (
+            one_detector(json!({"type": "threshold", "name": "a", "group_by": "",
+                                "window_secs": 600, "threshold": 5})),
+            "detectors[0].group_by",
+        ),
+        (
+            one_detector(json!({"type": "distinct", "name": "a", "group_by": "ip",
+                                "distinct": "", "window_secs": 600, "threshold": 5})),
+            "detectors[0].distinct",
+        ),
+        (
+            one_detector(json!({"type": "new_value", "name": "a", "entity": "",
+                                "features": ["ip"]})),
+            "detectors[0].entity",
+        ),
+        (
+            one_detector(json!({"type": "new_value", "name": "a", "entity": "user",
+                                "features": [""]})),
+            "detectors[0].features",
+        ),
+        (
+            one_detector(json!({"type": "sequence", "name": "a", "session": ""})),
+            "detectors[0].session",
+        ),
+        (
+            one_detector(json!({"type": "gauge", "name": "a", "value_field": ""})),
+            "detectors[0].value_field",
+        ),
+        (
+            json!({"version": 1, "extract": [{"from": "", "pattern": "a {x} b"}]}),
+            "extract[0].from",
+        ),
+    ]);
+}
+
+/// README, False positives: an `allowlist` entry drops findings "(all
+/// detectors, or one by `detector`)"; `suppress` drops findings "by
+/// detector". Principle: a reference to a detector the policy does not
+/// define is a typo and must be refused, not silently ignored.
+///
+/// Instead `"detector": "frist_seen"` in `allowlist` or `suppress` loads
+/// and drops nothing, so the operator believes a false positive is
+/// silenced while it keeps firing (src/policy.rs, `validate`: only
+/// `allowlist[].field` is checked; `suppress` not at all).
+#[test]
+fn allowlist_and_suppress_naming_an_undefined_detector_are_refused() {
+    let det = json!([{"type": "new_value", "name": "first_seen", "entity": "user",
+                      "features": ["source_ip"]}]);
+    all_refused(&[
+        (
+            json!({"version": 1, "detectors": det,
+                   "allowlist": [{"field": "source_ip", "values": ["10.0.0.5"],
+                                  "detector": "frist_seen"}]}),
+            "allowlist[0].detector",
+        ),
+        (
+            json!({"version": 1, "detectors": det,
+                   "suppress": [{"detector": "frist_seen", "entity": "svc-backup"}]}),
+            "suppress[0].detector",
+        ),
+    ]);
+}
+
+/// README, Conditions: `eq` takes a "string, number or bool".
+///
+/// Instead an object or an array loads (`Condition::eq` is any
+/// `serde_json::Value`, src/policy.rs:63, and `conds` in `validate`
+/// checks only that some operator is set), and such a condition can never
+/// hold, so the rule is silently dead.
+#[test]
+fn eq_with_an_object_or_array_is_refused() {
+    let rule = |eq: Value| {
+        one_detector(json!({"type": "threshold", "name": "a", "group_by": "user",
+                            "window_secs": 600, "threshold": 5,
+                            "where": [{"field": "outcome", "eq": eq}]}))
+    };
+    all_refused(&[
+        (rule(json!({"value": "failure"})), "detectors[0].where[0]"),
+        (rule(json!(["failure"])), "detectors[0].where[0]"),
+    ]);
+}
+
+/// README, Extraction: a pattern is "literal text with {name} captures";
+/// validation refuses "unbalanced { }".
+///
+/// Instead a pattern whose `}` comes before its `{`, such as
+/// `"Failed for }user{ from"`, loads: validation only compares the counts
+/// of `{` and `}` (src/policy.rs:1105-1106), so a
+/// capture that is never closed is taken as one named ` from`.
+#[test]
+fn extract_pattern_with_an_unclosed_capture_is_refused() {
+    all_refused(&[(
+        json!({"version": 1, "extract": [{"pattern": "Failed for }user{ from"}]}),
+        "extract[0].pattern",
+    )]);
+}
