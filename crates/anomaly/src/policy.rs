@@ -1169,7 +1169,12 @@ impl Policy {
             }
             conds(format!("skip[{i}]"), cs)?;
         }
-        pos("half_life_secs".into(), self.half_life_secs)?;
+        // Decay steps are whole half-lives of event time, numbered by
+        // `i64`: a half-life of 1e-10 s numbers today's past `i64::MAX`, so
+        // nothing decayed after the first step.
+        if !(self.half_life_secs.is_finite() && self.half_life_secs >= 60.0) {
+            return Err(err("half_life_secs", "must be a finite number >= 60"));
+        }
         if self.learning.period_secs.is_nan() || self.learning.period_secs < 0.0 {
             return Err(err("learning.period_secs", "must be >= 0"));
         }

@@ -448,3 +448,18 @@ fn extract_pattern_with_an_unclosed_capture_is_refused() {
         "extract[0].pattern",
     )]);
 }
+
+/// Noted by the README review (not tested there): `half_life_secs` of
+/// 1e-10 or 1e-300 loaded. Decay steps are whole half-lives of event time,
+/// numbered by `i64`; today's number overflowed it, so nothing decayed
+/// after the first step, the opposite of what was asked. Now a half-life
+/// under a minute is refused where it is written.
+#[test]
+fn a_half_life_under_a_minute_is_refused() {
+    for hl in [1e-300, 1e-10, 0.5, 59.0] {
+        let p = json!({"version": 1, "half_life_secs": hl});
+        let e = parse(&p).expect_err("refused");
+        assert_eq!(e.key, "half_life_secs", "{hl}: {e}");
+    }
+    assert!(parse(&json!({"version": 1, "half_life_secs": 60})).is_ok());
+}

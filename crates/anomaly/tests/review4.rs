@@ -66,6 +66,42 @@ fn an_hour_of_silence_in_a_busy_series_is_reported_as_a_drop() {
     );
 }
 
+/// With the fix above: a bucket that falls before the silence is the same
+/// fall, so it joins the silence's finding rather than being a second
+/// finding that the verdict would count as independent evidence.
+#[test]
+fn a_fall_then_a_silence_is_one_drop() {
+    let mut e = engine(json!({
+        "version": 1,
+        "learning": {"period_secs": 6000, "min_entity_events": 1},
+        "alerting": {"dedup_secs": 0},
+        "detectors": [{"type": "rate", "name": "event_rate", "bucket_secs": 60,
+                       "seasonality": "none", "drops": true}]
+    }));
+    let minute = |m: i64, n: i64| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"timestamp": T0 + m * 60 + i * 59 / n, "user": "u"}))
+            .collect()
+    };
+    for m in 0..200 {
+        for ev in minute(m, 18 + (m * 7) % 5) {
+            e.score(&ev, None);
+        }
+    }
+    let mut found = Vec::new();
+    for (m, n) in [(200, 2), (231, 20), (232, 20)] {
+        for ev in minute(m, n) {
+            let v = e.score(&ev, None);
+            found.extend(reasons_of(&v, "event_rate").iter().map(|r| r.text.clone()));
+        }
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("drop: no events for 30 minutes from 03:21 UTC after 2 in the 1m before"),
+        "{found:?}"
+    );
+}
+
 /// `seasonality: "hour_of_day"` exists so that a series busy by day and
 /// quiet at night is judged against its hour: a 10× burst at 03:00 stands
 /// out even though the day is busier. With hourly buckets (a natural
