@@ -1,7 +1,9 @@
 //! Adversarial review of `crates/anomaly/README.md` against the code, and of
-//! the policy validation in `src/policy.rs`. Every test here failed when it
-//! was written: each names the behaviour an operator relies on, quotes the
-//! README line (or the principle) and says what happened instead.
+//! the policy validation in `src/policy.rs`. Each of the review's tests
+//! names the behaviour an operator relies on and quotes the README line (or
+//! the principle); they failed when they were written (December 2026) and
+//! record what happened then and what happens now. The last test was added
+//! with the fixes.
 
 use logseal_anomaly::{Engine, Policy, PolicyError};
 use serde_json::{Value, json};
@@ -28,14 +30,15 @@ fn engine(p: Value) -> Engine {
 /// `threshold`". Events 1,000 s apart are never more than one in a short
 /// window.
 ///
-/// Found by review: with `window_secs` below about 3.2 s every event was
-/// counted forever: the sub-bucket index `floor(t / (window/8))` exceeded
-/// `u32::MAX` for today's timestamps and `bidx` saturated it, so all events
-/// fell into the same sub-bucket and the rule fired on the 4th event of the
-/// day (the same for `followed_by`, for `distinct` below about 0.8 s, and
-/// for `rate` buckets below about 0.4 s). Now a sub-bucket is a second or
-/// more: shorter windows are refused where they are written, and the
-/// shortest accepted window forgets as it should.
+/// Found by review (December 2026): with `window_secs` below about 3.2 s
+/// every event was counted forever: the sub-bucket index
+/// `floor(t / (window/8))` exceeded `u32::MAX` for today's timestamps and
+/// `bidx` saturated it, so all events fell into the same sub-bucket and the
+/// rule fired on the 4th event of the day (the same for `followed_by`, for
+/// `distinct` below about 0.8 s, and for `rate` buckets below about
+/// 0.4 s). Now a sub-bucket is a second or more: shorter windows are
+/// refused where they are written, and the shortest accepted window
+/// forgets as it should.
 #[test]
 fn short_threshold_window_forgets_events_older_than_the_window() {
     let rule = |ty: &str, window: f64| {
@@ -83,14 +86,17 @@ fn short_threshold_window_forgets_events_older_than_the_window() {
 }
 
 /// README, Memory: "`memory_budget_bytes` bounds all state, whatever the
-/// number of entities" (and validation accepts any budget from 65,536 up).
+/// number of entities": every budget the policy check accepts holds.
 ///
-/// Instead a budget the policy check accepts (65,536 bytes, eight
-/// detectors) is exceeded: every table gets at least one 8-way bucket
-/// whatever its share (`Table::with_budget`, src/store.rs:97, `.max(1)`;
-/// a `gauge` bucket alone is 10,848 bytes) and the engine floors the
-/// budget it splits at 32 KiB (src/engine.rs:1840-1842), so
-/// `memory_bytes()` ends above `memory_budget()`.
+/// Found by review (December 2026): validation accepted any budget from
+/// 65,536 up, and such a budget (65,536 bytes, eight detectors) was
+/// exceeded: every table got at least one 8-way bucket whatever its share
+/// (`Table::with_budget`, `.max(1)`; a `gauge` bucket alone is 10,848
+/// bytes) and `Engine::new` floored the budget it split at 32 KiB, so
+/// `memory_bytes()` ended above `memory_budget()`. Now `Engine::new` takes
+/// the tables' minimums off the budget first when shares are too small for
+/// them, with no floor, and validation refuses a budget below what they
+/// need (`min_budget`); this one is accepted and holds.
 #[test]
 fn memory_stays_within_every_accepted_budget() {
     let p = json!({"version": 1, "memory_budget_bytes": 65536,
@@ -141,12 +147,13 @@ fn folded_admin_rule(extra: Value) -> Engine {
 /// `fold_case`, `Administrator`, `ADMINISTRATOR ` and `administrator` "are
 /// one entity, conditions on them compare lowercased text".
 ///
-/// Instead an allowlist value on a folded field is compared as written with
-/// the folded value (src/engine.rs:2519-2520; conditions fold their operand
-/// in `conds`, src/engine.rs:943-953, the allowlist does not): an entry
-/// `"Administrator"` drops nothing, not even for an event whose user is
-/// exactly `Administrator` (the condition `eq: "Administrator"` of the same
-/// policy does match it).
+/// Found by review (December 2026): an allowlist value on a folded field
+/// was compared as written with the folded value (conditions fold their
+/// operand in `conds`, the allowlist did not): an entry `"Administrator"`
+/// dropped nothing, not even for an event whose user is exactly
+/// `Administrator` (the condition `eq: "Administrator"` of the same policy
+/// did match it). Now `Engine::new` folds the allowlist values of
+/// `fold_case` fields as `conds` folds a condition's operand.
 #[test]
 fn allowlist_on_a_fold_case_field_matches_the_value_as_written() {
     let mut e = folded_admin_rule(json!({
@@ -163,10 +170,11 @@ fn allowlist_on_a_fold_case_field_matches_the_value_as_written() {
 /// README, False positives: "`suppress` drops findings by detector /
 /// entity / feature"; README, Case: folded values are one entity.
 ///
-/// Instead `suppress.entity` is compared byte for byte with the folded
-/// entity (src/engine.rs:2556): `"entity": "Administrator"` on a
-/// `fold_case` field suppresses nothing, although the finding is for that
-/// very user.
+/// Found by review (December 2026): `suppress.entity` was compared byte
+/// for byte with the folded entity: `"entity": "Administrator"` on a
+/// `fold_case` field suppressed nothing, although the finding is for that
+/// very user. Now the entity is also compared folded for a detector whose
+/// entity field is folded.
 #[test]
 fn suppress_entity_on_a_fold_case_field_matches_the_value_as_written() {
     let mut e = folded_admin_rule(json!({
@@ -201,12 +209,14 @@ fn all_refused(cases: &[(Value, &str)]) {
 /// README, Policy: "validated with errors that name the key:
 /// `policy: `detectors[0].window_secs`: must be a finite number > 0`".
 ///
-/// Instead a value of the wrong type inside a detector is reported at the
-/// detector only, with serde's text, which names no field: `"window_secs":
-/// "600"` gives "policy: `detectors[0]`: invalid type: string "600",
-/// expected f64" (src/policy.rs:948-953, the
-/// `serde_json::from_value::<DetectorSpec>` error is keyed `detectors[i]`);
-/// a condition member of the wrong type inside `where` likewise.
+/// Found by review (December 2026): a value of the wrong type inside a
+/// detector was reported at the detector only, with serde's text, which
+/// names no field: `"window_secs": "600"` gave "policy: `detectors[0]`:
+/// invalid type: string "600", expected f64" (`Policy::parse` keyed the
+/// `serde_json::from_value::<DetectorSpec>` error `detectors[i]`); a
+/// condition member of the wrong type inside `where` likewise. Now
+/// `from_value` reads through serde_path_to_error and the error names the
+/// member: "policy: `detectors[0].window_secs`: invalid type: ...".
 #[test]
 fn wrong_type_in_a_detector_names_the_field() {
     let th = |k: &str, v: Value| {
@@ -237,12 +247,13 @@ fn wrong_type_in_a_detector_names_the_field() {
 
 /// README, Policy: errors "name the key".
 ///
-/// Instead a wrong type at the top level comes with an empty key and a
-/// message that names nothing ("policy: invalid value: integer `-1`,
-/// expected u64"): the whole document is deserialised into `Raw` and the
-/// error is given key "" (src/policy.rs:931). Inside a section only the
-/// section is named (`learning`, not `learning.min_entity_events`;
-/// src/policy.rs:898-928).
+/// Found by review (December 2026): a wrong type at the top level came
+/// with an empty key and a message that named nothing ("policy: invalid
+/// value: integer `-1`, expected u64"): the whole document was deserialised
+/// into `Raw` and the error given key "". Inside a section only the
+/// section was named (`learning`, not `learning.min_entity_events`). Now
+/// `from_value` takes the key from serde_path_to_error's path: "policy:
+/// `memory_budget_bytes`: invalid value: ...", `learning.min_entity_events`.
 #[test]
 fn wrong_type_at_top_level_or_in_a_section_names_the_key() {
     all_refused(&[
@@ -273,11 +284,13 @@ fn wrong_type_at_top_level_or_in_a_section_names_the_key() {
 /// README, Detectors: `rate` takes `seasonality` `hour_of_day` or
 /// `hour_of_week`. A misspelt value must be reported as such.
 ///
-/// Instead `"seasonality": "hour_of_month"` is reported as "unknown
-/// detector type `rate`": `Policy::parse` rewrites every serde error that
-/// starts with "unknown variant" into the unknown-type message
-/// (src/policy.rs:950-951), though here the
-/// variant is the seasonality's and `rate` is a valid type.
+/// Found by review (December 2026): `"seasonality": "hour_of_month"` was
+/// reported as "unknown detector type `rate`": `Policy::parse` rewrote
+/// every serde error that started with "unknown variant" into the
+/// unknown-type message, though there the variant was the seasonality's
+/// and `rate` is a valid type. Now `detector` matches `type` itself and
+/// reads the rest as that rule: "`detectors[0].seasonality`: unknown
+/// variant `hour_of_month`, expected one of ...".
 #[test]
 fn unknown_seasonality_is_not_reported_as_an_unknown_detector_type() {
     let p = one_detector(json!({"type": "rate", "name": "r", "seasonality": "hour_of_month"}));
@@ -293,10 +306,10 @@ fn unknown_seasonality_is_not_reported_as_an_unknown_detector_type() {
 /// `followed_by`, `rate`, `gauge`, `new_value`, `unusual_hour`, `peer_rare`,
 /// `impossible_travel`, `sequence`, `composition`.
 ///
-/// Instead the error for a missing or unknown type lists every type but
-/// `composition` (src/policy.rs:947 and :951), so
-/// `"type": "compositon"` is answered with a list that lacks the intended
-/// type.
+/// Found by review (December 2026): the error for a missing or unknown
+/// type listed every type but `composition`, so `"type": "compositon"` was
+/// answered with a list that lacked the intended type. Now both errors
+/// list all eleven types, from one list (`TYPES`).
 #[test]
 fn unknown_detector_type_error_lists_composition() {
     for d in [
@@ -312,11 +325,12 @@ fn unknown_detector_type_error_lists_composition() {
 /// is written. `expected` is a rule's Poisson mean (README, Detectors:
 /// "Poisson tail `P(X ≥ n)` with mean `expected`"); a mean is > 0.
 ///
-/// Instead `"expected": -1` (or 0) loads without a word: validation never
-/// looks at `expected` (src/policy.rs, `validate`, the `Threshold`,
-/// `Distinct` and `FollowedBy` arms) and the engine silently clamps it to
-/// 1e-6 (src/engine.rs:1864-1867, 1878-1881, 1892-1895), so every finding of the rule becomes p ≈
-/// 0, score 1, critical.
+/// Found by review (December 2026): `"expected": -1` (or 0) loaded without
+/// a word: validation never looked at `expected` (`Policy::validate`, the
+/// `Threshold`, `Distinct` and `FollowedBy` arms) and `Engine::new`
+/// silently clamped it to 1e-6, so every finding of the rule became p ≈ 0,
+/// score 1, critical. Now those arms refuse it at `detectors[i].expected`:
+/// "must be a finite number > 0".
 #[test]
 fn non_positive_expected_mean_is_refused() {
     let rule = |ty: &str, expected: f64| {
@@ -345,10 +359,11 @@ fn non_positive_expected_mean_is_refused() {
 /// already refuses an empty `where[].field`, `allowlist[].field`,
 /// `fold_case[]` and `fields` path, "must not be empty").
 ///
-/// Instead an empty `group_by`, `distinct`, `entity`, `features` item,
-/// `session`, `value_field` or `extract[].from` loads, and the detector
-/// silently never sees a value (src/policy.rs, `validate`: no check on
-/// these).
+/// Found by review (December 2026): an empty `group_by`, `distinct`,
+/// `entity`, `features` item, `session`, `value_field` or `extract[].from`
+/// loaded, and the detector silently never saw a value (`Policy::validate`
+/// had no check on these). Now `validate` refuses each at its key: "must
+/// name a field".
 #[test]
 fn empty_field_names_in_detectors_are_refused() {
     all_refused(&[
@@ -392,10 +407,11 @@ fn empty_field_names_in_detectors_are_refused() {
 /// detector". Principle: a reference to a detector the policy does not
 /// define is a typo and must be refused, not silently ignored.
 ///
-/// Instead `"detector": "frist_seen"` in `allowlist` or `suppress` loads
-/// and drops nothing, so the operator believes a false positive is
-/// silenced while it keeps firing (src/policy.rs, `validate`: only
-/// `allowlist[].field` is checked; `suppress` not at all).
+/// Found by review (December 2026): `"detector": "frist_seen"` in
+/// `allowlist` or `suppress` loaded and dropped nothing, so the operator
+/// believed a false positive silenced while it kept firing
+/// (`Policy::validate` checked only `allowlist[].field`; `suppress` not at
+/// all). Now both are refused: "no detector is named `frist_seen`".
 #[test]
 fn allowlist_and_suppress_naming_an_undefined_detector_are_refused() {
     let det = json!([{"type": "new_value", "name": "first_seen", "entity": "user",
@@ -417,10 +433,11 @@ fn allowlist_and_suppress_naming_an_undefined_detector_are_refused() {
 
 /// README, Conditions: `eq` takes a "string, number or bool".
 ///
-/// Instead an object or an array loads (`Condition::eq` is any
-/// `serde_json::Value`, src/policy.rs:63, and `conds` in `validate`
-/// checks only that some operator is set), and such a condition can never
-/// hold, so the rule is silently dead.
+/// Found by review (December 2026): an object or an array loaded
+/// (`Condition::eq` is any `serde_json::Value`, and `conds` in `validate`
+/// checked only that some operator was set), and such a condition could
+/// never hold, so the rule was silently dead. Now `conds` refuses it at
+/// `where[j].eq`: "must be a string, number or bool (for a list, use `in`)".
 #[test]
 fn eq_with_an_object_or_array_is_refused() {
     let rule = |eq: Value| {
@@ -437,10 +454,12 @@ fn eq_with_an_object_or_array_is_refused() {
 /// README, Extraction: a pattern is "literal text with {name} captures";
 /// validation refuses "unbalanced { }".
 ///
-/// Instead a pattern whose `}` comes before its `{`, such as
-/// `"Failed for }user{ from"`, loads: validation only compares the counts
-/// of `{` and `}` (src/policy.rs:1105-1106), so a
-/// capture that is never closed is taken as one named ` from`.
+/// Found by review (December 2026): a pattern whose `}` came before its
+/// `{`, such as `"Failed for }user{ from"`, loaded: validation only
+/// compared the counts of `{` and `}`, so a capture that was never closed
+/// was taken as one named ` from`. Now `validate` checks that each `{` is
+/// closed by the next `}` before another opens: "unbalanced { }: each
+/// {name} closes before the next".
 #[test]
 fn extract_pattern_with_an_unclosed_capture_is_refused() {
     all_refused(&[(

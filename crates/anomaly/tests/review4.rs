@@ -1,7 +1,9 @@
 //! Review 4: operator controls (allowlist, suppress, dedup, learning), rate
 //! baselines, user-behaviour detectors, combination of findings and the
-//! memory budget. Every test here failed on the code it was written
-//! against; each names the behaviour a user expects and the source of it.
+//! memory budget. Each test names the behaviour a user expects and the
+//! source of it. The review's tests failed on the code they were written
+//! against (December 2026) and record what happened then and what happens
+//! now; the others were added with the fixes.
 
 use logseal_anomaly::{Engine, FieldValue, Policy, Severity, Verdict};
 use serde_json::{Value, json};
@@ -26,10 +28,15 @@ fn reasons_of<'a>(v: &'a Verdict, det: &str) -> Vec<&'a logseal_anomaly::Reason>
 /// the bucket is over, so it lands on the series' next event"). A stream of
 /// about 20 events a minute that stops for a whole hour (a log shipper that
 /// died, an attacker who turned auditing off) is the plainest drop there
-/// is. But only the last bucket *before* the silence is judged when the
-/// series resumes; the empty buckets of the silence are fed to the
-/// baseline as zeros and their p-values thrown away, so the hour of
-/// silence is never reported at all.
+/// is.
+///
+/// Found by review (December 2026): only the last bucket *before* the
+/// silence was judged when the series resumed; the empty buckets of the
+/// silence were fed to the baseline as zeros and their p-values thrown
+/// away, so the hour of silence was never reported at all. Now `Rate::run`
+/// reports the silence as one drop on the series' next event, its p the
+/// strongest empty bucket's times the number judged (Bonferroni): "drop: no
+/// events for 60 minutes from 03:20 UTC, usual 20 ± 4.5 per 1m".
 #[test]
 fn an_hour_of_silence_in_a_busy_series_is_reported_as_a_drop() {
     let mut e = engine(json!({
@@ -66,9 +73,11 @@ fn an_hour_of_silence_in_a_busy_series_is_reported_as_a_drop() {
     );
 }
 
-/// With the fix above: a bucket that falls before the silence is the same
-/// fall, so it joins the silence's finding rather than being a second
-/// finding that the verdict would count as independent evidence.
+/// With the fix for
+/// `an_hour_of_silence_in_a_busy_series_is_reported_as_a_drop`: a bucket
+/// that falls before the silence is the same fall, so it joins the
+/// silence's finding rather than being a second finding that the verdict
+/// would count as independent evidence.
 #[test]
 fn a_fall_then_a_silence_is_one_drop() {
     let mut e = engine(json!({
@@ -104,18 +113,24 @@ fn a_fall_then_a_silence_is_one_drop() {
 
 /// `seasonality: "hour_of_day"` exists so that a series busy by day and
 /// quiet at night is judged against its hour: a 10× burst at 03:00 stands
-/// out even though the day is busier. With hourly buckets (a natural
-/// choice, "events per hour") it never does: after 8 weeks of identical
-/// days (120 events an hour from 08 to 18, 6 otherwise) a burst of 60 at
-/// 03:00 is not reported. Each hour's offset is updated once a day with
-/// the level's per-observation rate times 6 (`sa = (a * 6).min(0.5)`, about
-/// 0.008 with the default `half_life` of 500), so its half-life is about 80
-/// days; meanwhile the one spread (`dev`) learns the unexplained day/night
-/// swing as noise (a burst of 600 is reported, reading "usual 25.9 ±
-/// 36.8" for a night of 6). Ten times the volume in 5-minute buckets is
-/// caught from about the fourth week. Common sense: what the seasonal
-/// offsets can learn must not depend on how many buckets an hour holds,
-/// and eight identical weeks are enough to learn a night.
+/// out even though the day is busier, also with hourly buckets (a natural
+/// choice, "events per hour"). Common sense: what the seasonal offsets can
+/// learn must not depend on how many buckets an hour holds, and eight
+/// identical weeks are enough to learn a night.
+///
+/// Found by review (December 2026): with hourly buckets it never did: after
+/// 8 weeks of identical days (120 events an hour from 08 to 18, 6
+/// otherwise) a burst of 60 at 03:00 was not reported. Each hour's offset
+/// was updated once a day with the level's per-observation rate times 6
+/// (`sa = (a * 6).min(0.5)`, about 0.008 with the default `half_life` of
+/// 500), so its half-life was about 80 days; meanwhile the one spread
+/// (`dev`) learned the unexplained day/night swing as noise (a burst of 600
+/// was reported, reading "usual 25.9 ± 36.8" for a night of 6). Ten times
+/// the volume in 5-minute buckets was caught from about the fourth week.
+/// Now `Rate::observe` scales the offsets' rate by bucket/300 for buckets
+/// longer than 5 minutes, so they learn in as many days as with 5-minute
+/// buckets, and the burst is reported as it builds ("spike: 37 events in
+/// the 1h from 03:00 UTC so far, usual 6.1 ± 11.9").
 #[test]
 fn hourly_buckets_learn_the_hour_of_day() {
     let mut e = engine(json!({
@@ -171,14 +186,18 @@ fn range_contains(range: &str, h: u32) -> bool {
 }
 
 /// The reason of `unusual_hour` names the user's usual hours; it must not
-/// name a range that contains the hour it flags. A night-shift user active
-/// 22:00-02:00 UTC for 60 days is rightly flagged at 12:00, but the reason
-/// reads "usual hours 00-24 UTC, now 12:00": the range is built from the
-/// first and last usual hour of the day (`usual.first()..usual.last()`), so
-/// any schedule that crosses midnight (or has a gap, such as 08-10 and
-/// 20-22 giving "08-23") is shown as covering the hour in question. The
-/// operator reading the alert sees a contradiction, and the README promises
-/// texts that say what was found ("usual hours 08-18 UTC, now 03:12").
+/// name a range that contains the hour it flags: the operator reading the
+/// alert would see a contradiction, and the README promises texts that say
+/// what was found ("usual hours 08-18 UTC, now 03:12").
+///
+/// Found by review (December 2026): a night-shift user active 22:00-02:00
+/// UTC for 60 days was rightly flagged at 12:00, but the reason read "usual
+/// hours 00-24 UTC, now 12:00": the range was built from the first and last
+/// usual hour of the day (`usual.first()..usual.last()`), so any schedule
+/// that crosses midnight (or has a gap, such as 08-10 and 20-22 giving
+/// "08-23") was shown as covering the hour in question. Now `hour_runs`
+/// prints runs of hours, one over midnight as one ("usual hours 22-02 UTC,
+/// now 12:00") and several apart ("08-10, 20-22").
 #[test]
 fn the_usual_hours_of_a_night_shift_do_not_contain_the_hour_flagged() {
     let mut e = engine(json!({
@@ -216,15 +235,19 @@ fn the_usual_hours_of_a_night_shift_do_not_contain_the_hour_flagged() {
 
 /// Two `new_value` detectors on the same entity (one for addresses, one
 /// for countries: a natural split when they need different `where`
-/// filters) share the entity's profile, and with it the per-feature
-/// `distinct` counters, which are indexed by the feature's position in its
-/// own detector (`prof.distinct[fi]`). The country detector's feature 0
-/// therefore counts the user's 100 addresses as known countries: a user who
-/// only ever logged in from DE gets `p = (101 + 1) / (n + 2)` instead of
-/// `(1 + 1) / (n + 2)` for her first login from BR, and the login is not
-/// reported at all. README: never seen, "Good-Turing estimate of the chance
-/// of a new value, `(distinct + 1) / (n + 2)`", distinct being the
-/// entity's known values of that feature.
+/// filters) each judge their own feature. README: never seen, "Good-Turing
+/// estimate of the chance of a new value, `(distinct + 1) / (n + 2)`",
+/// distinct being the entity's known values of that feature.
+///
+/// Found by review (December 2026): the two shared the entity's profile,
+/// and with it the per-feature `distinct` counters, which were indexed by
+/// the feature's position in its own detector (`prof.distinct[fi]`). The
+/// country detector's feature 0 therefore counted the user's 100 addresses
+/// as known countries: a user who only ever logged in from DE got
+/// `p = (101 + 1) / (n + 2)` instead of `(1 + 1) / (n + 2)` for her first
+/// login from BR, and the login was not reported at all. Now each
+/// detector has its own profile slots (`NewValue::slot0`): BR is reported
+/// against "the one known value", p = 0.002.
 #[test]
 fn a_new_country_is_judged_by_known_countries_not_by_another_detectors_addresses() {
     let mut e = engine(json!({
@@ -257,16 +280,20 @@ fn a_new_country_is_judged_by_known_countries_not_by_another_detectors_addresses
 }
 
 /// The Good-Turing chance of a new value is `(distinct + 1) / (n + 2)` over
-/// the `n` times the feature was *observed*. The engine takes `n` from the
-/// entity's profile, which counts every event of the entity, including
-/// events the detector's `where` filter excludes and events without the
-/// feature. A service account with 250 API reads a day and 2 interactive
-/// logins, each from a new DHCP address (so a new address is what its
-/// logins always bring: p ≈ 1), has each login reported as "never seen":
-/// `(20 + 1) / (5,000 + 2)` ≈ 0.004. The README's calibration promise ("on
-/// streams where nothing is anomalous, each learned detector must report at
-/// severity low for at most about 1% of its chances") fails for every
-/// login.
+/// the `n` times the feature was *observed*. A service account with 250 API
+/// reads a day and 2 interactive logins, each from a new DHCP address (so a
+/// new address is what its logins always bring: p ≈ 1), is covered by the
+/// README's calibration promise ("on streams where nothing is anomalous,
+/// each learned detector must report at severity low for at most about 1%
+/// of its chances").
+///
+/// Found by review (December 2026): the engine took `n` from the entity's
+/// profile, which counted every event of the entity, including events the
+/// detector's `where` filter excludes and events without the feature, so
+/// each login was reported as "never seen": `(20 + 1) / (5,000 + 2)` ≈
+/// 0.004, and the promise failed for every login. Now each detector counts
+/// the events it looked at that had the feature (`Profile::seen`), and
+/// none of the 60 logins from day 10 on is flagged.
 #[test]
 fn new_value_counts_only_the_events_it_looks_at() {
     let mut e = engine(json!({
@@ -301,19 +328,22 @@ fn new_value_counts_only_the_events_it_looks_at() {
 }
 
 /// The reason of a first-seen value says "never seen for alice in N days",
-/// N being the age of the entity's profile. But counts decay (README:
-/// "a value not seen for a few half-lives is 'new' again"), so a value
-/// can be reported as new while it *was* seen inside those N days: alice
-/// used 10.0.0.1 three times on day 0, then 10.0.0.2 daily; on day 61 the
-/// first address is reported as "never seen for alice in 61 days". The
-/// finding itself is as documented, but its text states something false
-/// to the operator, who would search the last 61 days of logs and find the
-/// address (the README gives the text as the explanation of the verdict:
-/// "Explainable"). The same text says "(456 events, 1 known value)" for a
-/// user with 1,833 events from 2 addresses: both counts are the decayed
-/// ones. It should claim no more than the decay can vouch for
-/// (for instance "not seen in the last ~N days", N from the half-life), or
-/// keep the first and last sighting apart.
+/// and the README gives the text as the explanation of the verdict
+/// ("Explainable"). Counts decay (README: "a value not seen for a few
+/// half-lives is 'new' again"), so a value can rightly be reported as new
+/// although it was seen long ago; the text should then claim no more than
+/// the decay can vouch for, or the operator searches the last N days of
+/// logs and finds the value.
+///
+/// Found by review (December 2026): N was the age of the entity's profile.
+/// Alice used 10.0.0.1 three times on day 0, then 10.0.0.2 daily; on day 61
+/// the first address was reported as "never seen for alice in 61 days", a
+/// false statement about a finding that was itself as documented. The same
+/// text said "(456 events, 1 known value)" for a user with 1,833 events
+/// from 2 addresses: both counts were the decayed ones. Now N runs from the
+/// latest halving of the counts or the entity's first event, whichever is
+/// later (`NewValue::run`): "never seen for alice in 2 days (1 known
+/// value)", with no event count.
 #[test]
 fn never_seen_in_n_days_is_true() {
     let mut e = engine(json!({
@@ -359,11 +389,14 @@ fn never_seen_in_n_days_is_true() {
 /// Log pipelines deliver out of order (several shippers, retries). A user
 /// in Berlin at 10:00 whose New York event from 02:00 the same day arrives
 /// late travelled 6,385 km in 8 hours (~800 km/h), below `max_kmh` (1000).
-/// The detector takes the time difference as negative, clamps it to one
-/// minute (`max(1.0 / 60.0)`) and reports an impossible travel at ~383,000
-/// km/h ("6,385 km in 0s"). Common sense: speed is distance over the
-/// absolute time between the two sightings; the order of arrival is no
-/// travel.
+/// Common sense: speed is distance over the absolute time between the two
+/// sightings; the order of arrival is no travel.
+///
+/// Found by review (December 2026): the detector took the time difference
+/// as negative, clamped it to one minute (`max(1.0 / 60.0)`) and reported an
+/// impossible travel at ~383,000 km/h ("6,385 km in 0s"). Now `Travel::run`
+/// divides by the absolute time between the two records, and a late record
+/// leaves the latest position (Berlin at 10:00) in place.
 #[test]
 fn a_late_event_is_no_impossible_travel() {
     let mut e = engine(json!({
@@ -389,11 +422,14 @@ fn a_late_event_is_no_impossible_travel() {
 /// With `fold_case: ["user"]` the README says values are compared
 /// case-insensitively ("`Administrator`, `ADMINISTRATOR ` and
 /// `administrator` are one entity, conditions on them compare lowercased
-/// text"); `where` conditions fold their own values accordingly. The
-/// allowlist does not: its values are compared as written with the folded
-/// event value, so an operator who allowlists the account as the directory
-/// spells it (`SVC-Backup`) allowlists nothing, and the account's findings
-/// keep coming.
+/// text"); `where` conditions fold their own values accordingly, and so
+/// must the allowlist: an operator allowlists the account as the directory
+/// spells it (`SVC-Backup`).
+///
+/// Found by review (December 2026): allowlist values were compared as
+/// written with the folded event value, so that entry allowlisted nothing
+/// and the account's findings kept coming. Now `Engine::new` folds the
+/// allowlist values of `fold_case` fields, and the failure is quiet.
 #[test]
 fn an_allowlisted_account_is_allowed_however_its_name_is_cased() {
     let mut e = engine(json!({
@@ -418,8 +454,12 @@ fn an_allowlisted_account_is_allowed_however_its_name_is_cased() {
 
 /// The same for `suppress`: with `fold_case: ["user"]`, a suppression of
 /// entity `SVC-Backup` (as the account is spelled in the directory and in
-/// the records) silences nothing, because findings carry the folded entity
-/// `svc-backup` and `suppress` compares the two as written.
+/// the records) silences the account's findings.
+///
+/// Found by review (December 2026): it silenced nothing, because findings
+/// carry the folded entity `svc-backup` and `suppress` compared the two as
+/// written. Now a suppression's entity is also compared folded for a
+/// detector whose entity field is folded.
 #[test]
 fn a_suppressed_account_is_suppressed_however_its_name_is_cased() {
     let mut e = engine(json!({
@@ -444,18 +484,21 @@ fn a_suppressed_account_is_suppressed_however_its_name_is_cased() {
 
 // ------------------------------------------------------------ dedup, score
 
-/// Deduplication runs after the event has passed the `report_p` test, and
-/// the verdict is then built from what dedup left. When the finding that
-/// made the event significant is a repeat (dropped by `dedup_secs`), what
-/// is left may be a weak finding that alone is no alert (here p = 0.095):
-/// the verdict then carries that reason with score 0.17 and severity
-/// `none`, neither quiet (README: "A quiet event is
-/// `{"score":0,"severity":"none","reason":"","reasons":[]}`") nor flagged
-/// ("flagged when the combined p is below `alerting.report_p`"), and the
-/// weak finding's dedup entry is spent on a verdict nobody is alerted to.
-/// A host that routes on `reason != ""` and one that routes on severity
-/// disagree. Expected: dedup first, then the `report_p` test on what is
-/// left (so this event is quiet), or keep the severity of the whole.
+/// A verdict is either quiet (README: "A quiet event is
+/// `{"score":0,"severity":"none","reason":"","reasons":[]}`") or flagged
+/// ("flagged when the combined p is below `alerting.report_p`"), so that a
+/// host that routes on `reason != ""` and one that routes on severity
+/// agree, also when dedup drops the finding that made an event significant.
+///
+/// Found by review (December 2026): deduplication ran after the event had
+/// passed the `report_p` test, and the verdict was then built from what
+/// dedup left. When the strong finding was a repeat (dropped by
+/// `dedup_secs`), what was left could be a weak finding that alone is no
+/// alert (here p = 0.095): the verdict then carried that reason with score
+/// 0.17 and severity `none`, and the weak finding's dedup entry was spent
+/// on a verdict nobody was alerted to. Now repeats are dropped first and
+/// the `report_p` test is made on what is left, so this event is quiet,
+/// and a finding's dedup window starts only when it is reported.
 #[test]
 fn a_verdict_with_reasons_has_a_severity() {
     let mut e = engine(json!({
@@ -485,13 +528,17 @@ fn a_verdict_with_reasons_has_a_severity() {
 // ------------------------------------------------------------------ memory
 
 /// README, Memory: "`memory_budget_bytes` bounds all state, whatever the
-/// number of entities". Each table gets a share of the budget by weight,
-/// but a table is never smaller than one 8-way bucket
+/// number of entities", also a small budget (the minimum, 64 KiB, for an
+/// embedded or wasm plugin) with a `gauge` and 100,000 users.
+///
+/// Found by review (December 2026): each table got a share of the budget
+/// by weight, but a table was never smaller than one 8-way bucket
 /// (`Table::with_budget`: `max_buckets.max(1)`), and a `gauge` bucket is
-/// 8 × 1,356 = 10,848 bytes. With a small budget (the minimum, 64 KiB, for
-/// an embedded or wasm plugin) a gauge's share is under 2 KiB, so its one
-/// bucket overdraws the budget by ~9 KiB while the profiles fill their full
-/// share: 100,000 users take `memory_bytes()` over the budget.
+/// 8 × 1,356 = 10,848 bytes. A gauge's share was under 2 KiB, so its one
+/// bucket overdrew the budget by ~9 KiB while the profiles filled their
+/// full share, and `memory_bytes()` ended over the budget. Now, when a
+/// share is too small for its table's minimum, `Engine::new` takes every
+/// table's minimum off the budget first and splits the rest by weight.
 #[test]
 fn a_small_budget_holds_with_a_gauge_and_many_users() {
     let budget = 65_536;
@@ -523,13 +570,13 @@ fn a_small_budget_holds_with_a_gauge_and_many_users() {
     );
 }
 
-/// Found while fixing the test above: a dedup window was measured as
-/// `now - last` saturating at 0, so after the stream's clock moved back
-/// (a replay of an older log, a host whose clock was reset; the engine
-/// follows such a move once three records in a row confirm it) every
-/// finding reported at the later time stayed muted until the stream passed
-/// that time again, here ten days of failures. Now the window is measured
-/// either way in time.
+/// Found while fixing `a_verdict_with_reasons_has_a_severity`: a dedup
+/// window was measured as `now - last` saturating at 0, so after the
+/// stream's clock moved back (a replay of an older log, a host whose clock
+/// was reset; the engine follows such a move once three records in a row
+/// confirm it) every finding reported at the later time stayed muted until
+/// the stream passed that time again, here ten days of failures. Now the
+/// window is measured either way in time.
 #[test]
 fn a_finding_is_reported_again_after_the_clock_moved_back() {
     let mut e = engine(json!({
@@ -580,9 +627,10 @@ fn null_island_and_booleans_are_no_position() {
     assert!(reasons_of(&v, "travel").is_empty(), "{}", v.to_json());
 }
 
-/// With the fix above: a budget too small for one bucket of every table is
-/// refused where it is written, with the least that fits (six `gauge`
-/// detectors need 6 × 10,848 bytes of buckets alone), and that least holds.
+/// With the fix for `a_small_budget_holds_with_a_gauge_and_many_users`: a
+/// budget too small for one bucket of every table is refused where it is
+/// written, with the least that fits (six `gauge` detectors need 6 × 10,848
+/// bytes of buckets alone), and that least holds.
 #[test]
 fn a_budget_below_one_bucket_a_table_is_refused() {
     let gauges: Vec<Value> = (0..6)
