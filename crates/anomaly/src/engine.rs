@@ -2904,7 +2904,7 @@ impl Engine {
         let mut w = W::default();
         w.buf.extend_from_slice(snapshot::MAGIC);
         w.u16(snapshot::VERSION);
-        w.u64(self.fingerprint());
+        w.u64(self.fingerprint(snapshot::VERSION));
         w.u64(self.hash_key);
         w.f64(self.first_t);
         w.f64(self.last_t);
@@ -2978,8 +2978,22 @@ impl Engine {
     /// `ThresholdRule`'s `Debug`), so saved states keep restoring after an
     /// upgrade; `tests/engine.rs` restores a snapshot written by an older
     /// engine to hold this.
-    fn fingerprint(&self) -> u64 {
-        hash_str(0xF1F1, &format!("{:?}", self.policy))
+    ///
+    /// From snapshot format 6 the policy's name and what only decides what
+    /// is reported (`alerting`, `allowlist`, `suppress`) are left out: an
+    /// operator who allowlists a false positive keeps the learned state
+    /// (before, the plugins started learning afresh, alerts held back for
+    /// the learning period). Formats 1 to 5 were written with all of it.
+    fn fingerprint(&self, version: u16) -> u64 {
+        if version < 6 {
+            return hash_str(0xF1F1, &format!("{:?}", self.policy));
+        }
+        let mut p = self.policy.clone();
+        p.name = String::new();
+        p.alerting = crate::policy::Alerting::default();
+        p.allowlist.clear();
+        p.suppress.clear();
+        hash_str(0xF1F1, &format!("{:?}", p))
     }
 
     /// Restore state written by [`Engine::snapshot`] under the same policy.
@@ -2999,7 +3013,7 @@ impl Engine {
         if !(1..=snapshot::VERSION).contains(&v) {
             return Err(StateError::UnsupportedVersion(v));
         }
-        if r.u64()? != self.fingerprint() {
+        if r.u64()? != self.fingerprint(v) {
             return Err(StateError::PolicyMismatch);
         }
         let mut sb = [0u8; 8];

@@ -482,3 +482,38 @@ fn a_half_life_under_a_minute_is_refused() {
     }
     assert!(parse(&json!({"version": 1, "half_life_secs": 60})).is_ok());
 }
+
+/// README, False positives: operators act on false positives with
+/// `allowlist` and `suppress`. Noted by the README review (not tested
+/// there): the snapshot fingerprint covered the policy's name, `alerting`,
+/// `allowlist` and `suppress`, so allowlisting one false positive made
+/// every plugin refuse its saved state at the next restart and learn
+/// afresh, holding alerts back for the learning period. Now (snapshot
+/// format 6) those are left out of the fingerprint; what shapes the
+/// learned state (detectors, fields, extraction, budget) is still in it.
+#[test]
+fn tuning_false_positives_keeps_the_learned_state() {
+    let base: Value =
+        serde_json::from_str(logseal_anomaly::policy::preset_text("ecs").unwrap()).unwrap();
+    let mut a = Engine::new(parse(&base).unwrap());
+    for ev in logseal_anomaly::testkit::stream() {
+        a.score(&ev, None);
+    }
+    let saved = a.snapshot();
+    let mut tuned = base.clone();
+    tuned["name"] = json!("ecs-tuned");
+    tuned["allowlist"] =
+        json!([{"field": "source_ip", "values": ["10.0.0.5"], "detector": "first_seen"}]);
+    tuned["suppress"] = json!([{"detector": "unusual_hour", "entity": "svc-backup"}]);
+    tuned["alerting"]["dedup_secs"] = json!(3600);
+    tuned["alerting"]["report_p"] = json!(0.001);
+    let mut b = Engine::new(parse(&tuned).unwrap());
+    assert_eq!(b.restore(&saved), Ok(()));
+    let mut changed = base.clone();
+    changed["detectors"][0]["window_secs"] = json!(1200);
+    let mut c = Engine::new(parse(&changed).unwrap());
+    assert_eq!(
+        c.restore(&saved),
+        Err(logseal_anomaly::StateError::PolicyMismatch)
+    );
+}
