@@ -3860,7 +3860,7 @@ impl Rate {
                     fmt_num(libm::round(e * 10.0) / 10.0),
                     fmt_num(libm::round(sd * 10.0) / 10.0)
                 ),
-                dkey: combine(dseed, combine(hash_str(0, &ent), s.bucket as u64)),
+                dkey: combine(dseed, combine(hash_str(0, &ent), u64::from(x >= e))),
             });
         }
         // error rate of the closed bucket
@@ -3884,7 +3884,7 @@ impl Rate {
                         hhmm(bt),
                         fmt_num(libm::round(base * 1000.0) / 10.0)
                     ),
-                    dkey: combine(dseed ^ 1, combine(hash_str(0, &ent), s.bucket as u64)),
+                    dkey: combine(dseed ^ 1, hash_str(0, &ent)),
                 });
             }
             let w = (x / (s.err_n as f64 + x)).max(self.alpha);
@@ -3949,7 +3949,7 @@ impl Rate {
                     fmt_num(libm::round(sd * 10.0) / 10.0),
                     dur(self.bucket)
                 ),
-                dkey: combine(dseed ^ 2, combine(hash_str(0, &ent), s.bucket as u64 + 1)),
+                dkey: combine(dseed ^ 3, hash_str(0, &ent)),
             });
         }
         // This event opens the new bucket.
@@ -4002,10 +4002,7 @@ impl Rate {
                 dur(self.bucket),
                 hhmm(bt),
             ),
-            dkey: combine(
-                dseed ^ 2,
-                combine(hash_str(0, ent), ((s.bucket as u64) << 3) | level as u64),
-            ),
+            dkey: combine(dseed ^ 2, combine(hash_str(0, ent), level as u64)),
         });
     }
 
