@@ -1389,6 +1389,12 @@ struct RateState {
     short: f32,
     /// Gauge mode: decayed histogram of log2 surprises (conformal p-values).
     hist: [f32; UBINS],
+    /// Count mode: the latest bucket the series has opened. After the
+    /// clock went back (a replayed older log) the open bucket is the
+    /// replay's; the buckets up to this one were counted already, so they
+    /// are no silence and teach no zeros when the stream returns (they
+    /// did: found by review). Saved from snapshot format 6.
+    peak: u32,
 }
 
 const UBINS: usize = 24;
@@ -1408,12 +1414,16 @@ impl Default for RateState {
             dow: [0.0; 7],
             short: 0.0,
             hist: [0.0; UBINS],
+            peak: 0,
         }
     }
 }
 
 impl Pod for RateState {
-    const SIZE: usize = 36 + (31 + UBINS) * 4;
+    const SIZE: usize = 40 + (31 + UBINS) * 4;
+    fn size_in(v: u16) -> usize {
+        if v < 6 { Self::SIZE - 4 } else { Self::SIZE }
+    }
     fn put(&self, w: &mut W) {
         w.u32(self.bucket);
         w.f32(self.count);
@@ -1430,6 +1440,7 @@ impl Pod for RateState {
         for h in self.hist {
             w.f32(h);
         }
+        w.u32(self.peak);
     }
     fn get(r: &mut R<'_>) -> Result<Self, StateError> {
         let mut s = RateState {
@@ -1453,6 +1464,13 @@ impl Pod for RateState {
         for h in s.hist.iter_mut() {
             *h = r.f32()?;
         }
+        s.peak = if r.v >= 6 {
+            r.u32()?
+        } else if s.bucket == u32::MAX {
+            0
+        } else {
+            s.bucket
+        };
         Ok(s)
     }
 }
@@ -1954,6 +1972,13 @@ pub struct Engine {
     /// counting afresh).
     jumps: u32,
     jump_t: f64,
+    /// The time of the event at which learned counts last halved
+    /// ([`Engine::maybe_decay`]; `-inf` before any): a value counted once
+    /// before it may be forgotten, so a value with no count is known unseen
+    /// only since then. Saved from format 6 (before: the start of the
+    /// decay epoch, which a restart of decay after a jump moves past
+    /// halvings made at the jump's time: found by review).
+    decayed_t: f64,
     /// Events scored since the clock last took a jump (or since start):
     /// whether the time it leaves was lived in or one broken record's.
     /// Saved from format 5 (before: taken to be every event counted).
@@ -2275,6 +2300,7 @@ impl Engine {
             first_t: f64::NAN,
             jumps: 0,
             jump_t: f64::NAN,
+            decayed_t: f64::NEG_INFINITY,
             since_jump: 0,
             peak_t: f64::NAN,
             last_t: f64::NAN,
@@ -2706,9 +2732,7 @@ impl Engine {
         let lp = &self.policy.learning;
         let learning = self.events <= lp.period_events || t - self.first_t < lp.period_secs;
         let mut ctx = found.ctx(event, &cache, &self.policy, t, learning);
-        if self.epoch != i64::MIN {
-            ctx.decayed_at = self.epoch as f64 * self.policy.half_life_secs;
-        }
+        ctx.decayed_at = self.decayed_t;
         let mut hits: Vec<Hit> = Vec::new();
         // profile groups: read the profile once, let detectors use it, write it back
         let mut profs = core::mem::take(&mut self.profs_buf);
@@ -2818,11 +2842,6 @@ impl Engine {
         if num::fisher(&ps) >= self.policy.alerting.report_p {
             return Verdict::none();
         }
-        if dd > 0.0 {
-            for h in &hits {
-                *self.dedup.entry(h.dkey).0 = now;
-            }
-        }
         hits.sort_by(|a, b| {
             a.p.partial_cmp(&b.p)
                 .unwrap_or(core::cmp::Ordering::Equal)
@@ -2845,6 +2864,14 @@ impl Engine {
             Severity::None
         };
         hits.truncate(self.policy.alerting.max_reasons);
+        // Only what the verdict names was reported: a finding cut by
+        // `max_reasons` may come again (before, its window started unseen:
+        // found by review).
+        if dd > 0.0 {
+            for h in &hits {
+                *self.dedup.entry(h.dkey).0 = now;
+            }
+        }
         let reasons = hits
             .into_iter()
             .map(|h| Reason {
@@ -2876,6 +2903,7 @@ impl Engine {
         }
         let steps = e.saturating_sub(self.epoch).min(8);
         self.epoch = e;
+        self.decayed_t = t;
         for _ in 0..steps {
             for g in &mut self.groups {
                 g.cms.halve();
@@ -2914,6 +2942,7 @@ impl Engine {
         w.u64(self.since_jump);
         w.u32(self.jumps);
         w.f64(self.jump_t);
+        w.f64(self.decayed_t);
         snapshot::put_table(&mut w, &self.dedup);
         for g in &self.groups {
             snapshot::put_table(&mut w, &g.table);
@@ -2980,7 +3009,8 @@ impl Engine {
     /// engine to hold this.
     ///
     /// From snapshot format 6 the policy's name and what only decides what
-    /// is reported (`alerting`, `allowlist`, `suppress`) are left out: an
+    /// is reported (`alerting` but its `evidence_p`, below which
+    /// `peer_rare` counts events; `allowlist`, `suppress`) are left out: an
     /// operator who allowlists a false positive keeps the learned state
     /// (before, the plugins started learning afresh, alerts held back for
     /// the learning period). Formats 1 to 5 were written with all of it.
@@ -2990,7 +3020,11 @@ impl Engine {
         }
         let mut p = self.policy.clone();
         p.name = String::new();
-        p.alerting = crate::policy::Alerting::default();
+        // `evidence_p` stays: `peer_rare` counts the events below it.
+        p.alerting = crate::policy::Alerting {
+            evidence_p: p.alerting.evidence_p,
+            ..Default::default()
+        };
         p.allowlist.clear();
         p.suppress.clear();
         hash_str(0xF1F1, &format!("{:?}", p))
@@ -3038,6 +3072,12 @@ impl Engine {
             fresh.since_jump = r.u64()?;
             fresh.jumps = r.u32()?;
             fresh.jump_t = r.f64()?;
+            if v >= 6 {
+                fresh.decayed_t = r.f64()?;
+                if fresh.decayed_t.is_nan() || fresh.decayed_t == f64::INFINITY {
+                    return Err(StateError::Corrupt("clock"));
+                }
+            }
             // what `clock` can leave: fewer jumps than confirm one (more
             // would overflow the count), no more events since the last
             // jump than events, times finite or not yet set
@@ -3065,6 +3105,11 @@ impl Engine {
                     fresh.peak_t = lived;
                 }
             }
+        }
+        if v < 6 && fresh.epoch != i64::MIN {
+            // Formats 1 to 5: the decay epoch's start stands for the time
+            // counts last halved.
+            fresh.decayed_t = fresh.epoch as f64 * fresh.policy.half_life_secs;
         }
         snapshot::get_table(&mut r, &mut fresh.dedup)?;
         for g in &mut fresh.groups {
@@ -3145,6 +3190,7 @@ impl Engine {
                     if n > x.max {
                         return Err(StateError::Corrupt("too many compositions"));
                     }
+                    x.known.reserve_exact(n);
                     for _ in 0..n {
                         let mut m = Mask::default();
                         for word in m.0.iter_mut() {
@@ -3181,9 +3227,11 @@ impl Engine {
                     && x.slot0 > 0
                 {
                     for p in fresh.groups[x.group].table.iter_mut() {
-                        for fi in 0..x.features.len().min(8 - x.slot0) {
-                            p.distinct[x.slot0 + fi] = p.distinct[fi];
-                        }
+                        // from the counts as saved: a slot copied to may
+                        // be one to copy from (found by review)
+                        let old = p.distinct;
+                        let n = x.features.len().min(8 - x.slot0);
+                        p.distinct[x.slot0..x.slot0 + n].copy_from_slice(&old[..n]);
                     }
                 }
             }
@@ -3807,10 +3855,13 @@ impl Rate {
         let open = self.table.entry(key).0;
         if open.bucket == u32::MAX {
             open.bucket = b;
+            open.peak = b;
         }
         if b < open.bucket && (open.bucket - b) as f64 * self.bucket > MAX_JUMP_SECS {
             // The open bucket lies far ahead: the clock jumped back (see
             // `Engine::clock`). Counting into it would never close it.
+            // (`peak` keeps where the series had got to.)
+            open.peak = open.peak.max(open.bucket);
             open.bucket = b;
             open.count = 0.0;
             open.errs = 0.0;
@@ -3897,12 +3948,16 @@ impl Rate {
         // number judged (Bonferroni). Before December 2026 their p-values
         // were dropped, so an hour without one event in a series of 20 a
         // minute was never reported (found by review).
-        let silent = (b - s.bucket - 1) as f64 * self.bucket;
-        let gap = (b - s.bucket - 1).min(1440);
+        // Buckets up to `peak` were counted before the clock went back:
+        // no silence, no zeros.
+        let after = s.bucket.max(s.peak);
+        let empty = b.saturating_sub(after).saturating_sub(1);
+        let silent = empty as f64 * self.bucket;
+        let gap = empty.min(1440);
         let mut silence: Option<(f64, f64, f64)> = None;
         let mut judged = 0u32;
         for i in 0..gap {
-            let gt = (s.bucket as f64 + 1.0 + i as f64) * self.bucket;
+            let gt = (after as f64 + 1.0 + i as f64) * self.bucket;
             if let Some((p, e, sd)) = self.observe(&mut s, 0.0, gt, true)
                 && self.drops
             {
@@ -3913,11 +3968,11 @@ impl Rate {
             }
         }
         if let (Some((p, e, sd)), false) = (silence, c.learning) {
-            let from = (s.bucket as f64 + 1.0) * self.bucket;
+            let from = (after as f64 + 1.0) * self.bucket;
             // One fall, one finding: a drop in the bucket before the
             // silence is part of it (two findings would count the same
             // evidence twice when the verdict combines them).
-            let (p, judged, before) = match closed_drop {
+            let (p, judged, before) = match closed_drop.filter(|_| after == s.bucket) {
                 Some((i, pc)) => {
                     hits.remove(i);
                     (
@@ -3954,6 +4009,7 @@ impl Rate {
         }
         // This event opens the new bucket.
         s.bucket = b;
+        s.peak = s.peak.max(b);
         s.count = 1.0;
         s.errs = if is_err { 1.0 } else { 0.0 };
         *self.table.entry(key).0 = s;
@@ -4692,7 +4748,16 @@ impl Composition {
             if learn {
                 match self.known.iter().position(|(m, _)| *m == s.mask) {
                     Some(i) => self.known[i].1 = self.known[i].1.saturating_add(1),
-                    None if self.known.len() < self.max => self.known.push((s.mask, 1)),
+                    None if self.known.len() < self.max => {
+                        // Doubling, but never past `max`: the budget reserves
+                        // `max` combinations (a doubling past it overdrew
+                        // the budget by up to as much again: found by review).
+                        if self.known.len() == self.known.capacity() {
+                            let want = (self.known.capacity() * 2).max(4).min(self.max);
+                            self.known.reserve_exact(want - self.known.len());
+                        }
+                        self.known.push((s.mask, 1));
+                    }
                     None => {}
                 }
                 self.ended += 1;
@@ -4914,7 +4979,7 @@ mod tests {
         assert_eq!(Table::<Profile>::slot_bytes(), 56);
         assert_eq!(Table::<Win>::slot_bytes(), 32);
         assert_eq!(Table::<Dist>::slot_bytes(), 84);
-        assert_eq!(Table::<RateState>::slot_bytes(), 268);
+        assert_eq!(Table::<RateState>::slot_bytes(), 272);
         assert_eq!(Table::<GaugeState>::slot_bytes(), 1356);
         assert_eq!(Table::<Loc>::slot_bytes(), 28);
         assert_eq!(Table::<u32>::slot_bytes(), 16);
