@@ -1021,6 +1021,20 @@ fn dur(secs: f64) -> String {
     }
 }
 
+/// `v` long enough to index `i`: its capacity doubles, but not past `max`
+/// (the templates the budget reserved for), where a doubling would
+/// overdraw the budget.
+fn grow_counts(v: &mut Vec<u32>, i: usize, max: usize) {
+    if v.len() > i {
+        return;
+    }
+    if i >= v.capacity() {
+        let want = (v.capacity() * 2).max(16).min(max).max(i + 1);
+        v.reserve_exact(want - v.len());
+    }
+    v.resize(i + 1, 0);
+}
+
 /// Hours of the day as runs, each from its first hour to the end of its
 /// last, a run over midnight as one ("22-02"), several apart ("08-10,
 /// 20-22"), all day "00-24", none "-". Before December 2026 the text gave
@@ -1762,6 +1776,13 @@ struct Rate {
     value: Option<FieldRef>,
     err: Vec<CCond>,
     season: Seasonality,
+    /// Whether a bucket lies within an hour (hour-of-day offsets apply)
+    /// and within a day (day-of-week offsets apply). Longer buckets all
+    /// start at the same hour (or weekday), so one offset would take every
+    /// bucket and learn as a second, faster level: a sustained surge of a
+    /// daily series passed for normal within weeks (found by review).
+    hourly: bool,
+    daily: bool,
     alpha: f64,
     warmup: u32,
     drops: bool,
@@ -2118,6 +2139,8 @@ impl Engine {
                         value: r.value_field.as_ref().map(|g| FieldRef::new(p, g)),
                         err: conds(p, &r.error_where),
                         season: r.seasonality,
+                        hourly: r.value_field.is_some() || r.bucket_secs <= 3600.0,
+                        daily: r.value_field.is_some() || r.bucket_secs <= 86_400.0,
                         alpha: 1.0 - libm::exp2(-1.0 / r.half_life),
                         warmup: r.warmup,
                         drops: r.drops,
@@ -3668,10 +3691,11 @@ impl Travel {
 impl Rate {
     fn expected(&self, s: &RateState, t: f64) -> f64 {
         let mut e = s.level as f64;
-        match self.season {
-            Seasonality::None => {}
-            Seasonality::HourOfDay => e += s.season[hour_of(t)] as f64,
-            Seasonality::HourOfWeek => e += s.season[hour_of(t)] as f64 + s.dow[dow_of(t)] as f64,
+        if self.season != Seasonality::None && self.hourly {
+            e += s.season[hour_of(t)] as f64;
+        }
+        if self.season == Seasonality::HourOfWeek && self.daily {
+            e += s.dow[dow_of(t)] as f64;
         }
         e
     }
@@ -3780,16 +3804,23 @@ impl Rate {
                 // days as with 5-minute buckets. (With hourly buckets they
                 // took ~80 days, so a night's 10x burst went unreported
                 // after eight identical weeks: found by review.)
-                let per_day = (self.bucket / 300.0).max(1.0);
-                let sa = (a * 6.0 * per_day).min(0.5);
-                let resid = e + r
-                    - s.level as f64
-                    - s.dow[dow_idx] as f64 * (self.season == Seasonality::HourOfWeek) as u8 as f64;
-                s.season[seas_idx] =
-                    (s.season[seas_idx] as f64 + sa * (resid - s.season[seas_idx] as f64)) as f32;
-                if self.season == Seasonality::HourOfWeek {
+                // (Offsets by hour need buckets of an hour at most, so at
+                // most 12 times.)
+                let per_day = (self.bucket / 300.0).clamp(1.0, 12.0);
+                let weekly = self.season == Seasonality::HourOfWeek && self.daily;
+                if self.hourly {
+                    let sa = (a * 6.0 * per_day).min(0.5);
+                    let resid =
+                        e + r - s.level as f64 - s.dow[dow_idx] as f64 * weekly as u8 as f64;
+                    s.season[seas_idx] = (s.season[seas_idx] as f64
+                        + sa * (resid - s.season[seas_idx] as f64))
+                        as f32;
+                }
+                if weekly {
                     let da = (a * 2.0 * per_day).min(0.5);
-                    let rd = e + r - s.level as f64 - s.season[seas_idx] as f64;
+                    let rd = e + r
+                        - s.level as f64
+                        - s.season[seas_idx] as f64 * self.hourly as u8 as f64;
                     s.dow[dow_idx] =
                         (s.dow[dow_idx] as f64 + da * (rd - s.dow[dow_idx] as f64)) as f32;
                 }
@@ -4348,9 +4379,7 @@ impl Sequence {
             self.sessions.entry(skey).0.last[HIST - 1] = id;
         }
         let i = id as usize;
-        if self.counts0.len() <= i {
-            self.counts0.resize(i + 1, 0);
-        }
+        grow_counts(&mut self.counts0, i, self.max_templates);
         self.counts0[i] = self.counts0[i].saturating_add(1);
         self.total0 += 1;
     }
@@ -4562,9 +4591,7 @@ impl Sequence {
             }
             if !is_end {
                 let i = id as usize;
-                if self.counts0.len() <= i {
-                    self.counts0.resize(i + 1, 0);
-                }
+                grow_counts(&mut self.counts0, i, self.max_templates);
                 self.counts0[i] = self.counts0[i].saturating_add(1);
                 self.total0 += 1;
             }

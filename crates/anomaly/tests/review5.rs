@@ -469,3 +469,51 @@ fn a_finding_cut_by_max_reasons_is_not_muted_as_if_reported() {
         "203.0.113.9's failures were muted by a window that no reported finding opened"
     );
 }
+
+/// Noted by review 5 (not tested there): the seasonal offsets of buckets
+/// longer than 5 minutes learn faster in proportion to the bucket
+/// (`per_day` in `Rate::observe`), so that an hour's offset learns in as
+/// many days as with 5-minute buckets. An hour holds at most 12 of those,
+/// but the factor was not capped: with daily buckets (every bucket starts
+/// at 00:00, so one offset takes all of them) it learned at 0.5 a bucket,
+/// and a sustained doubling of a daily count passed for normal within a
+/// week, where the same series without seasonality kept reporting it for a
+/// month. Capping the factor at 12 (an hour's worth) still let the one
+/// offset learn 72 times as fast as the level (17 days against 40). Now
+/// buckets longer than an hour keep no hour-of-day offsets (longer than a
+/// day, no day-of-week offsets either): a daily series with `hour_of_day`
+/// reports a sustained doubling as long as one without.
+#[test]
+fn daily_buckets_with_hour_of_day_do_not_learn_a_surge_away_in_a_week() {
+    let days_flagged = |seasonality: &str| {
+        let mut e = engine(&json!({
+            "version": 1,
+            "learning": {"period_secs": 40 * 86_400, "min_entity_events": 1},
+            "alerting": {"dedup_secs": 0},
+            "detectors": [{"type": "rate", "name": "event_rate", "bucket_secs": 86_400,
+                           "seasonality": seasonality, "drops": false}]
+        }));
+        let mut flagged = 0;
+        for d in 0..100i64 {
+            let n = if d < 60 {
+                100 + (d * 7) % 11
+            } else {
+                200 + (d * 5) % 11
+            };
+            let mut hit = false;
+            for k in 0..n {
+                let ev = json!({"timestamp": T0 + d * DAY + k * (DAY / n), "user": "u"});
+                hit |= !reasons_of(&e.score(&ev, None), "event_rate").is_empty();
+            }
+            flagged += i32::from(hit && d >= 60);
+        }
+        flagged
+    };
+    let none = days_flagged("none");
+    let seasonal = days_flagged("hour_of_day");
+    assert!(none >= 10, "without seasonality: {none} days");
+    assert!(
+        seasonal * 10 >= none * 8,
+        "hour_of_day reported {seasonal} days of the surge, none {none}"
+    );
+}
