@@ -576,6 +576,7 @@ impl Found<'_> {
             min_events: policy.learning.min_entity_events,
             report_p: policy.alerting.evidence_p,
             decayed_at: f64::NEG_INFINITY,
+            lived: f64::NAN,
         }
     }
 
@@ -655,6 +656,10 @@ struct Ctx<'a, 'e, E: ?Sized> {
     learning: bool,
     min_events: u32,
     report_p: f64,
+    /// The latest time the stream has lived at (`Engine::peak_t`; NaN
+    /// before any): what a `rate` series counted past it was no life of
+    /// the stream (a broken first record).
+    lived: f64,
     /// When learned counts last halved (see [`Engine::maybe_decay`]):
     /// a count of 1 before then may be 0 now, so a value with no count
     /// is known unseen only since then.
@@ -1409,6 +1414,11 @@ struct RateState {
     /// are no silence and teach no zeros when the stream returns (they
     /// did: found by review). Saved from snapshot format 6.
     peak: u32,
+    /// What the `peak` bucket had counted when the clock went back from
+    /// it (events, errors): the stream returning into that bucket goes on
+    /// from there (it started again from 1, and the hour was a drop).
+    peak_count: f32,
+    peak_errs: f32,
 }
 
 const UBINS: usize = 24;
@@ -1429,14 +1439,16 @@ impl Default for RateState {
             short: 0.0,
             hist: [0.0; UBINS],
             peak: 0,
+            peak_count: 0.0,
+            peak_errs: 0.0,
         }
     }
 }
 
 impl Pod for RateState {
-    const SIZE: usize = 40 + (31 + UBINS) * 4;
+    const SIZE: usize = 48 + (31 + UBINS) * 4;
     fn size_in(v: u16) -> usize {
-        if v < 6 { Self::SIZE - 4 } else { Self::SIZE }
+        if v < 6 { Self::SIZE - 12 } else { Self::SIZE }
     }
     fn put(&self, w: &mut W) {
         w.u32(self.bucket);
@@ -1455,6 +1467,8 @@ impl Pod for RateState {
             w.f32(h);
         }
         w.u32(self.peak);
+        w.f32(self.peak_count);
+        w.f32(self.peak_errs);
     }
     fn get(r: &mut R<'_>) -> Result<Self, StateError> {
         let mut s = RateState {
@@ -1478,13 +1492,13 @@ impl Pod for RateState {
         for h in s.hist.iter_mut() {
             *h = r.f32()?;
         }
-        s.peak = if r.v >= 6 {
-            r.u32()?
-        } else if s.bucket == u32::MAX {
-            0
-        } else {
-            s.bucket
-        };
+        if r.v >= 6 {
+            s.peak = r.u32()?;
+            s.peak_count = r.f32()?;
+            s.peak_errs = r.f32()?;
+        } else if s.bucket != u32::MAX {
+            s.peak = s.bucket;
+        }
         Ok(s)
     }
 }
@@ -1776,11 +1790,12 @@ struct Rate {
     value: Option<FieldRef>,
     err: Vec<CCond>,
     season: Seasonality,
-    /// Whether a bucket lies within an hour (hour-of-day offsets apply)
-    /// and within a day (day-of-week offsets apply). Longer buckets all
-    /// start at the same hour (or weekday), so one offset would take every
-    /// bucket and learn as a second, faster level: a sustained surge of a
-    /// daily series passed for normal within weeks (found by review).
+    /// Whether buckets start at more than one hour of the day (shorter than
+    /// a day: hour-of-day offsets apply) and on more than one weekday
+    /// (shorter than a week: day-of-week offsets apply). Buckets of a day
+    /// all start at the same hour, so one offset would take every bucket
+    /// and learn as a second, faster level: a sustained surge of a daily
+    /// series passed for normal within weeks (found by review).
     hourly: bool,
     daily: bool,
     alpha: f64,
@@ -1965,7 +1980,21 @@ pub(crate) fn min_budget(policy: &Policy) -> usize {
         .iter()
         .map(|&(_, m)| m)
         .sum();
-    templates_reserve(policy) + 4096 + mins
+    let keys: usize = policy.detectors.iter().map(template_keys_bytes).sum();
+    templates_reserve(policy) + 4096 + mins + keys
+}
+
+/// What a `sequence` detector's templates take beside the miner's worst
+/// case, which `templates_reserve` sets aside: each template's count (4
+/// bytes) and its key, both ways (at most `2 × (KEY_MAX + 48)`). It comes
+/// out of the detector's own share of the budget (before December 2026 it
+/// came on top: full templates overdrew the least budget a policy was
+/// accepted with, found by review).
+fn template_keys_bytes(d: &DetectorSpec) -> usize {
+    match d {
+        DetectorSpec::Sequence(s) => s.max_templates * (4 + 2 * (KEY_MAX + 48)),
+        _ => 0,
+    }
 }
 
 /// The anomaly engine: one per stream (plugin instance).
@@ -2064,11 +2093,42 @@ impl Engine {
         // shares are as they were, so saved sketches keep their size.
         let mins = table_mins(&policy, group_names.len());
         let by_weight = |w: u32| budget / total_w as usize * w as usize;
+        // A `sequence` detector's template keys come out of its context
+        // table's share (`template_keys_bytes`).
+        let keys: Vec<usize> = policy.detectors.iter().map(template_keys_bytes).collect();
         let spare = mins.iter().any(|&(w, m)| m > by_weight(w));
-        let rest = budget.saturating_sub(mins.iter().map(|&(_, m)| m).sum());
+        let keys_sum: usize = keys.iter().sum();
+        let rest = budget.saturating_sub(mins.iter().map(|&(_, m)| m).sum::<usize>() + keys_sum);
         let share = |w: u32| {
             if spare {
                 rest / total_w as usize * w as usize
+            } else {
+                by_weight(w)
+            }
+        };
+        // When the keys do not fit in their context table's share, they
+        // come out of all the tables' shares; the sketches keep theirs (a
+        // saved sketch must keep its size to restore).
+        let keys_fit = keys
+            .iter()
+            .all(|&k| k == 0 || k + Table::<CtxStats>::slot_bytes() * 8 <= by_weight(3));
+        let tspare = spare || !keys_fit;
+        let sketch_w = 4 * group_names.len() as u32;
+        let table_w = (total_w - sketch_w).max(1) as usize;
+        let table_rest = budget.saturating_sub(
+            sketch_w as usize / 4 * by_weight(4)
+                + keys_sum
+                + mins
+                    .iter()
+                    .filter(|&&(w, _)| w != 4)
+                    .map(|&(_, m)| m)
+                    .sum::<usize>(),
+        );
+        let tshare = |w: u32| {
+            if spare {
+                share(w)
+            } else if !keys_fit {
+                table_rest / table_w * w as usize
             } else {
                 by_weight(w)
             }
@@ -2101,7 +2161,7 @@ impl Engine {
                         .max(1e-6),
                     weight: r.weight.as_deref().map(|w| FieldRef::new(p, w)),
                     describe: Describe::new(p, r.describe.as_deref(), OWN_THRESHOLD),
-                    table: Table::with_share(spare, share(1)),
+                    table: Table::with_share(tspare, tshare(1)),
                 }),
                 DetectorSpec::Distinct(r) => Det::Distinct(DistinctDet {
                     filter: conds(p, &r.filter),
@@ -2114,7 +2174,7 @@ impl Engine {
                         .unwrap_or_else(|| lambda_for(r.threshold, RULE_TAIL))
                         .max(1e-6),
                     describe: Describe::new(p, r.describe.as_deref(), OWN_DISTINCT),
-                    table: Table::with_share(spare, share(1)),
+                    table: Table::with_share(tspare, tshare(1)),
                     salt: 0,
                 }),
                 DetectorSpec::FollowedBy(r) => Det::FollowedBy(FollowedBy {
@@ -2129,7 +2189,7 @@ impl Engine {
                         .max(1e-6),
                     weight: r.weight.as_deref().map(|w| FieldRef::new(p, w)),
                     describe: Describe::new(p, r.describe.as_deref(), OWN_FOLLOWED_BY),
-                    table: Table::with_share(spare, share(1)),
+                    table: Table::with_share(tspare, tshare(1)),
                 }),
                 DetectorSpec::Rate(r) => Det::Rate(
                     Rate {
@@ -2139,8 +2199,8 @@ impl Engine {
                         value: r.value_field.as_ref().map(|g| FieldRef::new(p, g)),
                         err: conds(p, &r.error_where),
                         season: r.seasonality,
-                        hourly: r.value_field.is_some() || r.bucket_secs <= 3600.0,
-                        daily: r.value_field.is_some() || r.bucket_secs <= 86_400.0,
+                        hourly: r.value_field.is_some() || r.bucket_secs < 86_400.0,
+                        daily: r.value_field.is_some() || r.bucket_secs < 7.0 * 86_400.0,
                         alpha: 1.0 - libm::exp2(-1.0 / r.half_life),
                         warmup: r.warmup,
                         drops: r.drops,
@@ -2151,7 +2211,7 @@ impl Engine {
                             .severity_thresholds
                             .map(|th| libm::pow(10.0, -6.0 * th)),
                         gate_z: 0.0,
-                        table: Table::with_share(spare, share(1)),
+                        table: Table::with_share(tspare, tshare(1)),
                     }
                     .with_gate(),
                 ),
@@ -2171,7 +2231,7 @@ impl Engine {
                         drops: r.drops,
                         evidence: 7,
                     },
-                    table: Table::with_share(spare, share(1)),
+                    table: Table::with_share(tspare, tshare(1)),
                 }),
                 DetectorSpec::NewValue(r) => {
                     let group = gi(&r.entity);
@@ -2194,7 +2254,7 @@ impl Engine {
                     entity: FieldRef::new(p, &r.entity),
                     group: FieldRef::new(p, &r.group),
                     feature: FieldRef::new(p, &r.feature),
-                    counts: Table::with_share(spare, share(1)),
+                    counts: Table::with_share(tspare, tshare(1)),
                 }),
                 DetectorSpec::ImpossibleTravel(r) => Det::Travel(Travel {
                     filter: conds(p, &r.filter),
@@ -2203,7 +2263,7 @@ impl Engine {
                     lon: FieldRef::new(p, "lon"),
                     max_kmh: r.max_kmh,
                     min_km: r.min_km,
-                    table: Table::with_share(spare, share(1)),
+                    table: Table::with_share(tspare, tshare(1)),
                 }),
                 DetectorSpec::Sequence(r) => Det::Sequence(Sequence {
                     rare_templates: r.rare_templates,
@@ -2222,8 +2282,12 @@ impl Engine {
                     key_names: Vec::new(),
                     counts0: Vec::new(),
                     total0: 0,
-                    ctx: Table::with_share(spare, share(3)),
-                    sessions: Table::with_share(spare, share(1)),
+                    // (spare: the keys came off the budget before the split)
+                    ctx: Table::with_share(
+                        tspare,
+                        tshare(3) - if tspare { 0 } else { template_keys_bytes(d) },
+                    ),
+                    sessions: Table::with_share(tspare, tshare(1)),
                     max_templates: r.max_templates,
                 }),
                 DetectorSpec::Composition(r) => Det::Composition(Composition {
@@ -2237,7 +2301,7 @@ impl Engine {
                     key_names: Vec::new(),
                     known: Vec::new(),
                     ended: 0,
-                    sessions: Table::with_share(spare, share(1)),
+                    sessions: Table::with_share(tspare, tshare(1)),
                 }),
             })
             .collect();
@@ -2319,7 +2383,7 @@ impl Engine {
             sup_folded,
             folds_entity,
             skip: policy.skip.iter().map(|cs| conds(&policy, cs)).collect(),
-            dedup: Table::with_share(spare, share(1)),
+            dedup: Table::with_share(tspare, tshare(1)),
             first_t: f64::NAN,
             jumps: 0,
             jump_t: f64::NAN,
@@ -2756,6 +2820,7 @@ impl Engine {
         let learning = self.events <= lp.period_events || t - self.first_t < lp.period_secs;
         let mut ctx = found.ctx(event, &cache, &self.policy, t, learning);
         ctx.decayed_at = self.decayed_t;
+        ctx.lived = self.peak_t;
         let mut hits: Vec<Hit> = Vec::new();
         // profile groups: read the profile once, let detectors use it, write it back
         let mut profs = core::mem::take(&mut self.profs_buf);
@@ -3804,8 +3869,7 @@ impl Rate {
                 // days as with 5-minute buckets. (With hourly buckets they
                 // took ~80 days, so a night's 10x burst went unreported
                 // after eight identical weeks: found by review.)
-                // (Offsets by hour need buckets of an hour at most, so at
-                // most 12 times.)
+                // (A slot gets at least one bucket a day: at most 12 times.)
                 let per_day = (self.bucket / 300.0).clamp(1.0, 12.0);
                 let weekly = self.season == Seasonality::HourOfWeek && self.daily;
                 if self.hourly {
@@ -3891,8 +3955,13 @@ impl Rate {
         if b < open.bucket && (open.bucket - b) as f64 * self.bucket > MAX_JUMP_SECS {
             // The open bucket lies far ahead: the clock jumped back (see
             // `Engine::clock`). Counting into it would never close it.
-            // (`peak` keeps where the series had got to.)
-            open.peak = open.peak.max(open.bucket);
+            // (`peak` keeps where the series had got to, and what it had
+            // counted there.)
+            if open.bucket >= open.peak {
+                open.peak = open.bucket;
+                open.peak_count = open.count;
+                open.peak_errs = open.errs;
+            }
             open.bucket = b;
             open.count = 0.0;
             open.errs = 0.0;
@@ -3981,7 +4050,15 @@ impl Rate {
         // minute was never reported (found by review).
         // Buckets up to `peak` were counted before the clock went back:
         // no silence, no zeros.
-        let after = s.bucket.max(s.peak);
+        // Only up to the latest time the stream lived at: a broken first
+        // record from 2099 opened a bucket there, which would have turned
+        // every later silence off (found by review).
+        let lived = c.lived.is_finite() && s.peak <= bidx(c.lived, self.bucket);
+        let after = if lived {
+            s.bucket.max(s.peak)
+        } else {
+            s.bucket
+        };
         let empty = b.saturating_sub(after).saturating_sub(1);
         let silent = empty as f64 * self.bucket;
         let gap = empty.min(1440);
@@ -4038,11 +4115,21 @@ impl Rate {
                 dkey: combine(dseed ^ 3, hash_str(0, &ent)),
             });
         }
-        // This event opens the new bucket.
+        // This event opens the new bucket (the one the clock went back
+        // from goes on from its count).
+        let (count, errs) = if b == s.peak && after == b {
+            (s.peak_count, s.peak_errs)
+        } else {
+            (0.0, 0.0)
+        };
+        if b >= s.peak {
+            s.peak_count = 0.0;
+            s.peak_errs = 0.0;
+        }
         s.bucket = b;
         s.peak = s.peak.max(b);
-        s.count = 1.0;
-        s.errs = if is_err { 1.0 } else { 0.0 };
+        s.count = count + 1.0;
+        s.errs = errs + if is_err { 1.0 } else { 0.0 };
         *self.table.entry(key).0 = s;
         if !c.learning {
             self.spike_so_far(&s, &ent, id, hits);
@@ -5006,7 +5093,7 @@ mod tests {
         assert_eq!(Table::<Profile>::slot_bytes(), 56);
         assert_eq!(Table::<Win>::slot_bytes(), 32);
         assert_eq!(Table::<Dist>::slot_bytes(), 84);
-        assert_eq!(Table::<RateState>::slot_bytes(), 272);
+        assert_eq!(Table::<RateState>::slot_bytes(), 280);
         assert_eq!(Table::<GaugeState>::slot_bytes(), 1356);
         assert_eq!(Table::<Loc>::slot_bytes(), 28);
         assert_eq!(Table::<u32>::slot_bytes(), 16);
