@@ -201,9 +201,9 @@ fn night_burst(bucket_secs: i64, days: i64, burst: i64) -> Vec<String> {
 /// day's level). How fast long buckets' offsets and spread learn is
 /// another matter: with 2-hour buckets and the default `half_life` (500
 /// buckets, 42 days) the 10x burst is still within the spread learned
-/// while the offsets converged, and with 3-hour and longer buckets even
-/// hourly buckets' rate of learning would not report it (left as found;
-/// a shorter `half_life` suits long buckets).
+/// while the offsets converged, and with 1.5-hour and 3- to 12-hour
+/// buckets it is not reported however fast the offsets learn (tried; left
+/// as found: a shorter `half_life` suits long buckets).
 #[test]
 fn two_hour_buckets_keep_hour_of_day_offsets_and_report_a_night_burst() {
     let hourly = night_burst(3600, 56, 50);
