@@ -13,7 +13,11 @@ pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// the decay epoch (peak time, events since the last jump, a jump being
 /// confirmed); 1 to 4 had none (estimated on restore). 6: entity profiles
 /// count per `new_value` feature slot the events looked at (1 to 5: all of
-/// the entity's events, taken as each slot's count on restore).
+/// the entity's events, taken as each slot's count on restore), the time
+/// counts last halved (after the clock state; 1 to 5: the decay epoch's
+/// start), each `rate` series' latest bucket and its count there (1 to 5:
+/// the open bucket), and a fingerprint without the policy's name,
+/// `alerting` (but `evidence_p`), `allowlist` and `suppress`.
 pub const VERSION: u16 = 6;
 
 #[derive(Default)]
