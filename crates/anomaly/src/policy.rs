@@ -1154,6 +1154,26 @@ impl Policy {
             }
             Ok(())
         }
+        /// What the three rules share: a window of `subs` sub-buckets, an
+        /// optional mean, an optional reason text.
+        fn rule(
+            key: &str,
+            window: f64,
+            subs: u32,
+            expected: Option<f64>,
+            text: Option<&str>,
+        ) -> Result<(), PolicyError> {
+            at_least(
+                format!("{key}.window_secs"),
+                window,
+                subs as f64,
+                &format!("{subs} sub-buckets"),
+            )?;
+            if let Some(e) = expected {
+                pos(format!("{key}.expected"), e)?;
+            }
+            describe(key.into(), text)
+        }
         fn describe(key: String, d: Option<&str>) -> Result<(), PolicyError> {
             match d.map(parse_describe) {
                 Some(Err(m)) => Err(err(key + ".describe", m)),
@@ -1314,16 +1334,7 @@ impl Policy {
             }
             match d {
                 DetectorSpec::Threshold(r) => {
-                    at_least(
-                        key.clone() + ".window_secs",
-                        r.window_secs,
-                        8.0,
-                        "8 sub-buckets",
-                    )?;
-                    if let Some(e) = r.expected {
-                        pos(key.clone() + ".expected", e)?;
-                    }
-                    describe(key.clone(), r.describe.as_deref())?;
+                    rule(&key, r.window_secs, 8, r.expected, r.describe.as_deref())?;
                     if r.threshold == 0 && r.filter.is_empty() {
                         return Err(err(
                             key + ".threshold",
@@ -1336,16 +1347,7 @@ impl Policy {
                     conds(key + ".where", &r.filter)?;
                 }
                 DetectorSpec::Distinct(r) => {
-                    at_least(
-                        key.clone() + ".window_secs",
-                        r.window_secs,
-                        2.0,
-                        "2 sub-buckets",
-                    )?;
-                    if let Some(e) = r.expected {
-                        pos(key.clone() + ".expected", e)?;
-                    }
-                    describe(key.clone(), r.describe.as_deref())?;
+                    rule(&key, r.window_secs, 2, r.expected, r.describe.as_deref())?;
                     if r.threshold == 0 || r.threshold > 200 {
                         return Err(err(
                             key + ".threshold",
@@ -1355,16 +1357,7 @@ impl Policy {
                     conds(key + ".where", &r.filter)?;
                 }
                 DetectorSpec::FollowedBy(r) => {
-                    at_least(
-                        key.clone() + ".window_secs",
-                        r.window_secs,
-                        8.0,
-                        "8 sub-buckets",
-                    )?;
-                    if let Some(e) = r.expected {
-                        pos(key.clone() + ".expected", e)?;
-                    }
-                    describe(key.clone(), r.describe.as_deref())?;
+                    rule(&key, r.window_secs, 8, r.expected, r.describe.as_deref())?;
                     if r.weight.as_deref().is_some_and(|w| w.trim().is_empty()) {
                         return Err(err(key + ".weight", "must name a field"));
                     }

@@ -23,6 +23,22 @@ fn reasons_of<'a>(v: &'a Verdict, det: &str) -> Vec<&'a logseal_anomaly::Reason>
 
 // ------------------------------------------------------------------ rate
 
+/// Minute `m` of a series: `n` events spread over it.
+fn minute(m: i64, n: i64) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"timestamp": T0 + m * 60 + i * 59 / n, "user": "u"}))
+        .collect()
+}
+
+/// 200 minutes of 18 to 22 events a minute: a series' baseline.
+fn warm_up(e: &mut Engine) {
+    for m in 0..200 {
+        for ev in minute(m, 18 + (m * 7) % 5) {
+            e.score(&ev, None);
+        }
+    }
+}
+
 /// A series that goes silent is a drop, and the README says it is reported
 /// when the series' next event arrives ("a drop ... can only be judged when
 /// the bucket is over, so it lands on the series' next event"). A stream of
@@ -46,11 +62,6 @@ fn an_hour_of_silence_in_a_busy_series_is_reported_as_a_drop() {
         "detectors": [{"type": "rate", "name": "event_rate", "bucket_secs": 60,
                        "seasonality": "none", "drops": true}]
     }));
-    let minute = |m: i64, n: i64| -> Vec<Value> {
-        (0..n)
-            .map(|i| json!({"timestamp": T0 + m * 60 + i * 59 / n, "user": "u"}))
-            .collect()
-    };
     for m in 0..200 {
         for ev in minute(m, 18 + (m * 7) % 5) {
             let v = e.score(&ev, None);
@@ -87,16 +98,7 @@ fn a_fall_then_a_silence_is_one_drop() {
         "detectors": [{"type": "rate", "name": "event_rate", "bucket_secs": 60,
                        "seasonality": "none", "drops": true}]
     }));
-    let minute = |m: i64, n: i64| -> Vec<Value> {
-        (0..n)
-            .map(|i| json!({"timestamp": T0 + m * 60 + i * 59 / n, "user": "u"}))
-            .collect()
-    };
-    for m in 0..200 {
-        for ev in minute(m, 18 + (m * 7) % 5) {
-            e.score(&ev, None);
-        }
-    }
+    warm_up(&mut e);
     let mut found = Vec::new();
     for (m, n) in [(200, 2), (231, 20), (232, 20)] {
         for ev in minute(m, n) {
@@ -681,16 +683,7 @@ fn a_sustained_surge_is_reported_once_per_severity_per_window() {
             "detectors": [{"type": "rate", "name": "event_rate", "bucket_secs": 60,
                            "seasonality": "none"}]
         }));
-        let minute = |m: i64, n: i64| -> Vec<Value> {
-            (0..n)
-                .map(|i| json!({"timestamp": T0 + m * 60 + i * 59 / n, "user": "u"}))
-                .collect()
-        };
-        for m in 0..200 {
-            for ev in minute(m, 18 + (m * 7) % 5) {
-                e.score(&ev, None);
-            }
-        }
+        warm_up(&mut e);
         let mut found = Vec::new();
         for m in 200..210 {
             for ev in minute(m, 200) {
