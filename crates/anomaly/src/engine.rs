@@ -2138,7 +2138,9 @@ impl Engine {
             .iter()
             .map(|e| Group {
                 entity: FieldRef::new(&policy, e),
-                table: Table::with_budget(share(26)),
+                // (a table like the others: cut with them when the
+                // template keys did not fit, `tshare`)
+                table: Table::with_share(tspare, tshare(26)),
                 cms: CountMin::with_budget(if spare { CMS_MIN } else { 0 } + share(4), 2),
             })
             .collect();
