@@ -557,9 +557,30 @@ pub fn grouping_accuracy(
 
 // ------------------------------------------------------------------ NAB
 
-const TP_W: f64 = 1.0;
-const FP_W: f64 = 0.11;
-const FN_W: f64 = 1.0;
+/// The weights of a NAB application profile (A_TP, A_FP, A_FN of NAB's
+/// `config/profiles.json`; its scorer does not use A_TN).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NabCosts {
+    /// Reward of a window's earliest detection at its left edge.
+    pub tp: f64,
+    /// Cost of a detection outside every window, far from the last one.
+    pub fp: f64,
+    /// Cost of a window without a detection.
+    pub fn_: f64,
+}
+
+impl NabCosts {
+    /// NAB's standard profile: A_TP = 1, A_FP = 0.11, A_FN = 1.
+    pub const STANDARD: NabCosts = NabCosts {
+        tp: 1.0,
+        fp: 0.11,
+        fn_: 1.0,
+    };
+}
+
+/// NAB's `probationPercent`: the share of a series a detector may learn
+/// from before its detections count.
+pub const NAB_PROBATION: f64 = 0.15;
 
 fn scaled_sigmoid(pos: f64) -> f64 {
     if pos >= 3.0 {
@@ -569,15 +590,271 @@ fn scaled_sigmoid(pos: f64) -> f64 {
     }
 }
 
+/// NAB's probationary period of a series of `n` points (`probation` its
+/// `probationPercent`): the first min(floor(probation n), probation 5000)
+/// points, whose detections are not scored.
+pub fn nab_probation(n: usize, probation: f64) -> usize {
+    libm::floor(probation * n as f64).min(probation * 5000.0) as usize
+}
+
+/// The sweep score NAB's `Sweeper.calcSweepScore` gives a detection at
+/// each point, with the window the point is in. Window `i` of `windows`
+/// (times, both ends inclusive) covers the points from the first at or
+/// after its start to the last at or before its end. Inside a window the
+/// score is A_TP scaled so that the window's first point earns A_TP and its
+/// last about 0; outside, it is A_FP times the sigmoid of the distance past
+/// the preceding window's last point in window widths (-A_FP before the
+/// first window and far from the last).
+fn nab_sweep(ts: &[f64], windows: &[(f64, f64)], costs: NabCosts) -> Vec<(f64, Option<usize>)> {
+    let mut ranges = Vec::new();
+    for (wi, &(a, b)) in windows.iter().enumerate() {
+        let st = ts.iter().position(|&t| t >= a);
+        let en = ts.iter().rposition(|&t| t <= b);
+        if let (Some(st), Some(en)) = (st, en)
+            && en >= st
+        {
+            ranges.push((st, en, wi));
+        }
+    }
+    let max_tp = scaled_sigmoid(-1.0);
+    let mut prev_end: Option<(usize, f64)> = None;
+    let mut out = Vec::with_capacity(ts.len());
+    for i in 0..ts.len() {
+        let inw = ranges.iter().find(|r| i >= r.0 && i <= r.1);
+        out.push(match inw {
+            Some(&(st, en, id)) => {
+                let width = (en - st + 1) as f64;
+                let pos = -((en as f64) - i as f64 + 1.0) / width;
+                if i == en {
+                    prev_end = Some((en, width));
+                }
+                (scaled_sigmoid(pos) * costs.tp / max_tp, Some(id))
+            }
+            None => {
+                let pos = match prev_end {
+                    None => 3.0,
+                    Some((pe, pw)) => (i as f64 - pe as f64).abs() / (pw - 1.0).max(1.0),
+                };
+                (scaled_sigmoid(pos) * costs.fp, None)
+            }
+        });
+    }
+    out
+}
+
+/// One series scored at a fixed detection threshold, as NAB's
+/// `Sweeper.scoreDataSet` scores it. The counts are of points after the
+/// probationary period, as NAB counts them: `tp` detections inside a
+/// window, `fp` outside, `fn_` window points not detected, `tn` the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct NabFileScore {
+    /// Raw score: each window's earliest detection (or -A_FN) plus every
+    /// detection outside the windows.
+    pub score: f64,
+    pub tp: usize,
+    pub tn: usize,
+    pub fp: usize,
+    pub fn_: usize,
+    /// Windows with a detection.
+    pub windows_detected: usize,
+}
+
+/// Score one series: `scores[i]` is the detector's anomaly score at time
+/// `ts[i]`, a point is a detection when its score is at least `threshold`.
+/// Every window counts (one whose points all lie in the probationary
+/// period costs A_FN).
+pub fn nab_score_file(
+    ts: &[f64],
+    windows: &[(f64, f64)],
+    scores: &[f64],
+    threshold: f64,
+    probation: f64,
+    costs: NabCosts,
+) -> NabFileScore {
+    let sweep = nab_sweep(ts, windows, costs);
+    let mut best: Vec<Option<f64>> = vec![None; windows.len()];
+    let mut out = NabFileScore::default();
+    for (i, &(s, w)) in sweep
+        .iter()
+        .enumerate()
+        .skip(nab_probation(ts.len(), probation))
+    {
+        let hit = scores.get(i).is_some_and(|&x| x >= threshold);
+        match (w, hit) {
+            (Some(w), true) => {
+                out.tp += 1;
+                best[w] = Some(best[w].map_or(s, |b: f64| b.max(s)));
+            }
+            (Some(_), false) => out.fn_ += 1,
+            (None, true) => {
+                out.fp += 1;
+                out.score += s;
+            }
+            (None, false) => out.tn += 1,
+        }
+    }
+    out.score += best.iter().map(|b| b.unwrap_or(-costs.fn_)).sum::<f64>();
+    out.windows_detected = best.iter().filter(|b| b.is_some()).count();
+    out
+}
+
+/// NAB's normalised score of a corpus with `windows` windows and raw score
+/// `raw` (the sum of its files' raw scores): 100 (raw - null) / (perfect -
+/// null), where the null detector (no detection) scores -A_FN and a
+/// perfect one A_TP per window.
+pub fn nab_normalise(raw: f64, windows: usize, costs: NabCosts) -> f64 {
+    let null = -costs.fn_ * windows as f64;
+    let perfect = costs.tp * windows as f64;
+    100.0 * (raw - null) / (perfect - null)
+}
+
+/// One row of NAB's published per-file results of a detector under the
+/// standard profile (NAB's `results/<detector>/<detector>_standard_scores.csv`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NabPublishedRow {
+    /// NAB's detector name (`numenta` is HTM).
+    pub detector: String,
+    /// `realKnownCause/<series>.csv`, or `Totals` for the detector's sum
+    /// over NAB's whole corpus (58 files).
+    pub file: String,
+    /// The detection threshold NAB's optimiser chose on the whole corpus.
+    pub threshold: f64,
+    /// Raw score (see [`NabFileScore`]).
+    pub score: f64,
+    pub tp: usize,
+    pub tn: usize,
+    pub fp: usize,
+    pub fn_: usize,
+}
+
+/// NAB's published standard-profile results on the realKnownCause series,
+/// with each detector's corpus total: HTM (`numenta`), `randomCutForest`,
+/// `windowedGaussian` and `null`, copied from numenta/NAB (MIT; the commits
+/// are in the file's header, `tests/data/nab/published/standard_scores.csv`).
+pub fn nab_published() -> Vec<NabPublishedRow> {
+    let text = include_str!("../tests/data/nab/published/standard_scores.csv");
+    let mut out: Vec<NabPublishedRow> = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let num = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok());
+        let count = |i: usize| f.get(i).and_then(|x| x.parse::<usize>().ok()).unwrap_or(0);
+        let (detector, file, threshold) = if f[0] == "Totals" {
+            let prev = out.last().map(|r| (r.detector.clone(), r.threshold));
+            let (d, t) = prev.unwrap_or_default();
+            (d, "Totals".to_string(), t)
+        } else {
+            (
+                f[0].to_string(),
+                f[2].to_string(),
+                num(3).unwrap_or(f64::NAN),
+            )
+        };
+        out.push(NabPublishedRow {
+            detector,
+            file,
+            threshold,
+            score: num(4).unwrap_or(f64::NAN),
+            tp: count(5),
+            tn: count(6),
+            fp: count(7),
+            fn_: count(8),
+        });
+    }
+    out
+}
+
+/// A published detector's NAB scores, normalised from its per-file rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NabPeer {
+    pub detector: String,
+    /// Over NAB's whole corpus, from its `Totals` row (the figure NAB publishes).
+    pub corpus: f64,
+    /// Over the series of `series` only, at the threshold chosen on the whole
+    /// corpus (a lower bound of the detector's score with a threshold swept
+    /// on these series, as ours is).
+    pub subset: f64,
+    /// Series of the subset with a published row.
+    pub files: usize,
+}
+
+/// The published detectors' scores over NAB's corpus and over `series`
+/// (matched by file name; `None` when a series has no published row).
+pub fn nab_peers(series: &[NabSeries]) -> Option<Vec<NabPeer>> {
+    let rows = nab_published();
+    let costs = NabCosts::STANDARD;
+    let corpus_windows = rows
+        .iter()
+        .find(|r| r.detector == "null" && r.file == "Totals")
+        .map(|r| libm::round(-r.score / costs.fn_) as usize)?;
+    let windows: usize = series.iter().map(|s| s.windows.len()).sum();
+    let mut out = Vec::new();
+    for det in ["numenta", "randomCutForest", "windowedGaussian"] {
+        let mine = |name: &str| {
+            rows.iter()
+                .find(|r| r.detector == det && r.file.rsplit('/').next() == Some(name))
+        };
+        let total = rows
+            .iter()
+            .find(|r| r.detector == det && r.file == "Totals")?;
+        let raw = series
+            .iter()
+            .map(|s| mine(&s.name).map(|r| r.score))
+            .sum::<Option<f64>>()?;
+        out.push(NabPeer {
+            detector: det.to_string(),
+            corpus: nab_normalise(total.score, corpus_windows, costs),
+            subset: nab_normalise(raw, windows, costs),
+            files: series.len(),
+        });
+    }
+    Some(out)
+}
+
+/// Does our scorer count the points of `series` as NAB did? With no
+/// detection, each series' TN (points outside windows) and FN (window
+/// points) after the probationary period must equal NAB's published
+/// counts of its null detector. The series without a published row are
+/// returned in `Err`.
+pub fn nab_null_check(series: &[NabSeries]) -> Result<usize, Vec<String>> {
+    let rows = nab_published();
+    let mut bad = Vec::new();
+    for s in series {
+        let Some(r) = rows
+            .iter()
+            .find(|r| r.detector == "null" && r.file.rsplit('/').next() == Some(s.name.as_str()))
+        else {
+            bad.push(format!("{}: no published row", s.name));
+            continue;
+        };
+        let none = vec![0.0; s.ts.len()];
+        let f = nab_score_file(
+            &s.ts,
+            &s.windows,
+            &none,
+            1.0,
+            NAB_PROBATION,
+            NabCosts::STANDARD,
+        );
+        if (f.tn, f.fn_, f.score) != (r.tn, r.fn_, r.score) {
+            bad.push(format!(
+                "{}: TN {} FN {} score {} (NAB: TN {} FN {} score {})",
+                s.name, f.tn, f.fn_, f.score, r.tn, r.fn_, r.score
+            ));
+        }
+    }
+    if bad.is_empty() {
+        Ok(series.len())
+    } else {
+        Err(bad)
+    }
+}
+
 /// One scored point for NAB's threshold sweep.
 struct NabPoint {
     score: f64,
     window: Option<usize>,
     sweep: f64,
 }
-
-/// Scored points, raw scores and window labels of one series.
-type FilePoints = (Vec<NabPoint>, Vec<f64>, Vec<Option<usize>>);
 
 /// NAB standard-profile result.
 #[derive(Debug, Clone)]
@@ -681,56 +958,18 @@ pub fn nab_engine_scores(s: &NabSeries, policy_json: &str) -> Result<Vec<f64>, S
     Ok(scores)
 }
 
-fn nab_file_points(s: &NabSeries, scores: &[f64], win_base: usize) -> FilePoints {
-    let ts = &s.ts;
-    let n = ts.len();
-    // window index ranges
-    let mut ranges = Vec::new();
-    for (wi, &(a, b)) in s.windows.iter().enumerate() {
-        let st = ts.iter().position(|&t| t >= a);
-        let en = ts.iter().rposition(|&t| t <= b);
-        if let (Some(st), Some(en)) = (st, en)
-            && en >= st
-        {
-            ranges.push((st, en, win_base + wi));
-        }
-    }
-    let prob = ((0.15 * n as f64).floor()).min(0.15 * 5000.0) as usize;
-    let max_tp = scaled_sigmoid(-1.0);
-    let mut pts = Vec::new();
-    let mut labels = vec![None; n];
-    let mut prev_end: Option<(usize, f64)> = None;
-    for i in 0..n {
-        let inw = ranges.iter().find(|r| i >= r.0 && i <= r.1);
-        let (sweep, w) = match inw {
-            Some(&(st, en, id)) => {
-                let width = (en - st + 1) as f64;
-                let pos = -((en as f64) - i as f64 + 1.0) / width;
-                (scaled_sigmoid(pos) * TP_W / max_tp, Some(id))
-            }
-            None => {
-                let pos = match prev_end {
-                    None => 3.0,
-                    Some((pe, pw)) => (i as f64 - pe as f64).abs() / (pw - 1.0).max(1.0),
-                };
-                (scaled_sigmoid(pos) * FP_W, None)
-            }
-        };
-        if let Some(&(st, en, _)) = inw
-            && i == en
-        {
-            prev_end = Some((en, (en - st + 1) as f64));
-        }
-        labels[i] = w;
-        if i >= prob {
-            pts.push(NabPoint {
-                score: scores[i],
-                window: w,
-                sweep,
-            });
-        }
-    }
-    (pts, scores.to_vec(), labels)
+fn nab_file_points(s: &NabSeries, scores: &[f64], win_base: usize) -> Vec<NabPoint> {
+    let prob = nab_probation(s.ts.len(), NAB_PROBATION);
+    nab_sweep(&s.ts, &s.windows, NabCosts::STANDARD)
+        .into_iter()
+        .zip(scores)
+        .skip(prob)
+        .map(|((sweep, w), &score)| NabPoint {
+            score,
+            window: w.map(|w| win_base + w),
+            sweep,
+        })
+        .collect()
 }
 
 /// NAB standard profile over `series` with their `scores`: the detection threshold is
@@ -742,12 +981,9 @@ pub fn nab_evaluate(
 ) -> NabResult {
     let mut all = Vec::new();
     let mut nwin = 0;
-    let mut per_file_meta = Vec::new();
     for (s, sc) in series.iter().zip(scores) {
-        let (pts, scores, labels) = nab_file_points(s, sc, nwin);
-        per_file_meta.push((s.name.clone(), nwin, s.windows.len(), scores, labels));
+        all.extend(nab_file_points(s, sc, nwin));
         nwin += s.windows.len();
-        all.extend(pts);
     }
     let mut order: Vec<usize> = (0..all.len()).collect();
     order.sort_by(|&a, &b| {
@@ -756,8 +992,9 @@ pub fn nab_evaluate(
             .partial_cmp(&all[a].score)
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    let mut best_w = vec![-FN_W; nwin];
-    let mut total = -FN_W * nwin as f64;
+    let costs = NabCosts::STANDARD;
+    let mut best_w = vec![-costs.fn_; nwin];
+    let mut total = -costs.fn_ * nwin as f64;
     let mut best = (total, 1.1);
     let mut i = 0;
     while i < order.len() {
@@ -787,33 +1024,27 @@ pub fn nab_evaluate(
     if let Some(f) = fixed_threshold {
         best.1 = f;
     }
-    let null = -FN_W * nwin as f64;
-    let perfect = TP_W * nwin as f64;
-    let score = 100.0 * (best.0 - null) / (perfect - null);
     let th = best.1;
+    // Each file scored at the chosen threshold on its own, as NAB's scorer
+    // does after its optimiser: their raw scores add up to the sweep's.
+    let mut raw = 0.0;
     let mut detected = 0;
     let mut fps = 0;
     let mut per_file = Vec::new();
-    for (name, base, nw, scores, labels) in &per_file_meta {
-        let mut det = vec![false; *nw];
-        let mut fp = 0;
-        let n = scores.len();
-        let prob = ((0.15 * n as f64).floor()).min(750.0) as usize;
-        for j in prob..n {
-            if scores[j] >= th {
-                match labels[j] {
-                    Some(w) => det[w - base] = true,
-                    None => fp += 1,
-                }
-            }
-        }
-        let d = det.iter().filter(|x| **x).count();
-        detected += d;
-        fps += fp;
-        per_file.push((name.clone(), *nw, d, fp));
+    for (s, sc) in series.iter().zip(scores) {
+        let f = nab_score_file(&s.ts, &s.windows, sc, th, NAB_PROBATION, costs);
+        raw += f.score;
+        detected += f.windows_detected;
+        fps += f.fp;
+        per_file.push((s.name.clone(), s.windows.len(), f.windows_detected, f.fp));
     }
+    debug_assert!(
+        (raw - best.0).abs() < 1e-9,
+        "sweep {} vs files {raw}",
+        best.0
+    );
     NabResult {
-        score,
+        score: nab_normalise(raw, nwin, costs),
         threshold: th,
         windows: nwin,
         detected_windows: detected,
@@ -1386,29 +1617,75 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
                  without NAB feedback, and ablated on the dev half (each evidence alone scored 44.6-55.5 on dev, all three 78.2).\n",
                 c.order, c.calib_half_life, c.rest, c.rest_p
             );
+            let series = nab_load(&args.nab_dir).unwrap_or_default();
+            let peers = nab_peers(&series);
+            let peer = |d: &str| {
+                peers
+                    .as_ref()
+                    .and_then(|p| p.iter().find(|x| x.detector == d).cloned())
+            };
             let _ = writeln!(
                 md,
-                "| detector | NAB score, all 7 series (NAB protocol) |\n|---|---|"
+                "| detector | these {} series | all 58 NAB files |\n|---|---|---|",
+                series.len()
             );
             let _ = writeln!(
                 md,
-                "| **logseal `gauge`, dev-selected configuration** | **{:.1}** |",
+                "| **logseal `gauge`, dev-selected configuration** | **{:.1}** (threshold swept on these series, NAB protocol) | not run |",
                 r.score
             );
             let _ = writeln!(
                 md,
-                "| logseal `gauge`, defaults | {:.1} |",
+                "| logseal `gauge`, defaults | {:.1} | not run |",
                 sp.defaults.2.score
             );
             let _ = writeln!(
                 md,
-                "| logseal `rate` (gauge mode, previous detector; half-life 300) | {:.1} |",
+                "| logseal `rate` (gauge mode, previous detector; half-life 300) | {:.1} | not run |",
                 rate.score
             );
+            for (d, label, note) in [
+                (
+                    "numenta",
+                    "HTM (NAB's published results of 2015)",
+                    " (later NAB releases: about 70)",
+                ),
+                ("randomCutForest", "Random Cut Forest (published)", ""),
+                ("windowedGaussian", "windowed Gaussian (published)", ""),
+            ] {
+                match peer(d) {
+                    Some(p) => {
+                        let _ = writeln!(
+                            md,
+                            "| {label} | ≥ {:.1} | {:.1}{note} |",
+                            p.subset, p.corpus
+                        );
+                    }
+                    None => {
+                        let _ = writeln!(md, "| {label} | - | see NAB's scoreboard{note} |");
+                    }
+                }
+            }
             let _ = writeln!(
                 md,
-                "| HTM (published) | about 70 |\n| Random Cut Forest (published) | 51.7 |\n| windowed Gaussian (published) | 39.6 |\n"
+                "\nThe published detectors' rows come from NAB's own per-file results (raw score of each series at the threshold \
+                 NAB's optimiser chose on all 58 files; copied with their commits into `tests/data/nab/published/`), normalised as NAB \
+                 does: 100 (raw - null) / (perfect - null), the null detector scoring -A_FN and a perfect one A_TP per window. The 58-file \
+                 column recomputes NAB's published figures from the same files' totals (windowed Gaussian 39.6 and Random Cut Forest 51.7 \
+                 as on NAB's scoreboard, HTM 65.3 as in the 2015 results; `tests/nab.rs` checks this). On these series their threshold \
+                 was chosen on other files too, while ours is swept on these series; a threshold swept here could only score the same \
+                 or higher, so their figures here are lower bounds (≥).\n"
             );
+            let _ = match nab_null_check(&series) {
+                Ok(n) => writeln!(
+                    md,
+                    "Scorer check: with no detection, our scorer counts the points of {n} of {} series exactly as NAB's published \
+                     null-detector rows do (points outside and inside windows after the probationary period, and the raw score); \
+                     `tests/nab.rs` also checks it against NAB's own scorer tests and against published detections.\n",
+                    series.len()
+                ),
+                Err(bad) => writeln!(md, "Scorer check FAILED: {}\n", bad.join("; ")),
+            };
             let _ = writeln!(
                 md,
                 "The stricter reading: dev score, and the held-out series scored with the threshold chosen on the dev series \
@@ -1482,8 +1759,21 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
                 format!("missed ({:.1})", r.score)
             };
             summary.push(format!(
-                "| NAB realKnownCause, standard profile | ≥ 60 | **{:.1}** (`gauge`, dev-selected; defaults {:.1}; held-out half with dev threshold {:.1}) | HTM ~70, RCF 51.7, windowed Gaussian 39.6 | {} |",
-                r.score, sp.defaults.2.score, sp.held_out.score, verdict
+                "| NAB realKnownCause, standard profile | ≥ 60 | **{:.1}** (`gauge`, dev-selected; defaults {:.1}; held-out half with dev threshold {:.1}) | all 58 files: HTM ~70, RCF 51.7, windowed Gaussian 39.6; these series at their 58-file thresholds: {} | {} |",
+                r.score, sp.defaults.2.score, sp.held_out.score,
+                peers
+                    .as_ref()
+                    .map(|p| p
+                        .iter()
+                        .map(|x| format!("{} ≥ {:.1}", match x.detector.as_str() {
+                            "numenta" => "HTM (2015)",
+                            "randomCutForest" => "RCF",
+                            _ => "windowed Gaussian",
+                        }, x.subset))
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_else(|| "-".into()),
+                verdict
             ));
             let _ = writeln!(md, "\nGoal ≥ 60: **{verdict}**.\n");
         }
