@@ -25,7 +25,7 @@ fn reweighting_to_the_samples_own_rate_is_the_plain_figure() {
 
 /// Known answer: TPR 0.9 and FPR 0.01 at HDFS's 2.93% anomaly rate give
 /// precision 0.9 x 0.0293 / (0.9 x 0.0293 + 0.01 x 0.9707) = 0.73094
-/// and F1 2 p r / (p + r) = 0.80671 (worked out by hand).
+/// and F1 2 p r / (p + r) = 0.80671 (computed apart from this crate).
 #[test]
 fn reweighting_known_answer() {
     let c = counts(900, 100, 9_900, 100);
