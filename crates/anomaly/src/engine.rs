@@ -3658,6 +3658,11 @@ fn gauge_value(x: f64) -> f64 {
 
 /// The largest step of the event clock one event can make (30 days).
 pub const MAX_JUMP_SECS: f64 = 30.0 * 86_400.0;
+
+/// How late a record may be and still count in a `rate` series' open
+/// bucket (at least one bucket): delivery jitter. An older record counts
+/// apart, in its own bucket, which the series neither judges nor learns.
+const LATE_SECS: f64 = 600.0;
 /// How far past the host's time (`time_ns`) a record's own timestamp may
 /// be before it is scored at the host's time: clock skew between the
 /// machine that wrote it and the pipeline.
@@ -3954,11 +3959,23 @@ impl Rate {
             open.bucket = b;
             open.peak = b;
         }
-        if b < open.bucket && (open.bucket - b) as f64 * self.bucket > MAX_JUMP_SECS {
-            // The open bucket lies far ahead: the clock jumped back (see
-            // `Engine::clock`). Counting into it would never close it.
-            // (`peak` keeps where the series had got to, and what it had
-            // counted there.)
+        // The latest bucket only counts where the stream lived: one a
+        // broken first record from 2099 opened is forgotten (it was kept
+        // for good, so a later replay recorded nothing: found by review).
+        let lived_at = |peak: u32| c.lived.is_finite() && peak <= bidx(c.lived, self.bucket);
+        if open.peak > open.bucket && !lived_at(open.peak) {
+            open.peak = open.bucket;
+            open.peak_count = 0.0;
+            open.peak_errs = 0.0;
+        }
+        if b < open.bucket && (open.bucket - b) as f64 * self.bucket > self.bucket.max(LATE_SECS) {
+            // A record of a bucket the series has passed: a replayed or
+            // backfilled older log, a late source, a clock gone back. It
+            // counts in its own bucket, apart: counted into the open one it
+            // made a spike of the live hour (a replay of 10 days back:
+            // found by review), and the series neither judges nor learns
+            // buckets behind its latest (`peak` keeps where it had got to,
+            // and what it had counted there).
             if open.bucket >= open.peak {
                 open.peak = open.bucket;
                 open.peak_count = open.count;
@@ -3969,17 +3986,48 @@ impl Rate {
             open.errs = 0.0;
         }
         if b <= open.bucket {
+            // (a record up to a bucket or `LATE_SECS` late counts in the
+            // open bucket: delivery jitter)
             open.count += 1.0;
             if is_err {
                 open.errs += 1.0;
             }
-            if !c.learning {
+            if !c.learning && open.bucket >= open.peak {
                 let s = *open;
                 self.spike_so_far(&s, &ent, id, hits);
             }
             return;
         }
         let mut s = *open;
+        if s.bucket < s.peak {
+            if b < s.peak {
+                // still behind: on to the next older bucket, unjudged
+                s.bucket = b;
+                s.count = 1.0;
+                s.errs = if is_err { 1.0 } else { 0.0 };
+                *self.table.entry(key).0 = s;
+                return;
+            }
+            // Back at or past the latest bucket: it is the one to go on
+            // with, or to close (its count is what the stream counted
+            // there; left unjudged before, a real drop in it was missed).
+            s.bucket = s.peak;
+            s.count = s.peak_count;
+            s.errs = s.peak_errs;
+            s.peak_count = 0.0;
+            s.peak_errs = 0.0;
+            if b == s.peak {
+                s.count += 1.0;
+                if is_err {
+                    s.errs += 1.0;
+                }
+                *self.table.entry(key).0 = s;
+                if !c.learning {
+                    self.spike_so_far(&s, &ent, id, hits);
+                }
+                return;
+            }
+        }
         let bt = s.bucket as f64 * self.bucket;
         let x = s.count as f64;
         let r = self.observe(&mut s, x, bt, true);
@@ -4050,17 +4098,10 @@ impl Rate {
         // number judged (Bonferroni). Before December 2026 their p-values
         // were dropped, so an hour without one event in a series of 20 a
         // minute was never reported (found by review).
-        // Buckets up to `peak` were counted before the clock went back:
-        // no silence, no zeros.
-        // Only up to the latest time the stream lived at: a broken first
-        // record from 2099 opened a bucket there, which would have turned
-        // every later silence off (found by review).
-        let lived = c.lived.is_finite() && s.peak <= bidx(c.lived, self.bucket);
-        let after = if lived {
-            s.bucket.max(s.peak)
-        } else {
-            s.bucket
-        };
+        // (The bucket closed is the series' latest, `peak`: buckets behind
+        // it were counted before a replay went back, no silence, no zeros.)
+        debug_assert_eq!(s.bucket, s.peak);
+        let after = s.bucket;
         let empty = b.saturating_sub(after).saturating_sub(1);
         let silent = empty as f64 * self.bucket;
         let gap = empty.min(1440);
@@ -4117,21 +4158,13 @@ impl Rate {
                 dkey: combine(dseed ^ 3, hash_str(0, &ent)),
             });
         }
-        // This event opens the new bucket (the one the clock went back
-        // from goes on from its count).
-        let (count, errs) = if b == s.peak && after == b {
-            (s.peak_count, s.peak_errs)
-        } else {
-            (0.0, 0.0)
-        };
-        if b >= s.peak {
-            s.peak_count = 0.0;
-            s.peak_errs = 0.0;
-        }
+        // This event opens the new bucket, the series' latest.
+        s.peak_count = 0.0;
+        s.peak_errs = 0.0;
         s.bucket = b;
-        s.peak = s.peak.max(b);
-        s.count = count + 1.0;
-        s.errs = errs + if is_err { 1.0 } else { 0.0 };
+        s.peak = b;
+        s.count = 1.0;
+        s.errs = if is_err { 1.0 } else { 0.0 };
         *self.table.entry(key).0 = s;
         if !c.learning {
             self.spike_so_far(&s, &ent, id, hits);
@@ -4267,9 +4300,15 @@ impl NewValue {
                     // counts, whichever is later (a value counted once
                     // before a halving is forgotten by it).
                     let since = c.decayed_at.max(prof.first_min as f64 * 60.0);
+                    // Never without what it vouches for: a text without a
+                    // span claims the value was never seen at all, and a
+                    // value seen 50 seconds before a halving read so
+                    // (found by review).
+                    let first = prof.first_min as f64 * 60.0;
                     let during = match span(c.t - since) {
                         Some(w) => format!(" in {w}"),
-                        None => String::new(),
+                        None if c.decayed_at > first => " since its counts last halved".into(),
+                        None => " in under a minute".into(),
                     };
                     hits.push(Hit {
                         det: di,
