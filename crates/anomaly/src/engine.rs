@@ -1523,7 +1523,10 @@ impl CtxStats {
     fn add(&mut self, id: u16) {
         self.total = self.total.saturating_add(1);
         if let Some(i) = (0..TOP).find(|&i| self.cnt[i] > 0 && self.ids[i] == id) {
-            self.cnt[i] += 1;
+            // (saturating: `+= 1` panicked in debug builds, and wrapped to
+            // an empty slot in release, at the 2^32nd occurrence: found by
+            // review)
+            self.cnt[i] = self.cnt[i].saturating_add(1);
             return;
         }
         let mut m = 0;
@@ -1533,7 +1536,21 @@ impl CtxStats {
             }
         }
         self.ids[m] = id;
-        self.cnt[m] += 1;
+        self.cnt[m] = self.cnt[m].saturating_add(1);
+    }
+
+    /// Every slot holds an event: an event not in the list may have been
+    /// evicted, its count at most the smallest (space-saving's bound).
+    fn full(&self) -> bool {
+        self.cnt.iter().all(|&c| c > 0)
+    }
+
+    /// Halve the counts, rounding up (a transition once seen stays seen).
+    fn halve(&mut self) {
+        for c in self.cnt.iter_mut() {
+            *c = c.div_ceil(2);
+        }
+        self.total = self.cnt.iter().fold(0u32, |a, &c| a.saturating_add(c));
     }
 }
 
@@ -1869,6 +1886,9 @@ struct Sequence {
     mask_buf: String,
     h: usize,
     k: usize,
+    /// Observations a context needs before a next event can be evidence
+    /// from it (`p >= 1 / (total + 1)` must get below `evidence_p`).
+    need: u32,
     online: bool,
     drain: Drain,
     keys: BTreeMap<String, u16>,
@@ -2278,6 +2298,8 @@ impl Engine {
                     mask_buf: String::new(),
                     h: r.history,
                     k: r.top_k,
+                    need: (libm::floor(1.0 / p.alerting.evidence_p.max(1e-9) - 1.0) + 1.0)
+                        .clamp(3.0, 1e9) as u32,
                     online: r.online,
                     drain: Drain::new(r.similarity, r.depth, r.max_templates),
                     keys: BTreeMap::new(),
@@ -3008,10 +3030,26 @@ impl Engine {
                 }
             }
             for d in &mut self.dets {
-                if let Det::Peer(x) = d {
-                    for c in x.counts.iter_mut() {
-                        *c /= 2;
+                match d {
+                    Det::Peer(x) => {
+                        for c in x.counts.iter_mut() {
+                            *c /= 2;
+                        }
                     }
+                    // A `sequence` detector's counts fade too, rounding up
+                    // (a template or transition once seen stays seen): an
+                    // export gone for a year still weighed its old
+                    // hundreds (found by review).
+                    Det::Sequence(x) => {
+                        for c in x.counts0.iter_mut() {
+                            *c = c.div_ceil(2);
+                        }
+                        x.total0 = x.counts0.iter().map(|&c| u64::from(c)).sum();
+                        for c in x.ctx.iter_mut() {
+                            c.halve();
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -4465,6 +4503,16 @@ fn session_of<'a, E: Event + ?Sized>(
     (name, key)
 }
 
+/// How a `sequence` text qualifies counts that have halved (see
+/// [`Engine::maybe_decay`]): they are no plain counts of events any more.
+fn decayed<E: Event + ?Sized>(c: &Ctx<'_, '_, E>) -> &'static str {
+    if c.decayed_at.is_finite() {
+        " by counts that halve with time"
+    } else {
+        ""
+    }
+}
+
 const UNKNOWN: u16 = u16::MAX - 1;
 /// Longest stored template key (longer keys are clipped).
 pub(crate) const KEY_MAX: usize = 128;
@@ -4649,8 +4697,9 @@ impl Sequence {
                         format!("{sess}: event template never seen before: {tn}")
                     } else {
                         format!(
-                            "{sess}: rare event template (seen {c0} of {} times): {tn}",
-                            thousands(self.total0)
+                            "{sess}: rare event template (seen {c0} of {} times{}): {tn}",
+                            thousands(self.total0),
+                            decayed(c)
                         )
                     },
                     dkey: combine(dseed, combine(id as u64, hash_str(0, &sess))),
@@ -4659,17 +4708,39 @@ impl Sequence {
         }
         // next-event likelihood given the longest supported context
         if !c.learning {
+            // The longest context seen often enough that a next event could
+            // be evidence from it (p >= 1 / (total + 1) below `evidence_p`;
+            // a Katz-style back-off): a longer context seen 3 times hid a
+            // transition never seen in 2,000 times of the shorter one
+            // (found by review). None reaches: the longest seen 3 times,
+            // which gives no evidence.
+            let need = self.need;
             let mut found: Option<(usize, CtxStats)> = None;
             for j in (1..=self.h).rev() {
                 if let Some(s) = self.ctx.get(hist.ctx(j, seed))
                     && s.total >= 3
                 {
-                    found = Some((j, *s));
-                    break;
+                    if found.is_none() || s.total >= need {
+                        found = Some((j, *s));
+                    }
+                    if s.total >= need {
+                        break;
+                    }
                 }
             }
             if let Some((j, s)) = found {
-                let cn = if id == UNKNOWN { 0 } else { s.count(id) };
+                // An event not in a full top list may have been evicted
+                // from it: its count is at most the list's smallest. Taken
+                // as 0, a context with 20 equally common next events
+                // reported 41% of them, "seen 0 of 199 times" (found by
+                // review).
+                let listed = if id == UNKNOWN { 0 } else { s.count(id) };
+                let bound = if listed == 0 && s.full() {
+                    s.cnt.iter().copied().min().unwrap_or(0)
+                } else {
+                    0
+                };
+                let cn = listed.max(bound);
                 let rank = (0..TOP).filter(|&i| s.cnt[i] > cn).count();
                 if cn == 0 || rank >= self.k {
                     // Good-Turing: the chance of a never-seen next event is about the
@@ -4703,10 +4774,12 @@ impl Sequence {
                         expected: format!("one of the {} likely next events", self.k),
                         p,
                         text: format!(
-                            "{sess}: {tn} after [{}] is not among the {} likely next events (seen {cn} of {} times)",
+                            "{sess}: {tn} after [{}] is not among the {} likely next events (seen {}{cn} of {} times{})",
                             prev.join(" | "),
                             self.k,
-                            thousands(s.total as u64)
+                            if bound > listed { "at most " } else { "" },
+                            thousands(s.total as u64),
+                            decayed(c)
                         ),
                         dkey: combine(dseed, combine(hist.ctx(j, seed), id as u64 ^ hash_str(1, &sess))),
                     });

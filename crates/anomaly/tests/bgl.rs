@@ -13,11 +13,13 @@ fn read(f: &str) -> String {
 fn drain_depth_six_parses_bgl_as_loghub_does() {
     let st = read("BGL_2k.log_structured.csv");
     let ga = |depth, content| grouping_accuracy(&st, depth, content).unwrap();
-    // logpai/logparser's Drain benchmark: 0.9625 on BGL_2k (content, depth 4)
-    assert!((ga(4, true) - 0.954).abs() < 5e-4, "{}", ga(4, true));
+    // logpai/logparser's Drain benchmark: 0.9625 on BGL_2k (content, depth
+    // 4); 0.954 here before a template's variable matched a token the line
+    // masks itself (December 2026)
+    assert!((ga(4, true) - 0.970).abs() < 5e-4, "{}", ga(4, true));
     // with component and level in front, depth 4 keys the tree on them alone
-    assert!((ga(4, false) - 0.557).abs() < 5e-4, "{}", ga(4, false));
-    assert!((ga(6, false) - 0.963).abs() < 5e-4, "{}", ga(6, false));
+    assert!((ga(4, false) - 0.4565).abs() < 5e-5, "{}", ga(4, false));
+    assert!((ga(6, false) - 0.970).abs() < 5e-4, "{}", ga(6, false));
 }
 
 #[test]
@@ -36,7 +38,7 @@ fn chronological_80_20() {
         (1600, 400, 24)
     );
     let c = r.counts;
-    assert_eq!((c.tp, c.fp, c.fn_), (1, 4, 23), "unsupervised {c:?}");
+    assert_eq!((c.tp, c.fp, c.fn_), (1, 1, 23), "unsupervised {c:?}");
     // operator feedback: the configuration is chosen on the learning part alone
     assert_eq!(r.dev_lines, (1280, 320, 19));
     assert_eq!(r.feedback_dev.len(), 30);
@@ -49,7 +51,7 @@ fn chronological_80_20() {
         }
     );
     let c = r.feedback;
-    assert_eq!((c.tp, c.fp, c.fn_), (24, 38, 0), "feedback {c:?}");
+    assert_eq!((c.tp, c.fp, c.fn_), (24, 27, 0), "feedback {c:?}");
     // learning the normal lines of the earlier part and then every later
     // line as it comes (no feedback) finds almost none
     let c = r.semi;
