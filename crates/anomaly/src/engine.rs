@@ -2508,6 +2508,7 @@ impl Engine {
                         + x.sessions.bytes()
                         + x.drain.bytes()
                         + x.counts0.capacity() * 4
+                        + x.mask_buf.capacity()
                         + x.key_names
                             .iter()
                             .map(|k| 2 * (k.len() + 48))
@@ -4513,6 +4514,10 @@ fn decayed<E: Event + ?Sized>(c: &Ctx<'_, '_, E>) -> &'static str {
     }
 }
 
+/// The most a `sequence` detector's masked-text buffer keeps between
+/// events (it is counted in [`Engine::memory_bytes`]).
+const MASK_BUF_KEEP: usize = 4096;
+
 const UNKNOWN: u16 = u16::MAX - 1;
 /// Longest stored template key (longer keys are clipped).
 pub(crate) const KEY_MAX: usize = 128;
@@ -4585,6 +4590,11 @@ impl Sequence {
             return Some((id, true));
         }
         let mut buf = core::mem::take(&mut self.mask_buf);
+        if buf.capacity() > MASK_BUF_KEEP {
+            // one huge line held its size for good, outside the budget
+            // (noted by review)
+            buf = String::new();
+        }
         let m = if c.masked_text(&self.message, &mut buf) {
             Cow::Borrowed(buf.as_str())
         } else if let Some(m) = c.get(&self.message) {
