@@ -1545,10 +1545,11 @@ impl CtxStats {
         self.cnt.iter().all(|&c| c > 0)
     }
 
-    /// Halve the counts, rounding up (a transition once seen stays seen).
+    /// Halve the counts, rounding down (a slot whose count reaches 0 is
+    /// free again).
     fn halve(&mut self) {
         for c in self.cnt.iter_mut() {
-            *c = c.div_ceil(2);
+            *c /= 2;
         }
         self.total = self.cnt.iter().fold(0u32, |a, &c| a.saturating_add(c));
     }
@@ -1886,9 +1887,9 @@ struct Sequence {
     mask_buf: String,
     h: usize,
     k: usize,
-    /// Observations a context needs before a next event can be evidence
-    /// from it (`p >= 1 / (total + 1)` must get below `evidence_p`).
-    need: u32,
+    /// Observations after which a context concludes about a next event
+    /// it never saw: 1 / (total + 1) is below `report_p`.
+    conclusive: u32,
     online: bool,
     drain: Drain,
     keys: BTreeMap<String, u16>,
@@ -2298,8 +2299,8 @@ impl Engine {
                     mask_buf: String::new(),
                     h: r.history,
                     k: r.top_k,
-                    need: (libm::floor(1.0 / p.alerting.evidence_p.max(1e-9) - 1.0) + 1.0)
-                        .clamp(3.0, 1e9) as u32,
+                    conclusive: libm::floor(1.0 / p.alerting.report_p.max(1e-9)).clamp(3.0, 1e9)
+                        as u32,
                     online: r.online,
                     drain: Drain::new(r.similarity, r.depth, r.max_templates),
                     keys: BTreeMap::new(),
@@ -2545,7 +2546,9 @@ impl Engine {
         Some(if s.template.is_some() {
             s.key_names.clone()
         } else {
-            s.drain.templates().iter().map(|t| t.join(" ")).collect()
+            (0..s.drain.len() as u32)
+                .filter_map(|id| s.drain.template(id))
+                .collect()
         })
     }
 
@@ -3037,13 +3040,18 @@ impl Engine {
                             *c /= 2;
                         }
                     }
-                    // A `sequence` detector's counts fade too, rounding up
-                    // (a template or transition once seen stays seen): an
-                    // export gone for a year still weighed its old
-                    // hundreds (found by review).
-                    Det::Sequence(x) => {
+                    // A `sequence` detector's counts fade too: an export
+                    // gone for a year still weighed its old hundreds (found
+                    // by review). Rounding down, so that one-off templates
+                    // of long ago fade from the novelty estimate as well
+                    // (rounded up, 60 boot-time templates kept a new one
+                    // from being reported months later: found by review).
+                    // A frozen model (`online: false`) keeps its counts: it
+                    // could never learn them back, and decayed into
+                    // silence (found by review).
+                    Det::Sequence(x) if x.online => {
                         for c in x.counts0.iter_mut() {
-                            *c = c.div_ceil(2);
+                            *c /= 2;
                         }
                         x.total0 = x.counts0.iter().map(|&c| u64::from(c)).sum();
                         for c in x.ctx.iter_mut() {
@@ -4533,7 +4541,9 @@ impl Sequence {
         if !c.all(&self.filter) || (!self.end.is_empty() && c.all(&self.end)) {
             return;
         }
-        let Some((id, _)) = self.template_id(c, true) else {
+        let found = self.template_id(c, true);
+        self.release_buf();
+        let Some((id, _)) = found else {
             return;
         };
         if id == UNKNOWN {
@@ -4590,11 +4600,6 @@ impl Sequence {
             return Some((id, true));
         }
         let mut buf = core::mem::take(&mut self.mask_buf);
-        if buf.capacity() > MASK_BUF_KEEP {
-            // one huge line held its size for good, outside the budget
-            // (noted by review)
-            buf = String::new();
-        }
         let m = if c.masked_text(&self.message, &mut buf) {
             Cow::Borrowed(buf.as_str())
         } else if let Some(m) = c.get(&self.message) {
@@ -4665,7 +4670,7 @@ impl Sequence {
         // the order changes nothing else.
         let is_end = !self.end.is_empty() && c.all(&self.end);
         let learn = c.learning || self.online;
-        let (id, _new) = if is_end {
+        let (id, new) = if is_end {
             (END, false)
         } else {
             match self.template_id(c, learn) {
@@ -4703,7 +4708,12 @@ impl Sequence {
                     observed: tn.clone(),
                     expected: "a known event template".into(),
                     p,
-                    text: if c0 == 0 {
+                    text: if c0 == 0 && !new && id != UNKNOWN {
+                        // known, but its count faded (see `maybe_decay`)
+                        format!(
+                            "{sess}: event template not seen since its counts last halved: {tn}"
+                        )
+                    } else if c0 == 0 {
                         format!("{sess}: event template never seen before: {tn}")
                     } else {
                         format!(
@@ -4716,33 +4726,32 @@ impl Sequence {
                 });
             }
         }
-        // next-event likelihood given the longest supported context
+        // next-event likelihood, Katz-style back-off: the longest context
+        // (seen 3 times or more) that has seen this event judges it, or
+        // that has been seen often enough to report it alone (`conclusive`
+        // times: 1 / (total + 1) below `report_p`); a context that never
+        // saw it and is too thin to report it passes it on to the shorter
+        // ones, which hold more (the strongest finding is kept when none
+        // concludes). Judged by the longest context alone (seen 3 to 99
+        // times), a next event never seen in 2,000 times of the shorter
+        // one could not be reported (found by review, twice).
         if !c.learning {
-            // The longest context seen often enough that a next event could
-            // be evidence from it (p >= 1 / (total + 1) below `evidence_p`;
-            // a Katz-style back-off): a longer context seen 3 times hid a
-            // transition never seen in 2,000 times of the shorter one
-            // (found by review). None reaches: the longest seen 3 times,
-            // which gives no evidence.
-            let need = self.need;
-            let mut found: Option<(usize, CtxStats)> = None;
+            // (context length, its statistics, count, whether the count is
+            // a bound, p)
+            let mut pick: Option<(usize, CtxStats, u32, bool, f64)> = None;
             for j in (1..=self.h).rev() {
-                if let Some(s) = self.ctx.get(hist.ctx(j, seed))
-                    && s.total >= 3
-                {
-                    if found.is_none() || s.total >= need {
-                        found = Some((j, *s));
-                    }
-                    if s.total >= need {
-                        break;
-                    }
+                let Some(s) = self.ctx.get(hist.ctx(j, seed)).copied() else {
+                    continue;
+                };
+                if s.total < 3 {
+                    continue;
                 }
-            }
-            if let Some((j, s)) = found {
                 // An event not in a full top list may have been evicted
                 // from it: its count is at most the list's smallest. Taken
                 // as 0, a context with 20 equally common next events
-                // reported 41% of them, "seen 0 of 199 times" (found by
+                // reported 41% of them, "seen 0 of 199 times"; and with a
+                // bound, the events tied with it rank before it (a list
+                // of exactly 12 next events hid a thirteenth: both found by
                 // review).
                 let listed = if id == UNKNOWN { 0 } else { s.count(id) };
                 let bound = if listed == 0 && s.full() {
@@ -4751,8 +4760,13 @@ impl Sequence {
                     0
                 };
                 let cn = listed.max(bound);
-                let rank = (0..TOP).filter(|&i| s.cnt[i] > cn).count();
-                if cn == 0 || rank >= self.k {
+                let rank = if bound > listed {
+                    (0..TOP).filter(|&i| s.cnt[i] >= cn).count()
+                } else {
+                    (0..TOP).filter(|&i| s.cnt[i] > cn).count()
+                };
+                let flagged = cn == 0 || rank >= self.k;
+                let p = if flagged {
                     // Good-Turing: the chance of a never-seen next event is about the
                     // share of next events seen once in this context.
                     let top_sum: u64 = s.cnt.iter().map(|&x| x as u64).sum();
@@ -4769,31 +4783,44 @@ impl Sequence {
                     } else {
                         unseen.max(singles) + le
                     };
-                    let p = (tail as f64 + 1.0) / (s.total as f64 + 1.0);
-                    let have = (hist.len as usize).min(j);
-                    let prev: Vec<String> = (0..have)
-                        .rev()
-                        .map(|i| self.name_of(hist.last[HIST - 1 - i]))
-                        .collect();
-                    let tn = self.current_name(c, id);
-                    hits.push(Hit {
-                        det: di,
-                        entity: sess.to_string(),
-                        feature: "next_event".into(),
-                        observed: tn.clone(),
-                        expected: format!("one of the {} likely next events", self.k),
-                        p,
-                        text: format!(
-                            "{sess}: {tn} after [{}] is not among the {} likely next events (seen {}{cn} of {} times{})",
-                            prev.join(" | "),
-                            self.k,
-                            if bound > listed { "at most " } else { "" },
-                            thousands(s.total as u64),
-                            decayed(c)
-                        ),
-                        dkey: combine(dseed, combine(hist.ctx(j, seed), id as u64 ^ hash_str(1, &sess))),
-                    });
+                    (tail as f64 + 1.0) / (s.total as f64 + 1.0)
+                } else {
+                    1.0
+                };
+                let this = (j, s, cn, bound > listed, p);
+                if listed > 0 || s.total >= self.conclusive {
+                    // this context has seen it, or enough: it judges
+                    pick = flagged.then_some(this);
+                    break;
                 }
+                if flagged && pick.is_none_or(|q| p < q.4) {
+                    pick = Some(this);
+                }
+            }
+            if let Some((j, s, cn, bounded, p)) = pick {
+                let have = (hist.len as usize).min(j);
+                let prev: Vec<String> = (0..have)
+                    .rev()
+                    .map(|i| self.name_of(hist.last[HIST - 1 - i]))
+                    .collect();
+                let tn = self.current_name(c, id);
+                hits.push(Hit {
+                    det: di,
+                    entity: sess.to_string(),
+                    feature: "next_event".into(),
+                    observed: tn.clone(),
+                    expected: format!("one of the {} likely next events", self.k),
+                    p,
+                    text: format!(
+                        "{sess}: {tn} after [{}] is not among the {} likely next events (seen {}{cn} of {} times{})",
+                        prev.join(" | "),
+                        self.k,
+                        if bounded { "at most " } else { "" },
+                        thousands(s.total as u64),
+                        decayed(c)
+                    ),
+                    dkey: combine(dseed, combine(hist.ctx(j, seed), id as u64 ^ hash_str(1, &sess))),
+                });
             }
         }
         if learn && id != UNKNOWN {
@@ -4812,6 +4839,16 @@ impl Sequence {
             *h = Hist::default();
         } else {
             h.push(id);
+        }
+        self.release_buf();
+    }
+
+    /// A huge line's masked text is not kept past its event (it held its
+    /// size until the detector masked another line, for good behind a
+    /// `where` that the following lines failed: found by review).
+    fn release_buf(&mut self) {
+        if self.mask_buf.capacity() > MASK_BUF_KEEP {
+            self.mask_buf = String::new();
         }
     }
 }

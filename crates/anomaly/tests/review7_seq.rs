@@ -485,11 +485,18 @@ fn control_a_fixed_cycle_of_text_lines_is_quiet() {
 }
 
 /// `x` after `[open, a]`, a context seen 2,000 times and never followed by
-/// `x`, is reported (the same set-up as the back-off test).
+/// `x`, is reported (the same set-up as the back-off test). (Since the
+/// back-off judges an event by every context down to one that saw it, the
+/// reason names the strongest: `[a]`, never followed by `x` in 2,003
+/// times.)
 #[test]
 fn control_a_never_seen_transition_is_reported() {
     let v = back_off_case(&["open", "a", "x"]);
-    assert!(v.iter().any(|t| t.contains("x after [open | a]")), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|t| t.contains("x after [a] is not among") || t.contains("x after [open | a]")),
+        "{v:?}"
+    );
 }
 
 /// With at most 12 equally common successors the top-12 list holds them
