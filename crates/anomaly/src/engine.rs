@@ -577,6 +577,7 @@ impl Found<'_> {
             report_p: policy.alerting.evidence_p,
             decayed_at: f64::NEG_INFINITY,
             lived: f64::NAN,
+            refused: false,
         }
     }
 
@@ -664,6 +665,11 @@ struct Ctx<'a, 'e, E: ?Sized> {
     /// a count of 1 before then may be 0 now, so a value with no count
     /// is known unseen only since then.
     decayed_at: f64,
+    /// The event is scored at the clock's time, not its own: a jump the
+    /// clock has not confirmed (see [`Engine::clock`]). A `rate` series
+    /// counts it in no bucket (a replay interleaved with the live stream
+    /// counted every replayed record in the live bucket: found by review).
+    refused: bool,
 }
 
 /// Lookups of one event, on the stack: a slot for each of the first
@@ -1419,6 +1425,18 @@ struct RateState {
     /// from there (it started again from 1, and the hour was a drop).
     peak_count: f32,
     peak_errs: f32,
+}
+
+impl RateState {
+    /// The open bucket's count and errors: when time was repeated in the
+    /// latest bucket (see `Rate::run`), the larger of its two passes.
+    fn counted(&self) -> (f32, f32) {
+        if self.bucket == self.peak && self.peak_count > self.count {
+            (self.peak_count, self.peak_errs)
+        } else {
+            (self.count, self.errs)
+        }
+    }
 }
 
 const UBINS: usize = 24;
@@ -2676,7 +2694,12 @@ impl Engine {
     /// lived in (fewer than [`JUMP_CONFIRM`] events there: a broken first
     /// record) does decay restart from the earlier time.
     fn clock(&mut self, t: f64) -> f64 {
-        if !self.last_t.is_finite() || (t - self.last_t).abs() <= MAX_JUMP_SECS {
+        // (Back near the latest time the stream lived at is no jump: after
+        // a replayed run of an older log moved the clock, the live stream's
+        // next record waited for confirmation, scored at the replay's
+        // time, and its series read a silence: found by review.)
+        let home = self.peak_t.is_finite() && (t - self.peak_t).abs() <= MAX_JUMP_SECS;
+        if !self.last_t.is_finite() || (t - self.last_t).abs() <= MAX_JUMP_SECS || home {
             self.jumps = 0;
             self.since_jump = self.since_jump.saturating_add(1);
             if self.peak_t.is_nan() || self.peak_t < t {
@@ -2836,8 +2859,10 @@ impl Engine {
             self.reuse(found);
             return Verdict::none();
         }
-        let t = self.event_time(event, &found.fields, time_ns);
-        let t = self.clock(t);
+        let own = self.event_time(event, &found.fields, time_ns);
+        let t = self.clock(own);
+        // scored at the clock's time, not its own (an unconfirmed jump)
+        let refused = own.is_finite() && t != own;
         if !self.first_t.is_finite() {
             self.first_t = t;
         }
@@ -2849,6 +2874,7 @@ impl Engine {
         let mut ctx = found.ctx(event, &cache, &self.policy, t, learning);
         ctx.decayed_at = self.decayed_t;
         ctx.lived = self.peak_t;
+        ctx.refused = refused;
         let mut hits: Vec<Hit> = Vec::new();
         // profile groups: read the profile once, let detectors use it, write it back
         let mut profs = core::mem::take(&mut self.profs_buf);
@@ -3707,9 +3733,12 @@ fn gauge_value(x: f64) -> f64 {
 pub const MAX_JUMP_SECS: f64 = 30.0 * 86_400.0;
 
 /// How late a record may be and still count in a `rate` series' open
-/// bucket (at least one bucket): delivery jitter. An older record counts
-/// apart, in its own bucket, which the series neither judges nor learns.
-const LATE_SECS: f64 = 600.0;
+/// bucket (at least one bucket): delivery jitter, a source that ships late
+/// (10 minutes, used before, lost a 12-minute-late source's burst: found
+/// by review). An older record counts apart, in its own bucket, which the
+/// series neither judges nor learns; under an hour, so that an hour a
+/// clock repeats (local time at the autumn change) is not counted twice.
+const LATE_SECS: f64 = 1800.0;
 /// How far past the host's time (`time_ns`) a record's own timestamp may
 /// be before it is scored at the host's time: clock skew between the
 /// machine that wrote it and the pipeline.
@@ -3997,14 +4026,30 @@ impl Rate {
             }
             return;
         }
+        if c.refused {
+            return; // scored at the clock's time, not its own: no bucket's
+        }
         let b = bidx(t, self.bucket);
         let is_err = !self.err.is_empty() && c.all(&self.err);
+        let err1 = if is_err { 1.0 } else { 0.0 };
+        // How many buckets late a record may be and still count (delivery
+        // jitter, a late source).
+        let slack = (self.bucket.max(LATE_SECS) / self.bucket) as u32;
         // Most events fall in their entity's open bucket: count them in
         // place. Only closing a bucket needs the state apart from `self`.
         let open = self.table.entry(key).0;
         if open.bucket == u32::MAX {
             open.bucket = b;
             open.peak = b;
+            // A series whose first record is far behind the stream (an
+            // entity first seen in a backfill) is behind from birth: its
+            // first live record taught a day of zeros (found by review).
+            if c.lived.is_finite() {
+                let now = bidx(c.lived, self.bucket);
+                if now.saturating_sub(b) > slack {
+                    open.peak = now;
+                }
+            }
         }
         // The latest bucket only counts where the stream lived: one a
         // broken first record from 2099 opened is forgotten (it was kept
@@ -4015,31 +4060,33 @@ impl Rate {
             open.peak_count = 0.0;
             open.peak_errs = 0.0;
         }
-        if b < open.bucket && (open.bucket - b) as f64 * self.bucket > self.bucket.max(LATE_SECS) {
+        if b < open.bucket && open.bucket - b > slack {
             // A record of a bucket the series has passed: a replayed or
-            // backfilled older log, a late source, a clock gone back. It
-            // counts in its own bucket, apart: counted into the open one it
-            // made a spike of the live hour (a replay of 10 days back:
-            // found by review), and the series neither judges nor learns
-            // buckets behind its latest (`peak` keeps where it had got to,
-            // and what it had counted there).
+            // backfilled older log, a clock gone back. It counts in its own
+            // bucket, apart: counted into the open one it made a spike of
+            // the live hour (a replay of 10 days back: found by review),
+            // and the series neither judges nor learns buckets behind its
+            // latest (`peak` keeps where it had got to, and what it had
+            // counted there).
             if open.bucket >= open.peak {
+                let (n, e) = open.counted();
                 open.peak = open.bucket;
-                open.peak_count = open.count;
-                open.peak_errs = open.errs;
+                open.peak_count = n;
+                open.peak_errs = e;
             }
             open.bucket = b;
             open.count = 0.0;
             open.errs = 0.0;
         }
         if b <= open.bucket {
-            // (a record up to a bucket or `LATE_SECS` late counts in the
-            // open bucket: delivery jitter)
+            // (a record up to `slack` buckets late counts in the open
+            // bucket)
             open.count += 1.0;
-            if is_err {
-                open.errs += 1.0;
-            }
-            if !c.learning && open.bucket >= open.peak {
+            open.errs += err1;
+            // (a bucket behind the latest is judged for spikes as it
+            // fills, though not learned: an hour a clock repeated was blind
+            // to a 10x burst: found by review)
+            if !c.learning {
                 let s = *open;
                 self.spike_so_far(&s, &ent, id, hits);
             }
@@ -4047,27 +4094,56 @@ impl Rate {
         }
         let mut s = *open;
         if s.bucket < s.peak {
+            if b < s.peak && s.peak - b <= slack && b - s.bucket > slack {
+                // a live record, late, beside a replay far behind: the
+                // latest bucket's (it went to the replay's and was lost:
+                // found by review); near the replay's bucket, it is the
+                // replay walking on (an hour a clock repeats)
+                s.peak_count += 1.0;
+                s.peak_errs += err1;
+                *self.table.entry(key).0 = s;
+                return;
+            }
             if b < s.peak {
                 // still behind: on to the next older bucket, unjudged
                 s.bucket = b;
                 s.count = 1.0;
-                s.errs = if is_err { 1.0 } else { 0.0 };
+                s.errs = err1;
+                *self.table.entry(key).0 = s;
+                return;
+            }
+            if s.peak_count == 0.0 {
+                // behind from birth: nothing was counted at `peak`
+                s.bucket = b;
+                s.peak = b;
+                s.count = 1.0;
+                s.errs = err1;
                 *self.table.entry(key).0 = s;
                 return;
             }
             // Back at or past the latest bucket: it is the one to go on
             // with, or to close (its count is what the stream counted
             // there; left unjudged before, a real drop in it was missed).
+            // Back from a jump (a replay's end), the stream goes on from
+            // that count; walked into it from the bucket before, time was
+            // repeated (a clock set back an hour): the records are a second
+            // pass over the same time and the bucket counts the larger
+            // pass (their sum made a spike when it caught up: found by
+            // review).
+            let walked = b == s.peak && s.peak - s.bucket <= slack;
             s.bucket = s.peak;
-            s.count = s.peak_count;
-            s.errs = s.peak_errs;
-            s.peak_count = 0.0;
-            s.peak_errs = 0.0;
+            if walked {
+                s.count = 0.0;
+                s.errs = 0.0;
+            } else {
+                s.count = s.peak_count;
+                s.errs = s.peak_errs;
+                s.peak_count = 0.0;
+                s.peak_errs = 0.0;
+            }
             if b == s.peak {
                 s.count += 1.0;
-                if is_err {
-                    s.errs += 1.0;
-                }
+                s.errs += err1;
                 *self.table.entry(key).0 = s;
                 if !c.learning {
                     self.spike_so_far(&s, &ent, id, hits);
@@ -4076,7 +4152,8 @@ impl Rate {
             }
         }
         let bt = s.bucket as f64 * self.bucket;
-        let x = s.count as f64;
+        let (n, e) = s.counted();
+        let (x, errs) = (n as f64, e);
         let r = self.observe(&mut s, x, bt, true);
         // A spike was reported while it happened (`spike_so_far`): the close
         // reports drops, and spikes too weak to reach the first level.
@@ -4113,7 +4190,7 @@ impl Rate {
         }
         // error rate of the closed bucket
         if !self.err.is_empty() && x > 0.0 {
-            let er = s.errs as f64;
+            let er = errs as f64;
             let base = (s.err_rate as f64).max(1.0 / (s.err_n as f64 + 10.0));
             if s.err_n >= 10.0 * self.warmup as f32 && !c.learning && er > x * base {
                 let p = num::binomial_sf_ge(er, x, base);
@@ -4229,7 +4306,7 @@ impl Rate {
             return;
         }
         let bt = s.bucket as f64 * self.bucket;
-        let x = s.count as f64;
+        let x = s.counted().0 as f64;
         let e = self.expected(s, bt);
         let sigma = Self::count_sigma(s, e);
         // the common case, below the first level

@@ -194,9 +194,17 @@ fn a_record_dated_after_the_pipeline_received_it_is_scored_when_received() {
             .any(|t| t.starts_with("*: spike: ") && t.contains("from 08:31 UTC")),
         "{seen:?}"
     );
-    // without the host's time, the record's own time is all there is
+    // Without the host's time, the record's own time is all there is: the
+    // series' latest bucket is 20 days ahead and the later records are
+    // behind it; since December 2026 a bucket behind the latest is judged
+    // for spikes as it fills (it was not at all: found by review), so the
+    // burst is seen too.
     let seen = run(false);
-    assert!(seen.is_empty(), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|t| t.starts_with("*: spike: ") && t.contains("from 08:31 UTC")),
+        "{seen:?}"
+    );
 }
 
 #[test]
