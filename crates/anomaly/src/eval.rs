@@ -611,8 +611,10 @@ impl NabCosts {
 /// from before its detections count.
 pub const NAB_PROBATION: f64 = 0.15;
 
+/// NAB 1.x's `scaledSigmoid`: -1 only strictly past 3 (the first NAB
+/// sweeper had `>=`).
 fn scaled_sigmoid(pos: f64) -> f64 {
-    if pos >= 3.0 {
+    if pos > 3.0 {
         -1.0
     } else {
         2.0 / (1.0 + libm::exp(5.0 * pos)) - 1.0
@@ -627,46 +629,72 @@ pub fn nab_probation(n: usize, probation: f64) -> usize {
 }
 
 /// The sweep score NAB's `Sweeper.calcSweepScore` gives a detection at
-/// each point, with the window the point is in. Window `i` of `windows`
-/// (times, both ends inclusive) covers the points from the first at or
-/// after its start to the last at or before its end. Inside a window the
-/// score is A_TP scaled so that the window's first point earns A_TP and its
-/// last about 0; outside, it is A_FP times the sigmoid of the distance past
-/// the preceding window's last point in window widths (-A_FP before the
-/// first window and far from the last).
+/// each point, with the window the point is in, walked as NAB walks it:
+/// a window starts at the row whose time is its start and ends at the row
+/// whose time is its end (the first such rows, as NAB's
+/// `timestamps.index`; for a time no row has, the first row at or after
+/// the start and the last at or before the end), a window starting on the
+/// row another ends on takes that row. Inside a window the score is A_TP
+/// scaled so that the window's first point earns A_TP and its last about
+/// 0; outside, -A_FP before the first window, and after one A_FP times the
+/// sigmoid of the distance past its last row in widths less one.
 fn nab_sweep(ts: &[f64], windows: &[(f64, f64)], costs: NabCosts) -> Vec<(f64, Option<usize>)> {
-    let mut ranges = Vec::new();
-    for (wi, &(a, b)) in windows.iter().enumerate() {
-        let st = ts.iter().position(|&t| t >= a);
-        let en = ts.iter().rposition(|&t| t <= b);
-        if let (Some(st), Some(en)) = (st, en)
-            && en >= st
-        {
-            ranges.push((st, en, wi));
-        }
-    }
+    let edges: Vec<Option<(usize, usize)>> = windows
+        .iter()
+        .map(|&(a, b)| {
+            let st = ts
+                .iter()
+                .position(|&t| t == a)
+                .or_else(|| ts.iter().position(|&t| t >= a));
+            let en = ts
+                .iter()
+                .position(|&t| t == b)
+                .or_else(|| ts.iter().rposition(|&t| t <= b));
+            match (st, en) {
+                (Some(st), Some(en)) if en >= st => Some((st, en)),
+                _ => None,
+            }
+        })
+        .collect();
+    let mut order: Vec<(usize, usize, usize)> = edges
+        .iter()
+        .enumerate()
+        .filter_map(|(w, e)| e.map(|(st, en)| (st, en, w)))
+        .collect();
+    order.sort();
     let max_tp = scaled_sigmoid(-1.0);
-    let mut prev_end: Option<(usize, f64)> = None;
+    let mut next = 0;
+    let mut cur: Option<(usize, usize, usize)> = None;
+    let mut prev: Option<(usize, f64)> = None;
     let mut out = Vec::with_capacity(ts.len());
     for i in 0..ts.len() {
-        let inw = ranges.iter().find(|r| i >= r.0 && i <= r.1);
-        out.push(match inw {
-            Some(&(st, en, id)) => {
+        while next < order.len() && order[next].0 < i {
+            next += 1; // a window whose start row is taken by another
+        }
+        if next < order.len() && order[next].0 == i {
+            cur = Some(order[next]);
+            next += 1;
+        }
+        out.push(match cur {
+            Some((st, en, w)) => {
                 let width = (en - st + 1) as f64;
                 let pos = -((en as f64) - i as f64 + 1.0) / width;
-                if i == en {
-                    prev_end = Some((en, width));
+                (scaled_sigmoid(pos) * costs.tp / max_tp, Some(w))
+            }
+            None => match prev {
+                None => (-costs.fp, None),
+                Some((pe, pw)) => {
+                    let pos = (i as f64 - pe as f64).abs() / (pw - 1.0).max(1.0);
+                    (scaled_sigmoid(pos) * costs.fp, None)
                 }
-                (scaled_sigmoid(pos) * costs.tp / max_tp, Some(id))
-            }
-            None => {
-                let pos = match prev_end {
-                    None => 3.0,
-                    Some((pe, pw)) => (i as f64 - pe as f64).abs() / (pw - 1.0).max(1.0),
-                };
-                (scaled_sigmoid(pos) * costs.fp, None)
-            }
+            },
         });
+        if let Some((st, en, _)) = cur
+            && i >= en
+        {
+            prev = Some((en, (en - st + 1) as f64));
+            cur = None;
+        }
     }
     out
 }
@@ -675,6 +703,8 @@ fn nab_sweep(ts: &[f64], windows: &[(f64, f64)], costs: NabCosts) -> Vec<(f64, O
 /// `Sweeper.scoreDataSet` scores it. The counts are of points after the
 /// probationary period, as NAB counts them: `tp` detections inside a
 /// window, `fp` outside, `fn_` window points not detected, `tn` the rest.
+/// A window with no point after the probationary period is not scored
+/// (NAB 1.x gives it no entry: 0, not -A_FN).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct NabFileScore {
     /// Raw score: each window's earliest detection (or -A_FN) plus every
@@ -686,12 +716,12 @@ pub struct NabFileScore {
     pub fn_: usize,
     /// Windows with a detection.
     pub windows_detected: usize,
+    /// Windows with a point after the probationary period (scored).
+    pub windows_scored: usize,
 }
 
 /// Score one series: `scores[i]` is the detector's anomaly score at time
 /// `ts[i]`, a point is a detection when its score is at least `threshold`.
-/// Every window counts (one whose points all lie in the probationary
-/// period costs A_FN).
 pub fn nab_score_file(
     ts: &[f64],
     windows: &[(f64, f64)],
@@ -702,6 +732,7 @@ pub fn nab_score_file(
 ) -> NabFileScore {
     let sweep = nab_sweep(ts, windows, costs);
     let mut best: Vec<Option<f64>> = vec![None; windows.len()];
+    let mut scored = vec![false; windows.len()];
     let mut out = NabFileScore::default();
     for (i, &(s, w)) in sweep
         .iter()
@@ -709,6 +740,9 @@ pub fn nab_score_file(
         .skip(nab_probation(ts.len(), probation))
     {
         let hit = scores.get(i).is_some_and(|&x| x >= threshold);
+        if let Some(w) = w {
+            scored[w] = true;
+        }
         match (w, hit) {
             (Some(w), true) => {
                 out.tp += 1;
@@ -722,8 +756,14 @@ pub fn nab_score_file(
             (None, false) => out.tn += 1,
         }
     }
-    out.score += best.iter().map(|b| b.unwrap_or(-costs.fn_)).sum::<f64>();
+    out.score += best
+        .iter()
+        .zip(&scored)
+        .filter(|(_, s)| **s)
+        .map(|(b, _)| b.unwrap_or(-costs.fn_))
+        .sum::<f64>();
     out.windows_detected = best.iter().filter(|b| b.is_some()).count();
+    out.windows_scored = scored.iter().filter(|s| **s).count();
     out
 }
 
@@ -1022,8 +1062,19 @@ pub fn nab_evaluate(
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     let costs = NabCosts::STANDARD;
-    let mut best_w = vec![-costs.fn_; nwin];
-    let mut total = -costs.fn_ * nwin as f64;
+    // a window with no scorable point has no entry (NAB 1.x)
+    let mut scorable = vec![false; nwin];
+    for p in &all {
+        if let Some(w) = p.window {
+            scorable[w] = true;
+        }
+    }
+    let n_scored = scorable.iter().filter(|s| **s).count();
+    let mut best_w: Vec<f64> = scorable
+        .iter()
+        .map(|&s| if s { -costs.fn_ } else { 0.0 })
+        .collect();
+    let mut total = -costs.fn_ * n_scored as f64;
     let mut best = (total, 1.1);
     let mut i = 0;
     while i < order.len() {
@@ -1046,7 +1097,7 @@ pub fn nab_evaluate(
         }
         if fixed_threshold.is_some() {
             best = (total, fixed_threshold.unwrap_or(th));
-        } else if th > 0.0 && total > best.0 {
+        } else if total > best.0 {
             best = (total, th);
         }
     }
@@ -1072,8 +1123,12 @@ pub fn nab_evaluate(
         "sweep {} vs files {raw}",
         best.0
     );
+    // NAB's `runner.normalize`: the null detector's raw score (-A_FN a
+    // scored window) and a perfect one's (A_TP a window of the labels)
+    let null = -costs.fn_ * n_scored as f64;
+    let perfect = costs.tp * nwin as f64;
     NabResult {
-        score: nab_normalise(raw, nwin, costs),
+        score: 100.0 * (raw - null) / (perfect - null),
         threshold: th,
         windows: nwin,
         detected_windows: detected,
