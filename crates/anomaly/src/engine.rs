@@ -1437,6 +1437,21 @@ impl RateState {
             (self.count, self.errs)
         }
     }
+
+    /// The errors and events an error rate is judged on: of two passes,
+    /// the one with the larger error share (an error burst in the smaller
+    /// pass was lost: found by review).
+    fn err_pass(&self) -> (f32, f32) {
+        let share = |e: f32, n: f32| if n > 0.0 { e / n } else { 0.0 };
+        if self.bucket == self.peak
+            && self.peak_count > 0.0
+            && share(self.peak_errs, self.peak_count) > share(self.errs, self.count)
+        {
+            (self.peak_errs, self.peak_count)
+        } else {
+            (self.errs, self.count)
+        }
+    }
 }
 
 const UBINS: usize = 24;
@@ -2698,7 +2713,11 @@ impl Engine {
         // a replayed run of an older log moved the clock, the live stream's
         // next record waited for confirmation, scored at the replay's
         // time, and its series read a silence: found by review.)
-        let home = self.peak_t.is_finite() && (t - self.peak_t).abs() <= MAX_JUMP_SECS;
+        // (not ahead of it: one broken record 25 days ahead during a replay
+        // was taken at once and left the stream behind for 25 days: found
+        // by review; 5 minutes of skew as with the host's time)
+        let home =
+            self.peak_t.is_finite() && t <= self.peak_t + 300.0 && self.peak_t - t <= MAX_JUMP_SECS;
         if !self.last_t.is_finite() || (t - self.last_t).abs() <= MAX_JUMP_SECS || home {
             self.jumps = 0;
             self.since_jump = self.since_jump.saturating_add(1);
@@ -4034,7 +4053,18 @@ impl Rate {
         let err1 = if is_err { 1.0 } else { 0.0 };
         // How many buckets late a record may be and still count (delivery
         // jitter, a late source).
-        let slack = (self.bucket.max(LATE_SECS) / self.bucket) as u32;
+        // (rounded up: rounded down, records exactly 30 minutes late were
+        // lost in 7-second buckets: found by review)
+        let slack = libm::ceil(self.bucket.max(LATE_SECS) / self.bucket) as u32;
+        // How far behind the stream's latest time the record is: lateness
+        // is measured in time, so that an hour a clock repeats is a repeat
+        // in hourly buckets too (in bucket numbers it was one bucket late,
+        // counted in place: both passes summed, found by review).
+        let late = if c.lived.is_finite() {
+            c.lived - t
+        } else {
+            0.0
+        };
         // Most events fall in their entity's open bucket: count them in
         // place. Only closing a bucket needs the state apart from `self`.
         let open = self.table.entry(key).0;
@@ -4060,7 +4090,7 @@ impl Rate {
             open.peak_count = 0.0;
             open.peak_errs = 0.0;
         }
-        if b < open.bucket && open.bucket - b > slack {
+        if b < open.bucket && (open.bucket - b > slack || late > LATE_SECS) {
             // A record of a bucket the series has passed: a replayed or
             // backfilled older log, a clock gone back. It counts in its own
             // bucket, apart: counted into the open one it made a spike of
@@ -4094,7 +4124,7 @@ impl Rate {
         }
         let mut s = *open;
         if s.bucket < s.peak {
-            if b < s.peak && s.peak - b <= slack && b - s.bucket > slack {
+            if b < s.peak && late <= LATE_SECS && b - s.bucket > slack {
                 // a live record, late, beside a replay far behind: the
                 // latest bucket's (it went to the replay's and was lost:
                 // found by review); near the replay's bucket, it is the
@@ -4102,6 +4132,17 @@ impl Rate {
                 s.peak_count += 1.0;
                 s.peak_errs += err1;
                 *self.table.entry(key).0 = s;
+                if !c.learning {
+                    // judged as it fills, as the open bucket is (a late
+                    // source's burst beside a replay went unreported:
+                    // found by review)
+                    let mut v = s;
+                    v.bucket = v.peak;
+                    v.count = v.peak_count;
+                    v.errs = v.peak_errs;
+                    v.peak_count = 0.0;
+                    self.spike_so_far(&v, &ent, id, hits);
+                }
                 return;
             }
             if b < s.peak {
@@ -4152,8 +4193,8 @@ impl Rate {
             }
         }
         let bt = s.bucket as f64 * self.bucket;
-        let (n, e) = s.counted();
-        let (x, errs) = (n as f64, e);
+        let x = s.counted().0 as f64;
+        let (errs, err_n) = s.err_pass();
         let r = self.observe(&mut s, x, bt, true);
         // A spike was reported while it happened (`spike_so_far`): the close
         // reports drops, and spikes too weak to reach the first level.
@@ -4191,6 +4232,7 @@ impl Rate {
         // error rate of the closed bucket
         if !self.err.is_empty() && x > 0.0 {
             let er = errs as f64;
+            let x = (err_n as f64).max(1.0);
             let base = (s.err_rate as f64).max(1.0 / (s.err_n as f64 + 10.0));
             if s.err_n >= 10.0 * self.warmup as f32 && !c.learning && er > x * base {
                 let p = num::binomial_sf_ge(er, x, base);
@@ -4591,8 +4633,9 @@ fn session_of<'a, E: Event + ?Sized>(
 
 /// How a `sequence` text qualifies counts that have halved (see
 /// [`Engine::maybe_decay`]): they are no plain counts of events any more.
-fn decayed<E: Event + ?Sized>(c: &Ctx<'_, '_, E>) -> &'static str {
-    if c.decayed_at.is_finite() {
+fn decayed<E: Event + ?Sized>(c: &Ctx<'_, '_, E>, online: bool) -> &'static str {
+    // (a frozen model's counts do not halve: found by review)
+    if online && c.decayed_at.is_finite() {
         " by counts that halve with time"
     } else {
         ""
@@ -4796,22 +4839,21 @@ impl Sequence {
                         format!(
                             "{sess}: rare event template (seen {c0} of {} times{}): {tn}",
                             thousands(self.total0),
-                            decayed(c)
+                            decayed(c, self.online)
                         )
                     },
                     dkey: combine(dseed, combine(id as u64, hash_str(0, &sess))),
                 });
             }
         }
-        // next-event likelihood, Katz-style back-off: the longest context
-        // (seen 3 times or more) that has seen this event judges it, or
-        // that has been seen often enough to report it alone (`conclusive`
-        // times: 1 / (total + 1) below `report_p`); a context that never
-        // saw it and is too thin to report it passes it on to the shorter
-        // ones, which hold more (the strongest finding is kept when none
-        // concludes). Judged by the longest context alone (seen 3 to 99
-        // times), a next event never seen in 2,000 times of the shorter
-        // one could not be reported (found by review, twice).
+        // next-event likelihood, Katz-style back-off: from the longest
+        // context (seen 3 times or more) down to the first that has seen
+        // this event or has been seen often enough to report it alone
+        // (`conclusive` times: 1 / (total + 1) below `report_p`), each
+        // judges it and the strongest finding is kept. Judged by the
+        // longest context alone (seen 3 to 99 times), a next event never
+        // seen in 2,000 times of the shorter one could not be reported
+        // (found by review, twice).
         if !c.learning {
             // (context length, its statistics, count, whether the count is
             // a bound, p)
@@ -4865,13 +4907,16 @@ impl Sequence {
                     1.0
                 };
                 let this = (j, s, cn, bound > listed, p);
-                if listed > 0 || s.total >= self.conclusive {
-                    // this context has seen it, or enough: it judges
-                    pick = flagged.then_some(this);
-                    break;
-                }
                 if flagged && pick.is_none_or(|q| p < q.4) {
                     pick = Some(this);
+                }
+                if listed > 0 || s.total >= self.conclusive {
+                    // this context has seen it, or enough: it judges, and
+                    // the thinner ones before it keep what they found (a
+                    // context always continued one way for 60 times is
+                    // evidence against another next event, though a
+                    // shorter one saw it: found by review)
+                    break;
                 }
             }
             if let Some((j, s, cn, bounded, p)) = pick {
@@ -4894,7 +4939,7 @@ impl Sequence {
                         self.k,
                         if bounded { "at most " } else { "" },
                         thousands(s.total as u64),
-                        decayed(c)
+                        decayed(c, self.online)
                     ),
                     dkey: combine(dseed, combine(hist.ctx(j, seed), id as u64 ^ hash_str(1, &sess))),
                 });
