@@ -4054,17 +4054,12 @@ impl Rate {
         // How many buckets late a record may be and still count (delivery
         // jitter, a late source).
         // (rounded up: rounded down, records exactly 30 minutes late were
-        // lost in 7-second buckets: found by review)
+        // lost in 7-second buckets: found by review). Lateness is counted
+        // in buckets of the series, not in time against the stream's
+        // latest: in time, one record from yesterday in a daily bucket (or
+        // 40 minutes late in an hourly one) was taken for a replay, and the
+        // bucket it left lost half its own records (found by review).
         let slack = libm::ceil(self.bucket.max(LATE_SECS) / self.bucket) as u32;
-        // How far behind the stream's latest time the record is: lateness
-        // is measured in time, so that an hour a clock repeats is a repeat
-        // in hourly buckets too (in bucket numbers it was one bucket late,
-        // counted in place: both passes summed, found by review).
-        let late = if c.lived.is_finite() {
-            c.lived - t
-        } else {
-            0.0
-        };
         // Most events fall in their entity's open bucket: count them in
         // place. Only closing a bucket needs the state apart from `self`.
         let open = self.table.entry(key).0;
@@ -4090,7 +4085,7 @@ impl Rate {
             open.peak_count = 0.0;
             open.peak_errs = 0.0;
         }
-        if b < open.bucket && (open.bucket - b > slack || late > LATE_SECS) {
+        if b < open.bucket && open.bucket - b > slack {
             // A record of a bucket the series has passed: a replayed or
             // backfilled older log, a clock gone back. It counts in its own
             // bucket, apart: counted into the open one it made a spike of
@@ -4124,7 +4119,7 @@ impl Rate {
         }
         let mut s = *open;
         if s.bucket < s.peak {
-            if b < s.peak && late <= LATE_SECS && b - s.bucket > slack {
+            if b < s.peak && s.peak - b <= slack && b - s.bucket > slack {
                 // a live record, late, beside a replay far behind: the
                 // latest bucket's (it went to the replay's and was lost:
                 // found by review); near the replay's bucket, it is the

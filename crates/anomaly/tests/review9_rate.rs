@@ -340,8 +340,7 @@ fn control_failures_within_the_slack_are_an_error_burst() {
 /// (`ceil`), or compare the record's time with the open bucket's start
 /// in seconds.
 ///
-/// Now: the slack in buckets is rounded up, and lateness is measured in
-/// time against the stream's latest.
+/// Now: the slack in buckets is rounded up.
 #[test]
 fn failures_exactly_30_minutes_late_count_in_the_open_bucket() {
     let lost: Vec<i64> = [(7, 7, 1600), (1799, 60, 150)]
