@@ -148,10 +148,10 @@ fn hourly(late: Option<(i64, i64)>) -> Vec<String> {
     let h = T0 + 48 * HOUR;
     let mut evs = Vec::new();
     for v in steady(h, HOUR, 120, 1) {
-        if let Some((at, by)) = late {
-            if ts(&v) == h + at {
-                evs.push(json!({"timestamp": h - by}));
-            }
+        if let Some((at, by)) = late
+            && ts(&v) == h + at
+        {
+            evs.push(json!({"timestamp": h - by}));
         }
         evs.push(v);
     }
