@@ -1675,7 +1675,7 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
                 "| BGL_2k, chronological {:.0}/{:.0} | F1 ≥ 0.6 | unsupervised **{f1:.3}**; semi-supervised with operator feedback **{f1f:.3}**; with the declarative FATAL rule **{f1r:.3}** | DeepLog 0.35-0.43, LogAnomaly 0.43-0.48 | {} |",
                 args.bgl_train_fraction * 100.0,
                 100.0 - args.bgl_train_fraction * 100.0,
-                if f1.max(f1f) >= 0.6 { "met" } else if f1r >= 0.6 { "missed by the learned detector; met only with the rule (see caveat)" } else { "missed" }
+                if f1 >= 0.6 { "met" } else if f1f >= 0.6 { "met only with operator feedback (semi-supervised); unsupervised missed; see the December 2026 note" } else if f1r >= 0.6 { "missed by the learned detector; met only with the rule (see caveat)" } else { "missed" }
             ));
             let _ = writeln!(
                 md,
@@ -1976,7 +1976,9 @@ pub fn run(args: &EvalArgs) -> Result<String, String> {
          setting's configuration was searched on a split of the earlier part only, and the search is part of this command; the \
          FATAL rule row was informed by level/label counts (see its caveat); while designing the feedback setting we looked at the \
          figures of two of its configurations on the later part (`rare_templates` on and off at level 0.05) before the grid was \
-         fixed. NAB: a dev/held-out split of the 7 series was fixed before \
+         fixed; in December 2026 review fixes of the `sequence` detector (none informed by BGL) moved the feedback figure over \
+         0.6, and the half-life was scaled to BGL_2k's sampling after we saw every figure fall to 0 with the default (see the \
+         BGL section). NAB: a dev/held-out split of the 7 series was fixed before \
          tuning; the `gauge` grid was searched on the dev half only and the held-out half is also reported with the dev threshold (see the NAB \
          section); NAB's own protocol then optimises the detection threshold on the corpus. OpenSSH: the `sshd` preset's per-IP threshold was set to fail2ban's default (5 failures in 10 minutes) after a first look \
          at this log; it fires at the 5th failure, as fail2ban does (it bans when failures ≥ maxretry; it fired at the 6th until session 16). \
