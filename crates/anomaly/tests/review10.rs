@@ -7,25 +7,11 @@
 //! happened, where the fix belongs) and holds since its fix ("Now").
 //! `control_*` tests passed then too and show the set-up is sound.
 
-use logseal_anomaly::{Engine, Policy, Severity, Verdict};
+use logseal_anomaly::{Engine, Severity};
 use serde_json::{Value, json};
 
-/// 2024-01-01T00:00:00Z (a Monday).
-const T0: i64 = 1_704_067_200;
-const DAY: i64 = 86_400;
-const HOUR: i64 = 3_600;
-
-fn engine(v: &Value) -> Engine {
-    Engine::new(Policy::parse(&v.to_string()).expect("policy"))
-}
-
-fn texts_of(v: &Verdict, det: &str) -> Vec<String> {
-    v.reasons
-        .iter()
-        .filter(|r| r.detector == det)
-        .map(|r| r.text.clone())
-        .collect()
-}
+mod review;
+use review::*;
 
 /// One global count series of `bucket` seconds, no seasonality, drops on;
 /// learning for the first `learn` seconds; no dedup.
@@ -62,10 +48,6 @@ fn steady(t0: i64, bucket: i64, per: i64, n: i64) -> Vec<Value> {
         }
     }
     out
-}
-
-fn ts(v: &Value) -> i64 {
-    v["timestamp"].as_i64().unwrap()
 }
 
 // ------------------------------------------- late records, long buckets
@@ -193,14 +175,6 @@ fn a_record_40_minutes_late_loses_no_live_record_of_the_hour() {
 }
 
 // ------------------------------------------------------------- sequence
-
-/// A small deterministic generator (PCG-style LCG step).
-fn next(s: &mut u64) -> u64 {
-    *s = s
-        .wrapping_mul(6_364_136_223_846_793_005)
-        .wrapping_add(1_442_695_040_888_963_407);
-    *s >> 33
-}
 
 /// review9_seq's stationary Markov stream (5 states, 8 rare events of
 /// 0.5% each per state) in one global session, one event every 192 s, no

@@ -11,13 +11,11 @@
 //! since its fix ("Now"). `control_*` tests passed then too and show that
 //! the set-up is sound.
 
-use logseal_anomaly::{Engine, Policy, Verdict};
+use logseal_anomaly::{Engine, Policy};
 use serde_json::{Value, json};
 
-/// 2024-01-01T00:00:00Z (a Monday).
-const T0: i64 = 1_704_067_200;
-const DAY: i64 = 86_400;
-const HOUR: i64 = 3_600;
+mod review;
+use review::*;
 
 fn policy(v: &Value) -> Policy {
     Policy::parse(&v.to_string()).expect("policy")
@@ -25,14 +23,6 @@ fn policy(v: &Value) -> Policy {
 
 fn engine(v: &Value) -> Engine {
     Engine::new(policy(v))
-}
-
-fn texts_of(v: &Verdict, det: &str) -> Vec<String> {
-    v.reasons
-        .iter()
-        .filter(|r| r.detector == det)
-        .map(|r| r.text.clone())
-        .collect()
 }
 
 // ------------------------------------------------------------------ rate

@@ -9,25 +9,11 @@
 //! show the set-up is sound (the detector does report what it should, and
 //! stays quiet on plain text lines).
 
-use logseal_anomaly::{Engine, Policy, Verdict};
+use logseal_anomaly::Engine;
 use serde_json::{Value, json};
 
-/// 2024-01-01T00:00:00Z.
-const T0: i64 = 1_704_067_200;
-const HOUR: i64 = 3_600;
-
-fn engine(v: &Value) -> Engine {
-    Engine::new(Policy::parse(&v.to_string()).expect("policy"))
-}
-
-/// The texts of the `seq` detector's reasons.
-fn seq_texts(v: &Verdict) -> Vec<String> {
-    v.reasons
-        .iter()
-        .filter(|r| r.detector == "seq")
-        .map(|r| r.text.clone())
-        .collect()
-}
+mod review;
+use review::*;
 
 /// One `sequence` detector named `seq` (session field `session`), plus
 /// `extra` members; learning for `learn_events` events; `dedup_secs` as given.
@@ -42,14 +28,6 @@ fn seq_policy(extra: Value, learn_events: u64, dedup_secs: u64) -> Value {
         "alerting": {"dedup_secs": dedup_secs},
         "detectors": [d]
     })
-}
-
-/// A small deterministic generator (PCG-style LCG step).
-fn next(s: &mut u64) -> u64 {
-    *s = s
-        .wrapping_mul(6_364_136_223_846_793_005)
-        .wrapping_add(1_442_695_040_888_963_407);
-    *s >> 33
 }
 
 /// The Linux audit record Red Hat's documentation uses as its example

@@ -14,27 +14,14 @@
 //! without the fault are quiet, or the finding is reported where nothing
 //! interferes).
 
-use logseal_anomaly::{Engine, Policy, Verdict};
+use logseal_anomaly::Engine;
 use serde_json::{Value, json};
 
-/// 2024-01-01T00:00:00Z (a Monday).
-const T0: i64 = 1_704_067_200;
-const DAY: i64 = 86_400;
-const HOUR: i64 = 3_600;
+mod review;
+use review::*;
+
 /// 2099-01-01T00:00:00Z: a broken first record.
 const Y2099: i64 = 4_070_908_800;
-
-fn engine(v: &Value) -> Engine {
-    Engine::new(Policy::parse(&v.to_string()).expect("policy"))
-}
-
-fn texts_of(v: &Verdict, det: &str) -> Vec<String> {
-    v.reasons
-        .iter()
-        .filter(|r| r.detector == det)
-        .map(|r| r.text.clone())
-        .collect()
-}
 
 /// One global count series of `bucket` seconds, no seasonality, drops and
 /// error rate on; learning for the first `learn` seconds; no dedup.
@@ -75,10 +62,6 @@ fn steady(t0: i64, bucket: i64, per: i64, n: i64, host: bool) -> Vec<(i64, Value
         }
     }
     out
-}
-
-fn ts(v: &Value) -> i64 {
-    v["timestamp"].as_i64().unwrap()
 }
 
 // ------------------------------------------- a replay beside the live stream

@@ -12,25 +12,11 @@
 //! passed then too and show the set-up is sound (the same scenes with one
 //! thing changed do what the README says).
 
-use logseal_anomaly::{Engine, Policy, Verdict};
+use logseal_anomaly::Engine;
 use serde_json::{Value, json};
 
-/// 2024-01-01T00:00:00Z.
-const T0: i64 = 1_704_067_200;
-const DAY: i64 = 86_400;
-
-fn engine(v: &Value) -> Engine {
-    Engine::new(Policy::parse(&v.to_string()).expect("policy"))
-}
-
-/// The texts of the `seq` detector's reasons.
-fn seq_texts(v: &Verdict) -> Vec<String> {
-    v.reasons
-        .iter()
-        .filter(|r| r.detector == "seq")
-        .map(|r| r.text.clone())
-        .collect()
-}
+mod review;
+use review::*;
 
 /// One `sequence` detector named `seq` (session field `session`), plus
 /// `extra` members; learning for `learn_events` events; `dedup_secs` as given.

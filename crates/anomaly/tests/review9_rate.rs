@@ -8,25 +8,11 @@
 //! names and holds since its fix ("Now"). `control_*` tests passed then
 //! too and show that the set-up is sound.
 
-use logseal_anomaly::{Engine, Policy, Verdict};
+use logseal_anomaly::Engine;
 use serde_json::{Value, json};
 
-/// 2024-01-01T00:00:00Z (a Monday).
-const T0: i64 = 1_704_067_200;
-const DAY: i64 = 86_400;
-const HOUR: i64 = 3_600;
-
-fn engine(v: &Value) -> Engine {
-    Engine::new(Policy::parse(&v.to_string()).expect("policy"))
-}
-
-fn texts_of(v: &Verdict, det: &str) -> Vec<String> {
-    v.reasons
-        .iter()
-        .filter(|r| r.detector == det)
-        .map(|r| r.text.clone())
-        .collect()
-}
+mod review;
+use review::*;
 
 /// One global count series of `bucket` seconds, no seasonality, drops and
 /// error rate on; learning for the first `learn` seconds; no dedup.
@@ -69,10 +55,6 @@ fn steady(t0: i64, bucket: i64, per: i64, n: i64) -> Vec<(i64, Value)> {
         }
     }
     out
-}
-
-fn ts(v: &Value) -> i64 {
-    v["timestamp"].as_i64().unwrap()
 }
 
 fn has(found: &[String], s: &str) -> bool {

@@ -10,25 +10,11 @@
 //! instead ("Found"), and holds since its fix ("Now"). The `control_*`
 //! tests passed then too and show the set-up is sound.
 
-use logseal_anomaly::{Engine, Policy, Severity, Verdict};
+use logseal_anomaly::{Engine, Severity, Verdict};
 use serde_json::{Value, json};
 
-/// 2024-01-01T00:00:00Z.
-const T0: i64 = 1_704_067_200;
-const DAY: i64 = 86_400;
-
-fn engine(v: &Value) -> Engine {
-    Engine::new(Policy::parse(&v.to_string()).expect("policy"))
-}
-
-/// The texts of the `seq` detector's reasons.
-fn seq_texts(v: &Verdict) -> Vec<String> {
-    v.reasons
-        .iter()
-        .filter(|r| r.detector == "seq")
-        .map(|r| r.text.clone())
-        .collect()
-}
+mod review;
+use review::*;
 
 /// One `sequence` detector named `seq` (session field `session`), plus
 /// `extra` members; learning for `learn_events` events; no dedup.
@@ -48,14 +34,6 @@ fn seq_policy(extra: Value, learn_events: u64) -> Value {
 /// Scores `kind` (template field mode) in session `s` at time `t`.
 fn kind(e: &mut Engine, t: i64, k: &str) -> Vec<String> {
     seq_texts(&e.score(&json!({"timestamp": t, "session": "s", "kind": k}), None))
-}
-
-/// A small deterministic generator (PCG-style LCG step).
-fn next(s: &mut u64) -> u64 {
-    *s = s
-        .wrapping_mul(6_364_136_223_846_793_005)
-        .wrapping_add(1_442_695_040_888_963_407);
-    *s >> 33
 }
 
 // ------------------------------------------------------------ calibration
