@@ -3755,7 +3755,7 @@ pub const MAX_JUMP_SECS: f64 = 30.0 * 86_400.0;
 /// bucket (at least one bucket): delivery jitter, a source that ships late
 /// (10 minutes, used before, lost a 12-minute-late source's burst: found
 /// by review). An older record counts apart, in its own bucket, which the
-/// series learns from no more and judges only for spikes; under an hour,
+/// series does not learn and judges for spikes only; under an hour,
 /// so that an hour a clock repeats (local time at the autumn change) is not
 /// counted twice in buckets under 30 minutes (in longer ones it is: the
 /// slack is a bucket; a limit the README states).
