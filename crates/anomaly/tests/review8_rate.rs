@@ -23,19 +23,6 @@ use review::*;
 /// 2099-01-01T00:00:00Z: a broken first record.
 const Y2099: i64 = 4_070_908_800;
 
-/// One global count series of `bucket` seconds, no seasonality, drops and
-/// error rate on; learning for the first `learn` seconds; no dedup.
-fn rate_policy(bucket: i64, learn: i64) -> Value {
-    json!({
-        "version": 1,
-        "learning": {"period_secs": learn, "min_entity_events": 1},
-        "alerting": {"dedup_secs": 0},
-        "detectors": [{"type": "rate", "name": "event_rate", "bucket_secs": bucket,
-                       "seasonality": "none", "drops": true,
-                       "error_where": [{"field": "outcome", "eq": "failure"}]}]
-    })
-}
-
 /// Score `(host_secs, record)` pairs (host time 0: none); the rate texts,
 /// each tagged with the record's timestamp.
 fn run(e: &mut Engine, evs: &[(i64, Value)]) -> Vec<String> {

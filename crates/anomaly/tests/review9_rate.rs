@@ -14,19 +14,6 @@ use serde_json::{Value, json};
 mod review;
 use review::*;
 
-/// One global count series of `bucket` seconds, no seasonality, drops and
-/// error rate on; learning for the first `learn` seconds; no dedup.
-fn rate_policy(bucket: i64, learn: i64) -> Value {
-    json!({
-        "version": 1,
-        "learning": {"period_secs": learn, "min_entity_events": 1},
-        "alerting": {"dedup_secs": 0},
-        "detectors": [{"type": "rate", "name": "event_rate", "bucket_secs": bucket,
-                       "seasonality": "none", "drops": true,
-                       "error_where": [{"field": "outcome", "eq": "failure"}]}]
-    })
-}
-
 /// Score `(host_secs, record)` pairs (host time 0: none); the rate texts,
 /// each tagged with the record's timestamp.
 fn run(e: &mut Engine, evs: &[(i64, Value)]) -> Vec<String> {

@@ -38,60 +38,18 @@ fn kind(e: &mut Engine, t: i64, k: &str) -> Vec<String> {
 
 // ------------------------------------------------------------ calibration
 
-/// A stationary Markov stream in one global session (template field
-/// `kind`): 5 states `s0`..`s4`; from state `c` the next event is, with
-/// probability 0.5% each, one of 8 rare events `rc_0`..`rc_7` (the state
-/// stays), else one of the 3 next states. Nothing ever changes: every event
-/// is as normal as the model can know. One event every `step` seconds,
-/// half-life `half_life` seconds, 20,000 learning events then 130,000
-/// scored; returns the share of scored events reported (severity low or
-/// more) and the verdicts' first reported texts.
-fn stationary_share(extra: Value, half_life: i64, step: i64) -> (f64, Vec<String>) {
-    let mut p = seq_policy(extra, 20_000);
-    p["half_life_secs"] = json!(half_life);
-    let mut e = engine(&p);
-    let mut s = 7u64;
-    let mut cur = 0usize;
-    let (mut reported, mut scored) = (0usize, 0usize);
-    let mut texts = Vec::new();
-    for i in 0..150_000i64 {
-        let u = (next(&mut s) % 1_000_000) as f64 / 1e6;
-        let k = if u < 0.04 {
-            format!("r{cur}_{}", (u / 0.005) as usize)
-        } else {
-            cur = (cur + 1 + (next(&mut s) % 3) as usize) % 5;
-            format!("s{cur}")
-        };
-        let v = e.score(
-            &json!({"timestamp": T0 + i * step, "session": "s", "kind": k}),
-            None,
-        );
-        if i >= 20_000 {
-            scored += 1;
-            if v.severity != Severity::None {
-                reported += 1;
-                if texts.len() < 4 {
-                    texts.push(
-                        v.reasons
-                            .iter()
-                            .map(|r| format!("{} (p {})", r.text, r.p))
-                            .collect::<Vec<_>>()
-                            .join(" + "),
-                    );
-                }
-            }
-        }
-    }
-    (reported as f64 / scored as f64, texts)
-}
-
 /// The same stream, the same detector, counts that never halve (a
 /// half-life of 30 years): 0.9% reported.
 #[test]
 fn control_a_stationary_stream_without_halvings_is_calibrated() {
     let (share, texts) = stationary_share(
-        json!({"template": "kind", "history": 1, "rare_templates": false}),
-        1_000_000_000,
+        &with_half_life(
+            seq_policy(
+                json!({"template": "kind", "history": 1, "rare_templates": false}),
+                20_000,
+            ),
+            1_000_000_000,
+        ),
         192,
     );
     assert!(share <= 0.012, "{:.2}%: {texts:#?}", 100.0 * share);
@@ -349,3 +307,9 @@ fn control_a_thin_context_that_saw_only_b_is_evidence_once_it_concludes() {
 // watch's template has generalised most of its words (two commands, two
 // results), a record of another rule merges into it
 // (`a_record_of_another_audit_rule_is_new_after_the_watch_saw_two_commands`).
+
+/// `p` with `half_life_secs` set.
+fn with_half_life(mut p: Value, half_life: i64) -> Value {
+    p["half_life_secs"] = json!(half_life);
+    p
+}

@@ -1,8 +1,8 @@
 //! Helpers the review test files share (`mod review;` in each).
 #![allow(dead_code)]
 
-use logseal_anomaly::{Engine, Policy, Verdict};
-use serde_json::Value;
+use logseal_anomaly::{Engine, Policy, Severity, Verdict};
+use serde_json::{Value, json};
 
 /// 2024-01-01T00:00:00Z (a Monday).
 pub const T0: i64 = 1_704_067_200;
@@ -39,4 +39,61 @@ pub fn next(s: &mut u64) -> u64 {
         .wrapping_mul(6_364_136_223_846_793_005)
         .wrapping_add(1_442_695_040_888_963_407);
     *s >> 33
+}
+
+/// A stationary stream for a `sequence` detector named `seq` reading
+/// `kind` in session `s` (5 states, each followed by one of the next 3,
+/// 4% rare events), 150,000 events `step` seconds apart scored by an engine
+/// with `policy` after 20,000: the share reported above severity `none`,
+/// and the first reports' texts.
+pub fn stationary_share(policy: &Value, step: i64) -> (f64, Vec<String>) {
+    let p = policy;
+    let mut e = engine(p);
+    let mut s = 7u64;
+    let mut cur = 0usize;
+    let (mut reported, mut scored) = (0usize, 0usize);
+    let mut texts = Vec::new();
+    for i in 0..150_000i64 {
+        let u = (next(&mut s) % 1_000_000) as f64 / 1e6;
+        let k = if u < 0.04 {
+            format!("r{cur}_{}", (u / 0.005) as usize)
+        } else {
+            cur = (cur + 1 + (next(&mut s) % 3) as usize) % 5;
+            format!("s{cur}")
+        };
+        let v = e.score(
+            &json!({"timestamp": T0 + i * step, "session": "s", "kind": k}),
+            None,
+        );
+        if i >= 20_000 {
+            scored += 1;
+            if v.severity != Severity::None {
+                reported += 1;
+                if texts.len() < 4 {
+                    texts.push(
+                        v.reasons
+                            .iter()
+                            .map(|r| format!("{} (p {})", r.text, r.p))
+                            .collect::<Vec<_>>()
+                            .join(" + "),
+                    );
+                }
+            }
+        }
+    }
+    (reported as f64 / scored as f64, texts)
+}
+
+/// One global `rate` count series named `event_rate` of `bucket` seconds,
+/// no seasonality, drops and error rate (`outcome` `failure`) on; learning
+/// for the first `learn` seconds; no dedup.
+pub fn rate_policy(bucket: i64, learn: i64) -> Value {
+    json!({
+        "version": 1,
+        "learning": {"period_secs": learn, "min_entity_events": 1},
+        "alerting": {"dedup_secs": 0},
+        "detectors": [{"type": "rate", "name": "event_rate", "bucket_secs": bucket,
+                       "seasonality": "none", "drops": true,
+                       "error_where": [{"field": "outcome", "eq": "failure"}]}]
+    })
 }
