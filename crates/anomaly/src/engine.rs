@@ -1190,6 +1190,27 @@ struct Hit {
     dkey: u64,
 }
 
+/// The combined p of an event's findings: those of one detector by Simes'
+/// method (they are answers to one question from the same counts, so not
+/// independent), then one value per detector by Fisher's method. `hits`
+/// are sorted by `p`, so each detector's values are too and the sum runs
+/// in a fixed order.
+fn combined_p(hits: &[Hit]) -> f64 {
+    let mut per_det: Vec<f64> = Vec::new();
+    let mut group: Vec<f64> = Vec::new();
+    let mut done: Vec<usize> = Vec::new();
+    for h in hits {
+        if done.contains(&h.det) {
+            continue;
+        }
+        done.push(h.det);
+        group.clear();
+        group.extend(hits.iter().filter(|g| g.det == h.det).map(|g| g.p));
+        per_det.push(num::simes(&mut group));
+    }
+    num::fisher(&per_det)
+}
+
 // ---------------------------------------------------------------- state values
 
 /// Sliding window as 8 sub-buckets.
@@ -2999,18 +3020,16 @@ impl Engine {
         if hits.is_empty() {
             return Verdict::none();
         }
-        let ps: Vec<f64> = hits.iter().map(|h| h.p).collect();
-        if num::fisher(&ps) >= self.policy.alerting.report_p {
-            return Verdict::none();
-        }
         hits.sort_by(|a, b| {
             a.p.partial_cmp(&b.p)
                 .unwrap_or(core::cmp::Ordering::Equal)
                 .then(a.det.cmp(&b.det))
                 .then(a.feature.cmp(&b.feature))
         });
-        let ps: Vec<f64> = hits.iter().map(|h| h.p).collect();
-        let pc = num::fisher(&ps);
+        let pc = combined_p(&hits);
+        if pc >= self.policy.alerting.report_p {
+            return Verdict::none();
+        }
         let score = num::round4((-libm::log10(num::clamp_p(pc)) / 6.0).clamp(0.0, 1.0));
         let th = self.policy.alerting.severity_thresholds;
         let severity = if score >= th[3] {

@@ -56,6 +56,35 @@ pub fn fisher(ps: &[f64]) -> f64 {
     clamp_p(chi2_sf_even(x, ps.len()))
 }
 
+/// Simes' method: combine p-values of one question that may depend on each
+/// other into one, `min_i k·p_(i) / i` over the `k` values sorted
+/// ascending (Simes 1986), capped at 1.
+///
+/// Valid (a true p-value) when the findings are independent or positively
+/// dependent (Sarkar 1998), which the findings of one detector about one
+/// event are: a new address that is also a new /24 and a new country, a
+/// rare template that is also an unlikely next event, a burst that is also
+/// an error burst. Taken as independent by Fisher's method they made a
+/// stationary stream's sequence detector report ~1.5% of events where each
+/// finding alone reports ~1% (found by review). Never above Bonferroni's
+/// `k·min p`, and equal to the one value when `k = 1`. Sorts `ps`.
+pub fn simes(ps: &mut [f64]) -> f64 {
+    if ps.is_empty() {
+        return 1.0;
+    }
+    for p in ps.iter_mut() {
+        *p = clamp_p(*p);
+    }
+    ps.sort_by(f64::total_cmp);
+    let k = ps.len() as f64;
+    let m = ps
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| k * p / (i + 1) as f64)
+        .fold(f64::INFINITY, f64::min);
+    clamp_p(m)
+}
+
 /// Standard normal upper tail `P(Z > z)`.
 pub fn normal_sf(z: f64) -> f64 {
     if z.is_nan() {
@@ -308,5 +337,46 @@ mod tests {
         assert!((fisher(&[0.5]) - 0.5).abs() < 1e-12);
         assert!(fisher(&[0.01, 0.01]) < 0.01);
         assert_eq!(fisher(&[]), 1.0);
+    }
+
+    /// Known answers from the definition (Simes 1986, eq. 1): `k = 3`,
+    /// sorted 0.01, 0.04, 0.05 gives min(0.03, 0.06, 0.05) = 0.03; the
+    /// largest value can decide (0.04, 0.045, 0.05: min(0.12, 0.0675,
+    /// 0.05) = 0.05).
+    #[test]
+    fn simes_known_answers() {
+        assert!((simes(&mut [0.05, 0.01, 0.04]) - 0.03).abs() < 1e-15);
+        assert!((simes(&mut [0.05, 0.04, 0.045]) - 0.05).abs() < 1e-15);
+        assert_eq!(simes(&mut [0.3]), 0.3);
+        assert_eq!(simes(&mut []), 1.0);
+        // Capped at 1; NaN is no evidence.
+        assert_eq!(simes(&mut [0.9, 0.95]), 0.95);
+        assert_eq!(simes(&mut [0.6, f64::NAN]), 1.0);
+        // Equal values (one finding seen three ways) stay that value.
+        assert!((simes(&mut [1e-4, 1e-4, 1e-4]) - 1e-4).abs() < 1e-18);
+    }
+
+    /// Simes never exceeds Bonferroni's `k·min p` and never goes below the
+    /// smallest value.
+    #[test]
+    fn simes_between_min_and_bonferroni() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..10_000 {
+            let k = 1 + (x % 5) as usize;
+            let mut ps: alloc::vec::Vec<f64> = (0..k)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 11) as f64 / (1u64 << 53) as f64
+                })
+                .collect();
+            let lo = ps.iter().copied().fold(1.0, f64::min);
+            let s = simes(&mut ps);
+            assert!(
+                s >= clamp_p(lo) && s <= (k as f64 * lo).min(1.0) + 1e-15,
+                "{ps:?}: {s}"
+            );
+        }
     }
 }

@@ -37,8 +37,11 @@ fn chronological_80_20() {
         (r.train_lines, r.test_lines, r.test_alerts),
         (1600, 400, 24)
     );
+    // (1 true and 1 false alert before December 2026: a detector's
+    // findings of one line, its rare template and unlikely next event, are
+    // combined by Simes' method since, not as independent by Fisher's)
     let c = r.counts;
-    assert_eq!((c.tp, c.fp, c.fn_), (1, 1, 23), "unsupervised {c:?}");
+    assert_eq!((c.tp, c.fp, c.fn_), (0, 0, 24), "unsupervised {c:?}");
     // operator feedback: the configuration is chosen on the learning part alone
     assert_eq!(r.dev_lines, (1280, 320, 19));
     assert_eq!(r.feedback_dev.len(), 30);
@@ -51,7 +54,7 @@ fn chronological_80_20() {
         }
     );
     let c = r.feedback;
-    assert_eq!((c.tp, c.fp, c.fn_), (24, 27, 0), "feedback {c:?}");
+    assert_eq!((c.tp, c.fp, c.fn_), (23, 25, 1), "feedback {c:?}");
     // learning the normal lines of the earlier part and then every later
     // line as it comes (no feedback) finds almost none
     let c = r.semi;

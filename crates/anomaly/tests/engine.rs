@@ -351,7 +351,11 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     // user03 on its own, as `new_value` bounds a rare value's p-value over
     // all of the user's known values; alice's unusual hour is weighed by
     // her event count; the rules' reasons read as the ecs preset's
-    // `describe` texts, which are not part of the fingerprint.)
+    // `describe` texts, which are not part of the fingerprint; alice's
+    // new address, /24 and country are one `first_seen` finding since
+    // December 2026, a detector's findings combined by Simes' method
+    // before Fisher's across detectors: her impossible travel is high,
+    // 0.6842, not critical, 0.8624.)
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snapshot-v1");
     let evs = scenario::stream();
     let cut = evs.len() - 60;

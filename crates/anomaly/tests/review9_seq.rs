@@ -295,7 +295,10 @@ fn control_a_thin_context_that_saw_only_b_is_evidence_once_it_concludes() {
 
 // ------------------------------------------------------ not fixed (README)
 //
-// Two findings of this review are limits the README now states, not fixed:
+// Two findings of this review were limits the README stated, not fixed
+// (the first is fixed since December 2026: one detector's findings combine
+// by Simes' method, `tests/combine.rs`
+// `a_stationary_stream_is_calibrated_after_halvings`):
 // on a stream that never changes, halving the counts (rounding down, one
 // day here) makes an event seen about once a half-life "new" again at each
 // halving, and its rare template and unlikely next event are combined as

@@ -544,7 +544,7 @@ fn a_line_kind_no_pattern_reads_cannot_take_the_whole_template_budget() {
         t += 1;
     }
     lines.push((t + 60, "web1", NOVEL.into()));
-    let (f, learned) = sequence_findings_with(&lines, 48);
+    let (_, learned) = sequence_findings_with(&lines, 48);
     let flood = learned
         .iter()
         .filter(|l| l.starts_with("error: Bad remote"))
@@ -554,7 +554,11 @@ fn a_line_kind_no_pattern_reads_cannot_take_the_whole_template_budget() {
         learned.iter().any(|l| l.starts_with("Server listening")),
         "{learned:#?}"
     );
-    assert_eq!(novel_reported(&f), 1);
+    // Learned, and no longer reported since December 2026: 16 new kinds in
+    // the last 600 of 2,760 lines make a new one a 1-in-120 event (p
+    // 0.0083), and with its next-event finding combined by Simes' method
+    // (2 × 0.0083) it is above `report_p`; Fisher's method took the two as
+    // independent evidence. The masked floods above still report it.
 }
 
 /// The `sshd` preset plus a rule that reports every line with the fields
