@@ -1191,22 +1191,24 @@ struct Hit {
 }
 
 /// The combined p of an event's findings: those of one detector by Simes'
-/// method (they are answers to one question from the same counts, so not
-/// independent), then one value per detector by Fisher's method. `hits`
-/// are sorted by `p`, so each detector's values are too and the sum runs
-/// in a fixed order.
+/// method (they are answers to one question, often from the same counts,
+/// so not independent), then one value per detector by Fisher's method.
+/// `hits` are sorted by `p`; a stable sort by detector keeps each
+/// detector's values in that order, and the sum runs in a fixed order
+/// (detector index). Linear in the hits after the sort (a search per
+/// detector made 2,000 matching rules 15 times as slow as 200: found by
+/// review).
 fn combined_p(hits: &[Hit]) -> f64 {
+    let mut by_det: Vec<(usize, f64)> = hits.iter().map(|h| (h.det, h.p)).collect();
+    by_det.sort_by_key(|&(d, _)| d);
     let mut per_det: Vec<f64> = Vec::new();
     let mut group: Vec<f64> = Vec::new();
-    let mut done: Vec<usize> = Vec::new();
-    for h in hits {
-        if done.contains(&h.det) {
-            continue;
+    for (i, &(d, p)) in by_det.iter().enumerate() {
+        group.push(p);
+        if by_det.get(i + 1).is_none_or(|&(next, _)| next != d) {
+            per_det.push(num::simes(&mut group));
+            group.clear();
         }
-        done.push(h.det);
-        group.clear();
-        group.extend(hits.iter().filter(|g| g.det == h.det).map(|g| g.p));
-        per_det.push(num::simes(&mut group));
     }
     num::fisher(&per_det)
 }

@@ -48,9 +48,15 @@ pub fn chi2_sf_even(x: f64, k: usize) -> f64 {
 }
 
 /// Fisher's method: combine independent p-values into one.
+///
+/// With one value it is that value, returned as is (computed, `exp(ln p)`
+/// came back a few ulps off, so a finding of exactly `report_p` was
+/// reported or not by rounding: found by review).
 pub fn fisher(ps: &[f64]) -> f64 {
-    if ps.is_empty() {
-        return 1.0;
+    match ps {
+        [] => return 1.0,
+        [p] => return clamp_p(*p),
+        _ => {}
     }
     let x: f64 = ps.iter().map(|&p| -2.0 * ln(clamp_p(p))).sum();
     clamp_p(chi2_sf_even(x, ps.len()))
@@ -335,6 +341,7 @@ mod tests {
     #[test]
     fn fisher_basic() {
         assert!((fisher(&[0.5]) - 0.5).abs() < 1e-12);
+        assert_eq!(fisher(&[0.01]), 0.01);
         assert!(fisher(&[0.01, 0.01]) < 0.01);
         assert_eq!(fisher(&[]), 1.0);
     }
