@@ -8,10 +8,11 @@
 //! * Detectors: threshold / distinct / followed-by rules, seasonal rate
 //!   baselines, per-entity first-seen / rare values, unusual hour, peer-group
 //!   rarity, impossible travel, and DeepLog-style next-event sequences over
-//!   Drain-mined templates. Each yields a tail probability; a detector's
-//!   findings about one event combine by Simes' method (they are not
-//!   independent), the detectors' values by Fisher's method, into a score
-//!   and a severity, with readable reasons.
+//!   Drain-mined templates. Each yields a tail probability; the findings
+//!   of one question about one event (a detector's; a `new_value` feature's)
+//!   combine by Simes' method (they are not independent), the questions'
+//!   values by Fisher's method, into a score and a severity, with readable
+//!   reasons.
 //! * Memory is bounded by `memory_budget_bytes` in the [`Policy`].
 #![no_std]
 #![forbid(unsafe_code)]

@@ -1,5 +1,7 @@
 //! How an event's findings combine into one `p`: the findings of one
-//! detector by Simes' method, then one value per detector by Fisher's.
+//! question (a detector; a `new_value` detector's feature, its address,
+//! /24 and country one) by Simes' method, then one value per question by
+//! Fisher's (`tests/review11.rs` has the user agent beside an address).
 //!
 //! Before December 2026 every finding entered Fisher's method as
 //! independent evidence, and one detector's findings about one event are
