@@ -1190,19 +1190,16 @@ struct Hit {
     dkey: u64,
 }
 
-/// The features of a `new_value` detector that are one question: a new
-/// /24 is a new address, and a new country mostly a new /24.
-const LOCATION: [&str; 3] = ["source_ip", "source_net", "country"];
-
-/// The question a finding answers: its detector's one question, but for a
-/// `new_value` detector each feature's own (an address and a user agent are
-/// counted apart), the [`LOCATION`] features one.
-fn question(dets: &[Det], h: &Hit) -> (usize, u64) {
+/// The question a finding answers: its detector's, but for `new_value`
+/// detectors, one for all of an entity group's (their findings come from
+/// one profile: two detectors on one feature hold the same counts, and a
+/// new service is a new API: found by review). Features are not questions
+/// of their own: a new address is a new /24, mostly a new country, and
+/// a user's new device often a new network.
+fn question(dets: &[Det], h: &Hit) -> (bool, usize) {
     match dets.get(h.det) {
-        Some(Det::NewValue(_)) if !LOCATION.contains(&h.feature.as_str()) => {
-            (h.det, 1 + hash_str(7, &h.feature))
-        }
-        _ => (h.det, 0),
+        Some(Det::NewValue(nv)) => (true, nv.group),
+        _ => (false, h.det),
     }
 }
 
@@ -1216,7 +1213,7 @@ fn question(dets: &[Det], h: &Hit) -> (usize, u64) {
 /// detector made 2,000 matching rules 29 times as slow as 200: found by
 /// review).
 fn combined_p(hits: &[Hit], dets: &[Det]) -> f64 {
-    let mut by_q: Vec<((usize, u64), f64)> =
+    let mut by_q: Vec<((bool, usize), f64)> =
         hits.iter().map(|h| (question(dets, h), h.p)).collect();
     by_q.sort_by_key(|&(q, _)| q);
     let mut per_q: Vec<f64> = Vec::new();

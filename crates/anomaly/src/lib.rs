@@ -9,10 +9,10 @@
 //!   baselines, per-entity first-seen / rare values, unusual hour, peer-group
 //!   rarity, impossible travel, and DeepLog-style next-event sequences over
 //!   Drain-mined templates. Each yields a tail probability; the findings
-//!   of one question about one event (a detector's; a `new_value` feature's)
-//!   combine by Simes' method (they are not independent), the questions'
-//!   values by Fisher's method, into a score and a severity, with readable
-//!   reasons.
+//!   of one question about one event (a detector's; all the `new_value`
+//!   detectors' of one entity) combine by Simes' method (they are not
+//!   independent), the questions' values by Fisher's method, into a score
+//!   and a severity, with readable reasons.
 //! * Memory is bounded by `memory_budget_bytes` in the [`Policy`].
 #![no_std]
 #![forbid(unsafe_code)]
@@ -349,7 +349,7 @@ impl Verdict {
     }
 
     /// The member added to the record, as a JSON object text, deterministic:
-    /// `{"score":0.93,"severity":"high","reason":"<top reason text>","reasons":[{"detector":..,"entity":..,"feature":..,"observed":..,"expected":..,"p":..,"text":..}]}`
+    /// `{"score":0.6842,"severity":"high","reason":"<top reason text>","reasons":[{"detector":..,"entity":..,"feature":..,"observed":..,"expected":..,"p":..,"text":..}]}`
     pub fn to_json(&self) -> String {
         let mut o = String::with_capacity(64 + self.reasons.len() * 160);
         o.push_str("{\"score\":");

@@ -1,7 +1,8 @@
 //! How an event's findings combine into one `p`: the findings of one
-//! question (a detector; a `new_value` detector's feature, its address,
-//! /24 and country one) by Simes' method, then one value per question by
-//! Fisher's (`tests/review11.rs` has the user agent beside an address).
+//! question (a detector; all the `new_value` detectors of one entity) by
+//! Simes' method, then one value per question by Fisher's
+//! (`tests/review11.rs`, `tests/review12.rs` have how the questions were
+//! drawn).
 //!
 //! Before December 2026 every finding entered Fisher's method as
 //! independent evidence, and one detector's findings about one event are
@@ -55,10 +56,11 @@ fn a_stationary_stream_is_calibrated_after_halvings() {
     assert!(share <= 0.01, "{:.3}%: {texts:#?}", 100.0 * share);
 }
 
-/// A `new_value` detector on address and /24 (and a country) for alice,
-/// `n` events from one address in one country over `n * step` seconds,
-/// counts that never halve; then one event from `ip` in `country`.
-fn first_seen(n: i64, ip: &str, country: &str) -> Verdict {
+/// A `new_value` detector on address and /24 (and a country) for alice
+/// and one on country, and a rule that fires on `kind` `x`; `n` events
+/// from one address in one country over `n * 600` seconds, counts that
+/// never halve; then one event from `ip` in `country` of `kind`.
+fn first_seen_and_rule(n: i64, ip: &str, country: &str, kind: &str) -> Verdict {
     let mut e = engine(&json!({
         "version": 1,
         "learning": {"period_secs": 0, "period_events": 10, "min_entity_events": 3},
@@ -68,21 +70,27 @@ fn first_seen(n: i64, ip: &str, country: &str) -> Verdict {
             {"type": "new_value", "name": "first_seen", "entity": "user",
              "features": ["source_ip", "source_net", "country"]},
             {"type": "new_value", "name": "country_seen", "entity": "user",
-             "features": ["country"]}
+             "features": ["country"]},
+            {"type": "threshold", "name": "rule", "group_by": "user",
+             "window_secs": 60, "threshold": 0, "where": [{"field": "kind", "eq": "x"}]}
         ]
     }));
     for i in 0..n {
         e.score(
             &json!({"timestamp": T0 + i * 600, "user": "alice",
-                    "source_ip": "10.0.0.1", "country": "DE"}),
+                    "source_ip": "10.0.0.1", "country": "DE", "kind": "y"}),
             None,
         );
     }
     e.score(
         &json!({"timestamp": T0 + n * 600, "user": "alice",
-                "source_ip": ip, "country": country}),
+                "source_ip": ip, "country": country, "kind": kind}),
         None,
     )
+}
+
+fn first_seen(n: i64, ip: &str, country: &str) -> Verdict {
+    first_seen_and_rule(n, ip, country, "y")
 }
 
 /// The `p` a verdict's score stands for (`score = -log10(p) / 6`).
@@ -110,23 +118,37 @@ fn a_reported_new_address_scores_as_one_finding() {
     assert!((p_of(&v) / p - 1.0).abs() < 1e-3, "{} vs {p}", p_of(&v));
 }
 
-/// Two detectors are two pieces of evidence: the new country is a finding
-/// of `first_seen` (with the address and /24, one value by Simes' method:
-/// all three are 2 / 401) and of `country_seen`, and the two detectors'
-/// values combine by Fisher's method (`p^2 (1 - 2 ln p)` for two equal
-/// values).
+/// Two `new_value` detectors of one entity are one question (their
+/// findings come from one profile: review 12): the new country is a
+/// finding of both, the address and /24 of one, all four 2 / 401, and
+/// Simes' value of four equal values is that value.
 #[test]
-fn findings_of_two_detectors_combine_as_independent() {
+fn two_new_value_detectors_of_one_entity_are_one_question() {
     let v = first_seen(399, "192.0.2.7", "BR");
     let mut dets: Vec<&str> = v.reasons.iter().map(|r| r.detector.as_str()).collect();
     dets.sort_unstable();
     dets.dedup();
     assert_eq!(dets, ["country_seen", "first_seen"], "{}", v.to_json());
-    let p: f64 = 2.0 / 401.0;
-    let want = p * p * (1.0 - 2.0 * p.ln());
+    let p = 2.0 / 401.0;
+    assert!((p_of(&v) / p - 1.0).abs() < 1e-3, "{} vs {p}", p_of(&v));
+}
+
+/// Two questions are two pieces of evidence: the new address (one value,
+/// 2 / 401) and the rule (its reason's `p`) combine by Fisher's method
+/// (`q (1 - ln q)` for two values of product `q`).
+#[test]
+fn findings_of_two_detectors_combine_as_independent() {
+    let v = first_seen_and_rule(399, "192.0.2.7", "DE", "x");
+    let rule = v.reasons.iter().find(|r| r.detector == "rule");
+    let Some(rule) = rule else {
+        panic!("no rule finding: {}", v.to_json());
+    };
+    let q = 2.0 / 401.0 * rule.p;
+    let want = q * (1.0 - q.ln());
     assert!(
         (p_of(&v) / want - 1.0).abs() < 1e-3,
         "{} vs {want}",
         p_of(&v)
     );
+    assert!(p_of(&v) < rule.p / 10.0, "{}", v.to_json());
 }
