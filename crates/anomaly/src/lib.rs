@@ -10,7 +10,8 @@
 //!   rarity, impossible travel, and DeepLog-style next-event sequences over
 //!   Drain-mined templates. Each yields a tail probability; the findings
 //!   of one question about one event (a detector's; all the `new_value`
-//!   detectors' of one entity) combine by Simes' method (they are not
+//!   detectors' of one entity; all its `unusual_hour` detectors') combine
+//!   by Simes' method (they are not
 //!   independent), the questions' values by Fisher's method, into a score
 //!   and a severity, with readable reasons.
 //! * Memory is bounded by `memory_budget_bytes` in the [`Policy`].

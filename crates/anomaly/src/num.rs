@@ -71,7 +71,7 @@ pub fn fisher(ps: &[f64]) -> f64 {
 /// event are: a new address that is also a new /24 and a new country, a
 /// rare template that is also an unlikely next event, a burst that is also
 /// an error burst. Taken as independent by Fisher's method they made a
-/// stationary stream's sequence detector report ~1.5% of events where each
+/// stationary stream's sequence detector report 1.6% of events where each
 /// finding alone reports ~1% (found by review). Never above Bonferroni's
 /// `k·min p`, and equal to the one value when `k = 1`. Sorts `ps`.
 pub fn simes(ps: &mut [f64]) -> f64 {
@@ -88,7 +88,9 @@ pub fn simes(ps: &mut [f64]) -> f64 {
         .enumerate()
         .map(|(i, &p)| k * p / (i + 1) as f64)
         .fold(f64::INFINITY, f64::min);
-    clamp_p(m)
+    // Never below the smallest value: `k·p / k` can round one ulp under
+    // `p`, and a value of exactly `report_p` was reported (found by review).
+    clamp_p(m.max(ps[0]))
 }
 
 /// Standard normal upper tail `P(Z > z)`.
@@ -361,6 +363,8 @@ mod tests {
         assert_eq!(simes(&mut [0.6, f64::NAN]), 1.0);
         // Equal values (one finding seen three ways) stay that value.
         assert!((simes(&mut [1e-4, 1e-4, 1e-4]) - 1e-4).abs() < 1e-18);
+        // Exactly, not an ulp below (3 × (2/17) / 3 rounds under 2/17).
+        assert_eq!(simes(&mut [2.0 / 17.0; 3]), 2.0 / 17.0);
     }
 
     /// Simes never exceeds Bonferroni's `k·min p` and never goes below the

@@ -1,5 +1,6 @@
 //! How an event's findings combine into one `p`: the findings of one
-//! question (a detector; all the `new_value` detectors of one entity) by
+//! question (a detector; all the `new_value`, and all the `unusual_hour`,
+//! detectors of one entity) by
 //! Simes' method, then one value per question by Fisher's
 //! (`tests/review11.rs`, `tests/review12.rs` have how the questions were
 //! drawn).
