@@ -1190,13 +1190,47 @@ struct Hit {
     dkey: u64,
 }
 
+/// For each profile group, the first group of the same entity: groups
+/// whose entity fields share a path they read (a `source_net` entity reads
+/// its `source_ip` paths), whatever the spelling or the reading (`user`
+/// mapped to `user.name` and `user.id` beside `user.name`; `fold_case`;
+/// `source_ip` beside its mapped path: found by review), joined
+/// transitively. Joining two entities that are not one only makes their
+/// questions' value conservative (Simes' method is valid for independent
+/// values too); keeping one entity apart counted its findings twice.
+fn same_entity(groups: &[Group]) -> Vec<usize> {
+    let reads = |g: &Group| -> Vec<String> {
+        match &g.entity.kind {
+            Kind::SourceNet(paths, _) => paths.clone(),
+            _ => g.entity.paths.clone(),
+        }
+    };
+    let paths: Vec<Vec<String>> = groups.iter().map(reads).collect();
+    let mut q: Vec<usize> = (0..groups.len()).collect();
+    // Few groups (one per entity name): pairwise, until nothing joins.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..q.len() {
+            for j in 0..i {
+                if q[i] != q[j] && paths[i].iter().any(|p| paths[j].contains(p)) {
+                    let (keep, gone) = (q[i].min(q[j]), q[i].max(q[j]));
+                    q.iter_mut().filter(|x| **x == gone).for_each(|x| *x = keep);
+                    changed = true;
+                }
+            }
+        }
+    }
+    q
+}
+
 /// The question a finding answers: its detector's, but for `new_value`
 /// detectors one for all of an entity's, and for `unusual_hour` detectors
 /// one for all of an entity's: their findings come from the entity's
 /// profile (two detectors on one feature, or two hour detectors, hold the
 /// same counts; and a new service is a new API: found by review), an
-/// entity named two ways (`user`, `user.name` where `user` maps to it)
-/// one entity (`group_q`). Features are not questions of their own: a new
+/// entity named two ways that read one field one entity
+/// ([`same_entity`]). Features are not questions of their own: a new
 /// address is a new /24, mostly a new country, and a user's new device
 /// often a new network.
 fn question(dets: &[Det], group_q: &[usize], h: &Hit) -> (u8, usize) {
@@ -2102,8 +2136,8 @@ pub struct Engine {
     names: Vec<String>,
     dets: Vec<Det>,
     groups: Vec<Group>,
-    /// Each profile group's first group of the same entity field (the
-    /// same paths read the same way): one question ([`question`]).
+    /// Each profile group's first group of the same entity
+    /// ([`same_entity`]): one question ([`question`]).
     group_q: Vec<usize>,
     extract: Vec<Extractor>,
     allow: Vec<Allowed>,
@@ -2479,20 +2513,7 @@ impl Engine {
             .iter()
             .map(|d| d.name().to_string())
             .collect();
-        let group_q = groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                groups[..i]
-                    .iter()
-                    .position(|o| {
-                        o.entity.paths == g.entity.paths
-                            && core::mem::discriminant(&o.entity.kind)
-                                == core::mem::discriminant(&g.entity.kind)
-                    })
-                    .unwrap_or(i)
-            })
-            .collect();
+        let group_q = same_entity(&groups);
         Engine {
             ts: FieldRef::new(&policy, "timestamp"),
             names,

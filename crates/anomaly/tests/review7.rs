@@ -445,7 +445,8 @@ fn control_a_new_address_after_the_halving_is_never_seen() {
     }));
     // 600 events (250 before December 2026: the new address and its /24
     // were two findings then, combined as independent; by Simes' method
-    // since, one of p 2 / 127 for 250 events, above `report_p`)
+    // since, one of p 0.021 for 250 events after the daily halvings, above
+    // `report_p`; 0.0089 for 600)
     for i in 0..600 {
         e.score(
             &json!({"timestamp": T0 + i * 280, "user": "alice", "source_ip": "10.0.0.1"}),
