@@ -6,22 +6,6 @@ use logseal_anomaly::{Engine, Policy, Verdict, num};
 use review::*;
 use serde_json::{Value, json};
 
-/// The `p` a verdict's score stands for (`score = -log10(p) / 6`).
-fn p_of(v: &Verdict) -> f64 {
-    10f64.powf(-6.0 * v.score)
-}
-
-/// A policy with `dets`, counts that never halve, no dedup.
-fn policy(dets: Value) -> Value {
-    json!({
-        "version": 1,
-        "learning": {"period_secs": 0, "period_events": 10, "min_entity_events": 3},
-        "half_life_secs": 1_000_000_000,
-        "alerting": {"dedup_secs": 0, "max_reasons": 8},
-        "detectors": dets
-    })
-}
-
 /// Alice active 09:00-16:xx every day for 30 days (one event an hour),
 /// then one event at 03:12 on day 30, under `p`.
 fn night_after_office_hours(p: &Value) -> Verdict {
@@ -61,10 +45,10 @@ fn night_after_office_hours(p: &Value) -> Verdict {
 /// kind apart from the `new_value` one).
 #[test]
 fn two_unusual_hour_detectors_of_one_entity_are_one_question() {
-    let one = night_after_office_hours(&policy(json!([
+    let one = night_after_office_hours(&never_halving(json!([
         {"type": "unusual_hour", "name": "unusual_hour", "entity": "user"}
     ])));
-    let two = night_after_office_hours(&policy(json!([
+    let two = night_after_office_hours(&never_halving(json!([
         {"type": "unusual_hour", "name": "unusual_hour", "entity": "user"},
         {"type": "unusual_hour", "name": "night_login", "entity": "user",
          "where": [{"field": "kind", "eq": "login"}]}
@@ -85,19 +69,7 @@ fn two_unusual_hour_detectors_of_one_entity_are_one_question() {
 /// `n` events of alice (as `user.name`, ECS style) from 10.0.0.1 under
 /// `p`, then one from 192.0.2.7.
 fn nested_after(p: &Value, n: i64) -> Verdict {
-    let mut e = engine(p);
-    for i in 0..n {
-        e.score(
-            &json!({"timestamp": T0 + i * 600, "user": {"name": "alice"},
-                    "source_ip": "10.0.0.1"}),
-            None,
-        );
-    }
-    e.score(
-        &json!({"timestamp": T0 + n * 600, "user": {"name": "alice"},
-                "source_ip": "192.0.2.7"}),
-        None,
-    )
+    nested_after_on(&mut engine(p), n)
 }
 
 /// Found: one entity spelled two ways is two groups, so two questions.
@@ -117,12 +89,12 @@ fn nested_after(p: &Value, n: i64) -> Verdict {
 #[test]
 fn one_entity_under_two_names_is_one_question() {
     let fields = json!({"user": ["user.name"]});
-    let mut same = policy(json!([
+    let mut same = never_halving(json!([
         {"type": "new_value", "name": "first_seen", "entity": "user", "features": ["source_ip"]},
         {"type": "new_value", "name": "first_seen_2", "entity": "user", "features": ["source_ip"]}
     ]));
     same["fields"] = fields.clone();
-    let mut spelled = policy(json!([
+    let mut spelled = never_halving(json!([
         {"type": "new_value", "name": "first_seen", "entity": "user", "features": ["source_ip"]},
         {"type": "new_value", "name": "first_seen_2", "entity": "user.name", "features": ["source_ip"]}
     ]));
@@ -164,7 +136,7 @@ fn simes_of_equal_values_is_that_value() {
 /// `report_p` 2/17; 15 events with one value each, then one with a new
 /// value in each feature (each p = (1 + 1) / (15 + 2) = 2/17).
 fn new_everything(features: &[&str]) -> Verdict {
-    let p = policy(json!([
+    let p = never_halving(json!([
         {"type": "new_value", "name": "first_seen", "entity": "user", "features": features}
     ]));
     // Set on the `Policy` value: `Policy::parse` reads the text

@@ -97,3 +97,73 @@ pub fn rate_policy(bucket: i64, learn: i64) -> Value {
                        "error_where": [{"field": "outcome", "eq": "failure"}]}]
     })
 }
+
+/// The `p` a verdict's score stands for (`score = -log10(p) / 6`).
+pub fn p_of(v: &Verdict) -> f64 {
+    10f64.powf(-6.0 * v.score)
+}
+
+/// An ECS login of alice from `ip` in `country`.
+pub fn ecs_login(t: i64, ip: &str, country: &str) -> Value {
+    json!({"@timestamp": logseal_anomaly::testkit::iso(t), "user": {"name": "alice"},
+           "event": {"action": "logged-in", "outcome": "success"},
+           "source": {"ip": ip, "geo": {"country_iso_code": country}}})
+}
+
+/// A `sequence` detector `seq` on session `session` with `extra` members,
+/// learning 20,000 events, no dedup, counts halving every `half_life`
+/// seconds.
+pub fn seq_stationary(extra: Value, half_life: i64) -> Value {
+    let mut d = json!({"type": "sequence", "name": "seq", "session": "session"});
+    for (k, x) in extra.as_object().unwrap() {
+        d[k] = x.clone();
+    }
+    json!({
+        "version": 1,
+        "learning": {"period_secs": 0, "period_events": 20_000, "min_entity_events": 1},
+        "alerting": {"dedup_secs": 0},
+        "half_life_secs": half_life,
+        "detectors": [d]
+    })
+}
+
+/// A policy with `dets`, learning 10 events (3 per entity), counts that
+/// never halve, no dedup, up to 8 reasons.
+pub fn never_halving(dets: Value) -> Value {
+    json!({
+        "version": 1,
+        "learning": {"period_secs": 0, "period_events": 10, "min_entity_events": 3},
+        "half_life_secs": 1_000_000_000,
+        "alerting": {"dedup_secs": 0, "max_reasons": 8},
+        "detectors": dets
+    })
+}
+
+/// `n` events of alice (as `user.name`, ECS style) from 10.0.0.1 under
+/// engine `e`, then one from 192.0.2.7.
+pub fn nested_after_on(e: &mut Engine, n: i64) -> Verdict {
+    for i in 0..n {
+        e.score(
+            &json!({"timestamp": T0 + i * 600, "user": {"name": "alice"},
+                    "source_ip": "10.0.0.1"}),
+            None,
+        );
+    }
+    e.score(
+        &json!({"timestamp": T0 + n * 600, "user": {"name": "alice"},
+                "source_ip": "192.0.2.7"}),
+        None,
+    )
+}
+
+/// Asserts that `v` is not reported, saying its `p` if it is.
+#[track_caller]
+pub fn assert_not_reported(v: &Verdict) {
+    assert_eq!(
+        v.severity,
+        Severity::None,
+        "p {:.4}: {}",
+        p_of(v),
+        v.to_json()
+    );
+}
