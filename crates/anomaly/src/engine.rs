@@ -1195,9 +1195,10 @@ struct Hit {
 /// its `source_ip` paths), whatever the spelling or the reading (`user`
 /// mapped to `user.name` and `user.id` beside `user.name`; `fold_case`;
 /// `source_ip` beside its mapped path: found by review), joined
-/// transitively. Joining two entities that are not one only makes their
-/// questions' value conservative (Simes' method is valid for independent
-/// values too); keeping one entity apart counted its findings twice.
+/// transitively. Such groups may still read different fields of an event
+/// (a fallback path), so [`question`] also asks for the same value: two
+/// entities joined as one hid an event about both, where keeping one
+/// entity apart counted its findings twice (both found by review).
 fn same_entity(groups: &[Group]) -> Vec<usize> {
     let reads = |g: &Group| -> Vec<String> {
         match &g.entity.kind {
@@ -1233,12 +1234,17 @@ fn same_entity(groups: &[Group]) -> Vec<usize> {
 /// ([`same_entity`]). Features are not questions of their own: a new
 /// address is a new /24, mostly a new country, and a user's new device
 /// often a new network.
-fn question(dets: &[Det], group_q: &[usize], h: &Hit) -> (u8, usize) {
+fn question(dets: &[Det], group_q: &[usize], h: &Hit) -> (u8, usize, u64) {
     let g = |g: usize| group_q.get(g).copied().unwrap_or(g);
+    // The entity as read (trimmed, lowercased: `fold_case` reads it so):
+    // groups that share a path can read different fields of one event (a
+    // `user` that falls back to `source.ip` beside a `source_ip` entity),
+    // and two entities are not one (found by review).
+    let who = || hash_str(13, &h.entity.trim().to_lowercase());
     match dets.get(h.det) {
-        Some(Det::NewValue(nv)) => (1, g(nv.group)),
-        Some(Det::Hour(d)) => (2, g(d.group)),
-        _ => (0, h.det),
+        Some(Det::NewValue(nv)) => (1, g(nv.group), who()),
+        Some(Det::Hour(d)) => (2, g(d.group), who()),
+        _ => (0, h.det, 0),
     }
 }
 
@@ -1252,7 +1258,7 @@ fn question(dets: &[Det], group_q: &[usize], h: &Hit) -> (u8, usize) {
 /// detector made 2,000 matching rules 29 times as slow as 200: found by
 /// review).
 fn combined_p(hits: &[Hit], dets: &[Det], group_q: &[usize]) -> f64 {
-    let mut by_q: Vec<((u8, usize), f64)> = hits
+    let mut by_q: Vec<((u8, usize, u64), f64)> = hits
         .iter()
         .map(|h| (question(dets, group_q, h), h.p))
         .collect();
