@@ -399,6 +399,16 @@ fn control_a_restored_engine_continues_as_never_stopped() {
 /// counted, not reported); counts halve at midnight (`half_life_secs`
 /// one day) on bob's event at 00:00:05; alice from `other` at 00:00:20.
 fn seen_before_midnight(other: &str) -> Vec<String> {
+    first_seen_after_midnight(Some(other), other)
+}
+
+/// As [`seen_before_midnight`], alice's event at 23:59:30 from `before`
+/// (none: no event), the one at 00:00:20 from `at`. (600 events; 250
+/// before December 2026: the new address and its /24 were two findings
+/// then, combined as independent; by Simes' method since, one of p 0.021
+/// for 250 events after the daily halvings, above `report_p`; 0.0089 for
+/// 600.)
+fn first_seen_after_midnight(before: Option<&str>, at: &str) -> Vec<String> {
     let mut e = engine(&json!({
         "version": 1,
         "learning": {"period_secs": 2 * 86_400, "min_entity_events": 3},
@@ -413,16 +423,18 @@ fn seen_before_midnight(other: &str) -> Vec<String> {
         );
     }
     let midnight = T0 + 2 * DAY;
-    e.score(
-        &json!({"timestamp": midnight - 30, "user": "alice", "source_ip": other}),
-        None,
-    );
+    if let Some(other) = before {
+        e.score(
+            &json!({"timestamp": midnight - 30, "user": "alice", "source_ip": other}),
+            None,
+        );
+    }
     e.score(
         &json!({"timestamp": midnight + 5, "user": "bob", "source_ip": "10.0.0.9"}),
         None,
     );
     let v = e.score(
-        &json!({"timestamp": midnight + 20, "user": "alice", "source_ip": other}),
+        &json!({"timestamp": midnight + 20, "user": "alice", "source_ip": at}),
         None,
     );
     texts_of(&v, "first_seen")
@@ -436,33 +448,7 @@ fn control_a_new_address_after_the_halving_is_never_seen() {
     // (the 23:59:30 event is from the old address: nothing new before)
     let found = seen_before_midnight("10.0.0.1");
     assert!(found.is_empty(), "{found:?}");
-    let mut e = engine(&json!({
-        "version": 1,
-        "learning": {"period_secs": 2 * 86_400, "min_entity_events": 3},
-        "half_life_secs": 86_400,
-        "detectors": [{"type": "new_value", "name": "first_seen", "entity": "user",
-                       "features": ["source_ip", "source_net"]}]
-    }));
-    // 600 events (250 before December 2026: the new address and its /24
-    // were two findings then, combined as independent; by Simes' method
-    // since, one of p 0.021 for 250 events after the daily halvings, above
-    // `report_p`; 0.0089 for 600)
-    for i in 0..600 {
-        e.score(
-            &json!({"timestamp": T0 + i * 280, "user": "alice", "source_ip": "10.0.0.1"}),
-            None,
-        );
-    }
-    let midnight = T0 + 2 * DAY;
-    e.score(
-        &json!({"timestamp": midnight + 5, "user": "bob", "source_ip": "10.0.0.9"}),
-        None,
-    );
-    let v = e.score(
-        &json!({"timestamp": midnight + 20, "user": "alice", "source_ip": "192.168.5.5"}),
-        None,
-    );
-    let found = texts_of(&v, "first_seen");
+    let found = first_seen_after_midnight(None, "192.168.5.5");
     assert!(
         found
             .iter()
