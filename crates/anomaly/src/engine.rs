@@ -1225,15 +1225,14 @@ fn same_entity(groups: &[Group]) -> Vec<usize> {
     q
 }
 
-/// The question a finding answers: its detector's, but for `new_value`
-/// detectors one for all of an entity's, and for `unusual_hour` detectors
-/// one for all of an entity's: their findings come from the entity's
-/// profile (two detectors on one feature, or two hour detectors, hold the
-/// same counts; and a new service is a new API: found by review), an
-/// entity named two ways that read one field one entity
-/// ([`same_entity`]). Features are not questions of their own: a new
-/// address is a new /24, mostly a new country, and a user's new device
-/// often a new network.
+/// The question a finding answers: its detector's, but one for all the
+/// `new_value` detectors of an entity and one for all its `unusual_hour`
+/// detectors, as their findings come from the entity's profile (two
+/// detectors on one feature, or two hour detectors, hold the same counts:
+/// found by review). An entity is the groups [`same_entity`] joins, with
+/// the same value in the event. Features are not questions of their own:
+/// a new address is a new /24, mostly a new country, a new service a new
+/// API, and a user's new device often a new network (found by review).
 fn question(dets: &[Det], group_q: &[usize], h: &Hit) -> (u8, usize, u64) {
     let g = |g: usize| group_q.get(g).copied().unwrap_or(g);
     // The entity as read (trimmed, lowercased: `fold_case` reads it so):

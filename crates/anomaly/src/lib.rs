@@ -11,9 +11,9 @@
 //!   Drain-mined templates. Each yields a tail probability; the findings
 //!   of one question about one event (a detector's; all the `new_value`
 //!   detectors' of one entity; all its `unusual_hour` detectors') combine
-//!   by Simes' method (they are not
-//!   independent), the questions' values by Fisher's method, into a score
-//!   and a severity, with readable reasons.
+//!   by Simes' method, as they are not independent, and the questions'
+//!   values by Fisher's method, into a score and a severity, with readable
+//!   reasons.
 //! * Memory is bounded by `memory_budget_bytes` in the [`Policy`].
 #![no_std]
 #![forbid(unsafe_code)]
