@@ -50,37 +50,6 @@ fn has(found: &[String], s: &str) -> bool {
 
 // ------------------------------------------------ a late source, a replay
 
-/// A minute series: source A on time, 20 records a minute; source B 20 a
-/// minute too, each record delivered `late` seconds after it was written,
-/// arriving interleaved with A's (A, then B's). After three days, B's
-/// records of minutes n+10..n+13 are a burst of 20x. With `replay`, a
-/// replayed log of a day back runs beside it: one replayed record after
-/// each of A's. Returns the rate texts after the three days.
-fn late_source(late: i64, replay: bool) -> Vec<String> {
-    let mut e = engine(&rate_policy(60, DAY));
-    let n = 3 * 1440;
-    let mut found = Vec::new();
-    for k in 0..n + 40 {
-        let mut evs = Vec::new();
-        for i in 0..20 {
-            let t = T0 + k * 60 + i * 3;
-            evs.push((0, json!({"timestamp": t})));
-            if replay && k >= n {
-                evs.push((0, json!({"timestamp": t - DAY})));
-            }
-            let burst = (n + 10..n + 13).contains(&(k - late / 60));
-            for _ in 0..if burst { 20 } else { 1 } {
-                evs.push((0, json!({"timestamp": t - late})));
-            }
-        }
-        let f = run(&mut e, &evs);
-        if k >= n {
-            found.extend(f);
-        }
-    }
-    found
-}
-
 /// Control: B 12 minutes late, no replay: its 20x burst is a spike (review
 /// 8's fix).
 #[test]

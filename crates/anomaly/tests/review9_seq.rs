@@ -10,31 +10,11 @@
 //! instead ("Found"), and holds since its fix ("Now"). The `control_*`
 //! tests passed then too and show the set-up is sound.
 
-use logseal_anomaly::{Engine, Severity, Verdict};
+use logseal_anomaly::{Severity, Verdict};
 use serde_json::{Value, json};
 
 mod review;
 use review::*;
-
-/// One `sequence` detector named `seq` (session field `session`), plus
-/// `extra` members; learning for `learn_events` events; no dedup.
-fn seq_policy(extra: Value, learn_events: u64) -> Value {
-    let mut d = json!({"type": "sequence", "name": "seq", "session": "session"});
-    for (k, x) in extra.as_object().unwrap() {
-        d[k] = x.clone();
-    }
-    json!({
-        "version": 1,
-        "learning": {"period_secs": 0, "period_events": learn_events, "min_entity_events": 1},
-        "alerting": {"dedup_secs": 0},
-        "detectors": [d]
-    })
-}
-
-/// Scores `kind` (template field mode) in session `s` at time `t`.
-fn kind(e: &mut Engine, t: i64, k: &str) -> Vec<String> {
-    seq_texts(&e.score(&json!({"timestamp": t, "session": "s", "kind": k}), None))
-}
 
 // ------------------------------------------------------------ calibration
 
@@ -47,6 +27,7 @@ fn control_a_stationary_stream_without_halvings_is_calibrated() {
             seq_policy(
                 json!({"template": "kind", "history": 1, "rare_templates": false}),
                 20_000,
+                0,
             ),
             1_000_000_000,
         ),
@@ -64,6 +45,7 @@ fn frozen_skip(days: i64) -> Vec<String> {
     let mut p = seq_policy(
         json!({"template": "kind", "online": false, "history": 1}),
         3000,
+        0,
     );
     p["half_life_secs"] = json!(DAY);
     let mut e = engine(&p);
@@ -125,53 +107,6 @@ fn control_a_frozen_model_right_after_learning_says_plain_counts() {
 
 // ------------------------------------------------------------ template miner
 
-/// The Linux audit `SYSCALL` record of Red Hat's documentation
-/// ("Understanding Audit Log Files"), as reviews 7 and 8 used it, with its
-/// words (result, command, executable, audit rule key) given.
-fn auditd_syscall(i: i64, success: &str, comm: &str, exe: &str, key: &str) -> String {
-    format!(
-        "type=SYSCALL msg=audit(1364481363.{:03}:{}): arch=c000003e syscall=2 success={success} \
-         exit=-13 a0=7fffd19c5592 a1=0 a2=7fffd19c4b50 a3=a items=1 ppid=2686 pid={} \
-         auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 \
-         fsgid=1000 tty=pts0 ses=1 comm=\"{comm}\" exe=\"{exe}\" \
-         subj=unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023 key=\"{key}\"",
-        i % 1000,
-        24287 + i,
-        3538 + i
-    )
-}
-
-/// Learns 300 events of the cycle `session opened` / a `SYSCALL` record of
-/// the `sshd_config` watch / `session closed`, the record's command and
-/// result taken in turn from `variants`; then scores `session opened` and
-/// `probe`: the detector's reasons on `probe` and the templates after it.
-fn watch_case(variants: &[(&str, &str, &str)], probe: &str) -> (Vec<String>, Vec<String>) {
-    let mut e = engine(&seq_policy(json!({}), 300));
-    for i in 0..600i64 {
-        let m = match i % 3 {
-            0 => "session opened for user alice".to_string(),
-            1 => {
-                let (ok, comm, exe) = variants[(i / 3) as usize % variants.len()];
-                auditd_syscall(i, ok, comm, exe, "sshd_config")
-            }
-            _ => "session closed for user alice".to_string(),
-        };
-        e.score(
-            &json!({"timestamp": T0 + i, "session": "s", "message": m}),
-            None,
-        );
-    }
-    e.score(
-        &json!({"timestamp": T0 + 600, "session": "s", "message": "session opened for user alice"}),
-        None,
-    );
-    let v = e.score(
-        &json!({"timestamp": T0 + 601, "session": "s", "message": probe}),
-        None,
-    );
-    (seq_texts(&v), e.templates("seq").unwrap())
-}
-
 /// With a watch that only `cat` read (review 8's case) the same record is
 /// reported as never seen; a `vim` read of the watched file after the
 /// varied watch is quiet and no new template.
@@ -209,6 +144,7 @@ fn katz_case(n_q: usize, kinds: &[&str]) -> Verdict {
     let mut p = seq_policy(
         json!({"template": "kind", "history": 2, "rare_templates": false}),
         3 * (2000 + n_q) as u64,
+        0,
     );
     p["detectors"].as_array_mut().unwrap().push(
         json!({"type": "new_value", "name": "first_seen", "entity": "host",

@@ -167,3 +167,106 @@ pub fn assert_not_reported(v: &Verdict) {
         v.to_json()
     );
 }
+
+/// One `sequence` detector named `seq` (session field `session`), plus
+/// `extra` members; learning for `learn_events` events; `dedup_secs` as given.
+pub fn seq_policy(extra: Value, learn_events: u64, dedup_secs: u64) -> Value {
+    let mut d = json!({"type": "sequence", "name": "seq", "session": "session"});
+    for (k, x) in extra.as_object().unwrap() {
+        d[k] = x.clone();
+    }
+    json!({
+        "version": 1,
+        "learning": {"period_secs": 0, "period_events": learn_events, "min_entity_events": 1},
+        "alerting": {"dedup_secs": dedup_secs},
+        "detectors": [d]
+    })
+}
+
+/// Scores `kind` (template field mode) in session `s` at time `t`.
+pub fn kind(e: &mut Engine, t: i64, k: &str) -> Vec<String> {
+    seq_texts(&e.score(&json!({"timestamp": t, "session": "s", "kind": k}), None))
+}
+
+/// The Linux audit `SYSCALL` record of Red Hat's documentation
+/// ("Understanding Audit Log Files"), as reviews 7 to 9 used it, with its
+/// words (result, command, executable, audit rule key) given.
+pub fn auditd_syscall(i: i64, success: &str, comm: &str, exe: &str, key: &str) -> String {
+    format!(
+        "type=SYSCALL msg=audit(1364481363.{:03}:{}): arch=c000003e syscall=2 success={success} \
+         exit=-13 a0=7fffd19c5592 a1=0 a2=7fffd19c4b50 a3=a items=1 ppid=2686 pid={} \
+         auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 sgid=1000 \
+         fsgid=1000 tty=pts0 ses=1 comm=\"{comm}\" exe=\"{exe}\" \
+         subj=unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023 key=\"{key}\"",
+        i % 1000,
+        24287 + i,
+        3538 + i
+    )
+}
+
+/// Learns 300 events of the cycle `session opened` / a `SYSCALL` record of
+/// the `sshd_config` watch / `session closed`, the record's command and
+/// result taken in turn from `variants`; then scores `session opened` and
+/// `probe`: the detector's reasons on `probe` and the templates after it.
+pub fn watch_case(variants: &[(&str, &str, &str)], probe: &str) -> (Vec<String>, Vec<String>) {
+    let mut e = engine(&seq_policy(json!({}), 300, 0));
+    for i in 0..600i64 {
+        let m = match i % 3 {
+            0 => "session opened for user alice".to_string(),
+            1 => {
+                let (ok, comm, exe) = variants[(i / 3) as usize % variants.len()];
+                auditd_syscall(i, ok, comm, exe, "sshd_config")
+            }
+            _ => "session closed for user alice".to_string(),
+        };
+        e.score(
+            &json!({"timestamp": T0 + i, "session": "s", "message": m}),
+            None,
+        );
+    }
+    e.score(
+        &json!({"timestamp": T0 + 600, "session": "s", "message": "session opened for user alice"}),
+        None,
+    );
+    let v = e.score(
+        &json!({"timestamp": T0 + 601, "session": "s", "message": probe}),
+        None,
+    );
+    (seq_texts(&v), e.templates("seq").unwrap())
+}
+
+/// A minute series: source A on time, 20 records a minute; source B 20 a
+/// minute too, each record delivered `late` seconds after it was written,
+/// arriving interleaved with A's (A, then B's). After three days, B's
+/// records of minutes n+10..n+13 are a burst of 20x. With `replay`, a
+/// replayed log of a day back runs beside it: one replayed record after
+/// each of A's. Returns the rate texts after the three days, each tagged
+/// with the record's timestamp.
+pub fn late_source(late: i64, replay: bool) -> Vec<String> {
+    let mut e = engine(&rate_policy(60, DAY));
+    let n = 3 * 1440;
+    let mut found = Vec::new();
+    for k in 0..n + 40 {
+        let mut evs = Vec::new();
+        for i in 0..20 {
+            let t = T0 + k * 60 + i * 3;
+            evs.push((0, json!({"timestamp": t})));
+            if replay && k >= n {
+                evs.push((0, json!({"timestamp": t - DAY})));
+            }
+            let burst = (n + 10..n + 13).contains(&(k - late / 60));
+            for _ in 0..if burst { 20 } else { 1 } {
+                evs.push((0, json!({"timestamp": t - late})));
+            }
+        }
+        for (_, ev) in &evs {
+            let v = e.score(ev, None);
+            if k >= n {
+                for t in texts_of(&v, "event_rate") {
+                    found.push(format!("@{}: {t}", ev["timestamp"]));
+                }
+            }
+        }
+    }
+    found
+}
