@@ -54,7 +54,10 @@ fn chronological_80_20() {
         }
     );
     let c = r.feedback;
-    assert_eq!((c.tp, c.fp, c.fn_), (23, 25, 1), "feedback {c:?}");
+    // (23, 25, 1) before a never-seen template and its unseen next event
+    // became one test, valued at the smaller p (December 2026, decided on
+    // synthetic streams: `tests/combine.rs`)
+    assert_eq!((c.tp, c.fp, c.fn_), (24, 27, 0), "feedback {c:?}");
     // learning the normal lines of the earlier part and then every later
     // line as it comes (no feedback) finds almost none
     let c = r.semi;

@@ -167,6 +167,9 @@ fn control_restore_keeps_the_merged_question() {
 //   The test still checks that the kind is learned (its doc's intent).
 //   Fix: correct the comment and keep a check that it is reported, e.g. the
 //   template finding present at `report_p` 0.05 with p < 0.01.
+//   Now (later in December 2026): a never-seen template and its unseen
+//   next event are one test valued at the smaller p (0.0094), and the test
+//   reads the report at `report_p` 0.01 again (`tests/combine.rs`).
 // - new_value.rs:123 says p 0.019; measured 0.0227 (about 86 decayed events,
 //   not 160). Still above 0.01, so the conclusion holds.
 // - review7.rs:448 says "p 2 / 127 for 250 events"; measured 0.0211 (the
