@@ -1314,11 +1314,52 @@ impl Win {
             self.head = b;
         }
     }
-    fn add_n(&mut self, b: u32, n: u16) -> u32 {
+    /// Counts `n` events in sub-bucket `b`, by their own time: a record up
+    /// to a window late counts in its own sub-bucket, and the count
+    /// returned is the latest window's, which holds it. A record
+    /// older than the window (a replay, a backfill, a clock gone back)
+    /// counts in none: `None`. Before, every record counted in the latest
+    /// sub-bucket, so failures of yesterday replayed one an hour read as 6
+    /// within 10 minutes, and a late success was paired with failures
+    /// that came after it (found by review).
+    fn add_at(&mut self, b: u32, n: u16) -> Option<u32> {
+        if b.saturating_add(8) <= self.head {
+            return None;
+        }
         self.advance(b);
-        let i = (self.head % 8) as usize;
+        let i = (b % 8) as usize;
         self.c[i] = self.c[i].saturating_add(n);
-        self.total()
+        Some(self.total())
+    }
+    /// The window's count as of sub-bucket `b` (the sub-buckets from the
+    /// head's window start up to `b`), without moving the head back; `None`
+    /// when `b` is older than the window.
+    fn total_to(&self, b: u32) -> Option<u32> {
+        if b >= self.head {
+            // the window as it will be at `b`
+            let mut w = *self;
+            w.advance(b);
+            return Some(w.total());
+        }
+        if b.saturating_add(8) <= self.head {
+            return None;
+        }
+        Some(
+            (self.head.saturating_sub(7)..=b)
+                .map(|i| self.c[(i % 8) as usize] as u32)
+                .sum(),
+        )
+    }
+    /// Empties the sub-buckets up to `b` (those a reported `then` paired
+    /// with), keeping any later ones.
+    fn clear_to(&mut self, b: u32) {
+        if b >= self.head {
+            *self = Win::default();
+            return;
+        }
+        for i in self.head.saturating_sub(7)..=b {
+            self.c[(i % 8) as usize] = 0;
+        }
     }
     fn total(&self) -> u32 {
         self.c.iter().map(|&x| x as u32).sum()
@@ -3198,6 +3239,10 @@ impl Engine {
                     // A frozen model (`online: false`) keeps its counts: it
                     // could never learn them back, and decayed into
                     // silence (found by review).
+                    // A `composition` detector's too, for the same reasons
+                    // (a combination seen once 30 half-lives ago was still
+                    // learned: found by review).
+                    Det::Composition(x) if x.online => x.halve(),
                     Det::Sequence(x) if x.online => {
                         for c in x.counts0.iter_mut() {
                             *c /= 2;
@@ -3579,7 +3624,15 @@ impl Threshold {
         let Some(g) = c.get(&self.group) else { return };
         let k = weight(c, self.weight.as_ref());
         let (w, _) = self.table.entry(hash_str(SEED_GROUP + di as u64, &g));
-        let n = w.add_n(bidx(t, self.window / 8.0), k);
+        // A record older than the window, or whose own time the clock
+        // refused (its time is unknown), is judged alone: a single-event
+        // rule still fires on it, a count takes it for one.
+        let n = if c.refused {
+            None
+        } else {
+            w.add_at(bidx(t, self.window / 8.0), k)
+        };
+        let n = n.unwrap_or(k as u32);
         if n > self.threshold {
             let p = num::poisson_sf_ge(n as f64, self.expected);
             hits.push(Hit {
@@ -3663,39 +3716,54 @@ impl FollowedBy {
     fn run<E: Event + ?Sized>(&mut self, c: &Ctx<'_, '_, E>, id: DetId<'_>, hits: &mut Vec<Hit>) {
         let DetId { di, name, dseed } = id;
         let t = c.t;
+        // A record whose own time the clock refused is no part of a
+        // pairing: its time is unknown (failures of 45 days ago replayed
+        // beside the live stream were paired with a login now: found by
+        // review).
+        if c.refused {
+            return;
+        }
         let Some(g) = c.get(&self.group) else { return };
         let key = hash_str(SEED_GROUP + di as u64, &g);
-        if c.all(&self.first) {
-            let k = weight(c, self.weight.as_ref());
-            self.table.entry(key).0.add_n(bidx(t, self.window / 8.0), k);
-        } else if c.all(&self.then) {
-            let Some(w) = self.table.get(key).copied() else {
-                return;
-            };
-            let mut w = w;
-            w.advance(bidx(t, self.window / 8.0));
-            let n = w.total();
-            if n >= self.min_first {
+        let b = bidx(t, self.window / 8.0);
+        // `then` first, with the `first` events before it, so an event of
+        // both kinds (a `then` that narrows `first`: login attempts, then
+        // a successful one) is judged and then counted; judged only as a
+        // `first`, such a rule never fired (found by review).
+        if c.all(&self.then) {
+            let n = self.table.get(key).and_then(|w| w.total_to(b));
+            if let Some(n) = n.filter(|&n| n >= self.min_first) {
                 let p = num::poisson_sf_ge(n as f64, self.expected);
-                *self.table.entry(key).0 = Win::default();
+                // what it paired with is spent; later `first` events of a
+                // late `then` stay
+                self.table.entry(key).0.clear_to(b);
                 hits.push(Hit {
                     det: di,
                     entity: g.to_string(),
                     feature: "sequence".into(),
-                    observed: format!("{n} then success"),
-                    expected: format!("< {} before success", self.min_first),
+                    observed: format!("{n} then 1"),
+                    expected: format!("< {} before it", self.min_first),
                     p,
                     text: match &self.describe {
                         Some(d) => d.render_rule(c, &g, n, self.window, self.min_first, None),
+                        // generic: the rule's events need not be logins
+                        // ("success after 5 failures" of a sudo rule: found
+                        // by review)
                         None => format!(
-                            "{g}: success after {n} failures within {} ({name})",
-                            dur(self.window)
+                            "{g}: {n} `first` events, then a `then` event, within {} ({name}; at least {})",
+                            dur(self.window),
+                            self.min_first
                         ),
                     },
                     nested: false,
                     dkey: combine(dseed, hash_str(0, &g)),
                 });
             }
+        }
+        if c.all(&self.first) {
+            let k = weight(c, self.weight.as_ref());
+            // older than the window: counted in none (see `Win::add_at`)
+            let _ = self.table.entry(key).0.add_at(b, k);
         }
     }
 }
@@ -3919,6 +3987,13 @@ impl Travel {
             || !(-180.0..=180.0).contains(&lon)
             || (lat == 0.0 && lon == 0.0)
         {
+            return;
+        }
+        // A record whose own time the clock refused (a replay of 45 days
+        // back beside the live stream) has no time to travel in: judged at
+        // the clock's time, each replayed record and each live one after
+        // it was an impossible travel (found by review).
+        if c.refused {
             return;
         }
         let Some(e) = c.get(&self.entity) else { return };
@@ -5213,9 +5288,30 @@ impl Composition {
     }
 
     /// Good-Turing estimate of the chance that a session's combination is
-    /// one no learned session had: `(combinations + 1) / (sessions + 2)`.
+    /// one no learned session had: `(combinations + 1) / (sessions + 2)`,
+    /// where a learned session whose combination was not kept (the list
+    /// full) counts as a combination of its own: each may have been new.
+    /// Without them, a full list's estimate fell as 1 / sessions while
+    /// the share of sessions outside it stayed, and half of a stationary
+    /// stream of 512 combinations (256 kept) was reported (found by
+    /// review).
     fn novelty_p(&self) -> f64 {
-        (self.known.len() as f64 + 1.0) / (self.ended as f64 + 2.0)
+        let kept: u64 = self.known.iter().map(|&(_, n)| u64::from(n)).sum();
+        let unkept = self.ended.saturating_sub(kept);
+        ((self.known.len() as u64 + unkept) as f64 + 1.0) / (self.ended as f64 + 2.0)
+    }
+
+    /// Halves the learned combinations' counts, rounding down (one seen
+    /// once is forgotten, as a `sequence` detector's one-off templates
+    /// are), and the sessions, keeping those not kept as they were, halved.
+    fn halve(&mut self) {
+        let kept: u64 = self.known.iter().map(|&(_, n)| u64::from(n)).sum();
+        let unkept = self.ended.saturating_sub(kept);
+        for (_, n) in self.known.iter_mut() {
+            *n /= 2;
+        }
+        self.known.retain(|&(_, n)| n > 0);
+        self.ended = self.known.iter().map(|&(_, n)| u64::from(n)).sum::<u64>() + unkept / 2;
     }
 
     #[inline(never)]

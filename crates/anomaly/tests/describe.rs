@@ -99,9 +99,11 @@ fn built_in_texts_say_more_than_not_threshold() {
                 "spraying",
                 "198.51.100.4: ~5 distinct user in 10m (spraying), more than 4; latest fay",
             ),
+            // generic: a rule's events need not be failures and a success
+            // (review 16)
             (
                 "brute_force_success",
-                "bob: success after 4 failures within 10m (brute_force_success)",
+                "bob: 4 `first` events, then a `then` event, within 10m (brute_force_success; at least 3)",
             ),
         ],
     );

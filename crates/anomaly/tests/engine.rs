@@ -662,7 +662,7 @@ fn followed_by_weight_counts_folded_failures() {
     };
     let v = run(rule(r#","weight":"n""#));
     assert!(v.severity > Severity::None, "{}", v.to_json());
-    assert_eq!(v.reasons[0].observed, "5 then success");
+    assert_eq!(v.reasons[0].observed, "5 then 1");
     // without the weight the same lines are 2 failures: nothing to report
     assert_eq!(run(rule("")).severity, Severity::None);
 }
