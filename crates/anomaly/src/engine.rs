@@ -1393,7 +1393,22 @@ struct Dist {
 }
 
 impl Dist {
-    fn add(&mut self, hb: u32, h: u64) -> f64 {
+    /// Adds value hash `h` in half-window `hb`, by its own time, as
+    /// [`Win::add_at`] counts: a record of the previous half counts there,
+    /// an older one (a backfill, a replay, a clock gone back) in none,
+    /// `None`; else the estimate of distinct values in the latest window,
+    /// which holds it. Before, every record counted in the latest half (a
+    /// backfill of yesterday's spraying, one name an hour, was spraying
+    /// now: found by review).
+    fn add(&mut self, hb: u32, h: u64) -> Option<f64> {
+        let bit = (h & 255) as usize;
+        if hb < self.half {
+            if hb + 1 < self.half {
+                return None;
+            }
+            self.prev[bit / 64] |= 1u64 << (bit % 64);
+            return Some(self.estimate());
+        }
         if hb > self.half {
             self.prev = if hb == self.half + 1 {
                 self.cur
@@ -1403,8 +1418,12 @@ impl Dist {
             self.cur = [0; 4];
             self.half = hb;
         }
-        let bit = (h & 255) as usize;
         self.cur[bit / 64] |= 1u64 << (bit % 64);
+        Some(self.estimate())
+    }
+
+    /// Linear counting over the latest window (both halves).
+    fn estimate(&self) -> f64 {
         let ones: u32 = (0..4)
             .map(|i| (self.cur[i] | self.prev[i]).count_ones())
             .sum();
@@ -3683,7 +3702,14 @@ impl DistinctDet {
             return;
         };
         let (d, _) = self.table.entry(hash_str(SEED_GROUP + di as u64, &g));
-        let est = d.add(bidx(t, self.window / 2.0), hash_str(7 ^ self.salt, &v));
+        // A record older than the window, or whose own time the clock
+        // refused, is judged alone (one value), as in `threshold`.
+        let est = if c.refused {
+            None
+        } else {
+            d.add(bidx(t, self.window / 2.0), hash_str(7 ^ self.salt, &v))
+        };
+        let est = est.unwrap_or(1.0);
         let n = libm::round(est);
         if n > self.threshold as f64 {
             let p = num::poisson_sf_ge(n, self.expected);
