@@ -4051,11 +4051,16 @@ impl Travel {
                 observed: format!("{} km in {}", libm::round(km) as u64, dur(dt)),
                 expected: format!("<= {} km/h", self.max_kmh as u64),
                 p,
+                // under a minute, the speed is taken over a minute: say so
+                // ("502 km in 30s (30,101 km/h)" did not divide out: found
+                // by review)
                 text: format!(
-                    "{e}: impossible travel, {} km in {} ({} km/h) from ({}, {}) to ({}, {})",
+                    "{e}: impossible travel, {} km in {} ({}{} km/h{}) from ({}, {}) to ({}, {})",
                     thousands(libm::round(km) as u64),
                     dur(dt),
+                    if dt < 60.0 { "at least " } else { "" },
                     thousands(libm::round(kmh) as u64),
+                    if dt < 60.0 { ", over a minute" } else { "" },
                     fmt_num(libm::round(prev.lat as f64 * 100.0) / 100.0),
                     fmt_num(libm::round(prev.lon as f64 * 100.0) / 100.0),
                     fmt_num(libm::round(lat * 100.0) / 100.0),

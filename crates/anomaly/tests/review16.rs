@@ -284,6 +284,29 @@ fn control_a_replay_within_30_days_is_no_travel() {
     assert_eq!(travel_with_replay(10), Vec::<String>::new());
 }
 
+/// Found (the limits below, mended): a travel under a minute read "502 km
+/// in 30s (30,101 km/h)", the speed taken over a minute and the text not
+/// saying so. Now: "(at least 30,101 km/h, over a minute)".
+#[test]
+fn now_a_travel_under_a_minute_says_its_speed_is_a_bound() {
+    let mut e = engine(&travel_policy());
+    e.score(
+        &json!({"timestamp": T0, "user": "alice", "lat": 52.52, "lon": 13.40}),
+        None,
+    );
+    let v = e.score(
+        &json!({"timestamp": T0 + 30, "user": "alice", "lat": 48.14, "lon": 11.58}),
+        None,
+    );
+    let t = texts_of(&v, "it");
+    assert_eq!(t.len(), 1, "{}", v.to_json());
+    assert!(
+        t[0].contains(" in 30s (at least ") && t[0].contains(" km/h, over a minute) "),
+        "{}",
+        t[0]
+    );
+}
+
 // ------------------------------------------------------------- composition
 
 fn composition_policy(learn_events: u64, max: usize, half_life: Option<i64>) -> Value {
@@ -573,8 +596,9 @@ fn now_a_late_name_within_the_window_counts() {
 // - Only the latest position is kept: a late record is judged against it,
 //   not against its neighbours in time (Berlin 00:00, Berlin 10:00, a late
 //   Sydney record of 00:30 is judged against 10:00: 16,000 km in 9.5 h).
-// - Speeds under a minute are taken over a minute, so texts do not divide
-//   out ("502 km in 30s (30,101 km/h)", "502 km in 0s"); the p-value
+// - Speeds under a minute are taken over a minute, so texts did not divide
+//   out ("502 km in 30s (30,101 km/h)", "502 km in 0s"; now "at least ...,
+//   over a minute", test above); the p-value
 //   (`0.001 * max_kmh / kmh`) grows stronger with speed, so GeoIP noise
 //   (two addresses placed 500 km apart in one second) is critical while
 //   10,000 km in 10 h is medium.
