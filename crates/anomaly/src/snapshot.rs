@@ -17,8 +17,12 @@ pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// counts last halved (after the clock state; 1 to 5: the decay epoch's
 /// start), each `rate` series' latest bucket and its count there (1 to 5:
 /// the open bucket), and a fingerprint without the policy's name,
-/// `alerting` (but `evidence_p`), `allowlist` and `suppress`.
-pub const VERSION: u16 = 6;
+/// `alerting` (but `evidence_p`), `allowlist` and `suppress`. 7: each
+/// `threshold`, `followed_by` and `distinct` window with the window behind
+/// it (records older than the live window; 1 to 6: none), and each
+/// `sequence` detector's novelty count after its template counts (1 to 6:
+/// the templates with a count).
+pub const VERSION: u16 = 7;
 
 #[derive(Default)]
 pub struct W {
