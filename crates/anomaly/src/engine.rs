@@ -4025,13 +4025,16 @@ impl Peer {
                 observed: clip(&v, 128),
                 expected: format!("common in {} {}", self.group.name, clip(&g, 64)),
                 p,
+                // after a halving, "0 of 9,000 events" of a value seen
+                // before it read as never seen (found by review)
                 text: format!(
-                    "{e}: {} {} is rare among peers in {} {} ({before} of {} events)",
+                    "{e}: {} {} is rare among peers in {} {} ({before} of {} events{})",
                     self.feature.name,
                     clip(&v, 128),
                     self.group.name,
                     clip(&g, 64),
-                    thousands(tot as u64)
+                    thousands(tot as u64),
+                    decayed(c, true)
                 ),
                 nested: false,
                 dkey: combine(dseed, combine(hash_str(0, &e), hash_str(1, &v))),
