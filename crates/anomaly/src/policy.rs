@@ -610,6 +610,9 @@ pub struct TravelRule {
 fn d_kmh() -> f64 {
     1000.0
 }
+/// The most events a rule's window counts: 8 sub-buckets of up to 65,535.
+const WINDOW_MAX: u32 = 8 * 65_535;
+
 fn d_min_km() -> f64 {
     300.0
 }
@@ -1344,6 +1347,17 @@ impl Policy {
                     if r.weight.as_deref().is_some_and(|w| w.trim().is_empty()) {
                         return Err(err(key + ".weight", "must name a field"));
                     }
+                    // a window counts at most 8 sub-buckets of 65,535: a
+                    // higher threshold could never be passed (found by
+                    // review, of `min_first`)
+                    if r.threshold >= WINDOW_MAX {
+                        return Err(err(
+                            key + ".threshold",
+                            format!(
+                                "must be below {WINDOW_MAX} (a window counts at most that many)"
+                            ),
+                        ));
+                    }
                     conds(key + ".where", &r.filter)?;
                 }
                 DetectorSpec::Distinct(r) => {
@@ -1361,8 +1375,13 @@ impl Policy {
                     if r.weight.as_deref().is_some_and(|w| w.trim().is_empty()) {
                         return Err(err(key + ".weight", "must name a field"));
                     }
-                    if r.min_first == 0 {
-                        return Err(err(key + ".min_first", "must be >= 1"));
+                    if r.min_first == 0 || r.min_first > WINDOW_MAX {
+                        return Err(err(
+                            key + ".min_first",
+                            format!(
+                                "must be between 1 and {WINDOW_MAX} (a window counts at most that many)"
+                            ),
+                        ));
                     }
                     if r.first.is_empty() {
                         return Err(err(key + ".first", "needs at least one condition"));
@@ -1404,6 +1423,9 @@ impl Policy {
                 DetectorSpec::PeerRare(r) => conds(key + ".where", &r.filter)?,
                 DetectorSpec::ImpossibleTravel(r) => {
                     pos(key.clone() + ".max_kmh", r.max_kmh)?;
+                    if !(r.min_km.is_finite() && r.min_km >= 0.0) {
+                        return Err(err(key + ".min_km", "must be a finite number >= 0"));
+                    }
                     conds(key + ".where", &r.filter)?;
                 }
                 DetectorSpec::Sequence(r) => {

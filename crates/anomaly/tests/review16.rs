@@ -571,6 +571,51 @@ fn now_a_late_name_within_the_window_counts() {
     assert_eq!(texts_of(&v, "spray").len(), 1, "{}", v.to_json());
 }
 
+// ------------------------------------------------------ policy validation
+
+/// Found (the limits below, mended): a `min_first` or `threshold` no
+/// window can reach (a window counts at most 8 × 65,535 = 524,280 events)
+/// and a negative or non-finite `min_km` were accepted without a word.
+/// Now refused, naming the member.
+#[test]
+fn now_unreachable_counts_and_a_negative_min_km_are_refused() {
+    let with = |d: Value| {
+        Policy::parse(&json!({"version": 1, "detectors": [d]}).to_string())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let e = with(
+        json!({"type": "followed_by", "name": "bf", "group_by": "user",
+        "first": [{"field": "outcome", "eq": "failure"}],
+        "then": [{"field": "outcome", "eq": "success"}], "min_first": 524_281,
+        "window_secs": 600}),
+    );
+    assert!(e.contains("min_first") && e.contains("524280"), "{e}");
+    let e = with(json!({"type": "threshold", "name": "t", "group_by": "user",
+        "threshold": 524_280, "window_secs": 600,
+        "where": [{"field": "outcome", "eq": "failure"}]}));
+    assert!(e.contains("threshold") && e.contains("524280"), "{e}");
+    let e = with(
+        json!({"type": "impossible_travel", "name": "it", "entity": "user",
+        "min_km": -5}),
+    );
+    assert!(e.contains("min_km"), "{e}");
+    // the largest reachable values pass
+    for d in [
+        json!({"type": "followed_by", "name": "bf", "group_by": "user",
+            "first": [{"field": "outcome", "eq": "failure"}],
+            "then": [{"field": "outcome", "eq": "success"}], "min_first": 524_280,
+            "window_secs": 600}),
+        json!({"type": "threshold", "name": "t", "group_by": "user",
+            "threshold": 524_279, "window_secs": 600,
+            "where": [{"field": "outcome", "eq": "failure"}]}),
+        json!({"type": "impossible_travel", "name": "it", "entity": "user", "min_km": 0}),
+    ] {
+        assert_eq!(with(d.clone()), "", "{d}");
+    }
+}
+
 // Design limits and checked-and-fine (no test kept):
 //
 // followed_by
@@ -590,7 +635,7 @@ fn now_a_late_name_within_the_window_counts() {
 //   Now `threshold` and `distinct` count by event time as `followed_by`
 //   does (tests above).
 // - `min_first` above 524,280 (8 sub-buckets of u16) can never be reached;
-//   accepted.
+//   accepted. (Now refused, as a `threshold` of 524,280 or more.)
 //
 // impossible_travel
 // - Only the latest position is kept: a late record is judged against it,
@@ -604,7 +649,8 @@ fn now_a_late_name_within_the_window_counts() {
 //   10,000 km in 10 h is medium.
 // - Silent during the global learning period (learned detectors only
 //   learn), though it needs no baseline.
-// - `min_km` is not validated (negative or absurd values accepted).
+// - `min_km` is not validated (negative or absurd values accepted). (Now
+//   refused unless finite and >= 0.)
 // - Odd inputs checked fine: NaN/inf/"1e400" strings, 1e308, arrays,
 //   objects, null, empty strings, booleans and Null Island are no position.
 //
