@@ -1293,201 +1293,293 @@ fn combined_p(hits: &[Hit], dets: &[Det], group_q: &[usize]) -> f64 {
 
 // ---------------------------------------------------------------- state values
 
-/// Sliding window as 8 sub-buckets.
-#[derive(Clone, Copy, Default, Debug)]
-struct Slots {
+/// A sliding run of `N` sub-buckets ending at `head` (sub-buckets
+/// `head - (N - 1) ..= head`), each counted in a `u16`.
+#[derive(Clone, Copy, Debug)]
+struct Slots<const N: usize> {
     head: u32,
-    c: [u16; 8],
+    c: [u16; N],
 }
 
-impl Slots {
+impl<const N: usize> Default for Slots<N> {
+    fn default() -> Self {
+        Slots { head: 0, c: [0; N] }
+    }
+}
+
+impl<const N: usize> Slots<N> {
+    const SPAN: u32 = N as u32;
+
     fn advance(&mut self, b: u32) {
         if b > self.head {
             let d = b - self.head;
-            if d >= 8 {
-                self.c = [0; 8];
+            if d >= Self::SPAN {
+                self.c = [0; N];
             } else {
                 for i in 1..=d {
-                    self.c[((self.head + i) % 8) as usize] = 0;
+                    self.c[((self.head + i) % Self::SPAN) as usize] = 0;
                 }
             }
             self.head = b;
         }
     }
-    /// Counts `n` events in sub-bucket `b`, by their own time: a record up
-    /// to a window late counts in its own sub-bucket, and the count
-    /// returned is the latest window's, which holds it. A record
-    /// older than the window (a replay, a backfill, a clock gone back)
-    /// counts in none: `None` (see [`Win`] for where it goes). Before,
-    /// every record counted in the latest sub-bucket, so a late success
-    /// was paired with failures that came after it (found by review).
-    fn add_at(&mut self, b: u32, n: u16) -> Option<u32> {
-        if b.saturating_add(8) <= self.head {
-            return None;
+    /// Counts `n` events in sub-bucket `b`, by their own time (a later one
+    /// moves the head); `false` when `b` is older than the run.
+    fn add_at(&mut self, b: u32, n: u16) -> bool {
+        if b.saturating_add(Self::SPAN) <= self.head {
+            return false;
         }
         self.advance(b);
-        let i = (b % 8) as usize;
+        let i = (b % Self::SPAN) as usize;
         self.c[i] = self.c[i].saturating_add(n);
-        Some(self.total())
+        true
     }
-    /// Empties the sub-buckets up to `b` (those a reported `then` paired
-    /// with), keeping any later ones.
-    fn clear_to(&mut self, b: u32) {
-        if b >= self.head {
-            self.c = [0; 8];
-            return;
-        }
-        // (an empty range when `b` is older than the window)
-        for i in self.head.saturating_sub(7)..=b {
-            self.c[(i % 8) as usize] = 0;
-        }
+    /// The sub-buckets of `lo..=hi` that the run holds.
+    fn range(&self, lo: u32, hi: u32) -> core::ops::RangeInclusive<u32> {
+        lo.max(self.head.saturating_sub(Self::SPAN - 1))..=hi.min(self.head)
     }
-    fn total(&self) -> u32 {
-        self.c.iter().map(|&x| x as u32).sum()
-    }
-    /// The count of sub-buckets `lo..=hi` that the window holds.
+    /// The count of sub-buckets `lo..=hi`.
     fn sum_range(&self, lo: u32, hi: u32) -> u32 {
-        let lo = lo.max(self.head.saturating_sub(7));
-        let hi = hi.min(self.head);
-        if lo > hi {
-            return 0;
+        self.range(lo, hi)
+            .map(|i| self.c[(i % Self::SPAN) as usize] as u32)
+            .sum()
+    }
+    /// Empties sub-buckets `lo..=hi`.
+    fn clear_range(&mut self, lo: u32, hi: u32) {
+        for i in self.range(lo, hi) {
+            self.c[(i % Self::SPAN) as usize] = 0;
         }
-        (lo..=hi).map(|i| self.c[(i % 8) as usize] as u32).sum()
+    }
+    fn put(&self, w: &mut W) {
+        w.u32(self.head);
+        for c in self.c {
+            w.u16(c);
+        }
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        let mut s = Self {
+            head: r.u32()?,
+            ..Self::default()
+        };
+        for x in s.c.iter_mut() {
+            *x = r.u16()?;
+        }
+        Ok(s)
     }
 }
 
-/// A rule's window of one group key: the live window (of the group's
-/// latest records) and one for records behind it, with their own
-/// neighbours, as `rate` counts a late or replayed record apart. With the
-/// live window alone, one live failure of a user blinded `threshold` and
-/// `followed_by` to a brute force that a log source shipped 12 minutes
-/// late (found by review); summed into the live window, a backfill of
-/// yesterday's failures, one an hour, read as 6 within 10 minutes (found
-/// by review before).
+/// A rule's window of one group key (`threshold`, `followed_by`; the
+/// window is 8 sub-buckets): the group's latest 16 sub-buckets, two
+/// windows' worth, and a run of 8 behind them. Records count by their own
+/// time, and a late one is judged by the largest count of a window of 8
+/// sub-buckets that holds it, over both runs. The run behind either tracks
+/// the live one (the sub-buckets the live run drops on moving on go into
+/// it, so a source up to about two windows late counts with everything of
+/// its time) or holds a far run: records older than that (a backfill, a
+/// replay, a clock gone back) with their own neighbours, starting over for
+/// a record older than it too; a far run no record came to while the live
+/// run moved two windows on is dropped, and the run behind tracks again.
+/// The history was found wanting five times by review: every record
+/// counted in the latest sub-bucket (a backfill of yesterday's failures,
+/// one an hour, read as 6 within 10 minutes; a late success was paired
+/// with failures after it); records older than the window counted nowhere
+/// (one live failure blinded both rules to a brute force shipped 12
+/// minutes late); a window behind kept apart from the live one split a
+/// burst across their edge; the live window dropped a late source's
+/// records as it moved on, beside live traffic; and 16 sub-buckets without
+/// a run that tracks them did the same for sources 15 to 23 minutes late.
 #[derive(Clone, Copy, Default, Debug)]
 struct Win {
-    live: Slots,
-    back: Slots,
+    live: Slots<16>,
+    back: Slots<8>,
+    /// 0 while `back` tracks `live`; else the live head when the far run
+    /// in `back` last took a record.
+    far_at: u32,
 }
 
 impl Win {
-    /// Counts `n` events in sub-bucket `b`, in the live window or, older
-    /// than that, the one behind it (which starts over when the record is
-    /// older than it too: a replay an hour a record counts each alone).
-    /// Returns the largest count of a window of 8 sub-buckets that holds
-    /// `b`, over both: a late burst across the live window's edge is
-    /// counted whole (split between the two, 6 failures shipped 550 s
-    /// late beside one live failure were two counts of 3 and 4: found by
-    /// review). An in-order record's count is the live window's.
+    /// Counts `n` events in sub-bucket `b`; returns the largest count of a
+    /// window of 8 sub-buckets holding `b` (an in-order record's: the
+    /// latest window's).
     fn add_at(&mut self, b: u32, n: u16) -> u32 {
-        if self.live.add_at(b, n).is_none() {
-            if b.saturating_add(8) <= self.back.head {
-                self.back = Slots::default();
-            }
-            let _ = self.back.add_at(b, n);
+        if b > self.live.head {
+            self.spill(b);
+        }
+        if !self.live.add_at(b, n) {
+            self.behind(b, n);
         }
         if b >= self.live.head {
-            return self.live.total();
+            return self.live.sum_range(b.saturating_sub(7), b);
         }
         (b.saturating_sub(7)..=b)
             .map(|s| self.sum_range(s, s.saturating_add(7)))
             .max()
             .unwrap_or(0)
     }
-    /// Both windows' count of sub-buckets `lo..=hi`.
+    /// Before the live run moves to `b`: the sub-buckets it drops go into
+    /// the run behind, when that tracks it (a far run two windows without
+    /// a record is dropped first).
+    fn spill(&mut self, b: u32) {
+        if self.far_at != 0 && self.live.head.saturating_sub(self.far_at) >= 16 {
+            self.back = Slots::default();
+            self.far_at = 0;
+        }
+        if self.far_at != 0 {
+            return;
+        }
+        let lo = self.live.head.saturating_sub(15);
+        let hi = b.saturating_sub(16).min(self.live.head);
+        if lo > hi {
+            return;
+        }
+        for i in lo..=hi {
+            let c = self.live.c[(i % 16) as usize];
+            if c > 0 {
+                self.back.add_at(i, c);
+            }
+        }
+    }
+    /// A record older than the live run: in the 8 sub-buckets right behind
+    /// it, into the run behind as it tracks (a far run there is given up:
+    /// one run behind); older, into a far run.
+    fn behind(&mut self, b: u32, n: u16) {
+        let near = b.saturating_add(24) > self.live.head;
+        if near {
+            if self.far_at != 0 {
+                self.back = Slots::default();
+                self.far_at = 0;
+            }
+        } else {
+            if self.far_at == 0 || b.saturating_add(8) <= self.back.head {
+                self.back = Slots::default();
+            }
+            self.far_at = self.live.head.max(1);
+        }
+        self.back.add_at(b, n);
+    }
+    /// Both runs' count of sub-buckets `lo..=hi` (they never share one).
     fn sum_range(&self, lo: u32, hi: u32) -> u32 {
         self.live.sum_range(lo, hi) + self.back.sum_range(lo, hi)
     }
     /// The count of the window ending at sub-bucket `b` (what came up to
-    /// it), over both windows.
+    /// it).
     fn total_to(&self, b: u32) -> u32 {
         self.sum_range(b.saturating_sub(7), b)
     }
-    /// Empties the sub-buckets up to `b`, in both windows.
+    /// Empties the window ending at `b`, which a reported `then` read;
+    /// later sub-buckets and the other run's records keep theirs (clearing
+    /// both runs whole, a live success spent a late brute force's
+    /// failures: found by review).
     fn clear_to(&mut self, b: u32) {
-        self.live.clear_to(b);
-        self.back.clear_to(b);
+        self.live.clear_range(b.saturating_sub(7), b);
+        self.back.clear_range(b.saturating_sub(7), b);
     }
 }
 
 impl Pod for Win {
-    /// Format 7 on: the live window, then the one behind it (1 to 6: the
-    /// live one alone).
-    const SIZE: usize = 40;
+    /// Format 7 on: the latest 16 sub-buckets, the run of 8 behind them,
+    /// and `far_at` (1 to 6: the latest 8 alone, restored into the 16).
+    const SIZE: usize = 60;
     fn size_in(v: u16) -> usize {
         if v < 7 { 20 } else { Self::SIZE }
     }
     fn put(&self, w: &mut W) {
-        for s in [&self.live, &self.back] {
-            w.u32(s.head);
-            for c in s.c {
-                w.u16(c);
+        self.live.put(w);
+        self.back.put(w);
+        w.u32(self.far_at);
+    }
+    fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        if r.v >= 7 {
+            return Ok(Win {
+                live: Slots::get(r)?,
+                back: Slots::get(r)?,
+                far_at: r.u32()?,
+            });
+        }
+        let old = Slots::<8>::get(r)?;
+        let mut live = Slots::<16> {
+            head: old.head,
+            ..Slots::default()
+        };
+        for i in old.range(0, old.head) {
+            live.c[(i % 16) as usize] = old.c[(i % 8) as usize];
+        }
+        Ok(Win {
+            live,
+            ..Win::default()
+        })
+    }
+}
+
+/// `N` half-window 256-bit linear-counting sketches ending at half `half`.
+#[derive(Clone, Copy, Debug)]
+struct Halves<const N: usize> {
+    half: u32,
+    h: [[u64; 4]; N],
+}
+
+impl<const N: usize> Default for Halves<N> {
+    fn default() -> Self {
+        Halves {
+            half: 0,
+            h: [[0; 4]; N],
+        }
+    }
+}
+
+impl<const N: usize> Halves<N> {
+    const SPAN: u32 = N as u32;
+
+    /// Adds value hash `h` in half `hb`, by its own time; `false` when
+    /// `hb` is older than the run.
+    fn add(&mut self, hb: u32, h: u64) -> bool {
+        let bit = (h & 255) as usize;
+        let mut x = [0u64; 4];
+        x[bit / 64] = 1u64 << (bit % 64);
+        self.merge(hb, &x)
+    }
+    /// Adds the values of sketch `x` in half `hb`; `false` when `hb` is
+    /// older than the run.
+    fn merge(&mut self, hb: u32, x: &[u64; 4]) -> bool {
+        if hb.saturating_add(Self::SPAN) <= self.half {
+            return false;
+        }
+        if hb > self.half {
+            let d = hb - self.half;
+            if d >= Self::SPAN {
+                self.h = [[0; 4]; N];
+            } else {
+                for i in 1..=d {
+                    self.h[((self.half + i) % Self::SPAN) as usize] = [0; 4];
+                }
             }
+            self.half = hb;
+        }
+        for (b, x) in self.h[(hb % Self::SPAN) as usize].iter_mut().zip(x) {
+            *b |= x;
+        }
+        true
+    }
+    /// The sketch of half `hb`, if the run holds it.
+    fn bits_of(&self, hb: u32) -> Option<&[u64; 4]> {
+        (hb <= self.half && hb.saturating_add(Self::SPAN) > self.half)
+            .then(|| &self.h[(hb % Self::SPAN) as usize])
+    }
+    fn put(&self, w: &mut W) {
+        w.u32(self.half);
+        for x in self.h.iter().flatten() {
+            w.u64(*x);
         }
     }
     fn get(r: &mut R<'_>) -> Result<Self, StateError> {
-        let mut win = Win::default();
-        let n = if r.v < 7 { 1 } else { 2 };
-        for s in [&mut win.live, &mut win.back].into_iter().take(n) {
-            s.head = r.u32()?;
-            for x in s.c.iter_mut() {
-                *x = r.u16()?;
-            }
+        let mut s = Self {
+            half: r.u32()?,
+            ..Self::default()
+        };
+        for x in s.h.iter_mut().flatten() {
+            *x = r.u64()?;
         }
-        Ok(win)
-    }
-}
-
-/// Distinct values in a sliding window: two half-window 256-bit linear-counting sketches.
-#[derive(Clone, Copy, Default, Debug)]
-struct DistCore {
-    half: u32,
-    cur: [u64; 4],
-    prev: [u64; 4],
-}
-
-impl DistCore {
-    /// Adds value hash `h` in half-window `hb`, by its own time, as
-    /// [`Win::add_at`] counts: a record of the previous half counts there,
-    /// an older one (a backfill, a replay, a clock gone back) in none,
-    /// `None` (see [`Dist`] for where it goes); else the estimate of
-    /// distinct values in the latest window, which holds it.
-    fn add(&mut self, hb: u32, h: u64) -> Option<f64> {
-        let bit = (h & 255) as usize;
-        if hb < self.half {
-            if hb + 1 < self.half {
-                return None;
-            }
-            self.prev[bit / 64] |= 1u64 << (bit % 64);
-            return Some(self.estimate());
-        }
-        if hb > self.half {
-            self.prev = if hb == self.half + 1 {
-                self.cur
-            } else {
-                [0; 4]
-            };
-            self.cur = [0; 4];
-            self.half = hb;
-        }
-        self.cur[bit / 64] |= 1u64 << (bit % 64);
-        Some(self.estimate())
-    }
-
-    /// Linear counting over the latest window (both halves).
-    fn estimate(&self) -> f64 {
-        let bits: [u64; 4] = core::array::from_fn(|i| self.cur[i] | self.prev[i]);
-        linear_count(&bits)
-    }
-    /// The sketch of half-window `hb`, if it holds it.
-    fn bits_of(&self, hb: u32) -> Option<&[u64; 4]> {
-        if hb == self.half {
-            Some(&self.cur)
-        } else if hb.saturating_add(1) == self.half {
-            Some(&self.prev)
-        } else {
-            None
-        }
+        Ok(s)
     }
 }
 
@@ -1501,80 +1593,129 @@ fn linear_count(bits: &[u64; 4]) -> f64 {
     }
 }
 
-/// A `distinct` rule's window of one group key: the live one and one for
-/// records behind it, as [`Win`] (before, every record counted in the
+/// A `distinct` rule's window of one group key (two halves): the latest 4
+/// halves, and a run of 2 behind them that tracks them or holds a far run,
+/// as [`Win`] keeps its sub-buckets (before, every record counted in the
 /// latest half: a backfill of yesterday's spraying, one name an hour, was
-/// spraying now; found by review).
+/// spraying now; and with the latest 2 halves alone and 2 behind them, a
+/// late spray across their edge, or beside live traffic, was split or
+/// forgotten: found by review).
 #[derive(Clone, Copy, Default, Debug)]
 struct Dist {
-    live: DistCore,
-    back: DistCore,
+    live: Halves<4>,
+    back: Halves<2>,
+    /// As [`Win::far_at`], in halves.
+    far_at: u32,
 }
 
 impl Dist {
-    /// Adds value hash `h` in half-window `hb` to the window that holds
-    /// it (the one behind starts over for a record older than it too); the
-    /// larger estimate of distinct values of the two windows of two halves
-    /// that hold `hb`, over both (a late spray across the live window's
-    /// edge, split between the two, was two estimates of 4 and 5: found by
-    /// review). An in-order record's estimate is the live window's.
+    /// Adds value hash `h` in half `hb`; the larger estimate of distinct
+    /// values of the two windows of two halves that hold `hb`, over both
+    /// runs (an in-order record's: the latest window's).
     fn add(&mut self, hb: u32, h: u64) -> f64 {
-        if self.live.add(hb, h).is_none() {
-            if hb.saturating_add(1) < self.back.half {
-                self.back = DistCore::default();
-            }
-            let _ = self.back.add(hb, h);
+        if hb > self.live.half {
+            self.spill(hb);
         }
-        if hb >= self.live.half {
-            return self.live.estimate();
+        if !self.live.add(hb, h) {
+            self.behind(hb, h);
         }
-        [hb.saturating_sub(1), hb]
-            .iter()
-            .map(|&lo| {
-                let mut bits = [0u64; 4];
-                for half in [lo, lo + 1] {
-                    for core in [&self.live, &self.back] {
-                        if let Some(x) = core.bits_of(half) {
-                            for (b, x) in bits.iter_mut().zip(x) {
-                                *b |= x;
-                            }
-                        }
+        let window = |lo: u32| {
+            let mut bits = [0u64; 4];
+            for half in [lo, lo.saturating_add(1)] {
+                for x in [self.live.bits_of(half), self.back.bits_of(half)]
+                    .into_iter()
+                    .flatten()
+                {
+                    for (b, x) in bits.iter_mut().zip(x) {
+                        *b |= x;
                     }
                 }
-                linear_count(&bits)
-            })
-            .fold(0.0, f64::max)
+            }
+            linear_count(&bits)
+        };
+        if hb >= self.live.half {
+            return window(hb.saturating_sub(1));
+        }
+        window(hb.saturating_sub(1)).max(window(hb))
+    }
+    /// As [`Win::spill`]: the halves the live run drops go behind it.
+    fn spill(&mut self, hb: u32) {
+        if self.far_at != 0 && self.live.half.saturating_sub(self.far_at) >= 4 {
+            self.back = Halves::default();
+            self.far_at = 0;
+        }
+        if self.far_at != 0 {
+            return;
+        }
+        let lo = self.live.half.saturating_sub(3);
+        let hi = hb.saturating_sub(4).min(self.live.half);
+        if lo > hi {
+            return;
+        }
+        for i in lo..=hi {
+            let x = self.live.h[(i % 4) as usize];
+            if x != [0; 4] {
+                self.back.merge(i, &x);
+            }
+        }
+    }
+    /// As [`Win::behind`].
+    fn behind(&mut self, hb: u32, h: u64) {
+        let near = hb.saturating_add(6) > self.live.half;
+        if near {
+            if self.far_at != 0 {
+                self.back = Halves::default();
+                self.far_at = 0;
+            }
+        } else {
+            if self.far_at == 0 || hb.saturating_add(2) <= self.back.half {
+                self.back = Halves::default();
+            }
+            self.far_at = self.live.half.max(1);
+        }
+        self.back.add(hb, h);
     }
 }
 
 impl Pod for Dist {
-    /// Format 7 on: the live window, then the one behind it (1 to 6: the
-    /// live one alone).
-    const SIZE: usize = 136;
+    /// Format 7 on: the latest 4 halves, the run of 2 behind them, and
+    /// `far_at` (1 to 6: the latest 2 alone, restored into the 4).
+    const SIZE: usize = 204;
     fn size_in(v: u16) -> usize {
         if v < 7 { 68 } else { Self::SIZE }
     }
     fn put(&self, w: &mut W) {
-        for d in [&self.live, &self.back] {
-            w.u32(d.half);
-            for x in d.cur.iter().chain(d.prev.iter()) {
-                w.u64(*x);
-            }
-        }
+        self.live.put(w);
+        self.back.put(w);
+        w.u32(self.far_at);
     }
     fn get(r: &mut R<'_>) -> Result<Self, StateError> {
-        let mut dist = Dist::default();
-        let n = if r.v < 7 { 1 } else { 2 };
-        for d in [&mut dist.live, &mut dist.back].into_iter().take(n) {
-            d.half = r.u32()?;
-            for i in 0..4 {
-                d.cur[i] = r.u64()?;
+        if r.v >= 7 {
+            return Ok(Dist {
+                live: Halves::get(r)?,
+                back: Halves::get(r)?,
+                far_at: r.u32()?,
+            });
+        }
+        // half, the latest half's sketch, the one before it
+        let half = r.u32()?;
+        let mut live = Halves::<4> {
+            half,
+            ..Halves::default()
+        };
+        for hb in [Some(half), half.checked_sub(1)] {
+            let mut x = [0u64; 4];
+            for v in x.iter_mut() {
+                *v = r.u64()?;
             }
-            for i in 0..4 {
-                d.prev[i] = r.u64()?;
+            if let Some(hb) = hb {
+                live.h[(hb % 4) as usize] = x;
             }
         }
-        Ok(dist)
+        Ok(Dist {
+            live,
+            ..Dist::default()
+        })
     }
 }
 
@@ -5773,8 +5914,8 @@ mod tests {
     #[test]
     fn slot_sizes() {
         assert_eq!(Table::<Profile>::slot_bytes(), 56);
-        assert_eq!(Table::<Win>::slot_bytes(), 52);
-        assert_eq!(Table::<Dist>::slot_bytes(), 156);
+        assert_eq!(Table::<Win>::slot_bytes(), 72);
+        assert_eq!(Table::<Dist>::slot_bytes(), 228);
         assert_eq!(Table::<RateState>::slot_bytes(), 280);
         assert_eq!(Table::<GaugeState>::slot_bytes(), 1356);
         assert_eq!(Table::<Loc>::slot_bytes(), 28);

@@ -18,10 +18,11 @@ pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// start), each `rate` series' latest bucket and its count there (1 to 5:
 /// the open bucket), and a fingerprint without the policy's name,
 /// `alerting` (but `evidence_p`), `allowlist` and `suppress`. 7: each
-/// `threshold`, `followed_by` and `distinct` window with the window behind
-/// it (records older than the live window; 1 to 6: none), and each
-/// `sequence` detector's novelty count after its template counts (1 to 6:
-/// the templates with a count).
+/// `threshold` and `followed_by` window its latest 16 sub-buckets, a run
+/// of 8 behind them and a far mark (1 to 6: the latest 8), each `distinct`
+/// window its latest 4 halves, a run of 2 behind them and a far mark (1 to
+/// 6: the latest 2), and each `sequence` detector's novelty count after
+/// its template counts (1 to 6: the templates with a count).
 pub const VERSION: u16 = 7;
 
 #[derive(Default)]
