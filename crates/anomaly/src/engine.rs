@@ -1369,32 +1369,29 @@ impl<const N: usize> Slots<N> {
 }
 
 /// A rule's window of one group key (`threshold`, `followed_by`; the
-/// window is 8 sub-buckets): the group's latest 16 sub-buckets, two
-/// windows' worth, and a run of 8 behind them. Records count by their own
-/// time, and a late one is judged by the largest count of a window of 8
-/// sub-buckets that holds it, over both runs. The run behind either tracks
-/// the live one (the sub-buckets the live run drops on moving on go into
-/// it, so a source up to about two windows late counts with everything of
-/// its time) or holds a far run: records older than that (a backfill, a
-/// replay, a clock gone back) with their own neighbours, starting over for
-/// a record older than it too; a far run no record came to while the live
-/// run moved two windows on is dropped, and the run behind tracks again.
-/// The history was found wanting five times by review: every record
-/// counted in the latest sub-bucket (a backfill of yesterday's failures,
-/// one an hour, read as 6 within 10 minutes; a late success was paired
-/// with failures after it); records older than the window counted nowhere
-/// (one live failure blinded both rules to a brute force shipped 12
-/// minutes late); a window behind kept apart from the live one split a
-/// burst across their edge; the live window dropped a late source's
-/// records as it moved on, beside live traffic; and 16 sub-buckets without
-/// a run that tracks them did the same for sources 15 to 23 minutes late.
+/// window is 8 sub-buckets), in three runs that each record counts in one
+/// of, by its own time: the group's latest 16 sub-buckets (two windows);
+/// the 8 before them, which take the sub-buckets the latest 16 drop as
+/// they move on; and a far run for records older than the latest 16 (a
+/// late source, a backfill, a replay, a clock gone back), with their own
+/// neighbours, which starts over for a record older than it too. A late
+/// record is judged by the largest count of a window of 8 sub-buckets that
+/// holds it, over the three. The history was found wanting six times by
+/// review: every record counted in the latest sub-bucket (a backfill of
+/// yesterday's failures, one an hour, read as 6 within 10 minutes; a late
+/// success was paired with failures after it); records older than the
+/// window counted nowhere (one live failure blinded both rules to a brute
+/// force shipped 12 minutes late); a window behind kept apart from the
+/// live one split a burst across their edge; the live window dropped a
+/// late source's records as it moved on; 16 sub-buckets without a run that
+/// took what they dropped lost sources 15 to 23 minutes late; and one run
+/// behind that both took those and held far records lost sources 25 to 38
+/// minutes late, switching between the two.
 #[derive(Clone, Copy, Default, Debug)]
 struct Win {
     live: Slots<16>,
-    back: Slots<8>,
-    /// 0 while `back` tracks `live`; else the live head when the far run
-    /// in `back` last took a record.
-    far_at: u32,
+    spilt: Slots<8>,
+    far: Slots<8>,
 }
 
 impl Win {
@@ -1402,11 +1399,25 @@ impl Win {
     /// window of 8 sub-buckets holding `b` (an in-order record's: the
     /// latest window's).
     fn add_at(&mut self, b: u32, n: u16) -> u32 {
-        if b > self.live.head {
-            self.spill(b);
+        // what the latest 16 drop on moving to `b` (none before they have
+        // 16: at the epoch's start the first sub-buckets were spilt while
+        // still held, and counted twice: found by review)
+        if b > self.live.head
+            && let Some(hi) = b.checked_sub(16)
+        {
+            let lo = self.live.head.saturating_sub(15);
+            for i in lo..=hi.min(self.live.head) {
+                let c = self.live.c[(i % 16) as usize];
+                if c > 0 {
+                    self.spilt.add_at(i, c);
+                }
+            }
         }
         if !self.live.add_at(b, n) {
-            self.behind(b, n);
+            if b.saturating_add(8) <= self.far.head {
+                self.far = Slots::default();
+            }
+            self.far.add_at(b, n);
         }
         if b >= self.live.head {
             return self.live.sum_range(b.saturating_sub(7), b);
@@ -1416,50 +1427,10 @@ impl Win {
             .max()
             .unwrap_or(0)
     }
-    /// Before the live run moves to `b`: the sub-buckets it drops go into
-    /// the run behind, when that tracks it (a far run two windows without
-    /// a record is dropped first).
-    fn spill(&mut self, b: u32) {
-        if self.far_at != 0 && self.live.head.saturating_sub(self.far_at) >= 16 {
-            self.back = Slots::default();
-            self.far_at = 0;
-        }
-        if self.far_at != 0 {
-            return;
-        }
-        let lo = self.live.head.saturating_sub(15);
-        let hi = b.saturating_sub(16).min(self.live.head);
-        if lo > hi {
-            return;
-        }
-        for i in lo..=hi {
-            let c = self.live.c[(i % 16) as usize];
-            if c > 0 {
-                self.back.add_at(i, c);
-            }
-        }
-    }
-    /// A record older than the live run: in the 8 sub-buckets right behind
-    /// it, into the run behind as it tracks (a far run there is given up:
-    /// one run behind); older, into a far run.
-    fn behind(&mut self, b: u32, n: u16) {
-        let near = b.saturating_add(24) > self.live.head;
-        if near {
-            if self.far_at != 0 {
-                self.back = Slots::default();
-                self.far_at = 0;
-            }
-        } else {
-            if self.far_at == 0 || b.saturating_add(8) <= self.back.head {
-                self.back = Slots::default();
-            }
-            self.far_at = self.live.head.max(1);
-        }
-        self.back.add_at(b, n);
-    }
-    /// Both runs' count of sub-buckets `lo..=hi` (they never share one).
+    /// The three runs' count of sub-buckets `lo..=hi` (a record is in one
+    /// run only; two runs may hold records of one sub-bucket).
     fn sum_range(&self, lo: u32, hi: u32) -> u32 {
-        self.live.sum_range(lo, hi) + self.back.sum_range(lo, hi)
+        self.live.sum_range(lo, hi) + self.spilt.sum_range(lo, hi) + self.far.sum_range(lo, hi)
     }
     /// The count of the window ending at sub-bucket `b` (what came up to
     /// it).
@@ -1467,33 +1438,40 @@ impl Win {
         self.sum_range(b.saturating_sub(7), b)
     }
     /// Empties the window ending at `b`, which a reported `then` read;
-    /// later sub-buckets and the other run's records keep theirs (clearing
-    /// both runs whole, a live success spent a late brute force's
-    /// failures: found by review).
+    /// later sub-buckets keep theirs (clearing the runs whole, a live
+    /// success spent a late brute force's failures: found by review).
     fn clear_to(&mut self, b: u32) {
-        self.live.clear_range(b.saturating_sub(7), b);
-        self.back.clear_range(b.saturating_sub(7), b);
+        let lo = b.saturating_sub(7);
+        self.live.clear_range(lo, b);
+        self.spilt.clear_range(lo, b);
+        self.far.clear_range(lo, b);
     }
 }
 
 impl Pod for Win {
-    /// Format 7 on: the latest 16 sub-buckets, the run of 8 behind them,
-    /// and `far_at` (1 to 6: the latest 8 alone, restored into the 16).
-    const SIZE: usize = 60;
+    /// Format 8 on: the latest 16 sub-buckets, the 8 before them, the far
+    /// run of 8. Format 7 (two commits of December 2026): the latest 8 and
+    /// a run of 8 behind them, restored as the latest and the far run; 1
+    /// to 6: the latest 8 alone, restored into the 16.
+    const SIZE: usize = 76;
     fn size_in(v: u16) -> usize {
-        if v < 7 { 20 } else { Self::SIZE }
+        match v {
+            ..7 => 20,
+            7 => 40,
+            _ => Self::SIZE,
+        }
     }
     fn put(&self, w: &mut W) {
         self.live.put(w);
-        self.back.put(w);
-        w.u32(self.far_at);
+        self.spilt.put(w);
+        self.far.put(w);
     }
     fn get(r: &mut R<'_>) -> Result<Self, StateError> {
-        if r.v >= 7 {
+        if r.v >= 8 {
             return Ok(Win {
                 live: Slots::get(r)?,
-                back: Slots::get(r)?,
-                far_at: r.u32()?,
+                spilt: Slots::get(r)?,
+                far: Slots::get(r)?,
             });
         }
         let old = Slots::<8>::get(r)?;
@@ -1504,8 +1482,14 @@ impl Pod for Win {
         for i in old.range(0, old.head) {
             live.c[(i % 16) as usize] = old.c[(i % 8) as usize];
         }
+        let far = if r.v == 7 {
+            Slots::get(r)?
+        } else {
+            Slots::default()
+        };
         Ok(Win {
             live,
+            far,
             ..Win::default()
         })
     }
@@ -1593,38 +1577,52 @@ fn linear_count(bits: &[u64; 4]) -> f64 {
     }
 }
 
-/// A `distinct` rule's window of one group key (two halves): the latest 4
-/// halves, and a run of 2 behind them that tracks them or holds a far run,
-/// as [`Win`] keeps its sub-buckets (before, every record counted in the
-/// latest half: a backfill of yesterday's spraying, one name an hour, was
-/// spraying now; and with the latest 2 halves alone and 2 behind them, a
-/// late spray across their edge, or beside live traffic, was split or
+/// A `distinct` rule's window of one group key (two halves), in three
+/// runs as [`Win`] keeps its sub-buckets: the latest 4 halves, the 2
+/// before them (what the latest 4 drop), and a far run of 2 (before, every
+/// record counted in the latest half: a backfill of yesterday's spraying,
+/// one name an hour, was spraying now; and with fewer runs a late spray
+/// across an edge, beside live traffic or half an hour late was split or
 /// forgotten: found by review).
 #[derive(Clone, Copy, Default, Debug)]
 struct Dist {
     live: Halves<4>,
-    back: Halves<2>,
-    /// As [`Win::far_at`], in halves.
-    far_at: u32,
+    spilt: Halves<2>,
+    far: Halves<2>,
 }
 
 impl Dist {
     /// Adds value hash `h` in half `hb`; the larger estimate of distinct
-    /// values of the two windows of two halves that hold `hb`, over both
-    /// runs (an in-order record's: the latest window's).
+    /// values of the two windows of two halves that hold `hb`, over the
+    /// three runs (an in-order record's: the latest window's).
     fn add(&mut self, hb: u32, h: u64) -> f64 {
-        if hb > self.live.half {
-            self.spill(hb);
+        if hb > self.live.half
+            && let Some(hi) = hb.checked_sub(4)
+        {
+            let lo = self.live.half.saturating_sub(3);
+            for i in lo..=hi.min(self.live.half) {
+                let x = self.live.h[(i % 4) as usize];
+                if x != [0; 4] {
+                    self.spilt.merge(i, &x);
+                }
+            }
         }
         if !self.live.add(hb, h) {
-            self.behind(hb, h);
+            if hb.saturating_add(2) <= self.far.half {
+                self.far = Halves::default();
+            }
+            self.far.add(hb, h);
         }
         let window = |lo: u32| {
             let mut bits = [0u64; 4];
             for half in [lo, lo.saturating_add(1)] {
-                for x in [self.live.bits_of(half), self.back.bits_of(half)]
-                    .into_iter()
-                    .flatten()
+                for x in [
+                    self.live.bits_of(half),
+                    self.spilt.bits_of(half),
+                    self.far.bits_of(half),
+                ]
+                .into_iter()
+                .flatten()
                 {
                     for (b, x) in bits.iter_mut().zip(x) {
                         *b |= x;
@@ -1638,63 +1636,31 @@ impl Dist {
         }
         window(hb.saturating_sub(1)).max(window(hb))
     }
-    /// As [`Win::spill`]: the halves the live run drops go behind it.
-    fn spill(&mut self, hb: u32) {
-        if self.far_at != 0 && self.live.half.saturating_sub(self.far_at) >= 4 {
-            self.back = Halves::default();
-            self.far_at = 0;
-        }
-        if self.far_at != 0 {
-            return;
-        }
-        let lo = self.live.half.saturating_sub(3);
-        let hi = hb.saturating_sub(4).min(self.live.half);
-        if lo > hi {
-            return;
-        }
-        for i in lo..=hi {
-            let x = self.live.h[(i % 4) as usize];
-            if x != [0; 4] {
-                self.back.merge(i, &x);
-            }
-        }
-    }
-    /// As [`Win::behind`].
-    fn behind(&mut self, hb: u32, h: u64) {
-        let near = hb.saturating_add(6) > self.live.half;
-        if near {
-            if self.far_at != 0 {
-                self.back = Halves::default();
-                self.far_at = 0;
-            }
-        } else {
-            if self.far_at == 0 || hb.saturating_add(2) <= self.back.half {
-                self.back = Halves::default();
-            }
-            self.far_at = self.live.half.max(1);
-        }
-        self.back.add(hb, h);
-    }
 }
 
 impl Pod for Dist {
-    /// Format 7 on: the latest 4 halves, the run of 2 behind them, and
-    /// `far_at` (1 to 6: the latest 2 alone, restored into the 4).
-    const SIZE: usize = 204;
+    /// Format 8 on: the latest 4 halves, the 2 before them, the far run of
+    /// 2. Format 7: the latest 2 and a run of 2 behind them (restored as
+    /// the latest and the far run); 1 to 6: the latest 2 alone.
+    const SIZE: usize = 272;
     fn size_in(v: u16) -> usize {
-        if v < 7 { 68 } else { Self::SIZE }
+        match v {
+            ..7 => 68,
+            7 => 136,
+            _ => Self::SIZE,
+        }
     }
     fn put(&self, w: &mut W) {
         self.live.put(w);
-        self.back.put(w);
-        w.u32(self.far_at);
+        self.spilt.put(w);
+        self.far.put(w);
     }
     fn get(r: &mut R<'_>) -> Result<Self, StateError> {
-        if r.v >= 7 {
+        if r.v >= 8 {
             return Ok(Dist {
                 live: Halves::get(r)?,
-                back: Halves::get(r)?,
-                far_at: r.u32()?,
+                spilt: Halves::get(r)?,
+                far: Halves::get(r)?,
             });
         }
         // half, the latest half's sketch, the one before it
@@ -1712,8 +1678,14 @@ impl Pod for Dist {
                 live.h[(hb % 4) as usize] = x;
             }
         }
+        let far = if r.v == 7 {
+            Halves::get(r)?
+        } else {
+            Halves::default()
+        };
         Ok(Dist {
             live,
+            far,
             ..Dist::default()
         })
     }
@@ -5914,8 +5886,8 @@ mod tests {
     #[test]
     fn slot_sizes() {
         assert_eq!(Table::<Profile>::slot_bytes(), 56);
-        assert_eq!(Table::<Win>::slot_bytes(), 72);
-        assert_eq!(Table::<Dist>::slot_bytes(), 228);
+        assert_eq!(Table::<Win>::slot_bytes(), 88);
+        assert_eq!(Table::<Dist>::slot_bytes(), 292);
         assert_eq!(Table::<RateState>::slot_bytes(), 280);
         assert_eq!(Table::<GaugeState>::slot_bytes(), 1356);
         assert_eq!(Table::<Loc>::slot_bytes(), 28);

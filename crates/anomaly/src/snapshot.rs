@@ -17,13 +17,17 @@ pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// counts last halved (after the clock state; 1 to 5: the decay epoch's
 /// start), each `rate` series' latest bucket and its count there (1 to 5:
 /// the open bucket), and a fingerprint without the policy's name,
-/// `alerting` (but `evidence_p`), `allowlist` and `suppress`. 7: each
-/// `threshold` and `followed_by` window its latest 16 sub-buckets, a run
-/// of 8 behind them and a far mark (1 to 6: the latest 8), each `distinct`
-/// window its latest 4 halves, a run of 2 behind them and a far mark (1 to
-/// 6: the latest 2), and each `sequence` detector's novelty count after
-/// its template counts (1 to 6: the templates with a count).
-pub const VERSION: u16 = 7;
+/// `alerting` (but `evidence_p`), `allowlist` and `suppress`. 7 (December
+/// 2026): each `threshold` and `followed_by` window its latest 8
+/// sub-buckets and a run of 8 behind them, each `distinct` window its
+/// latest 2 halves and a run of 2 behind them, and each `sequence`
+/// detector's novelty count after its template counts (1 to 6: the
+/// templates with a count); a later commit of the same session wrote 7 in
+/// another layout for minutes, and such a state is refused. 8: each
+/// `threshold` and `followed_by` window its latest 16 sub-buckets, the 8
+/// before them and a far run of 8; each `distinct` window its latest 4
+/// halves, the 2 before them and a far run of 2.
+pub const VERSION: u16 = 8;
 
 #[derive(Default)]
 pub struct W {

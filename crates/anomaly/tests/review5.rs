@@ -44,8 +44,8 @@ impl Cur<'_> {
 }
 
 /// The format 5 snapshot the engine before format 6 wrote for the same
-/// state, made from a format 6 (now 7: the same bytes for such a policy,
-/// format 7 changed only rule windows and `sequence`) one of a policy whose only detectors are
+/// state, made from a format 6 (now 8: the same bytes for such a policy,
+/// formats 7 and 8 changed only rule windows and `sequence`) one of a policy whose only detectors are
 /// `new_value` and `unusual_hour` of one entity (so its state is: header,
 /// dedup table, one profile table, one sketch). Format 5: version 5, the
 /// fingerprint of the whole policy (`hash_str(0xF1F1, Debug)`), profiles of
@@ -55,7 +55,7 @@ fn as_format5(snap6: &[u8], p: &Policy, old_distinct: impl Fn(&[u8]) -> [u8; 8])
     let mut c = Cur { b: snap6, at: 0 };
     let mut out = Vec::new();
     out.extend_from_slice(c.take(8)); // magic
-    assert_eq!(u16::from_le_bytes(c.take(2).try_into().unwrap()), 7);
+    assert_eq!(u16::from_le_bytes(c.take(2).try_into().unwrap()), 8);
     out.extend_from_slice(&5u16.to_le_bytes());
     c.take(8);
     out.extend_from_slice(&hash_str(0xF1F1, &format!("{p:?}")).to_le_bytes());
