@@ -9,34 +9,15 @@ mod review;
 use review::*;
 
 use logseal_anomaly::Severity;
-use serde_json::{Value, json};
+use serde_json::json;
 
 // ------------------------------------------- threshold and followed_by
-
-/// "More than 5 failures per user in 10 minutes" and "5 failures, then a
-/// success, per user in 10 minutes" (sub-buckets of 75 s), no learning,
-/// no dedup.
-fn rules() -> Value {
-    json!({
-        "version": 1,
-        "learning": {"period_secs": 0, "min_entity_events": 1},
-        "alerting": {"dedup_secs": 0},
-        "detectors": [
-            {"type": "threshold", "name": "fails", "group_by": "user", "window_secs": 600,
-             "threshold": 5, "where": [{"field": "outcome", "eq": "failure"}]},
-            {"type": "followed_by", "name": "bf",
-             "first": [{"field": "outcome", "eq": "failure"}],
-             "then": [{"field": "outcome", "eq": "success"}],
-             "group_by": "user", "min_first": 5, "window_secs": 600}
-        ]
-    })
-}
 
 /// With `live`, one failed login of alice on host `b` at `now`; then host
 /// `a`'s log, shipped 12 minutes late: 20 failures of alice 3 s apart and
 /// a success a second after the last. The texts of both rules.
 fn late_brute_force(live: bool) -> (Vec<String>, Vec<String>) {
-    let mut e = engine(&rules());
+    let mut e = engine(&brute_force_rules());
     let now = T0 + DAY;
     let late = 720;
     if live {

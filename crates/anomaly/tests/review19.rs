@@ -6,73 +6,9 @@ mod review;
 #[allow(unused_imports)]
 use review::*;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 // ------------------------------------------- threshold and followed_by
-
-/// Review 17's and 18's rules: "more than 5 failures per user in 10
-/// minutes" and "5 failures, then a success, per user in 10 minutes"
-/// (sub-buckets of 75 s), no learning, no dedup.
-fn rules() -> Value {
-    json!({
-        "version": 1,
-        "learning": {"period_secs": 0, "min_entity_events": 1},
-        "alerting": {"dedup_secs": 0},
-        "detectors": [
-            {"type": "threshold", "name": "fails", "group_by": "user", "window_secs": 600,
-             "threshold": 5, "where": [{"field": "outcome", "eq": "failure"}]},
-            {"type": "followed_by", "name": "bf",
-             "first": [{"field": "outcome", "eq": "failure"}],
-             "then": [{"field": "outcome", "eq": "success"}],
-             "group_by": "user", "min_first": 5, "window_secs": 600}
-        ]
-    })
-}
-
-/// Scores `(arrival, record)` pairs in arrival order (a tie: host `a`
-/// first); the texts of `det` on host `a`'s records.
-fn run(rules: &Value, mut evs: Vec<(i64, Value)>, det: &str) -> Vec<String> {
-    evs.sort_by_key(|(at, v)| (*at, v["host"] != "a"));
-    let mut e = engine(rules);
-    let mut out = Vec::new();
-    for (_, v) in evs {
-        let r = e.score(&v, None);
-        if v["host"] == "a" {
-            out.extend(texts_of(&r, det));
-        }
-    }
-    out
-}
-
-/// With `live`, alice failing on host b every 300 s (2 per 10 minutes,
-/// nothing to report) from an hour before `now` to an hour after; host
-/// a's log, shipped `late` seconds late: 6 failures of alice 100 s apart
-/// from `now`, and a success 100 s after the last. Both rules' texts on
-/// host a's records.
-fn slow_burst(live: bool, late: i64) -> (Vec<String>, Vec<String>) {
-    let now = T0 + DAY;
-    let mut evs = Vec::new();
-    if live {
-        for t in (now - HOUR..now + HOUR).step_by(300) {
-            evs.push((
-                t,
-                json!({"timestamp": t, "user": "alice", "outcome": "failure", "host": "b"}),
-            ));
-        }
-    }
-    for i in 0..7 {
-        let t = now + i * 100;
-        let outcome = if i < 6 { "failure" } else { "success" };
-        evs.push((
-            t + late,
-            json!({"timestamp": t, "user": "alice", "outcome": outcome, "host": "a"}),
-        ));
-    }
-    (
-        run(&rules(), evs.clone(), "fails"),
-        run(&rules(), evs, "bf"),
-    )
-}
 
 /// Found: a late source's own burst is still split and missed when the
 /// group has live traffic. A late record within the live window counts
@@ -113,14 +49,14 @@ fn slow_burst(live: bool, late: i64) -> (Vec<String>, Vec<String>) {
 #[test]
 fn a_late_burst_beside_live_traffic_is_dropped_with_the_live_window() {
     // controls: alone, and on time beside the live failures
-    let alone = slow_burst(false, 720);
+    let alone = slow_burst(false, 720, 1);
     assert!(!alone.0.is_empty() && !alone.1.is_empty(), "{alone:?}");
-    let on_time = slow_burst(true, 0);
+    let on_time = slow_burst(true, 0, 1);
     assert!(
         !on_time.0.is_empty() && !on_time.1.is_empty(),
         "{on_time:?}"
     );
-    let (fails, bf) = slow_burst(true, 720);
+    let (fails, bf) = slow_burst(true, 720, 1);
     assert!(
         !fails.is_empty() && !bf.is_empty(),
         "6 failures 100 s apart and a success, 12 minutes late, beside a live failure \
@@ -168,7 +104,7 @@ fn a_live_success_spends_a_late_brute_forces_failures() {
                 json!({"timestamp": t, "user": "alice", "outcome": outcome, "host": "a"}),
             ));
         }
-        run(&rules(), evs, "bf")
+        run_by_arrival(&brute_force_rules(), evs, "bf")
     };
     assert!(!case(false, false).is_empty(), "host a alone");
     assert!(!case(true, false).is_empty(), "host b without its success");
@@ -181,40 +117,6 @@ fn a_live_success_spends_a_late_brute_forces_failures() {
 }
 
 // ------------------------------------------------------------- distinct
-
-/// With `live`, a record of 203.0.113.9 (user alice) every 150 s from an
-/// hour before `now` to an hour after; a log `late` seconds late: 8 user
-/// names from the same source 60 s apart from `now`. The `distinct` rule's
-/// texts ("more than 6 distinct users per source in 10 minutes") on the
-/// late log's records.
-fn slow_spray(live: bool, late: i64) -> Vec<String> {
-    let rules = json!({
-        "version": 1,
-        "learning": {"period_secs": 0, "min_entity_events": 1},
-        "alerting": {"dedup_secs": 0},
-        "detectors": [{"type": "distinct", "name": "spray", "group_by": "ip",
-                       "distinct": "user", "window_secs": 600, "threshold": 6}]
-    });
-    let now = T0 + DAY;
-    let mut evs = Vec::new();
-    if live {
-        for t in (now - HOUR..now + HOUR).step_by(150) {
-            evs.push((
-                t,
-                json!({"timestamp": t, "user": "alice", "ip": "203.0.113.9", "host": "b"}),
-            ));
-        }
-    }
-    for i in 0..8 {
-        let t = now + i * 60;
-        evs.push((
-            t + late,
-            json!({"timestamp": t, "user": format!("user{i}"), "ip": "203.0.113.9",
-                   "host": "a"}),
-        ));
-    }
-    run(&rules, evs, "spray")
-}
 
 /// Found: `distinct` drops a late spray with the live window the same
 /// way: the late names of the live window's older half are dropped when
@@ -234,14 +136,14 @@ fn slow_spray(live: bool, late: i64) -> Vec<String> {
 /// tracks them (see the sweep below).
 #[test]
 fn a_late_spray_beside_live_traffic_is_dropped_with_the_live_window() {
-    assert!(!slow_spray(false, 480).is_empty(), "alone");
-    assert!(!slow_spray(true, 0).is_empty(), "on time");
-    let t = slow_spray(true, 480);
+    assert!(!slow_spray(false, 480, 1).is_empty(), "alone");
+    assert!(!slow_spray(true, 0, 1).is_empty(), "on time");
+    let t = slow_spray(true, 480, 1);
     assert!(
         !t.is_empty(),
         "8 user names 60 s apart from one source, 8 minutes late, beside a live record \
          of it every 150 s: no finding (alone: {:?})",
-        slow_spray(false, 480).last()
+        slow_spray(false, 480, 1).last()
     );
 }
 
@@ -252,7 +154,7 @@ fn a_late_spray_beside_live_traffic_is_dropped_with_the_live_window() {
 fn now_a_late_burst_beside_live_traffic_fires_at_every_lag() {
     let mut missed = Vec::new();
     for late in (0..=1500).step_by(30) {
-        let (fails, bf) = slow_burst(true, late);
+        let (fails, bf) = slow_burst(true, late, 1);
         if fails.is_empty() || bf.is_empty() {
             missed.push((late, fails.len(), bf.len()));
         }
@@ -269,7 +171,7 @@ fn now_a_late_burst_beside_live_traffic_fires_at_every_lag() {
 fn now_a_late_spray_beside_live_traffic_is_reported_at_every_lag() {
     let missed: Vec<i64> = (0..=1500)
         .step_by(30)
-        .filter(|&late| slow_spray(true, late).is_empty())
+        .filter(|&late| slow_spray(true, late, 1).is_empty())
         .collect();
     assert!(missed.is_empty(), "missed at lags {missed:?}");
 }

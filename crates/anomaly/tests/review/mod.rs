@@ -270,3 +270,103 @@ pub fn late_source(late: i64, replay: bool) -> Vec<String> {
     }
     found
 }
+
+// ------------------------------------------- late sources (reviews 17-20)
+
+/// "More than 5 failures per user in 10 minutes" and "5 failures, then a
+/// success, per user in 10 minutes" (sub-buckets of 75 s), no learning,
+/// no dedup.
+pub fn brute_force_rules() -> Value {
+    json!({
+        "version": 1,
+        "learning": {"period_secs": 0, "min_entity_events": 1},
+        "alerting": {"dedup_secs": 0},
+        "detectors": [
+            {"type": "threshold", "name": "fails", "group_by": "user", "window_secs": 600,
+             "threshold": 5, "where": [{"field": "outcome", "eq": "failure"}]},
+            {"type": "followed_by", "name": "bf",
+             "first": [{"field": "outcome", "eq": "failure"}],
+             "then": [{"field": "outcome", "eq": "success"}],
+             "group_by": "user", "min_first": 5, "window_secs": 600}
+        ]
+    })
+}
+
+/// Scores `(arrival, record)` pairs in arrival order (a tie: host `a`
+/// first); the texts of `det` on host `a`'s records.
+pub fn run_by_arrival(rules: &Value, mut evs: Vec<(i64, Value)>, det: &str) -> Vec<String> {
+    evs.sort_by_key(|(at, v)| (*at, v["host"] != "a"));
+    let mut e = engine(rules);
+    let mut out = Vec::new();
+    for (_, v) in evs {
+        let r = e.score(&v, None);
+        if v["host"] == "a" {
+            out.extend(texts_of(&r, det));
+        }
+    }
+    out
+}
+
+/// With `live`, alice failing on host b every 300 s (2 per 10 minutes,
+/// nothing to report) from `hours` hours before `now` to `hours` after; host
+/// a's log, shipped `late` seconds late: 6 failures of alice 100 s apart
+/// from `now`, and a success 100 s after the last. Both rules' texts on
+/// host a's records.
+pub fn slow_burst(live: bool, late: i64, hours: i64) -> (Vec<String>, Vec<String>) {
+    let now = T0 + DAY;
+    let mut evs = Vec::new();
+    if live {
+        for t in (now - hours * HOUR..now + hours * HOUR).step_by(300) {
+            evs.push((
+                t,
+                json!({"timestamp": t, "user": "alice", "outcome": "failure", "host": "b"}),
+            ));
+        }
+    }
+    for i in 0..7 {
+        let t = now + i * 100;
+        let outcome = if i < 6 { "failure" } else { "success" };
+        evs.push((
+            t + late,
+            json!({"timestamp": t, "user": "alice", "outcome": outcome, "host": "a"}),
+        ));
+    }
+    (
+        run_by_arrival(&brute_force_rules(), evs.clone(), "fails"),
+        run_by_arrival(&brute_force_rules(), evs, "bf"),
+    )
+}
+
+/// With `live`, a record of 203.0.113.9 (user alice) every 150 s from
+/// `hours` hours before `now` to `hours` after; a log `late` seconds late: 8 user
+/// names from the same source 60 s apart from `now`. The `distinct` rule's
+/// texts ("more than 6 distinct users per source in 10 minutes") on the
+/// late log's records.
+pub fn slow_spray(live: bool, late: i64, hours: i64) -> Vec<String> {
+    let rules = json!({
+        "version": 1,
+        "learning": {"period_secs": 0, "min_entity_events": 1},
+        "alerting": {"dedup_secs": 0},
+        "detectors": [{"type": "distinct", "name": "spray", "group_by": "ip",
+                       "distinct": "user", "window_secs": 600, "threshold": 6}]
+    });
+    let now = T0 + DAY;
+    let mut evs = Vec::new();
+    if live {
+        for t in (now - hours * HOUR..now + hours * HOUR).step_by(150) {
+            evs.push((
+                t,
+                json!({"timestamp": t, "user": "alice", "ip": "203.0.113.9", "host": "b"}),
+            ));
+        }
+    }
+    for i in 0..8 {
+        let t = now + i * 60;
+        evs.push((
+            t + late,
+            json!({"timestamp": t, "user": format!("user{i}"), "ip": "203.0.113.9",
+                   "host": "a"}),
+        ));
+    }
+    run_by_arrival(&rules, evs, "spray")
+}
