@@ -1678,11 +1678,22 @@ impl Pod for Dist {
                 live.h[(hb % 4) as usize] = x;
             }
         }
-        let far = if r.v == 7 {
-            Halves::get(r)?
-        } else {
-            Halves::default()
-        };
+        // format 7's run behind: half, its sketch, the one before it (read
+        // as `Halves::get` would, an odd half's two sketches were swapped:
+        // found by review)
+        let mut far = Halves::<2>::default();
+        if r.v == 7 {
+            far.half = r.u32()?;
+            for hb in [Some(far.half), far.half.checked_sub(1)] {
+                let mut x = [0u64; 4];
+                for v in x.iter_mut() {
+                    *v = r.u64()?;
+                }
+                if let Some(hb) = hb {
+                    far.h[(hb % 2) as usize] = x;
+                }
+            }
+        }
         Ok(Dist {
             live,
             far,

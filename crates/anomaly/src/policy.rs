@@ -610,8 +610,10 @@ pub struct TravelRule {
 fn d_kmh() -> f64 {
     1000.0
 }
-/// The most events a rule's window counts: 8 sub-buckets of up to 65,535.
-const WINDOW_MAX: u32 = 8 * 65_535;
+/// The most events a rule's window counts: 8 sub-buckets of up to 65,535,
+/// in two runs (the records of a sub-bucket that were on time and those
+/// that came more than a window late: found by review).
+const WINDOW_MAX: u32 = 16 * 65_535;
 
 fn d_min_km() -> f64 {
     300.0
@@ -1347,9 +1349,9 @@ impl Policy {
                     if r.weight.as_deref().is_some_and(|w| w.trim().is_empty()) {
                         return Err(err(key + ".weight", "must name a field"));
                     }
-                    // a window counts at most 8 sub-buckets of 65,535: a
-                    // higher threshold could never be passed (found by
-                    // review, of `min_first`)
+                    // a window counts at most `WINDOW_MAX`: a higher
+                    // threshold could never be passed (found by review, of
+                    // `min_first`)
                     if r.threshold >= WINDOW_MAX {
                         return Err(err(
                             key + ".threshold",

@@ -574,7 +574,8 @@ fn now_a_late_name_within_the_window_counts() {
 // ------------------------------------------------------ policy validation
 
 /// Found (the limits below, mended): a `min_first` or `threshold` no
-/// window can reach (a window counts at most 8 × 65,535 = 524,280 events)
+/// window can reach (a window counts at most 8 × 65,535 = 524,280 events;
+/// since review 21, two runs of that: 1,048,560)
 /// and a negative or non-finite `min_km` were accepted without a word.
 /// Now refused, naming the member.
 #[test]
@@ -588,14 +589,14 @@ fn now_unreachable_counts_and_a_negative_min_km_are_refused() {
     let e = with(
         json!({"type": "followed_by", "name": "bf", "group_by": "user",
         "first": [{"field": "outcome", "eq": "failure"}],
-        "then": [{"field": "outcome", "eq": "success"}], "min_first": 524_281,
+        "then": [{"field": "outcome", "eq": "success"}], "min_first": 1_048_561,
         "window_secs": 600}),
     );
-    assert!(e.contains("min_first") && e.contains("524280"), "{e}");
+    assert!(e.contains("min_first") && e.contains("1048560"), "{e}");
     let e = with(json!({"type": "threshold", "name": "t", "group_by": "user",
-        "threshold": 524_280, "window_secs": 600,
+        "threshold": 1_048_560, "window_secs": 600,
         "where": [{"field": "outcome", "eq": "failure"}]}));
-    assert!(e.contains("threshold") && e.contains("524280"), "{e}");
+    assert!(e.contains("threshold") && e.contains("1048560"), "{e}");
     let e = with(
         json!({"type": "impossible_travel", "name": "it", "entity": "user",
         "min_km": -5}),
@@ -605,10 +606,10 @@ fn now_unreachable_counts_and_a_negative_min_km_are_refused() {
     for d in [
         json!({"type": "followed_by", "name": "bf", "group_by": "user",
             "first": [{"field": "outcome", "eq": "failure"}],
-            "then": [{"field": "outcome", "eq": "success"}], "min_first": 524_280,
+            "then": [{"field": "outcome", "eq": "success"}], "min_first": 1_048_560,
             "window_secs": 600}),
         json!({"type": "threshold", "name": "t", "group_by": "user",
-            "threshold": 524_279, "window_secs": 600,
+            "threshold": 1_048_559, "window_secs": 600,
             "where": [{"field": "outcome", "eq": "failure"}]}),
         json!({"type": "impossible_travel", "name": "it", "entity": "user", "min_km": 0}),
     ] {
@@ -635,7 +636,8 @@ fn now_unreachable_counts_and_a_negative_min_km_are_refused() {
 //   Now `threshold` and `distinct` count by event time as `followed_by`
 //   does (tests above).
 // - `min_first` above 524,280 (8 sub-buckets of u16) can never be reached;
-//   accepted. (Now refused, as a `threshold` of 524,280 or more.)
+//   accepted. (Now refused above 1,048,560, two runs' worth since review
+//   21, as a `threshold` of 1,048,560 or more.)
 //
 // impossible_travel
 // - Only the latest position is kept: a late record is judged against it,
