@@ -185,14 +185,7 @@ fn now_a_late_spray_beside_live_traffic_is_reported_at_every_lag() {
 /// at its own sub-bucket (nothing of its time lost).
 #[test]
 fn now_rule_counts_match_a_brute_force_reference() {
-    let rule = json!({
-        "version": 1,
-        "learning": {"period_secs": 0, "min_entity_events": 1},
-        "alerting": {"dedup_secs": 0},
-        "detectors": [{"type": "threshold", "name": "fails", "group_by": "user",
-            "window_secs": 600, "threshold": 0,
-            "where": [{"field": "outcome", "eq": "failure"}]}]
-    });
+    let rule = count_rule();
     let mut rng = 0x1234_5678_9abc_def0u64;
     let now = T0 + DAY;
     let sub = |t: i64| t.div_euclid(75);
@@ -216,12 +209,7 @@ fn now_rule_counts_match_a_brute_force_reference() {
                 &json!({"timestamp": t, "user": "alice", "outcome": "failure"}),
                 None,
             );
-            let got: i64 = texts_of(&v, "fails")
-                .first()
-                .and_then(|x| x.split('(').nth(1))
-                .and_then(|x| x.split(' ').next())
-                .and_then(|x| x.parse().ok())
-                .unwrap_or(1);
+            let got = count_of(&v);
             let most = (t - 599..=t)
                 .map(|s| seen.iter().filter(|&&x| x >= s && x < s + 600).count() as i64)
                 .max()

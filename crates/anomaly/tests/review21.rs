@@ -106,18 +106,6 @@ fn a_format_7_distinct_run_behind_at_an_odd_half_is_restored_swapped() {
 
 // ------------------------------------------------------------- policy
 
-/// A single-event `threshold` rule that says its count, weighted by `n`.
-fn count_rule() -> Value {
-    json!({
-        "version": 1,
-        "learning": {"period_secs": 0, "min_entity_events": 1},
-        "alerting": {"dedup_secs": 0},
-        "detectors": [{"type": "threshold", "name": "fails", "group_by": "user",
-            "window_secs": 600, "threshold": 0, "weight": "n",
-            "where": [{"field": "outcome", "eq": "failure"}]}]
-    })
-}
-
 /// Found: the policy refuses a `threshold` of 524,280 and more, and a
 /// `min_first` above it, as "a window counts at most that many"
 /// (`WINDOW_MAX = 8 * 65_535`; the README's `followed_by` row: "a window

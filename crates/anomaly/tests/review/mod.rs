@@ -370,3 +370,26 @@ pub fn slow_spray(live: bool, late: i64, hours: i64) -> Vec<String> {
     }
     run_by_arrival(&rules, evs, "spray")
 }
+
+/// A single-event `threshold` rule that says its count ("alice: fails (6
+/// in 10m)"), weighted by field `n`.
+pub fn count_rule() -> Value {
+    json!({
+        "version": 1,
+        "learning": {"period_secs": 0, "min_entity_events": 1},
+        "alerting": {"dedup_secs": 0},
+        "detectors": [{"type": "threshold", "name": "fails", "group_by": "user",
+            "window_secs": 600, "threshold": 0, "weight": "n",
+            "where": [{"field": "outcome", "eq": "failure"}]}]
+    })
+}
+
+/// The count a `count_rule` text says (1 when it says none).
+pub fn count_of(v: &logseal_anomaly::Verdict) -> i64 {
+    texts_of(v, "fails")
+        .first()
+        .and_then(|x| x.split('(').nth(1))
+        .and_then(|x| x.split(' ').next())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(1)
+}
