@@ -188,47 +188,6 @@ fn a_known_template_after_a_thin_context_is_not_reported() {
     assert_not_reported(&v);
 }
 
-/// A stream where a never-seen template arrives in a share `new` of the
-/// events (the stationary stream of `stationary_share` otherwise, 5
-/// states and their rare events, online learning, counts that never
-/// halve): the share of events reported after 20,000.
-fn with_new_templates(new: f64) -> (f64, Vec<String>) {
-    let mut e = engine(&seq_stationary(json!({"template": "kind"}), 1_000_000_000));
-    let mut s = 11u64;
-    let mut cur = 0usize;
-    let (mut reported, mut scored, mut new_reported) = (0usize, 0usize, 0usize);
-    let mut texts = Vec::new();
-    for i in 0..150_000i64 {
-        let u = (next(&mut s) % 1_000_000) as f64 / 1e6;
-        let k = if u < new {
-            format!("new{i}")
-        } else if u < new + 0.04 {
-            format!("r{cur}_{}", ((u - new) / 0.005) as usize)
-        } else {
-            cur = (cur + 1 + (next(&mut s) % 3) as usize) % 5;
-            format!("s{cur}")
-        };
-        let v = e.score(
-            &json!({"timestamp": T0 + i * 192, "session": "s", "kind": k}),
-            None,
-        );
-        if i >= 20_000 {
-            scored += 1;
-            if v.severity != logseal_anomaly::Severity::None {
-                reported += 1;
-                if k.starts_with("new") {
-                    new_reported += 1;
-                }
-                if texts.len() < 4 {
-                    texts.push(format!("{k}: p {:.4}", p_of(&v)));
-                }
-            }
-        }
-    }
-    texts.push(format!("new templates: {new_reported} of {reported}"));
-    (reported as f64 / scored as f64, texts)
-}
-
 /// Taking the smaller of the nested pair keeps the null calibration: with
 /// never-seen templates in 0.5%, 1% or 2% of a stationary stream, at most
 /// about 1% of its events are reported (each new template's own chance is
@@ -236,7 +195,7 @@ fn with_new_templates(new: f64) -> (f64, Vec<String>) {
 #[test]
 fn new_templates_at_a_steady_share_are_calibrated() {
     for new in [0.005, 0.01, 0.02] {
-        let (share, texts) = with_new_templates(new);
+        let (share, _, texts) = new_templates_halving(new, 192, 150_000, 1_000_000_000);
         eprintln!("new {new}: {:.3}% {texts:?}", 100.0 * share);
         assert!(
             share <= 0.0125,

@@ -8,7 +8,6 @@ mod review;
 #[allow(unused_imports)]
 use review::*;
 
-use logseal_anomaly::Severity;
 use serde_json::json;
 
 // ------------------------------------------- threshold and followed_by
@@ -85,73 +84,6 @@ fn a_late_sources_brute_force_is_invisible_beside_one_live_failure() {
 }
 
 // ------------------------------------------------------------ sequence
-
-/// Simes' value of a question's p-values (as `num::simes`).
-fn simes(mut ps: Vec<f64>) -> f64 {
-    ps.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let k = ps.len() as f64;
-    ps.iter()
-        .enumerate()
-        .map(|(i, p)| k * p / (i as f64 + 1.0))
-        .fold(1.0, f64::min)
-}
-
-/// `tests/combine.rs`'s `with_new_templates` stream (the stationary stream
-/// of `stationary_share`, plus a never-seen template in a share `new` of
-/// the events), `n` events `step` seconds apart, counts halving every
-/// `half_life` seconds: the share of events 20,000 to `n` reported; the
-/// share that Simes' value of the reasons (the pair as two values, as
-/// before ee5d7c1) would have reported; never-seen templates among the
-/// reported; and the first reports.
-fn new_templates_halving(new: f64, step: i64, n: i64, half_life: i64) -> (f64, f64, String) {
-    let mut e = engine(&seq_stationary(json!({"template": "kind"}), half_life));
-    let mut s = 11u64;
-    let mut cur = 0usize;
-    let (mut reported, mut simes_reported, mut new_reported, mut scored) = (0, 0, 0, 0);
-    let mut texts = Vec::new();
-    for i in 0..n {
-        let u = (next(&mut s) % 1_000_000) as f64 / 1e6;
-        let k = if u < new {
-            format!("new{i}")
-        } else if u < new + 0.04 {
-            format!("r{cur}_{}", ((u - new) / 0.005) as usize)
-        } else {
-            cur = (cur + 1 + (next(&mut s) % 3) as usize) % 5;
-            format!("s{cur}")
-        };
-        let v = e.score(
-            &json!({"timestamp": T0 + i * step, "session": "s", "kind": k}),
-            None,
-        );
-        if i >= 20_000 {
-            scored += 1;
-            if v.severity != Severity::None {
-                reported += 1;
-                if simes(v.reasons.iter().map(|r| r.p).collect()) < 0.01 {
-                    simes_reported += 1;
-                }
-                if k.starts_with("new") {
-                    new_reported += 1;
-                    if texts.len() < 3 {
-                        texts.push(format!(
-                            "{k}: p {:.4}: {:?}",
-                            p_of(&v),
-                            v.reasons
-                                .iter()
-                                .map(|r| format!("{} (p {})", r.text, r.p))
-                                .collect::<Vec<_>>()
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    (
-        reported as f64 / scored as f64,
-        simes_reported as f64 / scored as f64,
-        format!("never-seen templates: {new_reported} of {reported} reported; {texts:#?}"),
-    )
-}
 
 /// Found: the nested pair's smaller p is calibrated only while the counts
 /// never halve, and every measurement of ee5d7c1 (`tests/combine.rs`

@@ -393,3 +393,63 @@ pub fn count_of(v: &logseal_anomaly::Verdict) -> i64 {
         .and_then(|x| x.parse().ok())
         .unwrap_or(1)
 }
+
+/// A stream for a `sequence` detector (the stationary stream
+/// of `stationary_share`, plus a never-seen template in a share `new` of
+/// the events), `n` events `step` seconds apart, counts halving every
+/// `half_life` seconds: the share of events 20,000 to `n` reported; the
+/// share that Simes' value of the reasons (the pair as two values, as
+/// before ee5d7c1) would have reported; never-seen templates among the
+/// reported; and the first reports.
+pub fn new_templates_halving(new: f64, step: i64, n: i64, half_life: i64) -> (f64, f64, String) {
+    let mut e = engine(&seq_stationary(json!({"template": "kind"}), half_life));
+    let mut s = 11u64;
+    let mut cur = 0usize;
+    let (mut reported, mut simes_reported, mut new_reported, mut scored) = (0, 0, 0, 0);
+    let mut texts = Vec::new();
+    for i in 0..n {
+        let u = (next(&mut s) % 1_000_000) as f64 / 1e6;
+        let k = if u < new {
+            format!("new{i}")
+        } else if u < new + 0.04 {
+            format!("r{cur}_{}", ((u - new) / 0.005) as usize)
+        } else {
+            cur = (cur + 1 + (next(&mut s) % 3) as usize) % 5;
+            format!("s{cur}")
+        };
+        let v = e.score(
+            &json!({"timestamp": T0 + i * step, "session": "s", "kind": k}),
+            None,
+        );
+        if i >= 20_000 {
+            scored += 1;
+            if v.severity != Severity::None {
+                reported += 1;
+                if logseal_anomaly::num::simes(
+                    &mut v.reasons.iter().map(|r| r.p).collect::<Vec<_>>(),
+                ) < 0.01
+                {
+                    simes_reported += 1;
+                }
+                if k.starts_with("new") {
+                    new_reported += 1;
+                    if texts.len() < 3 {
+                        texts.push(format!(
+                            "{k}: p {:.4}: {:?}",
+                            p_of(&v),
+                            v.reasons
+                                .iter()
+                                .map(|r| format!("{} (p {})", r.text, r.p))
+                                .collect::<Vec<_>>()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    (
+        reported as f64 / scored as f64,
+        simes_reported as f64 / scored as f64,
+        format!("never-seen templates: {new_reported} of {reported} reported; {texts:#?}"),
+    )
+}
