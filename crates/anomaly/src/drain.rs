@@ -14,9 +14,9 @@ use alloc::vec::Vec;
 pub const WILDCARD: &str = "<*>";
 /// How the template of an empty or blank line reads.
 pub const EMPTY: &str = "<empty>";
-const MAX_TOKENS: usize = 64;
+pub(crate) const MAX_TOKENS: usize = 64;
 /// Tokens longer than this are variables (`<*>`): keeps templates small.
-const MAX_TOKEN_LEN: usize = 48;
+pub(crate) const MAX_TOKEN_LEN: usize = 48;
 /// Worst-case bytes of one template (tokens + their headers + leaf share;
 /// the leaf share, 96 bytes, also covers its prefix's count, at most one
 /// per leaf, 12 bytes and its map node: kept as it was, since the budget's

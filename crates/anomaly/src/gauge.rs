@@ -167,6 +167,11 @@ impl Pod for GaugeState {
         for k in s.calib.iter_mut() {
             for h in k.iter_mut() {
                 *h = r.f32()?;
+                // decayed counts: a negative one gave a negative p-value,
+                // a critical alert (found by review)
+                if !(h.is_finite() && *h >= 0.0) {
+                    return Err(StateError::Corrupt("gauge histogram"));
+                }
             }
         }
         Ok(s)

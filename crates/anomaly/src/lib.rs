@@ -26,6 +26,7 @@ mod drain;
 mod engine;
 #[doc(hidden)]
 pub mod gauge;
+mod heap;
 pub mod num;
 pub mod policy;
 mod snapshot;

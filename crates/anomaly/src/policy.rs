@@ -1206,19 +1206,6 @@ impl Policy {
         if self.memory_budget_bytes < (1 << 16) {
             return Err(err("memory_budget_bytes", "must be at least 65536"));
         }
-        let need = crate::engine::min_budget(self) as u64;
-        if self.memory_budget_bytes < need {
-            return Err(err(
-                "memory_budget_bytes",
-                format!(
-                    "must be at least {need} bytes for these detectors: one bucket of every table \
-                     (a gauge's holds 10,848 bytes), the templates sequence detectors reserve \
-                     (max_templates x {} bytes) and composition detectors reserve \
-                     (max_compositions x 40 + 91,290 bytes), and 4 KiB",
-                    crate::drain::MAX_TEMPLATE_BYTES.max(2 * (crate::engine::KEY_MAX + 48))
-                ),
-            ));
-        }
         if self.memory_budget_bytes > (1u64 << 34) {
             return Err(err("memory_budget_bytes", "must be at most 16 GiB"));
         }
@@ -1505,6 +1492,22 @@ impl Policy {
                 ));
             }
         }
+        // Last: the least budget builds the engine, which wants the rest valid.
+        let (need, config) = crate::engine::min_budget(self);
+        let need = need as u64;
+        if self.memory_budget_bytes < need {
+            return Err(err(
+                "memory_budget_bytes",
+                format!(
+                    "must be at least {need} bytes for these detectors: one bucket of every table \
+                     (a gauge's holds 10,848 bytes), the templates sequence detectors reserve \
+                     (max_templates x {} bytes) and composition detectors reserve \
+                     (max_compositions x 40 + 91,290 bytes), what the policy and its compiled form \
+                     hold ({config} bytes here), and 4 KiB",
+                    crate::drain::MAX_TEMPLATE_BYTES.max(2 * (crate::engine::KEY_MAX + 48))
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -1547,3 +1550,130 @@ pub const PRESETS: &[&str] = &[
     "sshd",
     "envoy",
 ];
+
+// What a policy holds on the heap (see `crate::heap`).
+mod heap {
+    use super::*;
+    use crate::heap::{Heap, heap_of};
+
+    heap_of!(Condition {
+        field,
+        eq,
+        one_of,
+        contains,
+        prefix
+    });
+    heap_of!(Allow {
+        field,
+        values,
+        detector
+    });
+    heap_of!(Suppress {
+        detector,
+        entity,
+        feature
+    });
+    heap_of!(Outcome { failure, success });
+    heap_of!(Extract { from, pattern, set });
+    heap_of!(ThresholdRule {
+        name,
+        filter,
+        group_by,
+        weight,
+        describe
+    });
+    heap_of!(DistinctRule {
+        name,
+        filter,
+        group_by,
+        distinct,
+        describe
+    });
+    heap_of!(FollowedByRule {
+        name,
+        first,
+        then,
+        group_by,
+        weight,
+        describe
+    });
+    heap_of!(RateRule {
+        name,
+        filter,
+        group_by,
+        value_field,
+        error_where
+    });
+    heap_of!(GaugeRule {
+        name,
+        filter,
+        group_by,
+        value_field
+    });
+    heap_of!(NewValueRule {
+        name,
+        filter,
+        entity,
+        features
+    });
+    heap_of!(HourRule {
+        name,
+        filter,
+        entity
+    });
+    heap_of!(PeerRule {
+        name,
+        filter,
+        entity,
+        group,
+        feature
+    });
+    heap_of!(TravelRule {
+        name,
+        filter,
+        entity
+    });
+    heap_of!(SequenceRule {
+        name,
+        filter,
+        session,
+        template,
+        end_where
+    });
+    heap_of!(CompositionRule {
+        name,
+        filter,
+        session,
+        template,
+        end_where
+    });
+    heap_of!(Policy {
+        name,
+        fields,
+        fold_case,
+        skip,
+        outcome,
+        extract,
+        allowlist,
+        suppress,
+        detectors
+    });
+
+    impl Heap for DetectorSpec {
+        fn heap(&self) -> usize {
+            match self {
+                DetectorSpec::Threshold(r) => r.heap(),
+                DetectorSpec::Distinct(r) => r.heap(),
+                DetectorSpec::FollowedBy(r) => r.heap(),
+                DetectorSpec::Rate(r) => r.heap(),
+                DetectorSpec::Gauge(r) => r.heap(),
+                DetectorSpec::NewValue(r) => r.heap(),
+                DetectorSpec::UnusualHour(r) => r.heap(),
+                DetectorSpec::PeerRare(r) => r.heap(),
+                DetectorSpec::ImpossibleTravel(r) => r.heap(),
+                DetectorSpec::Sequence(r) => r.heap(),
+                DetectorSpec::Composition(r) => r.heap(),
+            }
+        }
+    }
+}

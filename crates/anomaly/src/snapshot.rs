@@ -26,8 +26,10 @@ pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// another layout for minutes, and such a state is refused. 8: each
 /// `threshold` and `followed_by` window its latest 16 sub-buckets, the 8
 /// before them and a far run of 8; each `distinct` window its latest 4
-/// halves, the 2 before them and a far run of 2.
-pub const VERSION: u16 = 8;
+/// halves, the 2 before them and a far run of 2. 9: each table's bucket
+/// count, after its evictions (before, a restored table worked it out from
+/// its entries, not always as the writer had it: found by review).
+pub const VERSION: u16 = 9;
 
 #[derive(Default)]
 pub struct W {
@@ -153,6 +155,7 @@ use crate::store::Table;
 pub fn put_table<V: Copy + Default + Pod>(w: &mut W, t: &Table<V>) {
     w.u32(t.tick());
     w.u64(t.evictions);
+    w.u32(t.buckets() as u32);
     w.u32(t.len() as u32);
     for (k, tick, v) in t.iter() {
         w.u64(k);
@@ -167,6 +170,12 @@ pub fn get_table<V: Copy + Default + Pod>(
 ) -> Result<(), StateError> {
     let tick = r.u32()?;
     let ev = r.u64()?;
+    // format 9 on: the bucket count the entries were held in
+    let buckets = if r.v >= 9 {
+        Some(r.u32()? as usize)
+    } else {
+        None
+    };
     let n = r.len(12 + V::size_in(r.v))?;
     let mut entries = Vec::with_capacity(n);
     for _ in 0..n {
@@ -175,6 +184,6 @@ pub fn get_table<V: Copy + Default + Pod>(
         let v = V::get(r)?;
         entries.push((k, tk, v));
     }
-    t.restore_parts(tick, ev, &entries);
+    t.restore_parts(tick, ev, &entries, buckets);
     Ok(())
 }

@@ -121,8 +121,8 @@ impl<V: Copy + Default> Table<V> {
         }
         self.salt = salt;
         let entries: Vec<(u64, u32, V)> = self.iter().map(|(k, t, v)| (k, t, *v)).collect();
-        let (tick, ev) = (self.tick, self.evictions);
-        self.restore_parts(tick, ev, &entries);
+        let (tick, ev, b) = (self.tick, self.evictions, self.buckets);
+        self.restore_parts(tick, ev, &entries, Some(b));
     }
 
     pub fn bytes(&self) -> usize {
@@ -205,7 +205,7 @@ impl<V: Copy + Default> Table<V> {
         if self.keys[slot] == 0 {
             self.len += 1;
         } else {
-            self.evictions += 1;
+            self.evictions = self.evictions.saturating_add(1);
         }
         self.keys[slot] = key;
         self.ticks[slot] = self.tick;
@@ -249,7 +249,7 @@ impl<V: Copy + Default> Table<V> {
         if self.keys[i] == 0 {
             self.len += 1;
         } else {
-            self.evictions += 1;
+            self.evictions = self.evictions.saturating_add(1);
         }
         self.keys[i] = key;
         self.ticks[i] = tick;
@@ -275,19 +275,51 @@ impl<V: Copy + Default> Table<V> {
         self.tick
     }
 
-    /// Rebuild from snapshot parts.
-    pub fn restore_parts(&mut self, tick: u32, evictions: u64, entries: &[(u64, u32, V)]) {
+    /// The number of buckets the table has now (it grows up to its cap).
+    pub fn buckets(&self) -> usize {
+        self.buckets
+    }
+
+    /// Rebuild from snapshot parts: `entries` in the order of the slots
+    /// they held, and the number of buckets they were held in (snapshot
+    /// format 9 on; `None`: worked out from the entries, which is not
+    /// always the number the writer had, and a table of another size
+    /// shares buckets otherwise, so evicts otherwise: found by review).
+    /// A number beyond this table's cap (another budget's) is the cap.
+    pub fn restore_parts(
+        &mut self,
+        tick: u32,
+        evictions: u64,
+        entries: &[(u64, u32, V)],
+        buckets: Option<usize>,
+    ) {
         self.tick = tick;
         self.evictions = evictions;
         self.keys.iter_mut().for_each(|k| *k = 0);
         self.len = 0;
-        while self.buckets < self.max_buckets && entries.len() * 4 >= self.buckets * WAYS * 3 {
-            let nb = (self.buckets * 2).min(self.max_buckets);
-            self.keys = vec![0; nb * WAYS];
-            self.ticks = vec![0; nb * WAYS];
-            self.vals = vec![V::default(); nb * WAYS];
-            self.buckets = nb;
+        let resize = |t: &mut Self, nb: usize| {
+            t.keys = vec![0; nb * WAYS];
+            t.ticks = vec![0; nb * WAYS];
+            t.vals = vec![V::default(); nb * WAYS];
+            t.buckets = nb;
+        };
+        match buckets {
+            Some(b) => {
+                let b = b.clamp(1, self.max_buckets);
+                if b != self.buckets {
+                    resize(self, b);
+                }
+            }
+            None => {
+                while self.buckets < self.max_buckets
+                    && entries.len() * 4 >= self.buckets * WAYS * 3
+                {
+                    let nb = (self.buckets * 2).min(self.max_buckets);
+                    resize(self, nb);
+                }
+            }
         }
+        let start = self.buckets;
         for &(k, t, v) in entries {
             if k == 0 {
                 continue;
@@ -302,6 +334,22 @@ impl<V: Copy + Default> Table<V> {
                 self.grow();
             }
             self.place(k, t, v);
+        }
+        // A growth on the way placed the entries before it again in the
+        // order of the smaller table's slots, which within a bucket is not
+        // always the saved one: place them all again, in the saved order, at
+        // the size reached, so the table is written back as it was read (a
+        // keyed engine's state came back with entries of a bucket swapped:
+        // found by review).
+        if self.buckets != start {
+            self.keys.iter_mut().for_each(|k| *k = 0);
+            self.len = 0;
+            self.evictions = evictions;
+            for &(k, t, v) in entries {
+                if k != 0 {
+                    self.place(k, t, v);
+                }
+            }
         }
     }
 }
@@ -526,7 +574,7 @@ mod tests {
             assert_eq!(t.len(), n);
             let parts: Vec<(u64, u32, u32)> = t.iter().map(|(k, tk, v)| (k, tk, *v)).collect();
             let mut r: Table<u32> = Table::with_budget(1 << 20);
-            r.restore_parts(t.tick(), t.evictions, &parts);
+            r.restore_parts(t.tick(), t.evictions, &parts, None);
             assert_eq!(r.len(), n, "{n} entries");
             assert_eq!(r.evictions, 0);
             for k in 1..=n as u64 {

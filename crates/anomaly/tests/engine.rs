@@ -372,10 +372,10 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     let want = std::fs::read_to_string(format!("{dir}/continued.jsonl")).unwrap();
     let mut b = Engine::new(ecs_small());
     b.restore(&snap).unwrap();
-    // Its snapshot is the current format (8; from 3 on with the hash key, 0
+    // Its snapshot is the current format (9; from 3 on with the hash key, 0
     // here, as the state was counted unkeyed) and restores to the same engine.
     let snap2 = b.snapshot();
-    assert_eq!(&snap2[8..10], &8u16.to_le_bytes());
+    assert_eq!(&snap2[8..10], &9u16.to_le_bytes());
     assert_eq!(&snap2[18..26], &0u64.to_le_bytes());
     let mut c = Engine::new(ecs_small());
     c.restore(&snap2).unwrap();
@@ -403,11 +403,12 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
 
     // A layout tag that names no layout is refused, not guessed. The first
     // tag follows the header (94 bytes in format 6), the dedup table
-    // (tick, evictions, count, then key 8 + LRU tick 4 + last time 4 an
-    // entry) and the first profile table (the same with 44-byte profiles).
+    // (tick, evictions, from format 9 the bucket count, count, then key 8 +
+    // LRU tick 4 + last time 4 an entry) and the first profile table (the
+    // same with 44-byte profiles).
     let table_end = |at: usize, value: usize| {
-        let n = u32::from_le_bytes(snap2[at + 12..at + 16].try_into().unwrap()) as usize;
-        at + 16 + n * (12 + value)
+        let n = u32::from_le_bytes(snap2[at + 16..at + 20].try_into().unwrap()) as usize;
+        at + 20 + n * (12 + value)
     };
     let tag = table_end(table_end(94, 4), 44);
     assert_eq!(

@@ -12,10 +12,12 @@ use logseal_anomaly::{Engine, Policy};
 const KEY: u64 = 0x6b65_7965_645f_7465;
 
 /// The bucket a profile key falls in at every size the ecs preset's
-/// profile table grows through (26/37 of the budget, 56-byte slots, 8 ways),
-/// under the public hash.
+/// profile table grows through (16 buckets, doubling, up to its cap of
+/// `Engine::profile_capacity` / 8 ways), under the public hash.
 fn bucket_path(name: &str) -> Vec<u128> {
-    let max = ((67_108_864usize - 4096) / 37 * 26) / (56 * 8);
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let max =
+        *MAX.get_or_init(|| Engine::new(Policy::preset("ecs").unwrap()).profile_capacity() / 8);
     let mut sizes = vec![];
     let mut b = 16usize;
     loop {

@@ -44,8 +44,9 @@ impl Cur<'_> {
 }
 
 /// The format 5 snapshot the engine before format 6 wrote for the same
-/// state, made from a format 6 (now 8: the same bytes for such a policy,
-/// formats 7 and 8 changed only rule windows and `sequence`) one of a policy whose only detectors are
+/// state, made from a format 6 (now 9: the same bytes for such a policy but
+/// each table's bucket count, formats 7 and 8 changed only rule windows and
+/// `sequence`) one of a policy whose only detectors are
 /// `new_value` and `unusual_hour` of one entity (so its state is: header,
 /// dedup table, one profile table, one sketch). Format 5: version 5, the
 /// fingerprint of the whole policy (`hash_str(0xF1F1, Debug)`), profiles of
@@ -55,7 +56,7 @@ fn as_format5(snap6: &[u8], p: &Policy, old_distinct: impl Fn(&[u8]) -> [u8; 8])
     let mut c = Cur { b: snap6, at: 0 };
     let mut out = Vec::new();
     out.extend_from_slice(c.take(8)); // magic
-    assert_eq!(u16::from_le_bytes(c.take(2).try_into().unwrap()), 8);
+    assert_eq!(u16::from_le_bytes(c.take(2).try_into().unwrap()), 9);
     out.extend_from_slice(&5u16.to_le_bytes());
     c.take(8);
     out.extend_from_slice(&hash_str(0xF1F1, &format!("{p:?}")).to_le_bytes());
@@ -63,13 +64,15 @@ fn as_format5(snap6: &[u8], p: &Policy, old_distinct: impl Fn(&[u8]) -> [u8; 8])
     out.extend_from_slice(c.take(7 * 8 + 4 + 8));
     // format 6's time counts last halved: not in format 5
     c.take(8);
-    // dedup table: tick, evictions, n, n x (key, tick, u32)
+    // dedup table: tick, evictions, (format 9: buckets), n, n x (key, tick, u32)
     out.extend_from_slice(c.take(12));
+    c.take(4);
     let n = c.u32();
     out.extend_from_slice(&n.to_le_bytes());
     out.extend_from_slice(c.take(n as usize * 16));
     // the profile table
     out.extend_from_slice(c.take(12));
+    c.take(4);
     let n = c.u32();
     out.extend_from_slice(&n.to_le_bytes());
     for _ in 0..n {

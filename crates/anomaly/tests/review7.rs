@@ -189,8 +189,9 @@ fn filled(budget: u64) -> (usize, usize) {
 fn control_profiles_and_full_templates_stay_within_the_budget_when_keys_do_not_fit() {
     let (used, budget) = filled(800_000);
     assert!(used <= budget, "{used} bytes used of a budget of {budget}");
-    // the stream does fill the state (757,676 bytes)
-    assert!(used * 100 >= budget * 94, "{used} of {budget}: not filled");
+    // the stream does fill the state (757,676 bytes; 737,314 from
+    // December 2026, when what the policy holds came out of the tables)
+    assert!(used * 100 >= budget * 90, "{used} of {budget}: not filled");
 }
 
 /// 20 live records of hour `live_h`, then `n` records replayed from hour
