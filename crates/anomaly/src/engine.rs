@@ -2446,6 +2446,15 @@ fn templates_reserve(policy: &Policy) -> usize {
         .sum()
 }
 
+/// What `policy` and its compiled form hold on the heap (`crate::heap`),
+/// from an engine built of a clone (so at their lengths) with no budget (so
+/// it allocates its least).
+fn config_of(policy: &Policy) -> usize {
+    let mut p = policy.clone();
+    p.memory_budget_bytes = 0;
+    Engine::build(p, 0).config
+}
+
 /// The smallest `memory_budget_bytes` a policy's state fits in: what its
 /// templates reserve, 4 KiB, and a bucket of every table. Policy
 /// validation refuses less.
@@ -2459,8 +2468,7 @@ pub(crate) fn min_budget(policy: &Policy) -> (usize, usize) {
         .map(|&(_, m)| m)
         .sum();
     let keys: usize = policy.detectors.iter().map(template_keys_bytes).sum();
-    let all = policy.memory_budget_bytes as usize;
-    let config = Engine::build(policy.clone(), all).config;
+    let config = config_of(policy);
     (
         templates_reserve(policy) + 4096 + mins + keys + config,
         config,
@@ -2560,31 +2568,28 @@ impl core::fmt::Debug for Engine {
 impl Engine {
     pub fn new(policy: Policy) -> Engine {
         // The policy and its compiled form come out of the budget too
-        // (`crate::heap`). They are known once compiled: when the tables
-        // at their caps leave no room for them, the engine is built again
-        // with that much less for its tables (the sketches keep their
-        // size, so snapshots written before still restore).
+        // (`crate::heap`), known once compiled (`config_of`, a build with
+        // no budget, which allocates little): the tables split their shares
+        // less that much (the sketches keep their size, so snapshots
+        // written before still restore).
         let budget = policy.memory_budget_bytes as usize;
-        let mut reserve = 0;
         // A clone holds its strings and lists at their lengths, so what
         // the policy holds, and so the layout, is the same however it was
         // built (a parsed policy has spare capacity its clone, restored
         // into, did not: a restore refused its own snapshot's sketches).
         #[allow(clippy::redundant_clone)]
         let policy = policy.clone();
+        // The split spends the whole budget, so the tables make room for
+        // all of it; then (whole buckets, rounding) more while that is
+        // not enough: at most doubling, so a few builds.
+        let mut reserve = config_of(&policy);
         let mut e = Self::build(policy, reserve);
-        // First what the policy holds, then (whole buckets, rounding) more
-        // while that is not enough: at most doubling, so a few builds.
         for _ in 0..32 {
             let over = e.full_bytes().saturating_sub(budget);
             if over == 0 {
                 break;
             }
-            reserve += if reserve == 0 {
-                e.config.max(over)
-            } else {
-                over.max(reserve)
-            };
+            reserve += over.max(reserve);
             e = Self::build(e.policy, reserve);
         }
         e
