@@ -38,11 +38,55 @@ fn err(key: impl Into<String>, message: impl Into<String>) -> PolicyError {
 }
 
 /// A one-or-many list of dotted paths.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Paths {
     One(String),
     Many(Vec<String>),
+}
+
+/// Read by hand, so a wrong value says what was expected and a wrong item
+/// of a list is named by its index (`fields.user[1]`); serde's untagged
+/// enum said only "data did not match any variant of untagged enum Paths"
+/// (found by review).
+impl<'de> Deserialize<'de> for Paths {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Paths, D::Error> {
+        use serde::de::{self, SeqAccess, Visitor};
+        /// A list item: a path.
+        struct Item(String);
+        impl<'de> Deserialize<'de> for Item {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Item, D::Error> {
+                struct V;
+                impl Visitor<'_> for V {
+                    type Value = Item;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a dotted path (a string)")
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<Item, E> {
+                        Ok(Item(v.to_string()))
+                    }
+                }
+                d.deserialize_str(V)
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Paths;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a dotted path or a list of paths")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Paths, E> {
+                Ok(Paths::One(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Paths, A::Error> {
+                let mut v = Vec::new();
+                while let Some(Item(p)) = a.next_element()? {
+                    v.push(p);
+                }
+                Ok(Paths::Many(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Paths {
@@ -429,6 +473,104 @@ pub fn parse_describe(s: &str) -> Result<Vec<Piece>, String> {
         out.push(Piece::Text(text));
     }
     Ok(out)
+}
+
+/// Refuses a key written twice in one JSON object, naming where
+/// (`detectors[0].threshold`). JSON leaves duplicates to the reader, and
+/// `serde_json::Value` keeps the last silently: a second `"detectors"`
+/// (rules appended to a copied preset) dropped every rule of the first,
+/// and `{"eq": "failure", "eq": "success"}` turned a condition around
+/// (found by review). The text is read twice, once into a `Value` and
+/// once here; a policy is read once per engine.
+fn no_duplicate_keys(text: &str) -> Result<(), PolicyError> {
+    use alloc::collections::BTreeSet;
+    use core::cell::RefCell;
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    /// A value at `path`; `dup` receives the path of a repeated key.
+    struct Node<'a> {
+        path: &'a str,
+        dup: &'a RefCell<Option<String>>,
+    }
+    impl<'de> DeserializeSeed<'de> for Node<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Node<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            let mut i = 0usize;
+            loop {
+                let path = format!("{}[{i}]", self.path);
+                let node = Node {
+                    path: &path,
+                    dup: self.dup,
+                };
+                if a.next_element_seed(node)?.is_none() {
+                    return Ok(());
+                }
+                i += 1;
+            }
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            let mut seen = BTreeSet::new();
+            while let Some(k) = a.next_key::<String>()? {
+                let path = if self.path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{}.{k}", self.path)
+                };
+                if !seen.insert(k) {
+                    *self.dup.borrow_mut() = Some(path);
+                    return Err(de::Error::custom("duplicate key"));
+                }
+                a.next_value_seed(Node {
+                    path: &path,
+                    dup: self.dup,
+                })?;
+            }
+            Ok(())
+        }
+    }
+
+    let dup = RefCell::new(None);
+    let mut d = serde_json::Deserializer::from_str(text);
+    let res = Node {
+        path: "",
+        dup: &dup,
+    }
+    .deserialize(&mut d);
+    match (dup.into_inner(), res) {
+        (Some(path), _) => Err(err(
+            path,
+            "written twice in one object; JSON readers disagree on which one counts, so write it once",
+        )),
+        (None, Err(e)) => Err(json_err("", e)),
+        (None, Ok(())) => Ok(()),
+    }
 }
 
 /// Seasonal offsets a `rate` baseline learns on top of its level.
@@ -825,6 +967,8 @@ struct Raw {
     fields: BTreeMap<String, Paths>,
     #[serde(default)]
     fold_case: Vec<String>,
+    #[serde(default = "d_absent")]
+    absent: Vec<String>,
     #[serde(default)]
     skip: Skip,
     #[serde(default)]
@@ -845,6 +989,11 @@ struct Raw {
     suppress: Vec<Suppress>,
     #[serde(default)]
     detectors: Vec<serde_json::Value>,
+}
+/// What `absent` is when a policy does not say: the empty string and `-`,
+/// which Envoy, Apache, nginx and Windows write for "no value".
+pub fn d_absent() -> Vec<String> {
+    alloc::vec![String::new(), "-".to_string()]
 }
 fn d_half_life() -> f64 {
     14.0 * 86_400.0
@@ -878,6 +1027,13 @@ pub struct Policy {
     /// lowercased (`Administrator ` is `administrator`): for identity
     /// systems that ignore case (Active Directory, LDAP, many web apps).
     pub fold_case: Vec<String>,
+    /// Text values that mean "no value" (default: the empty string and
+    /// `-`): a path holding one is read as absent, so a field's next path
+    /// is read, a condition's `exists` fails and `or_missing` holds.
+    /// Windows writes `-` for the subject of a network logon, which the
+    /// OCSF mapping keeps as `actor.user.name`; read as a user, every
+    /// logon of a domain was one profile, `-` (found by review).
+    pub absent: Vec<String>,
     /// Events meeting all conditions of any of these lists are not scored:
     /// their verdict is empty and nothing is learned from them. For
     /// records that repeat another (a Kubernetes audit record of stage
@@ -911,6 +1067,9 @@ impl fmt::Debug for Policy {
         if !self.skip.is_empty() {
             d.field("skip", &self.skip);
         }
+        if self.absent != d_absent() {
+            d.field("absent", &self.absent);
+        }
         d.field("outcome", &self.outcome)
             .field("extract", &self.extract)
             .field("learning", &self.learning)
@@ -930,6 +1089,7 @@ const TOP_KEYS: &[&str] = &[
     "name",
     "fields",
     "fold_case",
+    "absent",
     "skip",
     "outcome",
     "extract",
@@ -1022,6 +1182,7 @@ impl Policy {
     /// Parse and validate a JSON policy.
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         let v: serde_json::Value = serde_json::from_str(text).map_err(|e| json_err("", e))?;
+        no_duplicate_keys(text)?;
         let obj = v
             .as_object()
             .ok_or_else(|| err("", "the policy must be a JSON object"))?;
@@ -1037,6 +1198,7 @@ impl Policy {
         for k in [
             "fields",
             "fold_case",
+            "absent",
             "skip",
             "outcome",
             "extract",
@@ -1049,7 +1211,7 @@ impl Policy {
                 let sec = sec.clone();
                 match k {
                     "fields" => from_value::<BTreeMap<String, Paths>>(k, sec).map(|_| ()),
-                    "fold_case" => from_value::<Vec<String>>(k, sec).map(|_| ()),
+                    "fold_case" | "absent" => from_value::<Vec<String>>(k, sec).map(|_| ()),
                     // the form its first entry takes, for a clear error
                     "skip" => match sec.get(0) {
                         Some(serde_json::Value::Array(_)) => {
@@ -1085,6 +1247,7 @@ impl Policy {
             name: raw.name.unwrap_or_else(|| "custom".to_string()),
             fields: raw.fields.into_iter().map(|(k, v)| (k, v.list())).collect(),
             fold_case: raw.fold_case,
+            absent: raw.absent,
             skip: match raw.skip {
                 Skip::All(cs) if cs.is_empty() => Vec::new(),
                 Skip::All(cs) => alloc::vec![cs],
@@ -1132,19 +1295,46 @@ impl Policy {
         fn conds(key: String, cs: &[Condition]) -> Result<(), PolicyError> {
             for (j, c) in cs.iter().enumerate() {
                 let k = format!("{key}[{j}]");
-                if c.field.is_empty() {
-                    return Err(err(k + ".field", "must not be empty"));
+                if c.field.trim().is_empty() {
+                    return Err(err(k + ".field", "must name a field"));
                 }
-                let n = c.eq.is_some() as u8
-                    + c.one_of.is_some() as u8
-                    + c.contains.is_some() as u8
-                    + c.prefix.is_some() as u8
-                    + (c.gte.is_some() || c.lt.is_some()) as u8
-                    + c.exists.is_some() as u8;
-                if n == 0 {
+                let tests = [
+                    ("eq", c.eq.is_some()),
+                    ("in", c.one_of.is_some()),
+                    ("contains", c.contains.is_some()),
+                    ("prefix", c.prefix.is_some()),
+                    ("gte/lt", c.gte.is_some() || c.lt.is_some()),
+                    ("exists", c.exists.is_some()),
+                ];
+                let set: Vec<&str> = tests.iter().filter(|t| t.1).map(|t| t.0).collect();
+                if set.is_empty() {
                     return Err(err(
                         k,
                         "a condition needs one of eq, in, contains, prefix, gte/lt, exists",
+                    ));
+                }
+                // One test a condition: the engine checked only the first
+                // of two (`contains` and `prefix` fired on a value that
+                // failed the prefix: found by review).
+                if set.len() > 1 {
+                    return Err(err(
+                        k,
+                        format!(
+                            "has {} tests ({}); a condition takes one: write one condition for each, as all conditions of a list must hold",
+                            set.len(),
+                            set.join(", ")
+                        ),
+                    ));
+                }
+                if c.one_of.as_ref().is_some_and(Vec::is_empty) {
+                    return Err(err(k + ".in", "an empty list matches nothing"));
+                }
+                if let (Some(g), Some(l)) = (c.gte, c.lt)
+                    && g >= l
+                {
+                    return Err(err(
+                        k,
+                        format!("gte {g} and lt {l} leave no number between them"),
                     ));
                 }
                 if matches!(
@@ -1209,6 +1399,20 @@ impl Policy {
         if self.memory_budget_bytes > (1u64 << 34) {
             return Err(err("memory_budget_bytes", "must be at most 16 GiB"));
         }
+        // On a 32-bit target (wasm32) the budget was cast: 4 GiB became 0
+        // and 5 GiB 1 GiB (found by review); taken as the whole address
+        // space, the engine's sketches alone then asked for more than a
+        // wasm32 memory can grow to.
+        if usize::try_from(self.memory_budget_bytes).is_err() {
+            return Err(err(
+                "memory_budget_bytes",
+                format!(
+                    "{} is more than this 32-bit target can address (at most {})",
+                    self.memory_budget_bytes,
+                    usize::MAX
+                ),
+            ));
+        }
         let a = &self.alerting;
         if !(a.report_p > 0.0 && a.report_p <= 1.0) {
             return Err(err("alerting.report_p", "must be in (0, 1]"));
@@ -1229,6 +1433,9 @@ impl Policy {
                 "must be 4 increasing scores in (0, 1]",
             ));
         }
+        if self.absent.len() > 16 || self.absent.iter().any(|a| a.len() > 64) {
+            return Err(err("absent", "at most 16 values of at most 64 bytes each"));
+        }
         for (i, name) in self.fold_case.iter().enumerate() {
             if name.trim().is_empty() {
                 return Err(err(format!("fold_case[{i}]"), "must name a field"));
@@ -1241,10 +1448,31 @@ impl Policy {
             }
         }
         for (k, paths) in &self.fields {
-            if paths.is_empty() || paths.iter().any(|p| p.is_empty()) {
+            if k.trim().is_empty() {
                 return Err(err(
                     format!("fields.{k}"),
-                    "needs at least one non-empty path",
+                    "a blank name: each key of `fields` names a field",
+                ));
+            }
+            if paths.is_empty() || paths.iter().any(|p| p.trim().is_empty()) {
+                return Err(err(
+                    format!("fields.{k}"),
+                    "needs at least one path, none blank",
+                ));
+            }
+        }
+        // A value in both lists was silently a failure (the failure list
+        // is read first): found by review.
+        for (i, v) in self.outcome.success.iter().enumerate() {
+            if self
+                .outcome
+                .failure
+                .iter()
+                .any(|f| f.trim().eq_ignore_ascii_case(v.trim()))
+            {
+                return Err(err(
+                    format!("outcome.success[{i}]"),
+                    format!("`{v}` is listed under `failure` too; an outcome is one or the other"),
                 ));
             }
         }
@@ -1281,6 +1509,26 @@ impl Policy {
                 if name.is_empty() {
                     return Err(err(k, format!("capture `{{{cap}}}` needs a name")));
                 }
+                // The extractor reads the name as written: `{ user }` set a
+                // field ` user `, and `{user:}` one named `user:` (found by
+                // review).
+                if name.trim() != name || name.contains(char::is_whitespace) {
+                    return Err(err(
+                        k,
+                        format!(
+                            "capture `{{{cap}}}`: a name has no spaces (`{{{}}}`)",
+                            name.trim()
+                        ),
+                    ));
+                }
+                if cap.contains(':') && ty.is_empty() {
+                    return Err(err(
+                        k,
+                        format!(
+                            "capture `{{{cap}}}`: no type after `:` (write `{{{name}}}`, `{{{name}:word}}` or `{{{name}:rest}}`)"
+                        ),
+                    ));
+                }
                 if !matches!(ty, "" | "word" | "rest") {
                     return Err(err(
                         k,
@@ -1309,8 +1557,8 @@ impl Policy {
         for (i, d) in self.detectors.iter().enumerate() {
             let key = format!("detectors[{i}]");
             let name = d.name();
-            if name.is_empty() {
-                return Err(err(key + ".name", "must not be empty"));
+            if name.trim().is_empty() {
+                return Err(err(key + ".name", "must not be blank"));
             }
             if names.contains(&name) {
                 return Err(err(
@@ -1322,6 +1570,16 @@ impl Policy {
             for (k, f) in d.field_names() {
                 if f.trim().is_empty() {
                     return Err(err(format!("{key}.{k}"), "must name a field"));
+                }
+                // `F.*` is a condition's array form; read here as a path
+                // segment `*`, it never matched (found by review).
+                if f == "*" || f.ends_with(".*") || f.contains(".*.") || f.starts_with("*.") {
+                    return Err(err(
+                        format!("{key}.{k}"),
+                        format!(
+                            "`{f}`: the `.*` array form is for conditions; here name one value (an item is `F.0`)"
+                        ),
+                    ));
                 }
             }
             match d {
@@ -1351,6 +1609,18 @@ impl Policy {
                 }
                 DetectorSpec::Distinct(r) => {
                     rule(&key, r.window_secs, 2, r.expected, r.describe.as_deref())?;
+                    // A group holds one value of its own key: never above 1.
+                    if r.distinct.trim() == r.group_by.trim()
+                        || self.paths(&r.distinct) == self.paths(&r.group_by)
+                    {
+                        return Err(err(
+                            key + ".distinct",
+                            format!(
+                                "counts the values of `group_by` (`{}`), of which a group has one: the rule could never fire",
+                                r.group_by
+                            ),
+                        ));
+                    }
                     if r.threshold == 0 || r.threshold > 200 {
                         return Err(err(
                             key + ".threshold",
@@ -1385,6 +1655,15 @@ impl Policy {
                     at_least(key.clone() + ".bucket_secs", r.bucket_secs, 1.0, "a bucket")?;
                     pos(key.clone() + ".half_life", r.half_life)?;
                     conds(key.clone() + ".where", &r.filter)?;
+                    // Gauge mode scores a value, not counts: an error rate
+                    // asked for there was ignored without a word (found by
+                    // review).
+                    if r.value_field.is_some() && !r.error_where.is_empty() {
+                        return Err(err(
+                            key + ".error_where",
+                            "an error rate is judged on counts: remove `value_field`, or add a `rate` detector without it for the error rate",
+                        ));
+                    }
                     conds(key + ".error_where", &r.error_where)?;
                 }
                 DetectorSpec::Gauge(r) => {
@@ -1405,6 +1684,16 @@ impl Policy {
                 DetectorSpec::NewValue(r) => {
                     if r.features.is_empty() || r.features.len() > 8 {
                         return Err(err(key + ".features", "needs between 1 and 8 features"));
+                    }
+                    // Twice, it took two profile slots and gave every
+                    // finding twice (found by review).
+                    for (j, f) in r.features.iter().enumerate() {
+                        if r.features[..j].iter().any(|g| g.trim() == f.trim()) {
+                            return Err(err(
+                                format!("{key}.features[{j}]"),
+                                format!("feature `{f}` is listed twice"),
+                            ));
+                        }
                     }
                     conds(key + ".where", &r.filter)?;
                 }
@@ -1554,7 +1843,15 @@ pub const PRESETS: &[&str] = &[
 // What a policy holds on the heap (see `crate::heap`).
 mod heap {
     use super::*;
-    use crate::heap::{Heap, heap_of};
+    use crate::heap::{Heap, heap_of, wide};
+
+    wide!(
+        Allow = 72,
+        Condition = 168,
+        DetectorSpec = 176,
+        Extract = 72,
+        Suppress = 72,
+    );
 
     heap_of!(Condition {
         field,
@@ -1651,6 +1948,7 @@ mod heap {
         name,
         fields,
         fold_case,
+        absent,
         skip,
         outcome,
         extract,

@@ -287,7 +287,8 @@ fn values_that_would_not_read_as_themselves_are_quoted() {
     for (agent, shown) in [
         ("curl/8", "curl/8"),
         ("two words", "two words"),
-        ("", "\"\""),
+        // an empty value is no value (the policy's `absent`): `-`
+        ("", "-"),
         (" 0101", "\" 0101\""),
         ("x\nverdict: INTACT", "\"x\\nverdict: INTACT\""),
         ("\u{1b}[2Jclear", "\"\\u{001b}[2Jclear\""),

@@ -133,6 +133,15 @@ pub(super) fn cond_on<'v>(
     false
 }
 
+/// Whether a value is a value: not one of the policy's `absent` texts.
+#[inline]
+pub(super) fn present(absent: &[String], v: FieldValue<'_>) -> bool {
+    match v {
+        FieldValue::Str(s) => !absent.iter().any(|a| a == s),
+        _ => true,
+    }
+}
+
 /// A `fold_case` field's value: trimmed and lowercased (Unicode), borrowed
 /// when it is so already.
 pub(super) fn fold(v: &str) -> Cow<'_, str> {
@@ -557,6 +566,7 @@ impl Found<'_> {
             ex: &self.fields,
             masked: self.masked(),
             outcome: &policy.outcome,
+            absent: &policy.absent,
             t,
             learning,
             min_events: policy.learning.min_entity_events,
@@ -639,6 +649,8 @@ pub(super) struct Ctx<'a, 'e, E: ?Sized> {
     /// (`ex`'s first entries, in order) sit in it.
     pub(super) masked: Option<Masked<'a>>,
     pub(super) outcome: &'a Outcome,
+    /// The policy's `absent` values: a path holding one is not present.
+    pub(super) absent: &'a [String],
     pub(super) t: f64,
     pub(super) learning: bool,
     pub(super) min_events: u32,
@@ -693,6 +705,12 @@ impl<'a> FieldCache<'a> {
 }
 
 impl<'a, 'e, E: Event + ?Sized> Ctx<'a, 'e, E> {
+    /// A path's value, unless it is one of the policy's `absent` values.
+    #[inline]
+    pub(super) fn field(&self, path: &str) -> Option<FieldValue<'e>> {
+        self.ev.field(path).filter(|v| present(self.absent, *v))
+    }
+
     pub(super) fn raw(&self, paths: &[String], key: CacheKey) -> Option<FieldValue<'a>> {
         let c = &self.cache;
         if let Some(v) = c.slot(key.slot) {
@@ -700,7 +718,7 @@ impl<'a, 'e, E: Event + ?Sized> Ctx<'a, 'e, E> {
         }
         let slot = key.slot as usize;
         if let Some(cell) = c.slots.get(slot) {
-            let v = paths.iter().find_map(|p| self.ev.field(p));
+            let v = paths.iter().find_map(|p| self.field(p));
             cell.set(v);
             c.have.set(c.have.get() | 1 << slot);
             return v;
@@ -709,7 +727,7 @@ impl<'a, 'e, E: Event + ?Sized> Ctx<'a, 'e, E> {
         if let Some(i) = c.keys[..n].iter().position(|k| k.get() == key.hash) {
             return c.vals[i].get();
         }
-        let v = paths.iter().find_map(|p| self.ev.field(p));
+        let v = paths.iter().find_map(|p| self.field(p));
         if n < FieldCache::N {
             c.keys[n].set(key.hash);
             c.vals[n].set(v);
@@ -871,7 +889,7 @@ impl<'a, 'e, E: Event + ?Sized> Ctx<'a, 'e, E> {
                         }
                     }
                 }
-            } else if let Some(v) = self.ev.field(p) {
+            } else if let Some(v) = self.field(p) {
                 seen = true;
                 met = test(Some(v)).unwrap_or(false);
             } else {

@@ -3,7 +3,12 @@
 //! `Engine::memory_bytes`.
 
 use super::*;
-use crate::heap::{Heap, heap_of};
+use crate::heap::{Heap, Wide, heap_of, wide};
+
+wide!(
+    CCond = 312, FieldRef = 104, Seg = 32, Det = 840, Group = 280, Allowed = 152,
+    Extractor = 184, DPiece = 104, Kind = 40, Option<(u64, Profile)> = 64,
+);
 
 impl Heap for Kind {
     fn heap(&self) -> usize {
@@ -140,6 +145,6 @@ impl Engine {
             + self.folds_entity.heap()
             + self.skip.heap()
             + self.ts.heap()
-            + self.profs_buf.capacity() * size_of::<Option<(u64, Profile)>>()
+            + self.profs_buf.capacity() * <Option<(u64, Profile)>>::WIDE
     }
 }

@@ -175,6 +175,14 @@ fn template_keys_bytes(d: &DetectorSpec) -> usize {
     }
 }
 
+/// The policy's `memory_budget_bytes` as a `usize`: validation refuses a
+/// budget this target cannot address (above 4 GiB - 1 on wasm32; cast as
+/// it was before December 2026, 4 GiB was a budget of 0 there: found by
+/// review).
+fn budget_of(policy: &Policy) -> usize {
+    usize::try_from(policy.memory_budget_bytes).unwrap_or(usize::MAX)
+}
+
 /// The anomaly engine: one per stream (plugin instance).
 pub struct Engine {
     policy: Policy,
@@ -259,7 +267,7 @@ impl Engine {
         // no budget, which allocates little): the tables split their shares
         // less that much (the sketches keep their size, so snapshots
         // written before still restore).
-        let budget = policy.memory_budget_bytes as usize;
+        let budget = budget_of(&policy);
         // A clone holds its strings and lists at their lengths, so what
         // the policy holds, and so the layout, is the same however it was
         // built (a parsed policy has spare capacity its clone, restored
@@ -297,8 +305,7 @@ impl Engine {
         }
         total_w += group_names.len() as u32 * 30;
         // Templates are bounded by count and token size, so their worst case is known.
-        let budget =
-            (policy.memory_budget_bytes as usize).saturating_sub(templates_reserve(&policy) + 4096);
+        let budget = budget_of(&policy).saturating_sub(templates_reserve(&policy) + 4096);
         // Every table holds at least one bucket and every sketch its
         // smallest width. When a share by weight is too small for that
         // (small budgets), those minimums come off the budget first and
@@ -768,7 +775,7 @@ impl Engine {
 
     /// The configured budget.
     pub fn memory_budget(&self) -> usize {
-        self.policy.memory_budget_bytes as usize
+        budget_of(&self.policy)
     }
 
     /// The event templates a `sequence` detector has learned, by id (its
@@ -842,7 +849,13 @@ impl Engine {
             if let Some((_, v)) = ex.iter().find(|(k, _)| k == "timestamp") {
                 parse_time_secs_with(v, year, host.is_some())
             } else {
-                match self.ts.paths.iter().find_map(|p| ev.field(p)) {
+                let absent = &self.policy.absent;
+                match self
+                    .ts
+                    .paths
+                    .iter()
+                    .find_map(|p| ev.field(p).filter(|v| present(absent, *v)))
+                {
                     Some(FieldValue::Num(n)) => number_secs(n),
                     Some(FieldValue::Str(s)) => parse_time_secs_with(s, year, host.is_some()),
                     _ => None,
@@ -1231,10 +1244,13 @@ impl Engine {
             Severity::High
         } else if score >= th[1] {
             Severity::Medium
-        } else if score >= th[0] {
-            Severity::Low
         } else {
-            Severity::None
+            // A reported event is at least `low`, whatever the thresholds:
+            // with `report_p` above the score of `severity_thresholds[0]`
+            // (0.05 beside the default 0.33), flagged events came out at
+            // `none`, which routing on severity drops, while their dedup
+            // window started (found by review).
+            Severity::Low
         };
         hits.truncate(self.policy.alerting.max_reasons);
         // Only what the verdict names was reported: a finding cut by

@@ -352,7 +352,7 @@ impl Pod for Dist {
     /// Format 8 on: the latest 4 halves, the 2 before them, the far run of
     /// 2. Format 7: the latest 2 and a run of 2 behind them (restored as
     /// the latest and the far run); 1 to 6: the latest 2 alone.
-    const SIZE: usize = 272;
+    const SIZE: usize = 4 + 4 * 32 + 2 * (4 + 2 * 32);
     fn size_in(v: u16) -> usize {
         match v {
             ..7 => 68,

@@ -635,3 +635,37 @@ proptest::proptest! {
         proptest::prop_assert_eq!(network(&long), want);
     }
 }
+
+/// Every state cell writes exactly its `Pod::SIZE` bytes: `get_table`
+/// checks a table's entry count against `SIZE` before reading it, so a
+/// `SIZE` larger than what `put` writes refused the engine's own snapshot
+/// when little state followed the table (`Dist` said 272 for 268 bytes: a
+/// policy ending in a `distinct` rule, or the `envoy` preset, could not
+/// restore; found by review 24).
+#[test]
+fn pod_sizes_are_what_put_writes() {
+    fn written<V: Pod + Default>() -> (usize, usize) {
+        let mut w = W { buf: Vec::new() };
+        V::default().put(&mut w);
+        (w.buf.len(), V::SIZE)
+    }
+    let all = [
+        ("Win", written::<Win>()),
+        ("Dist", written::<Dist>()),
+        ("Profile", written::<Profile>()),
+        ("Loc", written::<Loc>()),
+        ("RateState", written::<RateState>()),
+        ("CtxStats", written::<CtxStats>()),
+        ("Hist", written::<Hist>()),
+        ("CompSession", written::<CompSession>()),
+        ("GaugeState", written::<GaugeState>()),
+        ("u32", written::<u32>()),
+        ("f32", written::<f32>()),
+    ];
+    for (name, (put, size)) in all {
+        assert_eq!(
+            put, size,
+            "{name}: put writes {put} bytes, SIZE says {size}"
+        );
+    }
+}
