@@ -1847,7 +1847,8 @@ mod heap {
 
     wide!(
         Allow = 72,
-        Condition = 168,
+        // 168, or 208 with serde_json's `preserve_order` (its `eq`)
+        Condition = 208,
         DetectorSpec = 176,
         Extract = 72,
         Suppress = 72,

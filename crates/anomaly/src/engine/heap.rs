@@ -6,7 +6,7 @@ use super::*;
 use crate::heap::{Heap, Wide, heap_of, wide};
 
 wide!(
-    CCond = 312, FieldRef = 104, Seg = 32, Det = 840, Group = 280, Allowed = 152,
+    CCond = 352, FieldRef = 104, Seg = 32, Det = 840, Group = 280, Allowed = 152,
     Extractor = 184, DPiece = 104, Kind = 40, Option<(u64, Profile)> = 64,
 );
 
