@@ -1440,7 +1440,9 @@ impl Policy {
             if name.trim().is_empty() {
                 return Err(err(format!("fold_case[{i}]"), "must name a field"));
             }
-            if name == "outcome" || name == "source_net" {
+            // `source_ip` is read without its port and in its canonical
+            // text; folded, it was read with its port (found by review).
+            if name == "outcome" || name == "source_net" || name == "source_ip" {
                 return Err(err(
                     format!("fold_case[{i}]"),
                     format!("`{name}` is normalised already"),
@@ -1549,8 +1551,18 @@ impl Policy {
             }
         }
         for (i, al) in self.allowlist.iter().enumerate() {
-            if al.field.is_empty() {
-                return Err(err(format!("allowlist[{i}].field"), "must not be empty"));
+            if al.field.trim().is_empty() {
+                return Err(err(format!("allowlist[{i}].field"), "must name a field"));
+            }
+            // A value the policy reads as no value can never match (found
+            // by review once `-` became no value).
+            for (j, v) in al.values.iter().enumerate() {
+                if self.absent.iter().any(|a| a == v) {
+                    return Err(err(
+                        format!("allowlist[{i}].values[{j}]"),
+                        format!("`{v}` is read as no value (`absent`), so it never matches"),
+                    ));
+                }
             }
         }
         let mut names: Vec<&str> = Vec::new();

@@ -257,19 +257,24 @@ proptest! {
     }
 
     /// A valid address is kept whole; with a port (bracketed for IPv6),
-    /// the port goes.
+    /// the port goes. Since review 26 an IPv4-mapped address
+    /// (`::ffff:10.0.0.5`) is its IPv4 address (no zone).
     #[test]
     fn control_source_ip_keeps_addresses(a in any::<std::net::IpAddr>(), port in any::<u16>(), zone in prop::option::of("[a-z0-9]{1,5}")) {
         let s = match (a, &zone) {
             (std::net::IpAddr::V6(_), Some(z)) => format!("{a}%{z}"),
             _ => a.to_string(),
         };
-        prop_assert_eq!(entity_of(&json!(s), "source_ip"), Some(s.clone()));
+        let want = match a {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(s.clone(), |m| m.to_string()),
+            _ => s.clone(),
+        };
+        prop_assert_eq!(entity_of(&json!(s), "source_ip"), Some(want.clone()));
         let with = match a {
             std::net::IpAddr::V4(_) => format!("{s}:{port}"),
             std::net::IpAddr::V6(_) => format!("[{s}]:{port}"),
         };
-        prop_assert_eq!(entity_of(&json!(with), "source_ip"), Some(s.clone()));
+        prop_assert_eq!(entity_of(&json!(with), "source_ip"), Some(want));
     }
 }
 

@@ -289,7 +289,13 @@ impl Travel {
                     fmt_num(libm::round(lon * 100.0) / 100.0)
                 ),
                 nested: false,
-                dkey: combine(dseed, hash_str(0, &e)),
+                // By entity and destination (a 1° cell, about 100 km): a
+                // travel to a third place is no repeat (keyed by the
+                // entity alone, it was muted: found by review).
+                dkey: combine(
+                    combine(dseed, hash_str(0, &e)),
+                    ((libm::round(lat) as i64 + 90) * 361 + libm::round(lon) as i64 + 180) as u64,
+                ),
             });
         }
     }

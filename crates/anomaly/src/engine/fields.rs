@@ -263,6 +263,35 @@ pub(super) fn without_port(v: &str) -> &str {
     v
 }
 
+/// An IPv6 address in its canonical text (RFC 5952: lowercase, the
+/// longest run of zero groups compressed; a zone kept as written) and an
+/// IPv4-mapped one (`::ffff:10.0.0.5`, a dual-stack socket's view of an
+/// IPv4 client) as the IPv4 address; anything else as it is. One client is
+/// one entity and one allowlist entry however its address is spelt (an
+/// allowlisted `10.0.0.5` still alerted as `::ffff:10.0.0.5`, and
+/// `2001:db8::5` as `2001:DB8::5`: found by review).
+pub(super) fn canonical_ip(v: &str) -> Cow<'_, str> {
+    use core::net::Ipv6Addr;
+    if !v.contains(':') {
+        return Cow::Borrowed(v);
+    }
+    let (addr, zone) = v.split_once('%').map_or((v, None), |(a, z)| (a, Some(z)));
+    let Ok(a) = addr.parse::<Ipv6Addr>() else {
+        return Cow::Borrowed(v);
+    };
+    let text = match (a.to_ipv4_mapped(), zone) {
+        // an IPv4 address has no zone
+        (Some(m), _) => m.to_string(),
+        (None, Some(z)) => format!("{a}%{z}"),
+        (None, None) => a.to_string(),
+    };
+    if text == v {
+        Cow::Borrowed(v)
+    } else {
+        Cow::Owned(text)
+    }
+}
+
 #[inline(never)]
 pub(super) fn network_parsed(ip: &str) -> String {
     use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -807,7 +836,7 @@ impl<'a, 'e, E: Event + ?Sized> Ctx<'a, 'e, E> {
                 Cow::Owned(o) => Cow::Owned(fold(&o).into_owned()),
             },
             Kind::SourceIp => match v {
-                FieldValue::Str(s) => Cow::Borrowed(without_port(s)),
+                FieldValue::Str(s) => canonical_ip(without_port(s)),
                 v => fv_str(v),
             },
             Kind::SourceNet(..) => Cow::Owned(network(without_port(&fv_str(v)))),
@@ -982,6 +1011,15 @@ pub(super) fn conds(p: &Policy, cs: &[Condition]) -> Vec<CCond> {
                 c.one_of.iter_mut().flatten().for_each(lower);
                 c.contains.iter_mut().for_each(lower);
                 c.prefix.iter_mut().for_each(lower);
+            }
+            // An address is compared as the field reads it: without its
+            // port, in its canonical text.
+            if matches!(f.kind, Kind::SourceIp) {
+                let canon = |s: &mut String| *s = canonical_ip(without_port(s)).into_owned();
+                if let Some(serde_json::Value::String(s)) = &mut c.eq {
+                    canon(s);
+                }
+                c.one_of.iter_mut().flatten().for_each(canon);
             }
             let c = &c;
             let outcome_eq = match (&f.kind, &c.eq) {

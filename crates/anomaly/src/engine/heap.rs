@@ -6,7 +6,7 @@ use super::*;
 use crate::heap::{Heap, Wide, heap_of, wide};
 
 wide!(
-    CCond = 352, FieldRef = 104, Seg = 32, Det = 840, Group = 280, Allowed = 152,
+    CCond = 352, FieldRef = 104, Seg = 32, Det = 840, Group = 280, Allowed = 376,
     Extractor = 184, DPiece = 104, Kind = 40, Option<(u64, Profile)> = 64,
 );
 
@@ -47,11 +47,7 @@ impl Heap for Describe {
         self.0.heap()
     }
 }
-heap_of!(Allowed {
-    f,
-    values,
-    detector
-});
+heap_of!(Allowed { c, detector });
 heap_of!(Threshold {
     filter,
     group,

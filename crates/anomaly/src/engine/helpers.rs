@@ -183,3 +183,27 @@ pub(super) fn thousands(n: u64) -> String {
     }
     o
 }
+
+/// A `suppress` pattern: `*` matches any run of characters (none too), the
+/// rest is literal (`svc-*`, `*@example.com`). Before December 2026 only a
+/// whole `*` was a wildcard, and `svc-*` was compared as text, suppressing
+/// nothing without a word (found by review).
+pub(super) fn glob(pat: &str, text: &str) -> bool {
+    let Some((first, rest_pat)) = pat.split_once('*') else {
+        return pat == text;
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let (mid, last) = match rest_pat.rsplit_once('*') {
+        Some((mid, last)) => (mid, last),
+        None => ("", rest_pat),
+    };
+    for part in mid.split('*').filter(|p| !p.is_empty()) {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}

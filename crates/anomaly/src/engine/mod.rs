@@ -63,8 +63,12 @@ struct Group {
 }
 
 struct Allowed {
-    f: FieldRef,
-    values: Vec<String>,
+    /// The entry as a condition, `{"field": "F.*", "in": values}`: read as
+    /// conditions read a field (a list by its items, a value as a list of
+    /// one, folded, an address canonical); before December 2026 an entry
+    /// on `F.*`, or on a field holding a list, never matched (found by
+    /// review).
+    c: CCond,
     detector: Option<String>,
 }
 
@@ -566,20 +570,19 @@ impl Engine {
             .allowlist
             .iter()
             .map(|a| {
-                let f = FieldRef::new(&policy, &a.field);
-                // A folded field's values are compared folded, as
-                // conditions on it are.
-                let values = a
-                    .values
-                    .iter()
-                    .map(|v| match f.kind {
-                        Kind::Fold => fold(v).into_owned(),
-                        _ => v.clone(),
-                    })
-                    .collect();
+                // A list's items are its values (`F` or `F.*` alike): an
+                // entry on `tags` matched no event whose `tags` was a list.
+                let field = match a.field.strip_suffix(".*") {
+                    Some(_) => a.field.clone(),
+                    None => format!("{}.*", a.field),
+                };
+                let cond = Condition {
+                    field,
+                    one_of: Some(a.values.clone()),
+                    ..Condition::default()
+                };
                 Allowed {
-                    f,
-                    values,
+                    c: conds(&policy, core::slice::from_ref(&cond)).remove(0),
                     detector: a.detector.clone(),
                 }
             })
@@ -1159,9 +1162,7 @@ impl Engine {
         let mut allowed_all = false;
         let mut allowed: Vec<&str> = Vec::new();
         for a in &self.allow {
-            if let Some(v) = ctx.get(&a.f)
-                && a.values.iter().any(|x| *x == *v)
-            {
+            if ctx.check(&a.c) {
                 match &a.detector {
                     Some(d) => allowed.push(d.as_str()),
                     None => allowed_all = true,
@@ -1196,11 +1197,10 @@ impl Engine {
                 && h.p < evidence
                 && !allowed.contains(&dn)
                 && !sup.iter().zip(sup_folded).any(|(s, folded)| {
-                    (s.detector == "*" || s.detector == dn)
-                        && (s.entity == "*"
-                            || s.entity == h.entity
-                            || (folds_entity[h.det] && *folded == h.entity))
-                        && (s.feature == "*" || s.feature == h.feature)
+                    glob(&s.detector, dn)
+                        && (glob(&s.entity, &h.entity)
+                            || (folds_entity[h.det] && glob(folded, &h.entity)))
+                        && glob(&s.feature, &h.feature)
                 })
         });
         // Dedup: the same finding is reported once per dedup window. Repeats
@@ -1257,8 +1257,14 @@ impl Engine {
         // `max_reasons` may come again (before, its window started unseen:
         // found by review).
         if dd > 0.0 {
+            // A window never moves back: a late record's report (an
+            // hour behind) set it back, and the next live repeat was
+            // reported again (found by review).
             for h in &hits {
-                *self.dedup.entry(h.dkey).0 = now;
+                let (at, new) = self.dedup.entry(h.dkey);
+                if new || now > *at {
+                    *at = now;
+                }
             }
         }
         let reasons = hits

@@ -115,6 +115,16 @@ pub(super) const UNKNOWN: u16 = u16::MAX - 1;
 pub(crate) const KEY_MAX: usize = 128;
 pub(super) const END: u16 = u16::MAX - 2;
 
+/// A template's dedup key: its id, or, for `UNKNOWN` (no id: a frozen
+/// model's new template, a full table's), the text the finding names.
+fn tkey(id: u16, name: &str) -> u64 {
+    if id == UNKNOWN {
+        hash_str(7, name)
+    } else {
+        id as u64
+    }
+}
+
 impl Sequence {
     /// Operator feedback: learn an event already scored as normal (see
     /// [`Engine::mark_normal`]).
@@ -324,7 +334,11 @@ impl Sequence {
                     // with the next-event finding below, when this template
                     // is not listed after its context either
                     nested: c0 == 0,
-                    dkey: combine(dseed, combine(id as u64, hash_str(0, &sess))),
+                    // `UNKNOWN` stands for every template the model has no
+                    // id for: keyed by the text it names, so a second,
+                    // different new message is no repeat (keyed by the id,
+                    // it was muted: found by review).
+                    dkey: combine(dseed, combine(tkey(id, &tn), hash_str(0, &sess))),
                 });
             }
         }
@@ -432,7 +446,10 @@ impl Sequence {
                     // never-seen template of 0.0094 behind a next event of
                     // 0.1 (a stated limit from December 2026).
                     nested: c0 == 0 && (cn == 0 || bounded),
-                    dkey: combine(dseed, combine(hist.ctx(j, seed), id as u64 ^ hash_str(1, &sess))),
+                    dkey: combine(
+                        dseed,
+                        combine(hist.ctx(j, seed), tkey(id, &tn) ^ hash_str(1, &sess)),
+                    ),
                 });
             }
         }
