@@ -1,18 +1,16 @@
 //! Review 23: `restore()` against snapshots of a rich engine (README "State
 //! snapshots"): forged contents under a recomputed checksum, truncation,
 //! byte flips, policy changes, round trips. Risky cases run in child
-//! processes (this binary again, `REVIEW23_CASE` set), so a panic, an abort
+//! processes (this binary again, `REVIEW_CASE` set), so a panic, an abort
 //! or a hang is reported as that case's failure.
 
 mod review;
 
 use logseal_anomaly::store::hash_bytes;
 use logseal_anomaly::{Engine, Policy, StateError, Verdict};
-use review::{DAY, T0, next};
+use review::{DAY, T0, drive, next};
 use serde_json::{Value, json};
 use std::fmt::Debug;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 const BUDGET: u64 = 2 << 20;
 const ROLES: [&str; 4] = ["dev", "ops", "hr", "fin"];
@@ -322,76 +320,13 @@ fn splice(b: &[u8], w: &Walk<'_>, a: &str, z: &str, with: &[u8]) -> Vec<u8> {
 
 // ------------------------------------------------ child processes
 
-/// Runs `run` on every case in child processes (this binary's test `test`,
-/// `REVIEW23_CASE` the first case) and asserts that none fails: returns an
-/// `Err`, panics, aborts, or is 30 s without output (killed; the next
-/// child goes on after it). In the child: runs the cases.
-fn drive<C: Debug>(test: &str, cases: &[C], mut run: impl FnMut(&C) -> Result<(), String>) {
-    if let Ok(from) = std::env::var("REVIEW23_CASE") {
-        std::panic::set_hook(Box::new(|_| {}));
-        for (i, c) in cases.iter().enumerate().skip(from.parse().unwrap()) {
-            eprintln!("case {i} {c:?}");
-            let why = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(c))) {
-                Ok(Ok(())) => continue,
-                Ok(Err(m)) => m,
-                Err(p) => format!("panicked: {:?}", p.downcast_ref::<String>()),
-            };
-            let why: String = why.chars().take(400).collect();
-            eprintln!("FAIL {i} {c:?}: {why}");
-        }
-        return;
-    }
-    let (mut fails, mut from) = (Vec::new(), 0);
-    let log = std::env::temp_dir().join(format!("review23-{}-{test}.log", std::process::id()));
-    loop {
-        let file = std::fs::File::create(&log).unwrap();
-        let mut c = Command::new(std::env::current_exe().unwrap())
-            .args([test, "--exact", "--nocapture", "--test-threads=1"])
-            .env("REVIEW23_CASE", from.to_string())
-            .stdout(Stdio::from(file.try_clone().unwrap()))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap();
-        let (mut size, mut since) = (0, Instant::now());
-        let ok = loop {
-            if let Some(st) = c.try_wait().unwrap() {
-                break Some(st.success());
-            }
-            let now = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
-            if now != size {
-                (size, since) = (now, Instant::now());
-            } else if since.elapsed() > Duration::from_secs(30) {
-                c.kill().unwrap();
-                c.wait().unwrap();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let out = std::fs::read_to_string(&log).unwrap_or_default();
-        let (f, c): (Vec<&str>, Vec<&str>) = out.lines().partition(|l| l.starts_with("FAIL "));
-        fails.extend(f.into_iter().map(String::from));
-        if ok == Some(true) {
-            std::fs::remove_file(&log).ok();
-            let (n, all) = ((fails.len(), cases.len()), fails.join("\n"));
-            return assert!(fails.is_empty(), "{test}: {n:?} cases fail:\n{all}");
-        }
-        let last = c
-            .iter()
-            .filter_map(|l| l.find("case ").map(|i| &l[i + 5..]))
-            .next_back();
-        let last = last.unwrap_or_else(|| panic!("child failed before its first case: {out}"));
-        let how = ["aborted", "hung (killed)"][ok.is_none() as usize];
-        fails.push(format!("FAIL {last}: {how}"));
-        from = last.split(' ').next().unwrap().parse::<usize>().unwrap() + 1;
-    }
-}
-
 /// The first `n` records of `continuation`, in a child process (none in
 /// the parent, which only counts and labels the cases).
 fn cont(n: usize) -> Vec<Value> {
-    match std::env::var("REVIEW23_CASE") {
-        Ok(_) => continuation()[..n].to_vec(),
-        Err(_) => Vec::new(),
+    if review::in_child() {
+        continuation()[..n].to_vec()
+    } else {
+        Vec::new()
     }
 }
 

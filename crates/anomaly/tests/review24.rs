@@ -4,13 +4,13 @@
 //! mishandles, or a policy that is wrong but accepted without a word. The
 //! passing tests pin what was checked and held. The sweep of extreme but
 //! valid parameters runs each case in a child process (this binary again,
-//! `REVIEW24_CASE` set), so a panic, an abort or a hang is that case's
+//! `REVIEW_CASE` set), so a panic, an abort or a hang is that case's
 //! failure and not the run's.
 
 mod review;
 
 use logseal_anomaly::{Engine, Policy, PolicyError, Severity, Verdict};
-use review::{T0, next};
+use review::{T0, drive, next};
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -792,88 +792,6 @@ fn readme_example_policy_parses() {
         .join("\n");
     let p = Policy::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(p.detectors.len(), 10);
-}
-
-/// Runs `run` on every case in child processes (`REVIEW24_CASE` the
-/// first case to run) and asserts none fails: returns an `Err`, panics,
-/// aborts, or runs 30 s without output (killed; the next child goes on
-/// after it). In the child: runs the cases.
-fn drive<C: std::fmt::Debug>(
-    test: &str,
-    cases: &[C],
-    mut run: impl FnMut(&C) -> Result<(), String>,
-) {
-    if let Ok(from) = std::env::var("REVIEW24_CASE") {
-        std::panic::set_hook(Box::new(|_| {}));
-        for (i, c) in cases.iter().enumerate().skip(from.parse().unwrap()) {
-            eprintln!("case {i}");
-            let why = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(c))) {
-                Ok(Ok(())) => continue,
-                Ok(Err(m)) => m,
-                Err(p) => format!(
-                    "panicked: {}",
-                    p.downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default()
-                ),
-            };
-            let why: String = why.chars().take(400).collect();
-            eprintln!("FAIL {i} {c:?}: {why}");
-        }
-        return;
-    }
-    let (mut fails, mut from) = (Vec::new(), 0usize);
-    let log = std::env::temp_dir().join(format!("review24-{}-{test}.log", std::process::id()));
-    loop {
-        let file = std::fs::File::create(&log).unwrap();
-        let mut c = Command::new(std::env::current_exe().unwrap())
-            .args([test, "--exact", "--nocapture", "--test-threads=1"])
-            .env("REVIEW24_CASE", from.to_string())
-            .stdout(Stdio::from(file.try_clone().unwrap()))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap();
-        let (mut size, mut since) = (0, Instant::now());
-        let ok = loop {
-            if let Some(st) = c.try_wait().unwrap() {
-                break Some(st.success());
-            }
-            let now = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
-            if now != size {
-                (size, since) = (now, Instant::now());
-            } else if since.elapsed() > Duration::from_secs(30) {
-                c.kill().unwrap();
-                c.wait().unwrap();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let out = std::fs::read_to_string(&log).unwrap_or_default();
-        fails.extend(
-            out.lines()
-                .filter(|l| l.starts_with("FAIL "))
-                .map(String::from),
-        );
-        if ok == Some(true) {
-            std::fs::remove_file(&log).ok();
-            let all = fails.join("\n");
-            return assert!(
-                fails.is_empty(),
-                "{test}: {} cases fail:\n{all}",
-                fails.len()
-            );
-        }
-        let last = out
-            .lines()
-            .filter_map(|l| l.strip_prefix("case "))
-            .next_back()
-            .unwrap_or_else(|| panic!("child failed before its first case: {out}"));
-        let i: usize = last.trim().parse().unwrap();
-        let how = ["aborted", "hung (killed)"][ok.is_none() as usize];
-        fails.push(format!("FAIL {i} {:?}: {how}", cases[i]));
-        from = i + 1;
-    }
 }
 
 /// One varied record (20 users, failures, actions, sessions, positions,
