@@ -146,7 +146,9 @@ impl Composition {
         id: DetId<'_>,
         hits: &mut Vec<Hit>,
     ) {
-        let DetId { di, dseed, .. } = id;
+        let DetId {
+            di, dseed, muted, ..
+        } = id;
         let Some(SessionEvent {
             name: sess,
             is_end,
@@ -162,7 +164,8 @@ impl Composition {
             if s.mask.is_empty() {
                 return;
             }
-            if scoring && s.reported == 0 && !self.known.iter().any(|(m, _)| *m == s.mask) {
+            if scoring && !muted && s.reported == 0 && !self.known.iter().any(|(m, _)| *m == s.mask)
+            {
                 // The learned combination closest above: what the session lacks.
                 let nearest = self
                     .known
@@ -221,7 +224,9 @@ impl Composition {
         };
         let bit = self.bit_of(&t, learn);
         let (st, _) = self.sessions.entry(skey);
-        if !st.mask.insert(bit) || st.reported != 0 || !scoring {
+        // An allowlisted step reports nothing and leaves the session's one
+        // report for a later step.
+        if !st.mask.insert(bit) || st.reported != 0 || !scoring || muted {
             return;
         }
         let mask = st.mask;

@@ -1138,11 +1138,27 @@ impl Engine {
                 None => profs.push(None),
             }
         }
+        // allowlists, before the detectors: a detector that keeps state
+        // about what it reported (`composition`'s one report a session)
+        // must not use it up on a finding the allowlist drops (an
+        // allowlisted step hid a later new combination of the same
+        // session: found by review)
+        let mut allowed_all = false;
+        let mut allowed: Vec<&str> = Vec::new();
+        for a in &self.allow {
+            if ctx.check(&a.c) {
+                match &a.detector {
+                    Some(d) => allowed.push(d.as_str()),
+                    None => allowed_all = true,
+                }
+            }
+        }
         for (i, d) in self.dets.iter_mut().enumerate() {
             let id = DetId {
                 di: i,
                 name: &self.names[i],
                 dseed: combine(SEED_DEDUP, i as u64),
+                muted: allowed_all || allowed.contains(&self.names[i].as_str()),
             };
             d.run(&ctx, &mut self.groups, &mut profs, id, &mut hits);
         }
@@ -1158,17 +1174,6 @@ impl Engine {
             }
         }
         self.profs_buf = profs;
-        // allowlists
-        let mut allowed_all = false;
-        let mut allowed: Vec<&str> = Vec::new();
-        for a in &self.allow {
-            if ctx.check(&a.c) {
-                match &a.detector {
-                    Some(d) => allowed.push(d.as_str()),
-                    None => allowed_all = true,
-                }
-            }
-        }
         let learning = ctx.learning;
         // `ctx` (which borrows `found`) is not used past this point; its
         // buffers go back field by field (`allowed` borrows `self.allow`).
@@ -1702,6 +1707,8 @@ struct DetId<'n> {
     di: usize,
     name: &'n str,
     dseed: u64,
+    /// An allowlist entry drops this detector's findings for the event.
+    muted: bool,
 }
 
 /// One `new_value` feature of an event: index, field, value, sketch key.

@@ -214,7 +214,9 @@ impl Rate {
         id: DetId<'_>,
         hits: &mut Vec<Hit>,
     ) {
-        let DetId { di, name, dseed } = id;
+        let DetId {
+            di, name, dseed, ..
+        } = id;
         if !c.all(&self.filter) {
             return;
         }
@@ -565,7 +567,9 @@ impl Rate {
         id: DetId<'_>,
         hits: &mut Vec<Hit>,
     ) {
-        let DetId { di, name, dseed } = id;
+        let DetId {
+            di, name, dseed, ..
+        } = id;
         if s.n < self.warmup {
             return;
         }
@@ -639,7 +643,9 @@ impl Gauge {
         id: DetId<'_>,
         hits: &mut Vec<Hit>,
     ) {
-        let DetId { di, name, dseed } = id;
+        let DetId {
+            di, name, dseed, ..
+        } = id;
         if !c.all(&self.filter) {
             return;
         }

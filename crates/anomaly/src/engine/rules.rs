@@ -55,7 +55,9 @@ impl Threshold {
         id: DetId<'_>,
         hits: &mut Vec<Hit>,
     ) {
-        let DetId { di, name, dseed } = id;
+        let DetId {
+            di, name, dseed, ..
+        } = id;
         let t = c.t;
         if !c.all(&self.filter) {
             return;
@@ -116,7 +118,9 @@ impl DistinctDet {
         id: DetId<'_>,
         hits: &mut Vec<Hit>,
     ) {
-        let DetId { di, name, dseed } = id;
+        let DetId {
+            di, name, dseed, ..
+        } = id;
         let t = c.t;
         if !c.all(&self.filter) {
             return;
@@ -168,7 +172,9 @@ impl FollowedBy {
         id: DetId<'_>,
         hits: &mut Vec<Hit>,
     ) {
-        let DetId { di, name, dseed } = id;
+        let DetId {
+            di, name, dseed, ..
+        } = id;
         let t = c.t;
         // A record whose own time the clock refused is no part of a
         // pairing: its time is unknown (failures of 45 days ago replayed
