@@ -5,6 +5,7 @@
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
+use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 use serde::Deserialize;
@@ -885,6 +886,29 @@ impl DetectorSpec {
             DetectorSpec::ImpossibleTravel(r) => &r.name,
             DetectorSpec::Sequence(r) => &r.name,
             DetectorSpec::Composition(r) => &r.name,
+        }
+    }
+
+    /// The features this detector's findings name (what a `suppress`
+    /// entry's `feature` matches).
+    fn features(&self) -> Vec<String> {
+        let one = |f: &str| vec![f.to_string()];
+        match self {
+            DetectorSpec::Threshold(_) => one("count"),
+            DetectorSpec::Distinct(r) => vec![format!("distinct {}", r.distinct)],
+            DetectorSpec::FollowedBy(_) => one("sequence"),
+            DetectorSpec::Rate(r) => match &r.value_field {
+                Some(v) => one(v),
+                None if r.error_where.is_empty() => one("rate"),
+                None => vec!["rate".into(), "error_rate".into()],
+            },
+            DetectorSpec::Gauge(r) => one(&r.value_field),
+            DetectorSpec::NewValue(r) => r.features.clone(),
+            DetectorSpec::UnusualHour(_) => one("hour"),
+            DetectorSpec::PeerRare(r) => one(&r.feature),
+            DetectorSpec::ImpossibleTravel(_) => one("travel"),
+            DetectorSpec::Sequence(_) => vec!["template".into(), "next_event".into()],
+            DetectorSpec::Composition(_) => one("composition"),
         }
     }
 
@@ -1790,6 +1814,35 @@ impl Policy {
                 return Err(err(
                     format!("suppress[{i}].detector"),
                     format!("no detector is named `{}`", su.detector),
+                ));
+            }
+            // A feature no finding of the detector names suppresses nothing
+            // (a typo, `contry`, was accepted: found by review).
+            let features: Vec<String> = self
+                .detectors
+                .iter()
+                .filter(|d| su.detector == "*" || d.name() == su.detector)
+                .flat_map(DetectorSpec::features)
+                .collect();
+            if !features.iter().any(|f| crate::engine::glob(&su.feature, f)) {
+                let mut list = features;
+                list.sort_unstable();
+                list.dedup();
+                return Err(err(
+                    format!("suppress[{i}].feature"),
+                    format!(
+                        "no finding of {} has a feature matching `{}` (they name: {})",
+                        if su.detector == "*" {
+                            "any detector".to_string()
+                        } else {
+                            format!("`{}`", su.detector)
+                        },
+                        su.feature,
+                        list.iter()
+                            .map(|f| format!("`{f}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 ));
             }
         }

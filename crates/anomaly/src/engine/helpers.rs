@@ -188,7 +188,7 @@ pub(super) fn thousands(n: u64) -> String {
 /// rest is literal (`svc-*`, `*@example.com`). Before December 2026 only a
 /// whole `*` was a wildcard, and `svc-*` was compared as text, suppressing
 /// nothing without a word (found by review).
-pub(super) fn glob(pat: &str, text: &str) -> bool {
+pub(crate) fn glob(pat: &str, text: &str) -> bool {
     let Some((first, rest_pat)) = pat.split_once('*') else {
         return pat == text;
     };

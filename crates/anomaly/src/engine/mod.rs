@@ -34,6 +34,7 @@ use composition::*;
 use describe::*;
 use evidence::*;
 use fields::*;
+pub(crate) use helpers::glob;
 use helpers::*;
 use rate::*;
 use rules::*;
