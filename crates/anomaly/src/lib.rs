@@ -43,6 +43,16 @@ use alloc::vec::Vec;
 use core::fmt;
 
 pub use drain::Drain;
+
+/// A text as the verdict shows it (a reason's `text`, `observed`,
+/// `expected`): control characters, line and paragraph separators and the
+/// format characters that reorder or hide text (bidi overrides, zero-width
+/// characters) written as escapes (`\n`, `\u{202e}`), cut to 1,024 bytes
+/// with `…`. For hosts that put other text beside the verdict's, such as a
+/// WIT rule's reason in the flat `reason` (`logseal-pipeline`).
+pub fn display_text(text: &str) -> alloc::string::String {
+    engine::member_text(text.into())
+}
 pub use engine::Engine;
 pub use policy::{DetectorSpec, PRESETS, Policy, PolicyError};
 pub use time::parse_time_secs;
@@ -379,7 +389,7 @@ impl Verdict {
             o.push_str(",\"expected\":");
             num::write_json_str(&mut o, &r.expected);
             o.push_str(",\"p\":");
-            num::write_num(&mut o, r.p);
+            num::write_p(&mut o, r.p);
             o.push_str(",\"text\":");
             num::write_json_str(&mut o, &r.text);
             o.push('}');

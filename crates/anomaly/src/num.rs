@@ -1,6 +1,7 @@
 //! Deterministic numerics: everything transcendental goes through `libm`,
 //! so native and every wasm target compute bit-identical results.
 
+use alloc::format;
 use alloc::string::String;
 use core::fmt::Write;
 
@@ -234,6 +235,66 @@ pub fn round4(x: f64) -> f64 {
     }
     let r = libm::round(x * 10_000.0) / 10_000.0;
     if r == 0.0 { 0.0 } else { r }
+}
+
+/// Round a probability to 4 significant digits, deterministic, no "-0":
+/// a reason's p. Rounded to 4 decimals (as before December 2026), every p
+/// below 0.00005, every strong finding's, was written `0`, a claim that it
+/// cannot happen, and a p of 1e-5 read as one of 1e-30 (found by review).
+pub fn round_sig4(x: f64) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return if x == 0.0 { 0.0 } else { x };
+    }
+    let e = libm::floor(libm::log10(x.abs()));
+    let scale = libm::pow(10.0, 3.0 - e);
+    if !scale.is_finite() {
+        return x;
+    }
+    let r = libm::round(x * scale) / scale;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+/// Write a probability in `[0, 1]` with up to 4 significant digits as
+/// ECMAScript writes a number (`0.01234`, `0.000001234`, `1.234e-7`): the
+/// form RFC 8785 canonicalisation gives it, so a sealed verdict's text
+/// is what its canonical form holds. Other values as [`write_num`].
+pub fn write_p(out: &mut String, x: f64) {
+    if !(x > 0.0 && x < 1.0) {
+        write_num(out, x);
+        return;
+    }
+    let mut e = libm::floor(libm::log10(x)) as i32;
+    let mut m = libm::round(x * libm::pow(10.0, f64::from(3 - e))) as u32;
+    if m >= 10_000 {
+        m /= 10;
+        e += 1;
+    }
+    if m == 0 {
+        out.push('0');
+        return;
+    }
+    let mut digits = format!("{m:04}");
+    while digits.len() > 1 && digits.ends_with('0') {
+        digits.pop();
+    }
+    if e >= -6 {
+        if e >= 0 {
+            out.push('1');
+            return;
+        }
+        out.push_str("0.");
+        for _ in 0..(-e - 1) {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(out, "e{e}");
+    }
 }
 
 /// Write `x` as a JSON number with at most 4 decimals, no exponent, no "-0".

@@ -268,7 +268,7 @@ fn merge_findings(verdict: Option<&str>, findings: &[RuleFinding]) -> String {
                 ),
                 (
                     "reason".into(),
-                    Value::Str(Cow::Borrowed(f.reason.as_str()))
+                    Value::Str(logseal_anomaly::display_text(&f.reason).into())
                 ),
                 ("error".into(), Value::Bool(f.error)),
             ];
@@ -288,7 +288,15 @@ fn merge_findings(verdict: Option<&str>, findings: &[RuleFinding]) -> String {
                     *v = Value::Str(Cow::Borrowed(top.severity.as_str()));
                 }
                 "reason" if v.as_str().is_none_or(str::is_empty) => {
-                    *v = Value::Str(alloc::format!("{}: {}", top.rule, top.reason).into());
+                    // escaped as the engine's reasons are: a rule's reason
+                    // may quote event values (a line break or a bidi
+                    // override in a user name: found by review)
+                    *v = Value::Str(
+                        logseal_anomaly::display_text(&alloc::format!(
+                            "{}: {}", top.rule, top.reason
+                        ))
+                        .into(),
+                    );
                 }
                 _ => {}
             }

@@ -50,7 +50,11 @@ impl Hour {
     ) {
         let DetId { di, dseed, .. } = id;
         let t = c.t;
-        if !c.all(&self.filter) || c.learning {
+        // A record whose own time the clock refused has no hour of its own:
+        // judged at the clock's, a replayed record of 10:00 was "active at
+        // an unusual hour ... now 03:12" (found by review; as
+        // `impossible_travel`).
+        if !c.all(&self.filter) || c.learning || c.refused {
             return;
         }
         let Some((ek, prof)) = profs[self.group].as_ref() else {
@@ -82,9 +86,13 @@ impl Hour {
             return;
         }
         let mx = counts.iter().cloned().fold(0.0, f64::max);
+        // Usual: hours with a quarter of the busiest one's count, and more
+        // likely than this one (the hours the p sums over are not usual:
+        // "usual hours 07-18 UTC, now 17:30" called one hour both, with
+        // `report_p` 0.05: found by review).
         let mut usual = [false; 24];
-        for (u, &n) in usual.iter_mut().zip(&counts) {
-            *u = n * 4.0 >= mx && n > 0.0;
+        for (i, u) in usual.iter_mut().enumerate() {
+            *u = counts[i] * 4.0 >= mx && counts[i] > 0.0 && pr(i) > ph;
         }
         let range = hour_runs(&usual);
         let now = hhmm(t);

@@ -72,12 +72,31 @@ impl Describe {
     }
 }
 
-/// A reason's sentence with every control character written as an escape
-/// (`\n`, `\u{001b}`): values in it come from events, and a line break or a
-/// terminal escape in a client-chosen name must not make one reason look
-/// like two, or repaint the terminal of an operator reading it.
+/// Characters a reason's text shows as escapes: the control characters
+/// (`char::is_control`, category Cc), the line and paragraph separators
+/// (U+2028, U+2029: line breaks to every Unicode-aware viewer), and the
+/// format characters (category Cf, Unicode 15) that reorder or hide text:
+/// bidi marks, embeddings, overrides and isolates (`\u{202e}nimda` showed
+/// as "admin"), zero-width characters (`ali\u{200b}ce` read as "alice"),
+/// the byte order mark, the soft hyphen, interlinear annotations and the
+/// tag characters (invisible ASCII). Found by review (the "Trojan Source"
+/// class, CVE-2021-42574); before December 2026 only Cc was escaped.
+pub(super) fn unseen(ch: char) -> bool {
+    ch.is_control()
+        || matches!(ch as u32,
+            0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+            | 0x180E | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+            | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// A reason's sentence with every character [`unseen`] holds written as an
+/// escape (`\n`, `\u{001b}`, `\u{202e}`): values in it come from events,
+/// and a line break, a terminal escape or a bidi override in a
+/// client-chosen name must not make one reason look like two, repaint the
+/// terminal of an operator reading it, or show another name.
 pub(super) fn one_line(text: String) -> String {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(unseen) {
         return text;
     }
     let mut o = String::with_capacity(text.len() + 8);
@@ -86,7 +105,7 @@ pub(super) fn one_line(text: String) -> String {
             '\n' => o.push_str("\\n"),
             '\r' => o.push_str("\\r"),
             '\t' => o.push_str("\\t"),
-            ch if ch.is_control() => o.push_str(&format!("\\u{{{:04x}}}", ch as u32)),
+            ch if unseen(ch) => o.push_str(&format!("\\u{{{:04x}}}", ch as u32)),
             ch => o.push(ch),
         }
     }
@@ -102,7 +121,7 @@ pub(super) fn shown(v: &str) -> String {
     let plain = !v.is_empty()
         && !v.starts_with(char::is_whitespace)
         && !v.ends_with(char::is_whitespace)
-        && !v.chars().any(|ch| ch.is_control() || ch == '"');
+        && !v.chars().any(|ch| unseen(ch) || ch == '"');
     if plain {
         return clip(v, 64);
     }

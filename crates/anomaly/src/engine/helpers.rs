@@ -138,6 +138,14 @@ pub(super) fn hhmm(t: f64) -> String {
     format!("{:02}:{:02}", s / 3600, (s % 3600) / 60)
 }
 
+/// A closed bucket at `bt` judged on an event at `t` of another UTC day:
+/// its reason names the date, as the finding lands on the series' next
+/// event, which may be the next morning's ("error rate 90% at 16:00 UTC"
+/// read as a time in that record's future: found by review).
+pub(super) fn other_day(bt: f64, t: f64) -> bool {
+    libm::floor(bt / 86_400.0) != libm::floor(t / 86_400.0)
+}
+
 /// `hh:mm`, with the date before it (`2024-01-01 08:00`) when `with_date`.
 pub(super) fn when(t: f64, with_date: bool) -> String {
     if !with_date || !t.is_finite() {

@@ -1277,12 +1277,12 @@ impl Engine {
             .into_iter()
             .map(|h| Reason {
                 detector: names[h.det].clone(),
+                text: reason_text(h.text, &h.entity),
                 entity: h.entity,
                 feature: h.feature,
-                observed: h.observed,
-                expected: h.expected,
-                p: num::round4(h.p),
-                text: one_line(h.text),
+                observed: member_text(h.observed),
+                expected: member_text(h.expected),
+                p: num::round_sig4(h.p),
             })
             .collect();
         Verdict {
@@ -1698,6 +1698,38 @@ impl Engine {
         }
         *self = fresh;
         Ok(())
+    }
+}
+
+/// The longest entity a reason's text shows whole; a longer one is cut
+/// with `…` (the `entity` member keeps it raw).
+const TEXT_ENTITY_MAX: usize = 64;
+/// The longest reason text, after escapes; a longer one is cut with `…`.
+const TEXT_MAX: usize = 1024;
+
+/// A finding's sentence as the verdict shows it: the entity cut to
+/// [`TEXT_ENTITY_MAX`] bytes wherever the sentence names it (a client
+/// chooses a user name: one of 100 KB was copied whole into the text, twice
+/// by `new_value`, and again into the flat `reason`: found by review),
+/// escapes for what [`one_line`] escapes, and at most [`TEXT_MAX`] bytes.
+fn reason_text(text: String, entity: &str) -> String {
+    let text = if entity.len() > TEXT_ENTITY_MAX {
+        text.replace(entity, &clip(entity, TEXT_ENTITY_MAX))
+    } else {
+        text
+    };
+    member_text(text)
+}
+
+/// `observed`, `expected` and a reason's text: escapes for what
+/// [`one_line`] escapes (a new user agent's terminal escape and line break
+/// were kept in `observed`: found by review), at most [`TEXT_MAX`] bytes.
+pub(crate) fn member_text(text: String) -> String {
+    let text = one_line(text);
+    if text.len() > TEXT_MAX {
+        clip(&text, TEXT_MAX)
+    } else {
+        text
     }
 }
 

@@ -435,7 +435,7 @@ impl Rate {
                     if x >= e { "spike:" } else { "drop:" },
                     fmt_num(x),
                     dur(self.bucket),
-                    hhmm(bt),
+                    when(bt, other_day(bt, c.t)),
                     fmt_num(libm::round(e * 10.0) / 10.0),
                     fmt_num(libm::round(sd * 10.0) / 10.0)
                 ),
@@ -462,7 +462,7 @@ impl Rate {
                         fmt_num(libm::round(er / x * 1000.0) / 10.0),
                         er as u64,
                         x as u64,
-                        hhmm(bt),
+                        when(bt, other_day(bt, c.t)),
                         fmt_num(libm::round(base * 1000.0) / 10.0)
                     ),
                     nested: false,
