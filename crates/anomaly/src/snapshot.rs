@@ -28,8 +28,10 @@ pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// before them and a far run of 8; each `distinct` window its latest 4
 /// halves, the 2 before them and a far run of 2. 9: each table's bucket
 /// count, after its evictions (before, a restored table worked it out from
-/// its entries, not always as the writer had it: found by review).
-pub const VERSION: u16 = 9;
+/// its entries, not always as the writer had it: found by review). 10:
+/// a `sequence` session's length as 16 bits and, when its last event was
+/// never seen, a 16-bit hash of that line (before, a 32-bit length).
+pub const VERSION: u16 = 10;
 
 #[derive(Default)]
 pub struct W {

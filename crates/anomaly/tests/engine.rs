@@ -373,10 +373,10 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     let want = std::fs::read_to_string(format!("{dir}/continued.jsonl")).unwrap();
     let mut b = Engine::new(ecs_small());
     b.restore(&snap).unwrap();
-    // Its snapshot is the current format (9; from 3 on with the hash key, 0
+    // Its snapshot is the current format (10; from 3 on with the hash key, 0
     // here, as the state was counted unkeyed) and restores to the same engine.
     let snap2 = b.snapshot();
-    assert_eq!(&snap2[8..10], &9u16.to_le_bytes());
+    assert_eq!(&snap2[8..10], &10u16.to_le_bytes());
     assert_eq!(&snap2[18..26], &0u64.to_le_bytes());
     let mut c = Engine::new(ecs_small());
     c.restore(&snap2).unwrap();

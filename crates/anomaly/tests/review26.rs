@@ -616,17 +616,14 @@ fn a_suppress_feature_no_finding_names_is_refused() {
 
 // ------------------------------------------------------ not fixed (README)
 //
-// Two findings of this review are limits the README states, not fixed,
-// their tests removed (each failed on the code reviewed; two more, the
+// One finding of this review is a limit the README states, not fixed,
+// its test removed (it failed on the code reviewed; three more, the
 // `composition` report used up by an allowlisted finding and a `suppress`
-// feature typo, were fixed in session 32, their tests above):
+// feature typo, tests above, and a mark after a later never-seen line,
+// test `a_mark_after_a_later_unknown_line_learns_no_context` in
+// src/engine/tests.rs with snapshot format 10, were fixed in session 32):
 // - a `mark_normal` counts in the novelty estimates (`novel`, a context's
 //   total and singles): an operator marks exactly the events reported as
 //   new, so each mark makes other never-seen events look less new (one
 //   mark on a 40-event model took a different new message from p 0.095 to
 //   0.116: not reported);
-// - a mark checks that its event is still the last of its session as
-//   "scored as its template or as unknown", so after a later never-seen
-//   line it learns the marked event after a context it did not follow and
-//   rewrites the session's last event (a session would need the last
-//   unknown line's hash: a snapshot format change).

@@ -333,7 +333,7 @@ fn saved() -> Vec<u8> {
     for t in 0..5 {
         e.score(&json!({"timestamp": T0 + t}), None);
     }
-    assert_eq!(u16::from_le_bytes([e.snapshot()[8], e.snapshot()[9]]), 9);
+    assert_eq!(u16::from_le_bytes([e.snapshot()[8], e.snapshot()[9]]), 10);
     e.snapshot()
 }
 

@@ -136,6 +136,7 @@ impl Sequence {
             return;
         }
         let found = self.template_id(c, true);
+        let line = self.line_key(c);
         self.release_buf();
         let Some((id, _)) = found else {
             return;
@@ -147,10 +148,12 @@ impl Sequence {
         let seed = SEED_GROUP + di as u64;
         // The next-event contexts are learned only while the event is still
         // the last of its session (it was scored as `id`, or as unknown when
-        // its template was new); later the context before it is gone.
+        // its template was new: that line, by its hash, 0 from a format 9
+        // state); later the context before it is gone.
         if let Some(h) = self.sessions.get(skey).copied()
             && h.len > 0
-            && (h.last[HIST - 1] == id || h.last[HIST - 1] == UNKNOWN)
+            && (h.last[HIST - 1] == id
+                || (h.last[HIST - 1] == UNKNOWN && (h.unk == 0 || h.unk == line)))
         {
             let mut before = h;
             before.pop();
@@ -244,6 +247,24 @@ impl Sequence {
             Some(l) => format!("<unknown> {}", clip(&l, 80)),
             None => "<unknown>".into(),
         }
+    }
+
+    /// A 16-bit hash (never 0) of the line [`current_name`] shows for an
+    /// event without a template: its masked text, its template field or
+    /// its message, whole. Call before [`release_buf`].
+    ///
+    /// [`current_name`]: Sequence::current_name
+    /// [`release_buf`]: Sequence::release_buf
+    pub(super) fn line_key<E: Event + ?Sized>(&self, c: &Ctx<'_, '_, E>) -> u16 {
+        let h = if !self.mask_buf.is_empty() {
+            hash_str(11, &self.mask_buf)
+        } else {
+            match c.get(self.template.as_ref().unwrap_or(&self.message)) {
+                Some(l) => hash_str(11, &l),
+                None => 0,
+            }
+        };
+        ((h >> 48) as u16).max(1)
     }
 
     pub(super) fn name_of(&self, id: u16) -> String {
@@ -461,11 +482,13 @@ impl Sequence {
                 self.count0(id);
             }
         }
+        let unk = if id == UNKNOWN { self.line_key(c) } else { 0 };
         let (h, _) = self.sessions.entry(skey);
         if is_end {
             *h = Hist::default();
         } else {
             h.push(id);
+            h.unk = unk;
         }
         self.release_buf();
     }

@@ -733,7 +733,14 @@ pub(super) const HIST: usize = 16;
 
 #[derive(Clone, Copy, Default, Debug)]
 pub(super) struct Hist {
-    pub(super) len: u32,
+    /// Events in the session, saturating: only whether it is shorter than
+    /// `HIST` matters.
+    pub(super) len: u16,
+    /// With `UNKNOWN` last: a 16-bit hash of that never-seen line (never
+    /// 0; 0 from a format 9 state: not known). A mark checks it, so that a
+    /// later never-seen line is not taken for the marked one (found by
+    /// review: the mark learned a context its event never followed).
+    pub(super) unk: u16,
     pub(super) last: [u16; HIST],
 }
 
@@ -742,6 +749,7 @@ impl Hist {
         self.last.copy_within(1.., 0);
         self.last[HIST - 1] = id;
         self.len = self.len.saturating_add(1);
+        self.unk = 0;
     }
     /// Undo the last [`push`](Hist::push): the oldest slot, shifted out by
     /// that push, cannot come back, so a context of all `HIST` ids is only
@@ -772,14 +780,23 @@ impl Hist {
 impl Pod for Hist {
     const SIZE: usize = 4 + HIST * 2;
     fn put(&self, w: &mut W) {
-        w.u32(self.len);
+        w.u16(self.len);
+        w.u16(self.unk);
         for x in self.last {
             w.u16(x);
         }
     }
     fn get(r: &mut R<'_>) -> Result<Self, StateError> {
+        // format 10 on: length and the unknown line's hash; before, a u32
+        // length
+        let (len, unk) = if r.v >= 10 {
+            (r.u16()?, r.u16()?)
+        } else {
+            (r.u32()?.min(u32::from(u16::MAX)) as u16, 0)
+        };
         let mut s = Hist {
-            len: r.u32()?,
+            len,
+            unk,
             ..Default::default()
         };
         for x in s.last.iter_mut() {

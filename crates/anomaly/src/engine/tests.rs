@@ -669,3 +669,72 @@ fn pod_sizes_are_what_put_writes() {
         );
     }
 }
+
+/// Review 26 (a limit then, fixed with snapshot format 10): a mark checked
+/// only that its session's last event was its template or "unknown", so
+/// after a later never-seen line (`A X Y`, then a mark of `X`) it learned
+/// `X` after a context `X` never followed and wrote `X` over `Y` as the
+/// session's last event. Now the session keeps a hash of its last
+/// never-seen line and the mark must match it.
+#[test]
+fn a_mark_after_a_later_unknown_line_learns_no_context() {
+    let p = Policy::parse(
+        r#"{"version":1,"fields":{"message":"msg"},
+        "learning":{"period_secs":0,"period_events":39,"min_entity_events":1},
+        "alerting":{"report_p":0.1,"evidence_p":0.2,"dedup_secs":0},
+        "detectors":[{"type":"sequence","name":"seq","session":"global","history":1,"top_k":1,
+           "rare_templates":false,"online":false}]}"#,
+    )
+    .expect("policy");
+    let ev = |i: i64, m: &str| serde_json::json!({"timestamp": 1_704_067_200 + i, "msg": m});
+    let lines = [
+        "connection opened from host",
+        "request served in time",
+        "connection closed by peer",
+    ];
+    let x = "disk quota warning issued now";
+    let y = "kernel module reloaded by admin";
+    // (last event, its line hash, contexts learned)
+    let state = |e: &Engine| match &e.dets[0] {
+        Det::Sequence(s) => {
+            let (_, _, h) = s.sessions.iter().next().expect("one session");
+            (h.last[HIST - 1], h.unk, s.ctx.iter().count())
+        }
+        _ => unreachable!(),
+    };
+    for late in [false, true] {
+        let mut e = Engine::new(p.clone());
+        let mut i = 0;
+        for _ in 0..13 {
+            for m in lines {
+                e.score(&ev(i, m), None);
+                i += 1;
+            }
+        }
+        e.score(&ev(i, lines[0]), None);
+        e.score(&ev(i + 1, x), None);
+        if late {
+            e.score(&ev(i + 2, y), None);
+        }
+        let (last, unk, ctxs) = state(&e);
+        assert_eq!(last, UNKNOWN);
+        assert_ne!(unk, 0);
+        e.mark_normal(&ev(i + 1, x));
+        let (last2, unk2, ctxs2) = state(&e);
+        if late {
+            // `y` stays the session's last event, nothing learned after it
+            assert_eq!((last2, unk2, ctxs2), (UNKNOWN, unk, ctxs), "late mark");
+        } else {
+            // the mark learns `x` after `lines[0]` and takes its place
+            assert_ne!(last2, UNKNOWN);
+            assert_eq!(ctxs2, ctxs, "the context [lines[0]] existed");
+            let v = e.score(&ev(i + 3, lines[0]), None);
+            assert!(v.reasons.is_empty(), "{v:?}");
+            let v = e.score(&ev(i + 4, x), None);
+            assert!(
+                v.reasons.iter().all(|r| r.feature != "next_event"),
+                "x after lines[0] was learned: {v:?}"
+            );
+        }
+    }
+}
