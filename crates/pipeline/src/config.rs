@@ -62,6 +62,12 @@ pub struct Config {
     /// (`<state_dir>/<stream>.chain.feedback`) every N records of the stream
     /// (default 1000; needs `state_dir`).
     pub feedback_check_every: u64,
+    /// Fluent Bit module only: save a stream's anomaly state with a
+    /// checkpoint at least this many seconds (wall clock) after its last
+    /// save, and with the stream's first checkpoint (default 30; 0: with
+    /// every checkpoint; needs `state_dir`). Filter_wasm has no exit hook:
+    /// this bounds the learning a restart loses.
+    pub engine_save_secs: u64,
 }
 
 /// A configuration problem: which member, and why.
@@ -99,6 +105,7 @@ const KNOWN: &[&str] = &[
     "seal_tag",
     "save_every",
     "feedback_check_every",
+    "engine_save_secs",
 ];
 
 fn err(key: &str, why: impl Into<String>) -> ConfigError {
@@ -127,6 +134,7 @@ impl Default for Config {
             seal_tag: true,
             save_every: 1,
             feedback_check_every: 1000,
+            engine_save_secs: 30,
         }
     }
 }
@@ -189,6 +197,7 @@ impl Config {
             return Err(err("save_every", "must be at least 1"));
         }
         c.feedback_check_every = u("feedback_check_every", 1000)?;
+        c.engine_save_secs = u("engine_save_secs", 30)?;
         if c.feedback_check_every == 0 {
             return Err(err("feedback_check_every", "must be at least 1"));
         }
@@ -254,9 +263,35 @@ impl Config {
                     })
                     .take(128)
                     .collect();
-                format!("{base}/{t}")
+                bounded(format!("{base}/{t}"))
             }
             _ => base.to_string(),
         }
     }
+}
+
+/// The longest stream name (`logseal_core::seal::valid_stream`).
+const STREAM_MAX: usize = 256;
+
+/// A stream name of a base and a tag, at most [`STREAM_MAX`] bytes: a
+/// longer one is cut at a character boundary and ends with `~` and 12 hex
+/// digits of a hash of the whole name, so long tags that share their first
+/// 240 bytes stay distinct streams. (Tags are cut at 128 characters, up to
+/// 512 bytes, and a base may be 200 bytes: a name over 256 bytes was
+/// refused by the sealer, and the Fluent Bit module panicked on it: found
+/// by review.)
+fn bounded(name: String) -> String {
+    if name.len() <= STREAM_MAX {
+        return name;
+    }
+    // FNV-1a, 64 bits: stable across builds and targets.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut end = STREAM_MAX - 13;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    alloc::format!("{}~{:012x}", &name[..end], h >> 16)
 }

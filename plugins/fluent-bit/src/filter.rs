@@ -29,9 +29,10 @@ fn config_candidates() -> Vec<String> {
     c
 }
 
-/// Engine state is saved every this many records of a stream (and the chain
-/// head every `save_every`).
-const ENGINE_SAVE_EVERY: u64 = 10_000;
+/// A saved engine state larger than this is not read (a wrong file put in
+/// place would be read whole into the module's memory, which never
+/// shrinks).
+const MAX_ENGINE_BYTES: u64 = 1 << 30;
 
 /// A feedback inbox larger than this is refused (moved aside, unread).
 const MAX_FEEDBACK_BYTES: u64 = 64 << 20;
@@ -52,7 +53,8 @@ pub fn with_state(f: impl FnOnce(&mut State) -> *const u8) -> *const u8 {
 struct Stream {
     proc: Processor,
     since_save: u64,
-    since_engine_save: u64,
+    /// When (Unix seconds) the engine state was last saved by this run.
+    engine_saved_at: Option<u64>,
     since_feedback_check: u64,
     state_path: Option<PathBuf>,
 }
@@ -74,7 +76,11 @@ fn log(msg: &str) {
     let _ = writeln!(std::io::stderr(), "[logseal] {msg}");
 }
 
-fn safe_file_name(stream: &str) -> String {
+/// The name a stream's state files had before December 2026: every
+/// character outside `[A-Za-z0-9._-]` as `_`. Not one to one (`app/x` and
+/// `app_x` shared their files: found by review); read only to take over a
+/// state saved under it (see [`state_stem`]).
+fn legacy_file_name(stream: &str) -> String {
     stream
         .chars()
         .map(|c| {
@@ -85,6 +91,37 @@ fn safe_file_name(stream: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A stream's state file name (before `.chain.json`): the name with every
+/// byte outside `[A-Za-z0-9._-]` percent-encoded (`example.com/audit` is
+/// `example.com%2Faudit`), one to one, so two streams never share files.
+/// An encoding over 200 bytes is cut to 180 and ends with `~` and 16 hex
+/// digits of a hash of the exact name, so every name fits a file system's
+/// 255 bytes with its longest suffix (`.chain.feedback-applying`).
+fn state_stem(stream: &str) -> String {
+    let mut enc = String::with_capacity(stream.len());
+    for b in stream.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_') {
+            enc.push(char::from(b));
+        } else {
+            enc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if enc.len() <= 200 {
+        return enc;
+    }
+    // FNV-1a, 64 bits: stable across builds and targets.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in stream.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut cut = 180;
+    // not inside a `%XX`
+    while enc.as_bytes()[cut - 1] == b'%' || enc.as_bytes()[cut - 2] == b'%' {
+        cut -= 1;
+    }
+    format!("{}~{h:016x}", &enc[..cut])
 }
 
 fn random_u32() -> u32 {
@@ -174,10 +211,10 @@ impl State {
         };
         self.out.clear();
         match &mut self.setup {
-            Ok(setup) => {
-                let sealed = setup.seal(tag.as_deref(), time_ns, record);
-                self.out.extend_from_slice(&sealed);
-            }
+            Ok(setup) => match setup.seal(tag.as_deref(), time_ns, record) {
+                Ok(sealed) => self.out.extend_from_slice(&sealed),
+                Err(why) => mark_unsealed(record, &why, &mut self.out),
+            },
             Err(why) => {
                 self.unsealed += 1;
                 if self.unsealed.is_multiple_of(100_000) {
@@ -195,19 +232,20 @@ impl State {
 }
 
 impl Setup {
-    fn stream(&mut self, tag: Option<&str>) -> &mut Stream {
+    /// The stream of a tag, opened on its first record; `Err` (why) when it
+    /// cannot be opened: the record then passes unsealed, marked.
+    fn stream(&mut self, tag: Option<&str>) -> Result<&mut Stream, String> {
         let name = self.cfg.stream_for(self.key.name(), tag);
         if !self.streams.contains_key(&name) {
-            let s = self.open_stream(&name);
+            let s = self.open_stream(&name)?;
             self.streams.insert(name.clone(), s);
         }
-        // Just inserted if it was missing.
         self.streams
             .get_mut(&name)
-            .unwrap_or_else(|| unreachable!())
+            .ok_or_else(|| format!("stream {name} is not open"))
     }
 
-    fn open_stream(&self, name: &str) -> Stream {
+    fn open_stream(&self, name: &str) -> Result<Stream, String> {
         let cfg = &self.cfg;
         let epoch = cfg.epoch.clone().unwrap_or_else(|| {
             let now = std::time::SystemTime::now()
@@ -223,9 +261,17 @@ impl Setup {
         let state_path = cfg
             .state_dir
             .as_ref()
-            .map(|d| Path::new(d).join(format!("{}.chain.json", safe_file_name(name))));
-        let saved = state_path
-            .as_ref()
+            .map(|d| Path::new(d).join(format!("{}.chain.json", state_stem(name))));
+        // A state saved under the name the files had before December 2026
+        // (`legacy_file_name`), when this stream's own file is missing: read
+        // from there (the head names its stream, so another stream's is not
+        // taken), saved under the new name from now on.
+        let legacy = state_path.as_ref().and_then(|p| {
+            let old = p.with_file_name(format!("{}.chain.json", legacy_file_name(name)));
+            (old != *p && !p.exists() && old.exists()).then_some(old)
+        });
+        let read_from = legacy.as_ref().or(state_path.as_ref());
+        let saved = read_from
             .and_then(|p| fs::read_to_string(p).ok())
             .and_then(|t| match ChainState::from_json(&t) {
                 Ok(s) => Some(s),
@@ -236,7 +282,35 @@ impl Setup {
                     None
                 }
             })
-            .filter(|s| s.stream == name);
+            .filter(|s| {
+                // (ignored without a word before: found by review)
+                let ours = s.stream == name;
+                if !ours && legacy.is_none() {
+                    log(&format!(
+                        "stream {name}: ignoring the saved state of stream {} in {}",
+                        s.stream,
+                        read_from
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
+                    ));
+                }
+                ours
+            });
+        let engine_from = match (&legacy, &saved) {
+            (Some(old), Some(_)) => {
+                log(&format!(
+                    "stream {name}: state read from {} (the file name before December 2026); \
+                     saved as {} from now on",
+                    old.display(),
+                    state_path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ));
+                Some(old.clone())
+            }
+            _ => state_path.clone(),
+        };
         let fresh = || Sealer::new(self.key.clone(), sc.clone());
         let sealer = match saved {
             // The head was saved after every record: continue exactly.
@@ -259,24 +333,42 @@ impl Setup {
             }
             None => fresh(),
         };
-        let sealer = match sealer {
-            Ok(s) => s,
-            Err(e) => {
-                log(&format!(
-                    "stream {name}: {e}; using a sanitised stream name"
-                ));
-                let mut sc = sc.clone();
-                sc.stream = safe_file_name(name);
-                // A sanitised name is always valid.
-                Sealer::new(self.key.clone(), sc).unwrap_or_else(|_| unreachable!())
-            }
-        };
+        // `stream_for` keeps names valid (at most 256 bytes, no whitespace);
+        // a stream that still cannot be sealed passes its records unsealed
+        // and marked. (A "sanitised" fallback here panicked on a name over
+        // 256 bytes, trapped every later record on a borrowed `RefCell` and
+        // Fluent Bit dropped them: found by review.)
+        let sealer = sealer.map_err(|e| {
+            let why = format!("stream {name}: {e}");
+            log(&why);
+            why
+        })?;
         let mut proc = Processor::new(sealer, cfg.policy.clone());
-        if let Some(p) = &state_path
-            && let Ok(bytes) = fs::read(p.with_extension("engine"))
-            && let Err(e) = proc.restore_engine(&bytes)
-        {
-            log(&format!("stream {name}: anomaly state not restored: {e}"));
+        if let Some(p) = &engine_from {
+            let file = p.with_extension("engine");
+            match fs::metadata(&file) {
+                Ok(m) if m.len() > MAX_ENGINE_BYTES => log(&format!(
+                    "stream {name}: anomaly state not restored: {} is {} bytes, more than {MAX_ENGINE_BYTES}",
+                    file.display(),
+                    m.len()
+                )),
+                Ok(_) => match fs::read(&file) {
+                    Ok(bytes) => {
+                        if let Err(e) = proc.restore_engine(&bytes) {
+                            log(&format!("stream {name}: anomaly state not restored: {e}"));
+                        }
+                    }
+                    Err(e) => log(&format!(
+                        "stream {name}: anomaly state not restored: {}: {e}",
+                        file.display()
+                    )),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => log(&format!(
+                    "stream {name}: anomaly state not restored: {}: {e}",
+                    file.display()
+                )),
+            }
         }
         if let Some(p) = &state_path {
             let left = p.with_extension("feedback-applying");
@@ -289,21 +381,22 @@ impl Setup {
                 ));
             }
         }
-        Stream {
+        Ok(Stream {
             proc,
             since_save: 0,
-            since_engine_save: 0,
+            engine_saved_at: None,
             // Look at the inbox with the first record.
             since_feedback_check: cfg.feedback_check_every,
             state_path,
-        }
+        })
     }
 
-    fn seal(&mut self, tag: Option<&str>, time_ns: i64, record: &[u8]) -> Vec<u8> {
+    fn seal(&mut self, tag: Option<&str>, time_ns: i64, record: &[u8]) -> Result<Vec<u8>, String> {
         let (seal_time, seal_tag) = (self.cfg.seal_time, self.cfg.seal_tag);
         let (save_every, cps_file) = (self.cfg.save_every, self.cfg.checkpoints_file.clone());
         let check_every = self.cfg.feedback_check_every;
-        let s = self.stream(tag);
+        let engine_secs = self.cfg.engine_save_secs;
+        let s = self.stream(tag)?;
         if let Some(p) = &s.state_path {
             s.since_feedback_check += 1;
             if s.since_feedback_check >= check_every {
@@ -327,7 +420,6 @@ impl Setup {
             log(&format!("cannot append checkpoint to {f}: {e}"));
         }
         s.since_save += 1;
-        s.since_engine_save += 1;
         if let Some(p) = &s.state_path {
             if s.since_save >= save_every || out.checkpoint.is_some() {
                 s.since_save = 0;
@@ -338,30 +430,48 @@ impl Setup {
                     log(&format!("cannot save chain head to {}: {e}", p.display()));
                 }
             }
-            if s.since_engine_save >= ENGINE_SAVE_EVERY && s.proc.engine().is_some() {
-                s.since_engine_save = 0;
+            // The engine with the stream's first checkpoint, then with a
+            // checkpoint `engine_save_secs` or more after its last save
+            // (its state is some MB, mostly fixed-size sketches: not one
+            // for every checkpoint). Filter_wasm has no exit hook, so this
+            // is what a restart keeps: saved every 10,000 records only, a
+            // stream quieter than that never kept its baselines (found by
+            // review).
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            if out.checkpoint.is_some()
+                && s.proc.engine().is_some()
+                && (s.engine_saved_at.is_none()
+                    || now >= s.engine_saved_at.unwrap_or(0).saturating_add(engine_secs))
+            {
                 // Written aside and renamed, as the chain head is: a crash
                 // mid-write must not leave a torn state (it would be refused
                 // at restart and the baselines lost).
-                save_engine(p, &s.proc);
+                if save_engine(p, &s.proc).is_some() {
+                    s.engine_saved_at = Some(now);
+                }
             }
         }
-        out.line
+        Ok(out.line)
     }
 }
 
 /// Save a stream's engine state beside its chain head (`state_path`),
 /// written aside and renamed: a crash mid-write must not leave a torn
 /// state (it would be refused at restart and the baselines lost).
-fn save_engine(state_path: &Path, proc: &Processor) -> bool {
+/// Its size when saved.
+fn save_engine(state_path: &Path, proc: &Processor) -> Option<u64> {
     let tmp = state_path.with_extension("engine-tmp");
-    match fs::write(&tmp, proc.engine_snapshot())
+    let bytes = proc.engine_snapshot();
+    match fs::write(&tmp, &bytes)
         .and_then(|()| fs::rename(&tmp, state_path.with_extension("engine")))
     {
-        Ok(()) => true,
+        Ok(()) => Some(bytes.len() as u64),
         Err(e) => {
             log(&format!("cannot save anomaly state: {e}"));
-            false
+            None
         }
     }
 }
@@ -414,8 +524,12 @@ fn take_feedback(state_path: &Path, proc: &mut Processor) {
         .unzip();
     match proc.mark_normal(&lines) {
         Ok(n) => {
-            let saved = save_engine(state_path, proc);
-            if let Err(e) = fs::remove_file(&claimed) {
+            // Removed once the marks are saved; when the save failed it
+            // stays as `.feedback-applying`, which a restart names rather
+            // than applies again (the inbox was removed whatever the save:
+            // a restart lost the marks, found by review).
+            let saved = save_engine(state_path, proc).is_some();
+            if saved && let Err(e) = fs::remove_file(&claimed) {
                 log(&format!("cannot remove {}: {e}", claimed.display()));
             }
             log(&format!(
@@ -423,9 +537,13 @@ fn take_feedback(state_path: &Path, proc: &mut Processor) {
                 if n == 1 { "" } else { "s" },
                 inbox.display(),
                 if saved {
-                    ""
+                    String::new()
                 } else {
-                    " (engine state not saved yet)"
+                    format!(
+                        " (engine state not saved: {} kept; after a restart, move it to {} to mark them again)",
+                        claimed.display(),
+                        inbox.display()
+                    )
                 }
             ));
         }
