@@ -3,6 +3,8 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use flate2::read::MultiGzDecoder;
@@ -16,12 +18,23 @@ pub struct Source {
 
 /// Open `path` ("-" is stdin). Gzip is detected by its magic bytes.
 pub fn open(path: &str) -> Result<Source> {
+    open_with(path, None)
+}
+
+/// [`open`], for a reader that must stop when `stop` is set (`logseal serve`
+/// in pipe mode, on SIGTERM): the source then reads as ended, between two
+/// reads or while waiting for input, never in the middle of one.
+pub fn open_until(path: &str, stop: &Arc<AtomicBool>) -> Result<Source> {
+    open_with(path, Some(stop.clone()))
+}
+
+fn open_with(path: &str, stop: Option<Arc<AtomicBool>>) -> Result<Source> {
     let (name, raw, size): (String, Box<dyn Read>, Option<u64>) = if path == "-" {
-        ("<stdin>".into(), Box::new(io::stdin().lock()), None)
+        ("<stdin>".into(), until_stop(io::stdin().lock(), stop), None)
     } else {
         let f = File::open(Path::new(path)).with_context(|| format!("cannot open {path}"))?;
         let size = f.metadata().ok().map(|m| m.len());
-        (path.to_string(), Box::new(f), size)
+        (path.to_string(), until_stop(f, stop), size)
     };
     let mut br = BufReader::with_capacity(1 << 16, raw);
     let gz = br
@@ -34,6 +47,71 @@ pub fn open(path: &str) -> Result<Source> {
         Box::new(br)
     };
     Ok(Source { name, reader, size })
+}
+
+#[cfg(unix)]
+fn until_stop<R: Read + std::os::fd::AsFd + 'static>(
+    r: R,
+    stop: Option<Arc<AtomicBool>>,
+) -> Box<dyn Read> {
+    match stop {
+        None => Box::new(r),
+        Some(stop) => Box::new(UntilStop { inner: r, stop }),
+    }
+}
+
+#[cfg(not(unix))]
+fn until_stop<R: Read + 'static>(r: R, stop: Option<Arc<AtomicBool>>) -> Box<dyn Read> {
+    match stop {
+        None => Box::new(r),
+        Some(stop) => Box::new(UntilStop { inner: r, stop }),
+    }
+}
+
+/// A source that reads as ended once `stop` is set. It waits for input
+/// with `poll` in steps of 100 ms instead of blocking in `read`, so a quiet
+/// stdin (the writer still there, nothing to read) does not hold a stop up:
+/// `read` is only called when it will not block. A `read` that returned
+/// data always hands it all on, so nothing taken from the pipe is dropped
+/// here; what was not read yet stays in the pipe.
+struct UntilStop<R> {
+    inner: R,
+    stop: Arc<AtomicBool>,
+}
+
+#[cfg(unix)]
+impl<R: Read + std::os::fd::AsFd> Read for UntilStop<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let step = Timespec {
+            tv_sec: 0,
+            tv_nsec: 100_000_000,
+        };
+        loop {
+            if self.stop.load(Ordering::SeqCst) {
+                return Ok(0);
+            }
+            let mut fds = [PollFd::new(&self.inner, PollFlags::IN)];
+            match poll(&mut fds, Some(&step)) {
+                // Nothing yet: look at `stop` again.
+                Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+                // Readable, hung up or in error: `read` returns at once and
+                // tells which.
+                Ok(_) => return self.inner.read(buf),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+impl<R: Read> Read for UntilStop<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.load(Ordering::SeqCst) {
+            return Ok(0);
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// Call `f(file_name, line_number, line)` for every line of `files` (none:

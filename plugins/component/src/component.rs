@@ -195,6 +195,15 @@ impl Guest for Component {
         })
     }
 
+    /// All or nothing: the chain is rebuilt into a new processor and the
+    /// engine snapshot restored into that one before either replaces the
+    /// running processor, so an `Err` leaves everything as it was. Found by
+    /// review (27): the chain used to be replaced first and a refused engine
+    /// snapshot (another policy, a torn or foreign file) then returned `Err`
+    /// with the chain already restored, which a host could only take as a
+    /// failed restore. A host that treats the engine as advisory (the saved
+    /// baselines are only an optimisation; the chain is not) restores the
+    /// two in separate calls, as `logseal serve` does.
     fn restore(
         chain_state: Option<String>,
         engine: Option<Vec<u8>>,
@@ -203,6 +212,7 @@ impl Guest for Component {
         STATE.with(|s| {
             let mut s = s.borrow_mut();
             let st = s.as_mut().ok_or("restore before configure")?;
+            let mut rebuilt = None;
             if let Some(text) = chain_state {
                 let saved = ChainState::from_json(&text).map_err(|e| e.to_string())?;
                 let epoch = st
@@ -215,14 +225,22 @@ impl Guest for Component {
                         "a new epoch is needed after epoch {epoch}: configure a different \"epoch\""
                     ));
                 }
-                st.proc = if continue_epoch {
+                rebuilt = Some(if continue_epoch {
                     build(&st.cfg, &st.key, &epoch, None, Some(saved))?
                 } else {
                     build(&st.cfg, &st.key, &epoch, Some(&saved), None)?
-                };
+                });
             }
             if let Some(bytes) = engine {
-                st.proc.restore_engine(&bytes)?;
+                // `restore_engine` leaves the engine untouched when it refuses.
+                rebuilt
+                    .as_mut()
+                    .unwrap_or(&mut st.proc)
+                    .restore_engine(&bytes)
+                    .map_err(|e| format!("engine snapshot: {e}"))?;
+            }
+            if let Some(p) = rebuilt {
+                st.proc = p;
             }
             Ok(())
         })

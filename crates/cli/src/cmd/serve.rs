@@ -29,7 +29,9 @@ use crate::serve::store::Store;
 /// engine, live, between batches (see `logseal feedback`).
 ///
 /// Without `--listen`, read NDJSON from the files (or stdin) and write sealed
-/// NDJSON to stdout or `--output`, for `exec` and `socket` stages.
+/// NDJSON to stdout or `--output`, for `exec` and `socket` stages;
+/// SIGTERM/SIGINT end the input as EOF does (the records read are sealed,
+/// the state saved, exit 0).
 ///
 /// With `--state-dir`, the chain head is saved after every batch and the
 /// anomaly engine periodically, so a restart continues the chain (or opens a

@@ -61,6 +61,25 @@ pub struct Resume {
     pub exact: bool,
     /// Saved engine snapshot.
     pub engine: Option<Vec<u8>>,
+    /// Where it was read from, for the log.
+    pub engine_file: Option<PathBuf>,
+}
+
+impl Resume {
+    /// Report that the saved engine snapshot was refused (written under
+    /// another policy, torn, foreign). The snapshot is advisory: the engine
+    /// learns afresh and the chain continues, with either backend (the
+    /// anomaly README, State snapshots).
+    pub fn engine_refused(&self, why: &str) {
+        let file = self
+            .engine_file
+            .as_deref()
+            .map(|p| format!("{}: ", p.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "logseal serve: engine snapshot not restored ({file}{why}); learning afresh, the chain continues"
+        );
+    }
 }
 
 /// The plugin configuration, read once.
@@ -154,7 +173,7 @@ impl Native {
         if let Some(e) = &resume.engine
             && let Err(e) = p.restore_engine(e)
         {
-            eprintln!("logseal serve: engine snapshot not restored ({e}); scoring starts fresh");
+            resume.engine_refused(&e);
         }
         Ok(Native { p })
     }

@@ -32,16 +32,35 @@ impl Component {
                 processor.display()
             );
         }
-        let mut host =
+        let load = || {
             logseal_host_harness::component::ProcessorHost::load(processor, rules, &l.inline_json)
-                .with_context(|| format!("loading {}", processor.display()))?;
-        if resume.chain.is_some() || resume.engine.is_some() {
-            host.restore(
-                resume.chain.as_deref(),
-                resume.engine.as_deref(),
-                resume.exact,
-            )
-            .context("restoring saved state into the processor")?;
+                .with_context(|| format!("loading {}", processor.display()))
+        };
+        // The chain head is restored on its own and a refusal is fatal; the
+        // engine snapshot is advisory, as in the native backend: refused, it
+        // is reported and the engine learns afresh while the chain continues.
+        // Found by review (27): both used to go in one `restore` call, so an
+        // `engine.bin` written under another policy (or torn, or foreign)
+        // stopped the sidecar at every start (exit 2) until someone deleted
+        // it by hand, where the native backend ran on.
+        let restore_chain =
+            |host: &mut logseal_host_harness::component::ProcessorHost| match &resume.chain {
+                Some(chain) => host
+                    .restore(Some(chain), None, resume.exact)
+                    .context("restoring the saved chain head into the processor"),
+                None => Ok(()),
+            };
+        let mut host = load()?;
+        restore_chain(&mut host)?;
+        if let Some(engine) = &resume.engine
+            && let Err(e) = host.restore(None, Some(engine), resume.exact)
+        {
+            resume.engine_refused(&format!("{e:#}"));
+            // `restore` is all or nothing, so the instance is as it was
+            // unless the component trapped, which leaves a wasmtime instance
+            // unusable: start from a fresh one (this happens once, at start).
+            host = load()?;
+            restore_chain(&mut host)?;
         }
         Ok(Component { host })
     }

@@ -96,8 +96,10 @@ impl Store {
         fs::create_dir_all(dir.join("batches"))
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let mut saved = Saved::default();
-        if let Ok(e) = fs::read(dir.join("engine.bin")) {
+        let engine_file = dir.join("engine.bin");
+        if let Ok(e) = fs::read(&engine_file) {
             saved.resume.engine = Some(e);
+            saved.resume.engine_file = Some(engine_file);
         }
         saved.feedback = load_feedback(&dir.join("feedback.json"));
         let head_path = dir.join("head.json");
