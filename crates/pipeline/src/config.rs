@@ -12,7 +12,8 @@
 //!   "policy": "sshd"
 //! }
 //! ```
-//! Every member but the key is optional; see `docs/CONFIG.md`.
+//! Every member but the key is optional; each adapter's README lists the
+//! members it reads (`plugins/fluent-bit/README.md` has them all).
 
 use alloc::borrow::ToOwned;
 use alloc::format;
