@@ -81,9 +81,14 @@ impl Describe {
 /// the byte order mark, the soft hyphen, interlinear annotations and the
 /// tag characters (invisible ASCII). Found by review (the "Trojan Source"
 /// class, CVE-2021-42574); before December 2026 only Cc was escaped.
+#[inline]
 pub(super) fn unseen(ch: char) -> bool {
+    let c = ch as u32;
+    if c < 0x7F {
+        return c < 0x20;
+    }
     ch.is_control()
-        || matches!(ch as u32,
+        || matches!(c,
             0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
             | 0x180E | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
             | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
@@ -96,7 +101,8 @@ pub(super) fn unseen(ch: char) -> bool {
 /// client-chosen name must not make one reason look like two, repaint the
 /// terminal of an operator reading it, or show another name.
 pub(super) fn one_line(text: String) -> String {
-    if !text.chars().any(unseen) {
+    // Printable ASCII, the usual case, without decoding characters.
+    if text.bytes().all(|b| (0x20..0x7F).contains(&b)) || !text.chars().any(unseen) {
         return text;
     }
     let mut o = String::with_capacity(text.len() + 8);
