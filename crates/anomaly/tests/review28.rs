@@ -566,3 +566,27 @@ fn a_refused_record_time_is_not_judged_at_the_clocks_hour() {
     assert!(live > 0, "the live night records are unusual for alice");
     assert!(replayed.is_empty(), "{replayed:#?}");
 }
+
+/// Found (a suspicion of this review, made a test when fixed): the default
+/// `followed_by` text read "1 `first` events" with `min_first: 1`, and a
+/// rate drop "drop: 1 events per 5m". Now: one event is singular.
+#[test]
+fn one_event_is_singular() {
+    let mut e = engine(&json!({
+        "version": 1,
+        "learning": {"period_secs": 0},
+        "alerting": {"dedup_secs": 0},
+        "detectors": [{"type": "followed_by", "name": "fb", "group_by": "user", "window_secs": 600,
+                       "min_first": 1, "expected": 0.001,
+                       "first": [{"field": "outcome", "eq": "failure"}],
+                       "then": [{"field": "outcome", "eq": "success"}]}]
+    }));
+    e.score(&failure(T0, "bob"), None);
+    let v = e.score(
+        &json!({"timestamp": T0 + 1, "user": "bob", "outcome": "success"}),
+        None,
+    );
+    let t = review::texts_of(&v, "fb");
+    assert_eq!(t.len(), 1, "{v:?}");
+    assert!(t[0].starts_with("bob: 1 `first` event, then"), "{t:?}");
+}

@@ -431,9 +431,10 @@ impl Rate {
                 ),
                 p,
                 text: format!(
-                    "{ent}: {} {} events per {} at {} UTC, usual {} ± {} ({name})",
+                    "{ent}: {} {} event{} per {} at {} UTC, usual {} ± {} ({name})",
                     if x >= e { "spike:" } else { "drop:" },
                     fmt_num(x),
+                    if x == 1.0 { "" } else { "s" },
                     dur(self.bucket),
                     when(bt, other_day(bt, c.t)),
                     fmt_num(libm::round(e * 10.0) / 10.0),

@@ -210,7 +210,8 @@ impl FollowedBy {
                         // ("success after 5 failures" of a sudo rule: found
                         // by review)
                         None => format!(
-                            "{g}: {n} `first` events, then a `then` event, within {} ({name}; at least {})",
+                            "{g}: {n} `first` event{}, then a `then` event, within {} ({name}; at least {})",
+                            if n == 1 { "" } else { "s" },
                             dur(self.window),
                             self.min_first
                         ),
