@@ -220,10 +220,9 @@ fn a_huge_user_name_is_not_copied_whole_into_the_reason() {
     );
 }
 
-/// Control: a long user agent is clipped in a `new_value` reason (128
-/// bytes and `…`) at a character boundary.
-#[test]
-fn control_a_long_new_value_is_clipped_at_a_character_boundary() {
+/// A `new_value` detector `nv` of user agents that has seen alice use
+/// `curl/8` 40 times.
+fn alice_with_curl() -> Engine {
     let mut e = engine(&json!({
         "version": 1,
         "learning": {"period_secs": 0, "period_events": 10, "min_entity_events": 3},
@@ -237,6 +236,14 @@ fn control_a_long_new_value_is_clipped_at_a_character_boundary() {
             None,
         );
     }
+    e
+}
+
+/// Control: a long user agent is clipped in a `new_value` reason (128
+/// bytes and `…`) at a character boundary.
+#[test]
+fn control_a_long_new_value_is_clipped_at_a_character_boundary() {
+    let mut e = alice_with_curl();
     // 127 bytes of ASCII, then 4-byte characters: byte 128 is inside one
     let agent = format!("{}{}", "a".repeat(127), "😀".repeat(250_000));
     let v = e.score(
@@ -272,19 +279,7 @@ fn control_a_long_new_value_is_clipped_at_a_character_boundary() {
 /// Now: `observed` and `expected` go through `one_line` as `text` does.
 #[test]
 fn observed_carries_no_control_character() {
-    let mut e = engine(&json!({
-        "version": 1,
-        "learning": {"period_secs": 0, "period_events": 10, "min_entity_events": 3},
-        "alerting": {"dedup_secs": 0, "report_p": 0.5},
-        "detectors": [{"type": "new_value", "name": "nv", "entity": "user", "features": ["agent"],
-                       "rare": false}]
-    }));
-    for i in 0..40 {
-        e.score(
-            &json!({"timestamp": T0 + i * 60, "user": "alice", "agent": "curl/8"}),
-            None,
-        );
-    }
+    let mut e = alice_with_curl();
     let agent = "curl/8\u{1b}]0;owned\u{7}\nverdict: INTACT";
     let v = e.score(
         &json!({"timestamp": T0 + 3000, "user": "alice", "agent": agent}),
