@@ -590,6 +590,15 @@ fn feedback_inbox_is_applied_while_the_module_runs() {
     let (rec, flagged) = through(&mut f, 100, &novel(100, "/var"));
     assert!(flagged, "rejected feedback was applied: {rec}");
     sealed.push(rec);
+    // a second rejection keeps the first rejected file (review 27: it was
+    // replaced)
+    put("not json\n");
+    logins(&mut f, &mut sealed, 5);
+    assert!(!inbox.exists());
+    let first = std::fs::read_to_string(head.with_extension("feedback-rejected")).unwrap();
+    assert!(first.contains("broken"), "{first}");
+    let second = std::fs::read_to_string(head.with_extension("feedback-rejected.1")).unwrap();
+    assert_eq!(second, "not json\n");
 
     // the sealed false positive itself: marked, saved at once, file removed
     put(&format!("{fp}\n"));

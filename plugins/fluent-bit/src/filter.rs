@@ -496,7 +496,22 @@ fn take_feedback(state_path: &Path, proc: &mut Processor) {
         }
     }
     let reject = |why: &str| {
-        let rejected = state_path.with_extension("feedback-rejected");
+        // The first free of `.feedback-rejected`, `.feedback-rejected.1`, …:
+        // a later rejection replaced an earlier one, and the operator's
+        // file was lost (found by review).
+        let rejected = (0..1000)
+            .map(|n| match n {
+                0 => state_path.with_extension("feedback-rejected"),
+                n => state_path.with_extension(format!("feedback-rejected.{n}")),
+            })
+            .find(|p| !p.exists());
+        let Some(rejected) = rejected else {
+            return log(&format!(
+                "feedback {} not applied, nothing marked: {why}; left as {} (1,000 rejected files are waiting)",
+                inbox.display(),
+                claimed.display()
+            ));
+        };
         let moved = match fs::rename(&claimed, &rejected) {
             Ok(()) => format!("moved to {}", rejected.display()),
             Err(e) => format!("left as {} ({e})", claimed.display()),
