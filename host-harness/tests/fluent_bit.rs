@@ -630,6 +630,26 @@ fn feedback_inbox_is_applied_while_the_module_runs() {
         f2.stderr()
     );
 
+    // the engine state cannot be saved (its temporary file's place is
+    // taken): the marks are applied, the claimed file kept and named, not
+    // removed (review 27: removed whatever the save, the marks were lost
+    // at the next restart); every record still comes out
+    std::fs::remove_file(head.with_extension("feedback-applying")).unwrap();
+    let blocker = head.with_extension("engine-tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    put(&format!("{fp}\n"));
+    logins(&mut f2, &mut sealed, 5);
+    assert!(!inbox.exists());
+    assert!(head.with_extension("feedback-applying").exists());
+    assert!(
+        f2.stderr().contains("engine state not saved:")
+            && f2.stderr().contains("cannot save anomaly state"),
+        "{}",
+        f2.stderr()
+    );
+    std::fs::remove_dir(&blocker).unwrap();
+    std::fs::remove_file(head.with_extension("feedback-applying")).unwrap();
+
     // a policy that learns nothing from feedback: refused, said why
     put(&format!("{fp}\n"));
     let pdir = config_dir(json!({"epoch": "fb2", "policy": "sshd",

@@ -397,6 +397,36 @@ fn a_state_saved_under_the_old_file_name_is_taken_over() {
     );
 }
 
+/// A saved engine state that cannot be read (here a directory where the
+/// file should be) is reported and the stream learns afresh; a state that
+/// cannot be written is reported at each try. Neither stops a record.
+#[test]
+fn an_engine_state_that_cannot_be_read_or_written_is_reported() {
+    let env = Env::new(
+        json!({"epoch": "u1", "checkpoint_every": 5, "policy": "sshd",
+        "engine_save_secs": 0}),
+    );
+    let mut f = env.start();
+    let mut lines: Vec<String> = (0..5).map(|i| line(&mut f, "t", i)).collect();
+    drop(f);
+    let engine = env
+        .state
+        .path()
+        .join("fb.logseal.test%2Faudit.chain.engine");
+    assert!(engine.is_file(), "{:?}", env.files());
+    std::fs::remove_file(&engine).unwrap();
+    std::fs::create_dir(&engine).unwrap();
+    let mut f2 = env.start();
+    lines.extend((5..10).map(|i| line(&mut f2, "t", i)));
+    let log = f2.stderr();
+    assert!(
+        log.contains("anomaly state not restored") && log.contains("cannot save anomaly state"),
+        "{log}"
+    );
+    assert_eq!(lines.len(), 10);
+    assert!(verify(&lines).findings.is_empty());
+}
+
 /// Control: a policy changed between runs. The saved baselines are refused
 /// with a line naming why (the anomaly README: the plugins "report once that
 /// the saved anomaly state was not restored (the policy changed) and start

@@ -285,14 +285,21 @@ fn bounded(name: String) -> String {
     if name.len() <= STREAM_MAX {
         return name;
     }
-    // FNV-1a, 64 bits: stable across builds and targets.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = name_hash(&name);
     let mut end = STREAM_MAX - 13;
     while !name.is_char_boundary(end) {
         end -= 1;
     }
     alloc::format!("{}~{:012x}", &name[..end], h >> 16)
+}
+
+/// A 64-bit hash of a stream name for the names derived from it (a cut
+/// stream name, the Fluent Bit module's state file names): FNV-1a, stable
+/// across builds and targets, as those names must stay.
+pub fn name_hash(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }

@@ -26,7 +26,7 @@ use logseal_anomaly::{Engine, Event, FieldValue, Policy, same_name as same};
 use logseal_core::json::{Number, Value};
 use logseal_core::{Input, Sealed, Sealer};
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, name_hash};
 
 /// A record's members seen as an anomaly-engine event.
 ///

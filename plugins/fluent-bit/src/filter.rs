@@ -111,11 +111,7 @@ fn state_stem(stream: &str) -> String {
     if enc.len() <= 200 {
         return enc;
     }
-    // FNV-1a, 64 bits: stable across builds and targets.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in stream.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = logseal_pipeline::name_hash(stream);
     let mut cut = 180;
     // not inside a `%XX`
     while enc.as_bytes()[cut - 1] == b'%' || enc.as_bytes()[cut - 2] == b'%' {
@@ -437,20 +433,23 @@ impl Setup {
             // is what a restart keeps: saved every 10,000 records only, a
             // stream quieter than that never kept its baselines (found by
             // review).
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
+            // (the clock is read at checkpoints only: a host call)
+            let now = || {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0)
+            };
             if out.checkpoint.is_some()
                 && s.proc.engine().is_some()
-                && (s.engine_saved_at.is_none()
-                    || now >= s.engine_saved_at.unwrap_or(0).saturating_add(engine_secs))
+                && s.engine_saved_at
+                    .is_none_or(|at| now() >= at.saturating_add(engine_secs))
             {
                 // Written aside and renamed, as the chain head is: a crash
                 // mid-write must not leave a torn state (it would be refused
                 // at restart and the baselines lost).
                 if save_engine(p, &s.proc).is_some() {
-                    s.engine_saved_at = Some(now);
+                    s.engine_saved_at = Some(now());
                 }
             }
         }
