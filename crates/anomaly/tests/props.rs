@@ -96,7 +96,7 @@ proptest! {
         prop_assert!(e.memory_bytes() <= e.memory_budget());
         let snap = e.snapshot();
         let mut f = Engine::new(e.policy().clone());
-        prop_assert!(f.restore(&snap).is_ok());
+        let r = f.restore(&snap); prop_assert!(r.is_ok(), "{:?}", r);
     }
 
     #[test]
@@ -224,7 +224,7 @@ proptest! {
         }
         let snap = e.snapshot();
         let mut f = Engine::new(e.policy().clone());
-        prop_assert!(f.restore(&snap).is_ok());
+        let r = f.restore(&snap); prop_assert!(r.is_ok(), "{:?}", r);
     }
 }
 

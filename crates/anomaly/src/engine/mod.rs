@@ -968,7 +968,11 @@ impl Engine {
         }
         self.jumps = 0;
         if self.first_t.is_finite() {
-            self.first_t += t - self.last_t;
+            // the learning period keeps the stream time it has lived: a
+            // jump back to near the epoch takes `first_t` below 0 (found by
+            // CI's property test: such a snapshot did not restore), bounded
+            // as `restore` accepts it.
+            self.first_t = (self.first_t + t - self.last_t).max(-FIRST_T_FLOOR);
         }
         if t < self.last_t
             && self.last_t >= self.peak_t
@@ -1544,9 +1548,13 @@ impl Engine {
         // for good (`year_of`: found by review). 1e12 leaves room for the
         // end of an epoch that formats 1-4 stand the peak time for.
         let clock_ok = |t: f64| t.is_nan() || (0.0..=1.0e12).contains(&t);
-        if ![fresh.first_t, fresh.last_t, fresh.peak_t, fresh.jump_t]
-            .into_iter()
-            .all(clock_ok)
+        // (`first_t` moves with a confirmed jump, and below 0 after one back
+        // to near the epoch: see `clock`)
+        let first_ok = fresh.first_t.is_nan() || (-FIRST_T_FLOOR..=1.0e12).contains(&fresh.first_t);
+        if !first_ok
+            || ![fresh.last_t, fresh.peak_t, fresh.jump_t]
+                .into_iter()
+                .all(clock_ok)
             || !(fresh.decayed_t == f64::NEG_INFINITY || clock_ok(fresh.decayed_t))
         {
             return Err(StateError::Corrupt("clock"));
@@ -1789,3 +1797,8 @@ pub const FUTURE_SKEW_SECS: f64 = 300.0;
 pub const YEARLESS_AHEAD_SECS: f64 = 2.0 * 86_400.0;
 /// Events in a row that must agree on a larger step before the clock takes it.
 pub const JUMP_CONFIRM: u32 = 3;
+
+/// How far below the epoch the learning period's start may lie after a
+/// confirmed jump back (`Engine::clock`), in seconds: the engine keeps it
+/// there and `restore` accepts it.
+const FIRST_T_FLOOR: f64 = 1.0e12;

@@ -153,6 +153,37 @@ fn a_forged_clock_state_is_refused() {
     }
 }
 
+/// Found by CI's property test (cloudtrail preset, a syslog date after a
+/// host time near the epoch): a confirmed jump back to near 1970 moved the
+/// learning start below 0, and the engine's own snapshot was refused as
+/// `Corrupt("clock")`.
+#[test]
+fn a_jump_back_to_the_epoch_keeps_a_snapshot_restorable() {
+    let policy = Policy::parse(r#"{"version":1,"learning":{"period_secs":86400},"detectors":[]}"#)
+        .expect("policy");
+    let mut e = Engine::new(policy.clone());
+    for t in 0..5 {
+        e.score(&serde_json::json!({"timestamp": 5_000_000 + 100 * t}), None);
+    }
+    for t in 0..JUMP_CONFIRM {
+        e.score(&serde_json::json!({"timestamp": 10 + t}), None);
+    }
+    assert!(e.first_t < 0.0, "first_t {}", e.first_t);
+    assert_eq!(e.last_t, f64::from(10 + JUMP_CONFIRM - 1));
+    let mut fresh = Engine::new(policy.clone());
+    assert_eq!(fresh.restore(&e.snapshot()), Ok(()));
+    assert_eq!(fresh.first_t.to_bits(), e.first_t.to_bits());
+    assert_eq!(fresh.snapshot(), e.snapshot());
+    // and a forged start further below than the clock can take it is refused
+    let mut snap = e.snapshot();
+    let at = 8 + 2 + 8 + 8;
+    snap[at..at + 8].copy_from_slice(&(-2.0 * FIRST_T_FLOOR).to_le_bytes());
+    let n = snap.len() - 8;
+    let sum = crate::store::hash_bytes(0x5A5A, &snap[..n]);
+    snap[n..].copy_from_slice(&sum.to_le_bytes());
+    assert_eq!(fresh.restore(&snap), Err(StateError::Corrupt("clock")));
+}
+
 #[test]
 fn hour_runs_wrap_midnight_and_keep_gaps() {
     let of = |hs: &[usize]| {
