@@ -33,6 +33,50 @@ pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// never seen, a 16-bit hash of that line (before, a 32-bit length).
 pub const VERSION: u16 = 10;
 
+/// A packed snapshot: this magic, the plain snapshot's length (u32, little
+/// endian), then the plain snapshot (magic and all) as a raw DEFLATE stream
+/// (RFC 1951). Packing is a layer around the versioned format, not part of
+/// it: a plain snapshot of any version restores as before.
+pub const PACKED_MAGIC: &[u8; 8] = b"LSANOMDZ";
+
+/// DEFLATE level 1: the sketches' runs of zeros are what shrinks, and a
+/// higher level costs several times the time for a few percent (measured:
+/// BENCHMARKS.md).
+const LEVEL: u8 = 1;
+
+/// Pack a plain snapshot.
+pub fn pack(plain: &[u8]) -> Vec<u8> {
+    let z = miniz_oxide::deflate::compress_to_vec(plain, LEVEL);
+    let mut out = Vec::with_capacity(8 + 4 + z.len());
+    out.extend_from_slice(PACKED_MAGIC);
+    out.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+    out.extend_from_slice(&z);
+    out
+}
+
+/// The plain snapshot inside a packed one, no longer than `limit` bytes
+/// (a forged length or stream must not make the reader allocate more than
+/// the engine could ever have written).
+pub fn unpack(bytes: &[u8], limit: usize) -> Result<Vec<u8>, StateError> {
+    if bytes.len() < 8 + 4 {
+        return Err(StateError::Corrupt("truncated"));
+    }
+    let n = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    if n > limit {
+        return Err(StateError::Corrupt("packed length over the policy's bound"));
+    }
+    let plain = miniz_oxide::inflate::decompress_to_vec_with_limit(&bytes[12..], n)
+        .map_err(|_| StateError::Corrupt("packed stream"))?;
+    if plain.len() != n {
+        return Err(StateError::Corrupt("packed length"));
+    }
+    if plain.len() >= 8 && &plain[..8] == PACKED_MAGIC {
+        // (one layer only)
+        return Err(StateError::Corrupt("packed twice"));
+    }
+    Ok(plain)
+}
+
 #[derive(Default)]
 pub struct W {
     pub buf: Vec<u8>,

@@ -144,7 +144,7 @@ impl CloneVia for Engine {
 fn snapshot_errors() {
     let mut a = Engine::new(ecs());
     run(&mut a, &scenario::stream()[..100]);
-    let snap = a.snapshot();
+    let snap = a.snapshot_plain();
     let mut b = Engine::new(ecs());
     assert_eq!(b.restore(b"nope"), Err(StateError::BadMagic));
     let mut bad = snap.clone();
@@ -157,6 +157,89 @@ fn snapshot_errors() {
     assert!(b.restore(&snap[..snap.len() - 3]).is_err());
     let mut other = Engine::new(Policy::preset("sshd").unwrap());
     assert_eq!(other.restore(&snap), Err(StateError::PolicyMismatch));
+    assert_eq!(
+        other.restore(&a.snapshot()),
+        Err(StateError::PolicyMismatch)
+    );
+}
+
+/// `snapshot` packs the plain format: `LSANOMDZ`, the plain length (u32
+/// LE), then a raw DEFLATE stream (RFC 1951) of the plain snapshot. Read
+/// here with `miniz_oxide` directly, and forged with it: a length over the
+/// policy's bound, a stream longer or shorter than its length, a stream
+/// that is not DEFLATE, a packed snapshot packed again, a truncation. Each
+/// is refused and leaves the engine's state as it was.
+#[test]
+fn packed_snapshots() {
+    use miniz_oxide::{deflate::compress_to_vec, inflate::decompress_to_vec};
+    let mut a = Engine::new(ecs());
+    run(&mut a, &scenario::stream()[..100]);
+    let plain = a.snapshot_plain();
+    let packed = a.snapshot();
+    assert_eq!(&packed[..8], b"LSANOMDZ");
+    assert_eq!(packed[8..12], (plain.len() as u32).to_le_bytes());
+    assert_eq!(decompress_to_vec(&packed[12..]).unwrap(), plain);
+    // mostly empty sketches: a few megabytes plain, kilobytes packed
+    assert!(plain.len() > 1 << 20, "{}", plain.len());
+    assert!(
+        packed.len() < plain.len() / 50,
+        "{} of {}",
+        packed.len(),
+        plain.len()
+    );
+    // either form restores the same state
+    for form in [&plain, &packed] {
+        let mut b = Engine::new(ecs());
+        assert_eq!(b.restore(form), Ok(()));
+        assert_eq!(b.snapshot_plain(), plain);
+        assert_eq!(b.snapshot(), packed);
+    }
+    let with = |len: usize, stream: &[u8]| {
+        let mut v = b"LSANOMDZ".to_vec();
+        v.extend_from_slice(&(len as u32).to_le_bytes());
+        v.extend_from_slice(stream);
+        v
+    };
+    let z = compress_to_vec(&plain, 6);
+    // a packed snapshot at another DEFLATE level is still one
+    let mut b = Engine::new(ecs());
+    assert_eq!(b.restore(&with(plain.len(), &z)), Ok(()));
+    let bound = 2 * b.memory_budget() + (16 << 20);
+    let mut other = Engine::new(ecs());
+    let before = other.snapshot_plain();
+    let longer = [&plain[..], &[0u8; 100][..]].concat();
+    for (bad, why) in [
+        (with(bound + 1, &z), "packed length over the policy's bound"),
+        (
+            with(u32::MAX as usize, &z),
+            "packed length over the policy's bound",
+        ),
+        (with(plain.len() - 1, &z), "packed stream"),
+        (with(plain.len() + 1, &z), "packed length"),
+        (
+            with(longer.len() - 100, &compress_to_vec(&longer, 1)),
+            "packed stream",
+        ),
+        (with(plain.len(), b"not deflate at all"), "packed stream"),
+        (
+            with(packed.len(), &compress_to_vec(&packed, 1)),
+            "packed twice",
+        ),
+        (packed[..packed.len() / 2].to_vec(), "packed stream"),
+        (packed[..11].to_vec(), "truncated"),
+    ] {
+        assert_eq!(other.restore(&bad), Err(StateError::Corrupt(why)));
+        assert_eq!(other.snapshot_plain(), before, "{why}: state kept");
+    }
+    // a packed plain snapshot with a flaw inside is refused as the plain one
+    let mut flawed = plain.clone();
+    let n = flawed.len();
+    flawed[n / 2] ^= 0xFF;
+    assert_eq!(
+        other.restore(&with(n, &compress_to_vec(&flawed, 1))),
+        other.restore(&flawed)
+    );
+    assert!(other.restore(&flawed).is_err());
 }
 
 #[test]
@@ -364,7 +447,7 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
         let mut a = Engine::new(ecs_small());
         run(&mut a, &evs[..cut]);
         std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(format!("{dir}/ecs-256k.snapshot"), a.snapshot()).unwrap();
+        std::fs::write(format!("{dir}/ecs-256k.snapshot"), a.snapshot_plain()).unwrap();
         let out = run(&mut a, &evs[cut..]).join("\n") + "\n";
         std::fs::write(format!("{dir}/continued.jsonl"), out).unwrap();
     }
@@ -375,7 +458,7 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     b.restore(&snap).unwrap();
     // Its snapshot is the current format (10; from 3 on with the hash key, 0
     // here, as the state was counted unkeyed) and restores to the same engine.
-    let snap2 = b.snapshot();
+    let snap2 = b.snapshot_plain();
     assert_eq!(&snap2[8..10], &10u16.to_le_bytes());
     assert_eq!(&snap2[18..26], &0u64.to_le_bytes());
     let mut c = Engine::new(ecs_small());
@@ -393,7 +476,7 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     // decimals before December 2026, both were 0.
     let mut d = Engine::new(ecs_small());
     run(&mut d, &evs[..cut]);
-    assert_ne!(d.snapshot()[10..], snap2[10..]);
+    assert_ne!(d.snapshot_plain()[10..], snap2[10..]);
     let fresh = run(&mut d, &evs[cut..]).join("\n") + "\n";
     assert_eq!(
         fresh

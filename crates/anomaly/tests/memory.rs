@@ -43,6 +43,30 @@ fn million_users_stay_within_budget() {
     assert!(used <= budget, "{used} > {budget}");
     // the budget is actually used for profiles, not wasted
     assert!(kept > 500_000, "only {kept} profiles kept");
+    snapshot_restores_within_bound(&e);
+}
+
+/// A full engine's state restores from its packed snapshot: the plain form
+/// stays within the bound `restore` allows a packed one to unpack to
+/// (twice the memory budget and 16 MiB).
+fn snapshot_restores_within_bound(e: &Engine) {
+    let plain = e.snapshot_plain();
+    let packed = e.snapshot();
+    println!(
+        "snapshot: {} bytes plain, {} packed",
+        plain.len(),
+        packed.len()
+    );
+    assert!(
+        plain.len() <= 2 * e.memory_budget() + (16 << 20),
+        "{} bytes plain for a budget of {}",
+        plain.len(),
+        e.memory_budget()
+    );
+    assert!(packed.len() < plain.len());
+    let mut f = Engine::new(e.policy().clone());
+    assert_eq!(f.restore(&packed), Ok(()));
+    assert_eq!(f.snapshot_plain(), plain);
 }
 
 #[test]
@@ -77,4 +101,5 @@ fn small_budget_is_respected() {
         e.score(&ev[..], Some(i as i64 * 1_000_000_000));
     }
     assert!(e.memory_bytes() <= 1 << 20, "{}", e.memory_bytes());
+    snapshot_restores_within_bound(&e);
 }

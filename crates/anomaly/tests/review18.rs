@@ -183,7 +183,7 @@ fn a_snapshot_with_novel_at_max_panics_on_the_next_new_template() {
             None,
         );
     }
-    let snap = e.snapshot();
+    let snap = e.snapshot_plain();
     assert_eq!(u16::from_le_bytes([snap[8], snap[9]]), 10);
     // `total0` (7 events) then `novel` (3 templates), once in the state
     let mut pat = 7u64.to_le_bytes().to_vec();

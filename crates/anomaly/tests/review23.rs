@@ -137,7 +137,7 @@ fn stream(seed: u64, start: i64, n: usize, step: i64, messy: bool) -> Vec<Value>
 fn base() -> (Engine, Vec<u8>) {
     let mut e = engine(&policy_json());
     feed(&mut e, &stream(23, T0, 4_000, 108, true));
-    let s = e.snapshot();
+    let s = e.snapshot_plain();
     (e, s)
 }
 
@@ -338,9 +338,9 @@ fn feed(e: &mut Engine, recs: &[Value]) {
 /// state as it was; an accepted state must survive `recs` (`e` holds `base`
 /// again after).
 fn attack(e: &mut Engine, base: &[u8], forged: &[u8], recs: &[Value]) -> Result<(), String> {
-    let before = e.snapshot();
+    let before = e.snapshot_plain();
     match e.restore(forged) {
-        Err(_) if e.snapshot() != before => Err("a failed restore changed the state".into()),
+        Err(_) if e.snapshot_plain() != before => Err("a failed restore changed the state".into()),
         Err(_) => Ok(()),
         Ok(()) => {
             let r = survives(e, recs);
@@ -364,7 +364,7 @@ fn checksum_is_a_public_unkeyed_hash() {
     let (mut e, s) = base();
     assert_eq!(seal(s.clone()), s, "trailer = hash_bytes(0x5A5A, body)");
     let key = 0xDEAD_BEEF_F00Du64;
-    let keyed = Engine::with_hash_key(policy(), key).snapshot();
+    let keyed = Engine::with_hash_key(policy(), key).snapshot_plain();
     assert_eq!(seal(keyed.clone()), keyed, "a keyed engine's too");
     assert_eq!(keyed[18..26], key.to_le_bytes(), "the key in clear");
     let mut f = s.clone();
@@ -372,7 +372,7 @@ fn checksum_is_a_public_unkeyed_hash() {
         f[x.off..x.off + 2].copy_from_slice(&[0, 0]);
     }
     assert_eq!(e.restore(&f), Err(StateError::Corrupt("checksum")));
-    assert!(e.snapshot() == s);
+    assert!(e.snapshot_plain() == s);
     assert_eq!(e.restore(&seal(f)), Ok(()), "resealed forgery accepted");
 }
 
@@ -556,7 +556,7 @@ fn forged_count_wraps_when_incremented() {
     for a in ["read", "logout"] {
         e.score(&json!({"timestamp": t, "session": "zz", "action": a}), None);
     }
-    let ended = at(&e.snapshot(), "comp.ended");
+    let ended = at(&e.snapshot_plain(), "comp.ended");
     assert_eq!(ended, u64::MAX, "ended, one session later");
 }
 
@@ -583,9 +583,9 @@ fn round_trip_is_byte_identical_and_continues_identically() {
         feed(&mut a, &stream(23, T0, 4_000, 108, true));
         let mut b = engine(&policy_json());
         feed(&mut b, &stream(5, T0, 300, 60, false));
-        let s = a.snapshot();
+        let s = a.snapshot_plain();
         b.restore(&s).unwrap();
-        let s2 = b.snapshot();
+        let s2 = b.snapshot_plain();
         if let Some(d) = s.iter().zip(&s2).position(|(x, y)| x != y) {
             let f = walk(&s).fields.into_iter().rfind(|f| f.off <= d).unwrap();
             let same = s.len() == s2.len();
@@ -599,7 +599,7 @@ fn round_trip_is_byte_identical_and_continues_identically() {
                 break;
             }
             if (i + 1).is_multiple_of(1000) {
-                b.restore(&b.snapshot()).unwrap();
+                b.restore(&b.snapshot_plain()).unwrap();
             }
         }
     }
@@ -664,7 +664,7 @@ fn truncations_and_flips_are_refused_or_survived() {
     let p1 = Policy::parse(include_str!("data/snapshot-v1/ecs-256k.policy.json")).unwrap();
     let mut e1 = Engine::new(p1);
     e1.restore(&v1).unwrap();
-    let b1 = e1.snapshot();
+    let b1 = e1.snapshot_plain();
     // (format 1, offset, 0: truncated there, else the byte xor'ed with it)
     let mut cases: Vec<(bool, usize, u8)> = Vec::new();
     let sampled = |f: &&Field| f.entry < 2 || f.entry.is_multiple_of(41);
@@ -689,9 +689,9 @@ fn truncations_and_flips_are_refused_or_survived() {
             b[at] ^= x;
             return attack(e, base, &seal(b), recs);
         }
-        let (before, sealed) = (e.snapshot(), seal([&src[..at], &[0; 8]].concat()));
+        let (before, sealed) = (e.snapshot_plain(), seal([&src[..at], &[0; 8]].concat()));
         match (e.restore(&src[..at]), e.restore(&sealed)) {
-            (Err(_), Err(_)) if e.snapshot() == before => Ok(()),
+            (Err(_), Err(_)) if e.snapshot_plain() == before => Ok(()),
             (Err(_), Err(_)) => Err("a failed restore changed the state".into()),
             r => Err(format!("truncation accepted: {r:?}")),
         }

@@ -138,12 +138,12 @@ fn an_older_state_gives_a_second_new_value_detector_its_own_old_counts() {
         json!({"timestamp": T0 + 600 * 60, "user": "alice", "f": "x", "g0": "y", "g1": "host-new"});
     // The engine that wrote the state: one more host of 50 is no alert.
     let mut same = Engine::new(p.clone());
-    same.restore(&e.snapshot()).unwrap();
+    same.restore(&e.snapshot_plain()).unwrap();
     let v = same.score(&next, None);
     assert!(reasons_of(&v, "nv_b").is_empty(), "{}", v.to_json());
     // The same state as format 5 wrote it: `f` and `g0` both in slot 0
     // (1 + 1 values), `g1` in slot 1 (50 values).
-    let v5 = as_format5(&e.snapshot(), &p, |d| {
+    let v5 = as_format5(&e.snapshot_plain(), &p, |d| {
         assert_eq!(&d[..3], &[1, 1, 50], "format 6 slots: f, g0, g1");
         [d[0] + d[1], d[2], 0, 0, 0, 0, 0, 0]
     });
@@ -389,7 +389,7 @@ fn raising_evidence_p_keeps_no_state_that_floods_peer_rare() {
     for i in 0..3000 {
         e.score(&ev(i), None);
     }
-    let state = e.snapshot();
+    let state = e.snapshot_plain();
     pv["alerting"]["evidence_p"] = json!(0.5);
     // Learned from the start under 0.5: no finding on the next events.
     let mut fresh = engine(&pv);

@@ -365,7 +365,7 @@ fn a_transition_counted_past_u32_does_not_panic_or_vanish() {
             None,
         );
     }
-    let mut snap = a.snapshot();
+    let mut snap = a.snapshot_plain();
     // CtxStats of the context [a]: total 1000, then (id 0, count 1000).
     let mut pat = Vec::new();
     pat.extend_from_slice(&1000u32.to_le_bytes());
@@ -505,7 +505,7 @@ fn control_snapshot_at_max_templates_continues_identically() {
     }
     assert_eq!(a.templates("seq").unwrap().len(), 20);
     let mut b = engine(&p);
-    b.restore(&a.snapshot()).unwrap();
+    b.restore(&a.snapshot_plain()).unwrap();
     for ev in &evs[600..] {
         assert_eq!(a.score(ev, None).to_json(), b.score(ev, None).to_json());
     }

@@ -333,8 +333,11 @@ fn saved() -> Vec<u8> {
     for t in 0..5 {
         e.score(&json!({"timestamp": T0 + t}), None);
     }
-    assert_eq!(u16::from_le_bytes([e.snapshot()[8], e.snapshot()[9]]), 10);
-    e.snapshot()
+    assert_eq!(
+        u16::from_le_bytes([e.snapshot_plain()[8], e.snapshot_plain()[9]]),
+        10
+    );
+    e.snapshot_plain()
 }
 
 /// Restore either refuses the state or the engine scores on without a

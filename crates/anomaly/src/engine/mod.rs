@@ -1358,8 +1358,17 @@ impl Engine {
         }
     }
 
-    /// Serialize all learned state (versioned byte format, see README).
+    /// Serialize all learned state: the versioned byte format (see README)
+    /// packed with DEFLATE ([`Engine::snapshot_plain`] gives it unpacked).
+    /// A default engine's state is a few megabytes of mostly empty
+    /// sketches; packed, a few kilobytes until it fills.
     pub fn snapshot(&self) -> Vec<u8> {
+        snapshot::pack(&self.snapshot_plain())
+    }
+
+    /// The learned state in the versioned byte format, unpacked: for
+    /// tools that read the format. [`Engine::restore`] takes either.
+    pub fn snapshot_plain(&self) -> Vec<u8> {
         let mut w = W::default();
         w.buf.extend_from_slice(snapshot::MAGIC);
         w.u16(snapshot::VERSION);
@@ -1462,8 +1471,27 @@ impl Engine {
         hash_str(0xF1F1, &format!("{:?}", p))
     }
 
-    /// Restore state written by [`Engine::snapshot`] under the same policy.
+    /// Restore state written by [`Engine::snapshot`] (or
+    /// [`Engine::snapshot_plain`]) under the same policy. On an error the
+    /// engine keeps the state it had.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        if bytes.len() >= 8 && &bytes[..8] == snapshot::PACKED_MAGIC {
+            let plain = snapshot::unpack(bytes, self.snapshot_limit())?;
+            return self.restore_plain(&plain);
+        }
+        self.restore_plain(bytes)
+    }
+
+    /// The most bytes a plain snapshot of this policy's engine can take:
+    /// twice its memory budget (tables write their entries in fewer bytes
+    /// than they hold them; sketches as they are) and 16 MiB to spare.
+    fn snapshot_limit(&self) -> usize {
+        self.memory_budget()
+            .saturating_mul(2)
+            .saturating_add(16 << 20)
+    }
+
+    fn restore_plain(&mut self, bytes: &[u8]) -> Result<(), StateError> {
         if bytes.len() < 8 || &bytes[..8] != snapshot::MAGIC {
             return Err(StateError::BadMagic);
         }

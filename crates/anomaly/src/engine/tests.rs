@@ -123,7 +123,7 @@ fn a_forged_clock_state_is_refused() {
     for t in 0..5 {
         e.score(&serde_json::json!({"timestamp": 1_000 + t}), None);
     }
-    let snap = e.snapshot();
+    let snap = e.snapshot_plain();
     // magic, version, fingerprint, key, first_t, last_t, events, epoch
     let clock = 8 + 2 + 8 + 8 + 8 + 8 + 8 + 8;
     let forged = |at: usize, bytes: &[u8]| {
@@ -171,11 +171,11 @@ fn a_jump_back_to_the_epoch_keeps_a_snapshot_restorable() {
     assert!(e.first_t < 0.0, "first_t {}", e.first_t);
     assert_eq!(e.last_t, f64::from(10 + JUMP_CONFIRM - 1));
     let mut fresh = Engine::new(policy.clone());
-    assert_eq!(fresh.restore(&e.snapshot()), Ok(()));
+    assert_eq!(fresh.restore(&e.snapshot_plain()), Ok(()));
     assert_eq!(fresh.first_t.to_bits(), e.first_t.to_bits());
-    assert_eq!(fresh.snapshot(), e.snapshot());
+    assert_eq!(fresh.snapshot_plain(), e.snapshot_plain());
     // and a forged start further below than the clock can take it is refused
-    let mut snap = e.snapshot();
+    let mut snap = e.snapshot_plain();
     let at = 8 + 2 + 8 + 8;
     snap[at..at + 8].copy_from_slice(&(-2.0 * FIRST_T_FLOOR).to_le_bytes());
     let n = snap.len() - 8;
