@@ -439,7 +439,8 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     // December 2026, a detector's findings combined by Simes' method
     // before Fisher's across detectors: her impossible travel is high,
     // 0.6842, not critical, 0.8624; reasons' p with 4 significant digits,
-    // not 4 decimals, since December 2026.)
+    // not 4 decimals, since December 2026; a `rate` spike's p no smaller
+    // than its Poisson tail since review 29: 1.345e-10, was 1.342e-21.)
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/snapshot-v1");
     let evs = scenario::stream();
     let cut = evs.len() - 60;
@@ -472,8 +473,9 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     // differs: a format 1 state does not say when counts last halved, so
     // the restored engine takes its decay epoch's start, hours before the
     // event that halved them (format 6 saves that event's time). And one p,
-    // in its fourth digit (a spike's, 1.342e-21 restored): shown to 4
-    // decimals before December 2026, both were 0.
+    // in its third digit (a spike's, 1.345e-10 restored against 1.311e-10;
+    // 1.342e-21 and 1.327e-21 before review 29): shown to 4 decimals before
+    // December 2026, both were 0.
     let mut d = Engine::new(ecs_small());
     run(&mut d, &evs[..cut]);
     assert_ne!(d.snapshot_plain()[10..], snap2[10..]);
@@ -484,7 +486,7 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
                 "never seen for alice in 12 days",
                 "never seen for alice in 13 days"
             )
-            .replace("\"p\":1.327e-21", "\"p\":1.342e-21"),
+            .replace("\"p\":1.311e-10", "\"p\":1.345e-10"),
         want
     );
     assert_ne!(fresh, want);
