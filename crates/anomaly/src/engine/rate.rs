@@ -533,7 +533,7 @@ impl Rate {
         // lulls: its counts are burstier than the learned spread says.)
         // The text shows the first judged bucket's expectation, the
         // series' usual before the fall.
-        let mut silence: Option<(f64, f64, f64)> = None;
+        let mut usual: Option<(f64, f64)> = None;
         let (mut fisher_x, mut judged) = (0.0, 0usize);
         for i in 0..gap {
             let gt = (after as f64 + 1.0 + i as f64) * self.bucket;
@@ -542,13 +542,11 @@ impl Rate {
             {
                 fisher_x += -2.0 * num::ln(num::clamp_p(p));
                 judged += 1;
-                if silence.is_none() {
-                    silence = Some((p, e, sd));
-                }
+                usual.get_or_insert((e, sd));
             }
         }
         let silence =
-            silence.map(|(_, e, sd)| (num::clamp_p(num::chi2_sf_even(fisher_x, judged)), e, sd));
+            usual.map(|(e, sd)| (num::clamp_p(num::chi2_sf_even(fisher_x, judged)), e, sd));
         if let (Some((p, e, sd)), false) = (silence, c.learning) {
             let from = (after as f64 + 1.0) * self.bucket;
             // One fall, one finding: a drop in the bucket before the
