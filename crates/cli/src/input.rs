@@ -151,15 +151,14 @@ pub fn for_each_line(src: &mut Source, mut f: impl FnMut(u64, &[u8]) -> Result<(
         }
         bytes += got as u64;
         n += 1;
-        let mut line = buf.as_slice();
-        if let Some(l) = line.strip_suffix(b"\n") {
-            line = l;
-        }
-        if let Some(l) = line.strip_suffix(b"\r") {
-            line = l;
-        }
-        f(n, line)?;
+        f(n, line_of(&buf))?;
     }
+}
+
+/// A line as read, without its `\n` or `\r\n`.
+pub fn line_of(buf: &[u8]) -> &[u8] {
+    let line = buf.strip_suffix(b"\n").unwrap_or(buf);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// Read keys: each argument is a verifier key or a file of keys (one per line).
@@ -185,3 +184,19 @@ pub fn verifier_keys(args: &[String]) -> Result<Vec<logseal_core::VerifierKey>> 
 }
 
 pub use logseal_core::note::split_notes;
+
+#[cfg(test)]
+mod tests {
+    use super::line_of;
+
+    #[test]
+    fn a_line_loses_its_ending_only() {
+        assert_eq!(line_of(b"{}\n"), b"{}");
+        assert_eq!(line_of(b"{}\r\n"), b"{}");
+        assert_eq!(line_of(b"{}"), b"{}");
+        assert_eq!(line_of(b"{}\r"), b"{}");
+        assert_eq!(line_of(b"{}\n\n"), b"{}\n");
+        assert_eq!(line_of(b"a\rb\n"), b"a\rb");
+        assert_eq!(line_of(b""), b"");
+    }
+}

@@ -162,13 +162,7 @@ fn read_records(
             return Ok(!stopped);
         }
         n += 1;
-        let mut line = buf.as_slice();
-        if let Some(l) = line.strip_suffix(b"\n") {
-            line = l;
-        }
-        if let Some(l) = line.strip_suffix(b"\r") {
-            line = l;
-        }
+        let line = input::line_of(&buf);
         if !line.iter().all(u8::is_ascii_whitespace) && tx.send(line.to_vec()).is_err() {
             // The receiver only goes away on a write error, reported there.
             return Ok(false);
