@@ -39,9 +39,9 @@ pub const VERSION: u16 = 10;
 /// it: a plain snapshot of any version restores as before.
 pub const PACKED_MAGIC: &[u8; 8] = b"LSANOMDZ";
 
-/// DEFLATE level 1: the sketches' runs of zeros are what shrinks, and a
-/// higher level costs several times the time for a few percent (measured:
-/// BENCHMARKS.md).
+/// DEFLATE level 1, the fastest: what shrinks is the sketches' runs of
+/// zeros, which every level finds (costs and sizes at this level in
+/// `BENCHMARKS.md`; other levels not measured). A reader takes any level.
 const LEVEL: u8 = 1;
 
 /// Pack a plain snapshot.
