@@ -103,7 +103,7 @@ impl Rate {
     /// for bursty series, hid night bursts: the spread is one for all hours,
     /// so the daytime's wide one made the night's counts look bursty. A
     /// stated limit until the spread is learned per expected count.)
-    pub(super) fn count_tail(x: f64, e: f64) -> f64 {
+    fn count_tail(x: f64, e: f64) -> f64 {
         num::poisson_sf_ge(x, e.max(0.0))
     }
 
@@ -185,18 +185,15 @@ impl Rate {
         } else {
             5.0 * (s.dev as f64).max(1e-6 + 1e-3 * e.abs())
         };
-        let r = if s.n >= self.warmup {
+        // While the baseline is new its steps are large (1/n): unclipped
+        // then, one burst of 5,000 in the 4th of 30 buckets of a series of
+        // 20 took the level and spread so far that 5x spikes went
+        // unreported for two weeks (found by review 29). Counts are
+        // clipped from the second bucket on; the spread grows with each
+        // clipped step, so a partial first bucket is still outgrown within
+        // the warmup (tests/review29.rs).
+        let r = if s.n >= self.warmup || (counts && s.n > 0) {
             (x - e).max(-clipw).min(clipw)
-        } else if counts && s.n > 0 {
-            // While the baseline is new its steps are large (1/n): one
-            // burst of 5,000 in the 4th of 30 buckets of a series of 20
-            // took the level and spread so far that 5x spikes went
-            // unreported for two weeks (found by review 29). Clipped, but
-            // widely (twice the expectation and `min_count` beyond the
-            // usual 3 spreads), so that a series whose first bucket was
-            // partial still reaches its level within a few buckets.
-            let w = clipw.max(2.0 * e.abs() + self.min_count);
-            (x - e).max(-w).min(w)
         } else {
             x - e
         };
