@@ -228,6 +228,102 @@ pub fn poisson_sf_ge(k: f64, lambda: f64) -> f64 {
     }
 }
 
+/// The largest standard deviation at which [`neg_binomial_sf_ge`] sums
+/// its terms; above it the sum would take thousands of steps, and a
+/// shifted gamma variable of the same first three moments, which the
+/// count then follows closely, is used instead (Wilson-Hilferty, as
+/// [`poisson_sf_ge`] does for large counts).
+pub const NEG_BINOMIAL_EXACT_SD: f64 = 150.0;
+
+/// At most this many terms of an upper tail are summed (see
+/// [`neg_binomial_sf_ge`]).
+const NEG_BINOMIAL_MAX_TERMS: u32 = 20_000;
+
+/// Upper tail `P(X >= k)` of a count of mean `mean` and variance
+/// `phi · mean` (`phi >= 1`; at or below 1 it is [`poisson_sf_ge`]): the
+/// negative binomial distribution of `mean / (phi - 1)` successes and
+/// failure probability `(phi - 1) / phi`, the usual model of a count that
+/// is burstier than Poisson (a gamma-mixed Poisson). Its right tail is
+/// much heavier than the normal one of the same variance: a series of
+/// mean 20 and variance 100, judged by the normal tail, had a p-value at
+/// or below 1e-5 in 0.1% of its unchanged buckets (found by review 29).
+///
+/// Summed as [`poisson_sf_ge`] is, from the term at `k` outwards, each
+/// term from the last by one multiplication
+/// (`pmf(j+1) = pmf(j) · (j + r) / (j + 1) · q`); above
+/// [`NEG_BINOMIAL_EXACT_SD`] (where `mean >= phi`) a shifted gamma
+/// variable of the same mean, variance and skewness, at `k - 1/2`, with
+/// the Wilson-Hilferty approximation; 2 to 6 standard deviations above
+/// the mean its p errs high by at most 20% (up to `phi` 100; the worst
+/// measured, 15%, at mean 1,000) and low by at most 0.1%.
+/// `tests/props.rs` checks both against statrs.
+pub fn neg_binomial_sf_ge(k: f64, mean: f64, phi: f64) -> f64 {
+    if k.is_nan() || mean.is_nan() || phi.is_nan() || k <= 0.0 {
+        return 1.0;
+    }
+    if phi <= 1.0 + 1e-9 || mean == f64::INFINITY {
+        return poisson_sf_ge(k, mean);
+    }
+    let mean = mean.max(1e-9);
+    let phi = phi.min(1e12);
+    let k = libm::ceil(k.min(1e15));
+    let sd = libm::sqrt(phi * mean);
+    if sd > NEG_BINOMIAL_EXACT_SD && mean >= phi {
+        // A shifted gamma variable `c + G` of the count's mean, variance
+        // and skewness `(2 - 1/phi) · sqrt(phi / mean)` (Pearson type
+        // III), at `k - 1/2`. (A gamma of the same mean and variance alone
+        // is twice as skewed: 5% off at p = 1e-4.)
+        let skew = (2.0 - 1.0 / phi) * libm::sqrt(phi / mean);
+        let a = 4.0 / (skew * skew);
+        let scale = sd / libm::sqrt(a);
+        let g = (k - 0.5 - (mean - a * scale)) / (a * scale);
+        if g <= 0.0 {
+            return 1.0;
+        }
+        let v = 1.0 / (9.0 * a);
+        let z = (libm::cbrt(g) - (1.0 - v)) / libm::sqrt(v);
+        return clamp_p(normal_sf(z));
+    }
+    let r = mean / (phi - 1.0);
+    let (lq, lp) = (libm::log1p(-1.0 / phi), -libm::log(phi));
+    let lg_r = libm::lgamma(r);
+    let log_pmf = |j: f64| libm::lgamma(j + r) - lg_r - libm::lgamma(j + 1.0) + r * lp + j * lq;
+    let q = 1.0 - 1.0 / phi;
+    let mut total = 0.0;
+    if k > mean {
+        let mut t = libm::exp(log_pmf(k));
+        let mut j = k;
+        for _ in 0..NEG_BINOMIAL_MAX_TERMS {
+            if !(t > total * 1e-17 && t > 0.0) {
+                return clamp_p(total);
+            }
+            total += t;
+            t *= (j + r) / (j + 1.0) * q;
+            j += 1.0;
+        }
+        // Still summing (a huge `phi` at a small mean: the terms fall by
+        // little more than `q` each): the ratio of two terms is at most
+        // the larger of the current one and `q` from here on, so the rest
+        // is at most a geometric series of it (p errs high).
+        let ratio = ((j + r) / (j + 1.0) * q).max(q);
+        clamp_p(total + t / (1.0 - ratio))
+    } else {
+        // (at most as many terms as the upper tail: the rest of the lower
+        // sum is left out, p errs high)
+        let mut j = k - 1.0;
+        let mut t = libm::exp(log_pmf(j));
+        for _ in 0..NEG_BINOMIAL_MAX_TERMS {
+            total += t;
+            if j <= 0.0 || t <= total * 1e-17 {
+                break;
+            }
+            t *= j / ((j - 1.0 + r) * q);
+            j -= 1.0;
+        }
+        clamp_p(1.0 - total)
+    }
+}
+
 /// Round to 4 decimals, deterministic, no "-0".
 pub fn round4(x: f64) -> f64 {
     if !x.is_finite() {

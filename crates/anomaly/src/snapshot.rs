@@ -30,8 +30,11 @@ pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// count, after its evictions (before, a restored table worked it out from
 /// its entries, not always as the writer had it: found by review). 10:
 /// a `sequence` session's length as 16 bits and, when its last event was
-/// never seen, a 16-bit hash of that line (before, a 32-bit length).
-pub const VERSION: u16 = 10;
+/// never seen, a 16-bit hash of that line (before, a 32-bit length). 11:
+/// a `rate` series' dispersion (variance over expected count) where an
+/// unused field was, and its run of buckets beyond the clip; an older
+/// state's dispersion is worked out from its absolute spread and level.
+pub const VERSION: u16 = 11;
 
 /// A packed snapshot: this magic, the plain snapshot's length (u32, little
 /// endian), then the plain snapshot (magic and all) as a raw DEFLATE stream

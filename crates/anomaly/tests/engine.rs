@@ -457,10 +457,10 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     let want = std::fs::read_to_string(format!("{dir}/continued.jsonl")).unwrap();
     let mut b = Engine::new(ecs_small());
     b.restore(&snap).unwrap();
-    // Its snapshot is the current format (10; from 3 on with the hash key, 0
+    // Its snapshot is the current format (11; from 3 on with the hash key, 0
     // here, as the state was counted unkeyed) and restores to the same engine.
     let snap2 = b.snapshot_plain();
-    assert_eq!(&snap2[8..10], &10u16.to_le_bytes());
+    assert_eq!(&snap2[8..10], &11u16.to_le_bytes());
     assert_eq!(&snap2[18..26], &0u64.to_le_bytes());
     let mut c = Engine::new(ecs_small());
     c.restore(&snap2).unwrap();
@@ -473,9 +473,10 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     // differs: a format 1 state does not say when counts last halved, so
     // the restored engine takes its decay epoch's start, hours before the
     // event that halved them (format 6 saves that event's time). And one p,
-    // in its third digit (a spike's, 1.345e-10 restored against 1.311e-10;
-    // 1.342e-21 and 1.327e-21 before review 29): shown to 4 decimals before
-    // December 2026, both were 0.
+    // in its second digit (a spike's, 1.345e-10 restored against 1.504e-10:
+    // the restored engine's dispersion is worked out from its old spread;
+    // 1.311e-10 before format 11, 1.342e-21 and 1.327e-21 before review
+    // 29): shown to 4 decimals before December 2026, both were 0.
     let mut d = Engine::new(ecs_small());
     run(&mut d, &evs[..cut]);
     assert_ne!(d.snapshot_plain()[10..], snap2[10..]);
@@ -486,7 +487,7 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
                 "never seen for alice in 12 days",
                 "never seen for alice in 13 days"
             )
-            .replace("\"p\":1.311e-10", "\"p\":1.345e-10"),
+            .replace("\"p\":1.504e-10", "\"p\":1.345e-10"),
         want
     );
     assert_ne!(fresh, want);

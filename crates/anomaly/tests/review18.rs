@@ -184,7 +184,7 @@ fn a_snapshot_with_novel_at_max_panics_on_the_next_new_template() {
         );
     }
     let snap = e.snapshot_plain();
-    assert_eq!(u16::from_le_bytes([snap[8], snap[9]]), 10);
+    assert_eq!(u16::from_le_bytes([snap[8], snap[9]]), 11);
     // `total0` (7 events) then `novel` (3 templates), once in the state
     let mut pat = 7u64.to_le_bytes().to_vec();
     pat.extend(3u64.to_le_bytes());

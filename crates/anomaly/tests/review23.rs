@@ -216,7 +216,7 @@ const WIN: &str =
 const DIST: &str =
     "live.half:u32 live.h:u64*16 spilt.half:u32 spilt.h:u64*8 far.half:u32 far.h:u64*8";
 const RATE: &str = "bucket:u32 count:f32 errs:f32 n:u32 level:f32 dev:f32 err_rate:f32 err_n:f32 \
-    season:f32*24 dow:f32*7 short:f32 hist:f32*24 peak:u32 peak_count:f32 peak_errs:f32";
+    season:f32*24 dow:f32*7 disp:f32 hist:f32*24 peak:u32 peak_count:f32 peak_errs:f32 drift:f32";
 const GAUGE: &str = "n:u32 rest_left:u32 hist_syms:u32 lo:f32 hi:f32 level:f32 dev:f32 short:f32 \
     ctx:u16*256 pair:u16*256 calib:f32*72";
 

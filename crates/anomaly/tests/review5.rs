@@ -56,7 +56,7 @@ fn as_format5(snap6: &[u8], p: &Policy, old_distinct: impl Fn(&[u8]) -> [u8; 8])
     let mut c = Cur { b: snap6, at: 0 };
     let mut out = Vec::new();
     out.extend_from_slice(c.take(8)); // magic
-    assert_eq!(u16::from_le_bytes(c.take(2).try_into().unwrap()), 10);
+    assert_eq!(u16::from_le_bytes(c.take(2).try_into().unwrap()), 11);
     out.extend_from_slice(&5u16.to_le_bytes());
     c.take(8);
     out.extend_from_slice(&hash_str(0xF1F1, &format!("{p:?}")).to_le_bytes());

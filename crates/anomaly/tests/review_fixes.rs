@@ -335,7 +335,7 @@ fn saved() -> Vec<u8> {
     }
     assert_eq!(
         u16::from_le_bytes([e.snapshot_plain()[8], e.snapshot_plain()[9]]),
-        10
+        11
     );
     e.snapshot_plain()
 }

@@ -30,6 +30,15 @@ pub(super) struct Rate {
     pub(super) table: Table<RateState>,
 }
 
+/// What [`Rate::observe`] is given: a measured value (`value_field`), a
+/// closed bucket's count, or an empty bucket of a silence.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Obs {
+    Value,
+    Count,
+    Silence,
+}
+
 pub(super) struct Gauge {
     pub(super) filter: Vec<CCond>,
     pub(super) group: Option<FieldRef>,
@@ -71,40 +80,39 @@ impl Rate {
         e
     }
 
-    /// Count mode: the spread of a bucket's count around `e`: the learned
-    /// spread of the residuals, but never less than Poisson noise
-    /// (quasi-Poisson). The learned spread already contains the Poisson
-    /// noise, so adding the two would count it twice.
+    /// Count mode: the spread of a bucket's count around `e`: the square
+    /// root of `e` times the learned dispersion, never less than Poisson
+    /// noise (quasi-Poisson: variance proportional to the expected count).
+    ///
+    /// The spread was one absolute number for all hours (a mean absolute
+    /// residual), so an office series' daytime noise (±10 at 100 a bucket)
+    /// was the night's too (where Poisson noise at 5 is ±2.2), and 25
+    /// events at 03:00 where 5 are usual went unreported (found by review
+    /// 29). A dispersion scales with each hour's expectation.
     pub(super) fn count_sigma(s: &RateState, e: f64) -> f64 {
-        let learned = 1.2533 * s.dev as f64;
-        libm::sqrt(e.max(1.0).max(learned * learned))
+        libm::sqrt(e.max(1.0) * (s.disp as f64).max(1.0))
     }
 
     /// Count mode: the p-value of a bucket count `x` above its expectation
-    /// (1 when below it, or when neither reaches `min_count`): the normal
-    /// tail of the learned spread, or the Poisson one ([`Rate::count_tail`])
-    /// where that is wider (so the `gate_z` found on the normal tail never
-    /// skips a reportable count).
+    /// (1 when below it, or when neither reaches `min_count`): the negative
+    /// binomial tail of the mean `e` and variance `sigma²`
+    /// ([`num::neg_binomial_sf_ge`], Poisson where the dispersion is 1),
+    /// or the normal tail where that is wider (so the `gate_z` found on the
+    /// normal tail never skips a reportable count).
+    ///
+    /// A count's right tail is much heavier than the normal one: at small
+    /// means the normal tail alone made a series of 3 a minute critical
+    /// every 2.3 days without any change in it, and a bursty series (mean
+    /// 20, variance 100) had p <= 1e-5 in 0.1% of its unchanged buckets
+    /// (found by review 29).
     pub(super) fn spike_p(&self, x: f64, e: f64, sigma: f64) -> f64 {
         if x < e || !(x >= self.min_count || e >= self.min_count) {
             return 1.0;
         }
-        let p = num::normal_sf((x - e) / sigma).max(Self::count_tail(x, e));
+        let e = e.max(0.0);
+        let phi = sigma * sigma / e.max(1.0);
+        let p = num::normal_sf((x - e) / sigma).max(num::neg_binomial_sf_ge(x, e, phi));
         if self.drops { (2.0 * p).min(1.0) } else { p }
-    }
-
-    /// `P(X >= x)` for a Poisson count of mean `e`: at small means a
-    /// count's right tail is much heavier than the normal one, which alone
-    /// made a series of 3 a minute critical every 2.3 days without any
-    /// change in it (found by review 29). [`Rate::spike_p`] takes the wider
-    /// of the two, so the learned spread still widens it.
-    ///
-    /// (A negative binomial tail with the learned spread's dispersion, tried
-    /// for bursty series, hid night bursts: the spread is one for all hours,
-    /// so the daytime's wide one made the night's counts look bursty. A
-    /// stated limit until the spread is learned per expected count.)
-    fn count_tail(x: f64, e: f64) -> f64 {
-        num::poisson_sf_ge(x, e.max(0.0))
     }
 
     /// Score observation `x` at time `t` against the baseline, then update it.
@@ -113,8 +121,10 @@ impl Rate {
         s: &mut RateState,
         x: f64,
         t: f64,
-        counts: bool,
+        obs: Obs,
     ) -> Option<(f64, f64, f64)> {
+        let counts = obs != Obs::Value;
+        let silence = obs == Obs::Silence;
         let e = self.expected(s, t);
         // A count's expectation is at least 0: the level and the offsets
         // add up below it after a fall the offsets were not yet told of,
@@ -180,8 +190,32 @@ impl Rate {
         } else {
             self.alpha
         };
+        let warm = s.n >= self.warmup;
+        // Count mode: a drift, residuals on one side bucket after bucket,
+        // is a change, not a burst: a level shift, or an hour's pattern the
+        // offsets have not learnt yet. The clip let the level climb only
+        // 3σ·α a bucket, so after a permanent 10x step the baseline read
+        // "usual 47.8" one half-life later, and the clipped residuals
+        // widened the spread until 1.5x buckets of the new level went
+        // unreported for days (found by review 29). Now `drift` follows the
+        // standardised residual (an EWMA of 1/8, each at most ±10: a
+        // tracking signal), and where it is beyond ±1 (about 4.4 standard
+        // deviations of its own under no change) the clip and the step
+        // widen by as much as it is beyond: a change that persists is
+        // learnt within a few hundred buckets (a 10x step within about
+        // 200), one burst is still clipped (the first bucket of a change
+        // finds no drift), and a drift's buckets do not widen the
+        // dispersion. Empty buckets of a silence neither make nor follow a
+        // drift: they are clipped at 3σ and widen the dispersion, as every
+        // bucket did before, so the baseline grows unsure over a long
+        // outage (a stream back at its old rate after 59 days was a spike)
+        // and a silence is judged against the rate it interrupted.
+        let tracked = counts && !silence && warm;
+        let drift = if tracked { s.drift as f64 } else { 0.0 };
+        let boost = 1.0 + (drift.abs() - 1.0).max(0.0);
+        let step = (a * boost).min(0.5);
         let clipw = if counts {
-            3.0 * sigma
+            3.0 * sigma * boost
         } else {
             5.0 * (s.dev as f64).max(1e-6 + 1e-3 * e.abs())
         };
@@ -189,20 +223,24 @@ impl Rate {
         // then, one burst of 5,000 in the 4th of 30 buckets of a series of
         // 20 took the level and spread so far that 5x spikes went
         // unreported for two weeks (found by review 29). Counts are
-        // clipped from the second bucket on; the spread grows with each
+        // clipped from the second bucket on; the dispersion grows with each
         // clipped step, so a partial first bucket is still outgrown within
         // the warmup (tests/review29.rs).
-        let r = if s.n >= self.warmup || (counts && s.n > 0) {
+        let r = if warm || (counts && s.n > 0) {
             (x - e).max(-clipw).min(clipw)
         } else {
             x - e
         };
+        if tracked {
+            let z = ((x - e) / sigma).clamp(-10.0, 10.0);
+            s.drift = (drift + (z - drift) / 8.0) as f32;
+        }
         let seas_idx = hour_of(t);
         let dow_idx = dow_of(t);
         if s.n == 0 {
             s.level = x as f32;
         } else {
-            s.level = (s.level as f64 + a * r) as f32;
+            s.level = (s.level as f64 + step * r) as f32;
             if self.season != Seasonality::None {
                 // An hour's offset learns from that hour's buckets only. At
                 // 5-minute buckets and below it learns 6 times as fast as
@@ -215,7 +253,7 @@ impl Rate {
                 let per_day = (self.bucket / 300.0).clamp(1.0, 12.0);
                 let weekly = self.season == Seasonality::HourOfWeek && self.daily;
                 if self.hourly {
-                    let sa = (a * 6.0 * per_day).min(0.5);
+                    let sa = (step * 6.0 * per_day).min(0.5);
                     let resid =
                         e + r - s.level as f64 - s.dow[dow_idx] as f64 * weekly as u8 as f64;
                     s.season[seas_idx] = (s.season[seas_idx] as f64
@@ -223,7 +261,7 @@ impl Rate {
                         as f32;
                 }
                 if weekly {
-                    let da = (a * 2.0 * per_day).min(0.5);
+                    let da = (step * 2.0 * per_day).min(0.5);
                     let rd = e + r
                         - s.level as f64
                         - s.season[seas_idx] as f64 * self.hourly as u8 as f64;
@@ -231,7 +269,14 @@ impl Rate {
                         (s.dow[dow_idx] as f64 + da * (rd - s.dow[dow_idx] as f64)) as f32;
                 }
             }
-            s.dev = (s.dev as f64 + a * (r.abs() - s.dev as f64)) as f32;
+            if counts {
+                if boost == 1.0 {
+                    let d = s.disp as f64 + a * (r * r / scored.max(1.0) - s.disp as f64);
+                    s.disp = d.min(f32::MAX as f64) as f32;
+                }
+            } else {
+                s.dev = (s.dev as f64 + a * (r.abs() - s.dev as f64)) as f32;
+            }
         }
         s.n = s.n.saturating_add(1);
         res
@@ -264,7 +309,7 @@ impl Rate {
                 return;
             };
             let mut s = *self.table.entry(key).0;
-            let r = self.observe(&mut s, x, t, false);
+            let r = self.observe(&mut s, x, t, Obs::Value);
             *self.table.entry(key).0 = s;
             if let (Some((p, e, sd)), false) = (r, c.learning) {
                 hits.push(Hit {
@@ -438,7 +483,7 @@ impl Rate {
         let bt = s.bucket as f64 * self.bucket;
         let x = s.counted().0 as f64;
         let (errs, err_n) = s.err_pass();
-        let r = self.observe(&mut s, x, bt, true);
+        let r = self.observe(&mut s, x, bt, Obs::Count);
         // A spike was reported while it happened (`spike_so_far`): the close
         // reports drops, and spikes too weak to reach the first level.
         let reported = r.is_some_and(|(p, e, _)| x >= e && self.level(p) > 0);
@@ -534,7 +579,7 @@ impl Rate {
         let (mut fisher_x, mut judged) = (0.0, 0usize);
         for i in 0..gap {
             let gt = (after as f64 + 1.0 + i as f64) * self.bucket;
-            if let Some((p, e, sd)) = self.observe(&mut s, 0.0, gt, true)
+            if let Some((p, e, sd)) = self.observe(&mut s, 0.0, gt, Obs::Silence)
                 && self.drops
             {
                 fisher_x += -2.0 * num::ln(num::clamp_p(p));

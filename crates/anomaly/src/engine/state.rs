@@ -525,7 +525,10 @@ pub(super) struct RateState {
     pub(super) err_n: f32,
     pub(super) season: [f32; 24],
     pub(super) dow: [f32; 7],
-    pub(super) short: f32,
+    /// Count mode: the dispersion, the variance of a bucket's count over
+    /// its expectation (1 for Poisson counts; see `Rate::count_sigma`).
+    /// Saved from snapshot format 11 (an unused field before).
+    pub(super) disp: f32,
     /// Gauge mode: decayed histogram of log2 surprises (conformal p-values).
     pub(super) hist: [f32; UBINS],
     /// Count mode: the latest bucket the series has opened. After the
@@ -539,6 +542,10 @@ pub(super) struct RateState {
     /// from there (it started again from 1, and the hour was a drop).
     pub(super) peak_count: f32,
     pub(super) peak_errs: f32,
+    /// Count mode: an EWMA of the standardised residuals, a tracking
+    /// signal of a change (see `Rate::observe`). Saved from snapshot
+    /// format 11.
+    pub(super) drift: f32,
 }
 
 impl RateState {
@@ -583,19 +590,26 @@ impl Default for RateState {
             err_n: 0.0,
             season: [0.0; 24],
             dow: [0.0; 7],
-            short: 0.0,
+            disp: 1.0,
             hist: [0.0; UBINS],
             peak: 0,
             peak_count: 0.0,
             peak_errs: 0.0,
+            drift: 0.0,
         }
     }
 }
 
 impl Pod for RateState {
-    const SIZE: usize = 48 + (31 + UBINS) * 4;
+    const SIZE: usize = 52 + (31 + UBINS) * 4;
     fn size_in(v: u16) -> usize {
-        if v < 6 { Self::SIZE - 12 } else { Self::SIZE }
+        if v < 6 {
+            Self::SIZE - 16
+        } else if v < 11 {
+            Self::SIZE - 4
+        } else {
+            Self::SIZE
+        }
     }
     fn put(&self, w: &mut W) {
         w.u32(self.bucket);
@@ -609,13 +623,14 @@ impl Pod for RateState {
         for x in self.season.iter().chain(self.dow.iter()) {
             w.f32(*x);
         }
-        w.f32(self.short);
+        w.f32(self.disp);
         for h in self.hist {
             w.f32(h);
         }
         w.u32(self.peak);
         w.f32(self.peak_count);
         w.f32(self.peak_errs);
+        w.f32(self.drift);
     }
     fn get(r: &mut R<'_>) -> Result<Self, StateError> {
         let mut s = RateState {
@@ -635,7 +650,17 @@ impl Pod for RateState {
         for i in 0..7 {
             s.dow[i] = r.f32()?;
         }
-        s.short = r.f32()?;
+        s.disp = r.f32()?;
+        if r.v < 11 {
+            // an unused field before: the dispersion the absolute spread
+            // (`dev`, a mean absolute residual) meant at the level
+            let sd = 1.2533 * s.dev as f64;
+            s.disp = (sd * sd / (s.level as f64).max(1.0)).max(1.0) as f32;
+        }
+        // a negative or NaN dispersion gave a NaN spread and p-value
+        if !(s.disp.is_finite() && s.disp >= 0.0) {
+            return Err(StateError::Corrupt("rate dispersion"));
+        }
         for h in s.hist.iter_mut() {
             *h = r.f32()?;
             // decayed counts: a negative one gave a negative p-value, a
@@ -650,6 +675,12 @@ impl Pod for RateState {
             s.peak_errs = r.f32()?;
         } else if s.bucket != u32::MAX {
             s.peak = s.bucket;
+        }
+        if r.v >= 11 {
+            s.drift = r.f32()?;
+            if !s.drift.is_finite() {
+                return Err(StateError::Corrupt("rate drift"));
+            }
         }
         Ok(s)
     }

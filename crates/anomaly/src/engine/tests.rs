@@ -221,7 +221,7 @@ fn slot_sizes() {
     assert_eq!(Table::<Profile>::slot_bytes(), 56);
     assert_eq!(Table::<Win>::slot_bytes(), 88);
     assert_eq!(Table::<Dist>::slot_bytes(), 292);
-    assert_eq!(Table::<RateState>::slot_bytes(), 280);
+    assert_eq!(Table::<RateState>::slot_bytes(), 284);
     assert_eq!(Table::<GaugeState>::slot_bytes(), 1356);
     assert_eq!(Table::<Loc>::slot_bytes(), 28);
     assert_eq!(Table::<u32>::slot_bytes(), 16);
