@@ -32,7 +32,7 @@ pub const MAGIC: &[u8; 8] = b"LSANOMAL";
 /// a `sequence` session's length as 16 bits and, when its last event was
 /// never seen, a 16-bit hash of that line (before, a 32-bit length). 11:
 /// a `rate` series' dispersion (variance over expected count) where an
-/// unused field was, and its run of buckets beyond the clip; an older
+/// unused field was, and its drift (a tracking signal of a change); an older
 /// state's dispersion is worked out from its absolute spread and level.
 pub const VERSION: u16 = 11;
 

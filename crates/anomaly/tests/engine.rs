@@ -472,8 +472,8 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
     // (its sketch is far from full), different sketch bytes. One text
     // differs: a format 1 state does not say when counts last halved, so
     // the restored engine takes its decay epoch's start, hours before the
-    // event that halved them (format 6 saves that event's time). And one p,
-    // in its second digit (a spike's, 1.345e-10 restored against 1.504e-10:
+    // event that halved them (format 6 saves that event's time). And one p
+    // (a spike's, 1.345e-10 restored against 2.011e-10:
     // the restored engine's dispersion is worked out from its old spread;
     // 1.311e-10 before format 11, 1.342e-21 and 1.327e-21 before review
     // 29): shown to 4 decimals before December 2026, both were 0.
@@ -487,7 +487,7 @@ fn snapshot_format_1_still_restores_and_continues_as_before() {
                 "never seen for alice in 12 days",
                 "never seen for alice in 13 days"
             )
-            .replace("\"p\":1.504e-10", "\"p\":1.345e-10"),
+            .replace("\"p\":2.011e-10", "\"p\":1.345e-10"),
         want
     );
     assert_ne!(fresh, want);

@@ -455,11 +455,10 @@ fn control_a_steady_series_finds_every_one_and_a_half_times_bucket() {
 /// spread from residuals clipped at a multiple of Poisson noise, or as a
 /// dispersion ratio `r² / e`, so a shift does not widen it.
 ///
-/// Now: a drift (an EWMA of the standardised residuals beyond ±1) widens
-/// the clip and the step by as much, and its buckets do not widen the
-/// dispersion: 100 buckets after the step the texts read "usual 137.6 ±
-/// 13.3", at 2,800 "188.8 ± 16.6", and every 1.5x bucket is found at p
-/// 8e-6 to 1e-5, as without the step: the test passes.
+/// Now: a drift (an EWMA of the standardised residuals) beyond ±1 widens
+/// the clip and the step by four times as much: the step's last finding
+/// is 74 buckets after it ("usual 167.4 ± 19.9"), and every 1.5x bucket
+/// is found at p 8.5e-6 to 9.8e-6, as without the step: the test passes.
 #[test]
 fn after_a_level_step_the_baseline_follows_and_finds_spikes() {
     let (out, spikes) = after_step(true);
@@ -751,4 +750,103 @@ fn control_a_partial_first_bucket_still_reaches_its_level_in_warmup() {
             .map(|f| &f.text)
             .collect::<Vec<_>>()
     );
+}
+
+// ------------------------------------------------- drift (after review 29)
+
+/// 4,000 5-minute buckets, Poisson 20 a bucket; `burst` buckets of 200 from
+/// bucket 3,000; 2x buckets (40) at the buckets returned.
+fn after_burst(burst: i64) -> (Vec<F>, Vec<i64>) {
+    let probes = vec![3_000 + burst + 12, 3_000 + burst + 288, 3_000 + burst + 576];
+    let mut rng = Xs(47);
+    let counts: Vec<(u64, u64)> = (0..4_000)
+        .map(|k| {
+            if (3_000..3_000 + burst).contains(&k) {
+                (200, 0)
+            } else if probes.contains(&k) {
+                (40, 0)
+            } else {
+                (rng.poisson(20.0), 0)
+            }
+        })
+        .collect();
+    (
+        run(rate_det(300, "none"), 1_000 * 300, 300, &counts),
+        probes,
+    )
+}
+
+/// Control for the drift (`Rate::observe`): a burst of three 10x buckets is
+/// reported and clipped (the first bucket of a change finds no drift, and
+/// the drift of the next two is small), so the baseline stays where it
+/// was: 2x buckets an hour and a day later are found as before it.
+#[test]
+fn control_a_burst_of_three_buckets_leaves_the_baseline() {
+    let (out, probes) = after_burst(3);
+    for k in 3_000..3_003 {
+        assert!(min_p_about(&out, k) <= 1e-5, "burst bucket {k}");
+    }
+    for k in probes {
+        let p = min_p_about(&out, k);
+        let text = out.iter().rfind(|f| f.k == k).map(|f| f.text.clone());
+        assert!(p <= 1e-3, "bucket {k}: p {p} {text:?}");
+    }
+}
+
+/// The drift's trade (README `rate`): a day-long 10x incident is learnt,
+/// so it is reported for its first hours, not all day (measured: 42 of
+/// its 288 buckets, the first three hours and a half), and its end is a
+/// drop, reported while the baseline comes back.
+#[test]
+fn control_a_day_long_incident_is_reported_for_hours_then_its_end_is_a_drop() {
+    let (out, _) = after_burst(288);
+    let reported: Vec<i64> = (3_000..3_288)
+        .filter(|&k| min_p_about(&out, k) <= 0.01)
+        .collect();
+    eprintln!(
+        "incident buckets reported: {} (first {:?}, last {:?})",
+        reported.len(),
+        reported.first(),
+        reported.last()
+    );
+    assert!(reported.len() >= 24 && reported.len() < 288, "{reported:?}");
+    assert!(
+        (3_000..3_024).all(|k| reported.contains(&k)),
+        "{reported:?}"
+    );
+    let drops = (3_288..3_300)
+        .filter(|&k| {
+            out.iter()
+                .any(|f| about(f) == k && f.text.contains("drop") && f.p <= 1e-3)
+        })
+        .count();
+    assert_eq!(drops, 12, "the 12 buckets after the incident are drops");
+}
+
+/// Limit of the drift (README `rate`): a learnt incident leaves the
+/// dispersion wide (its residuals, clipped at 3σ, were learnt while the
+/// level followed it): after the day-long 10x incident above, its end is
+/// reported as drops for 81 buckets (the last: "usual 57.1 ± 16.8"), and
+/// 2x buckets (40 where 20 is usual) a day and two days after it give no
+/// finding (without the incident p about 3e-5). Before the drift the
+/// clipped level never got far in a day. Not learning the dispersion from
+/// a drift's buckets fixed this, but then a series without `seasonality`
+/// took its daily swing for changes, and every office hour was a spike.
+#[test]
+#[ignore = "stated limit (README, rate): after a learnt day-long incident the baseline takes days to come all the way back"]
+fn limit_after_a_day_long_incident_two_times_buckets_are_found() {
+    let (out, probes) = after_burst(288);
+    let mut missed = Vec::new();
+    for &k in &probes[1..] {
+        let p = min_p_about(&out, k);
+        let text = out
+            .iter()
+            .rfind(|f| f.k <= k)
+            .map(|f| (f.k, f.text.clone()));
+        eprintln!("bucket {k}: p {p} {text:?}");
+        if p > 1e-3 {
+            missed.push((k, p));
+        }
+    }
+    assert!(missed.is_empty(), "{missed:?}");
 }

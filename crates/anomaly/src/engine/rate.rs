@@ -199,20 +199,22 @@ impl Rate {
         // widened the spread until 1.5x buckets of the new level went
         // unreported for days (found by review 29). Now `drift` follows the
         // standardised residual (an EWMA of 1/8, each at most ±10: a
-        // tracking signal), and where it is beyond ±1 (about 4.4 standard
+        // tracking signal), and where it is beyond ±1 (about 4 standard
         // deviations of its own under no change) the clip and the step
-        // widen by as much as it is beyond: a change that persists is
-        // learnt within a few hundred buckets (a 10x step within about
-        // 200), one burst is still clipped (the first bucket of a change
-        // finds no drift), and a drift's buckets do not widen the
-        // dispersion. Empty buckets of a silence neither make nor follow a
-        // drift: they are clipped at 3σ and widen the dispersion, as every
-        // bucket did before, so the baseline grows unsure over a long
+        // widen by four times as much as it is beyond: a change that persists is
+        // learnt within tens of buckets, not thousands (a 10x step is
+        // reported for 74), and one burst is still clipped (the first
+        // bucket of a change finds no drift). The dispersion learns from
+        // residuals clipped at 3σ, drift or not: a daily swing that a
+        // series without `seasonality` cannot follow is its noise (learnt
+        // without a drift's buckets, every office hour was a spike).
+        // Empty buckets of a silence neither make nor follow a drift: they
+        // are clipped at 3σ, so the baseline grows unsure over a long
         // outage (a stream back at its old rate after 59 days was a spike)
         // and a silence is judged against the rate it interrupted.
         let tracked = counts && !silence && warm;
         let drift = if tracked { s.drift as f64 } else { 0.0 };
-        let boost = 1.0 + (drift.abs() - 1.0).max(0.0);
+        let boost = 1.0 + 4.0 * (drift.abs() - 1.0).max(0.0);
         let step = (a * boost).min(0.5);
         let clipw = if counts {
             3.0 * sigma * boost
@@ -232,8 +234,8 @@ impl Rate {
             x - e
         };
         if tracked {
-            let z = ((x - e) / sigma).clamp(-10.0, 10.0);
-            s.drift = (drift + (z - drift) / 8.0) as f32;
+            let zr = ((x - e) / sigma).clamp(-10.0, 10.0);
+            s.drift = (drift + (zr - drift) / 8.0) as f32;
         }
         let seas_idx = hour_of(t);
         let dow_idx = dow_of(t);
@@ -270,10 +272,9 @@ impl Rate {
                 }
             }
             if counts {
-                if boost == 1.0 {
-                    let d = s.disp as f64 + a * (r * r / scored.max(1.0) - s.disp as f64);
-                    s.disp = d.min(f32::MAX as f64) as f32;
-                }
+                let rd = r.clamp(-3.0 * sigma, 3.0 * sigma);
+                let d = s.disp as f64 + a * (rd * rd / scored.max(1.0) - s.disp as f64);
+                s.disp = d.min(f32::MAX as f64) as f32;
             } else {
                 s.dev = (s.dev as f64 + a * (r.abs() - s.dev as f64)) as f32;
             }
