@@ -657,7 +657,7 @@ impl Pod for RateState {
             let sd = 1.2533 * s.dev as f64;
             s.disp = (sd * sd / (s.level as f64).max(1.0)).max(1.0) as f32;
         }
-        // a negative or NaN dispersion gave a NaN spread and p-value
+        // never written (a forged state): refused, as forged histograms are
         if !(s.disp.is_finite() && s.disp >= 0.0) {
             return Err(StateError::Corrupt("rate dispersion"));
         }
