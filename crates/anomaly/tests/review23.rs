@@ -699,3 +699,35 @@ fn truncations_and_flips_are_refused_or_survived() {
     let test = "truncations_and_flips_are_refused_or_survived";
     drive(test, &cases, run);
 }
+
+/// Format 11 (session 34): a `rate` series' dispersion and drift are never
+/// written non-finite, nor the dispersion negative; such a state is
+/// refused, and the engine keeps its own.
+#[test]
+fn a_forged_rate_dispersion_or_drift_is_refused() {
+    let (mut e, s) = base();
+    let w = walk(&s);
+    let before = e.snapshot_plain();
+    for (name, v, why) in [
+        ("rate.disp", f64::NAN, "rate dispersion"),
+        ("rate.disp", INF, "rate dispersion"),
+        ("rate.disp", -1.0, "rate dispersion"),
+        ("rate.drift", f64::NAN, "rate drift"),
+        ("rate.drift", -INF, "rate drift"),
+    ] {
+        assert!(
+            w.fields.iter().any(|f| f.name == name),
+            "{name} in the state"
+        );
+        let forged = forge(&s, &w, &(name.to_string(), false, P::F(v)));
+        assert_eq!(
+            e.restore(&forged),
+            Err(StateError::Corrupt(why)),
+            "{name} = {v}"
+        );
+        assert_eq!(e.snapshot_plain(), before, "{name} = {v}: state kept");
+    }
+    // and a finite one is taken
+    let forged = forge(&s, &w, &("rate.disp".to_string(), false, P::F(4.0)));
+    assert_eq!(e.restore(&forged), Ok(()));
+}
