@@ -390,6 +390,11 @@ fn spike_p_values_are_calibrated_on_poisson_counts() {
     let judged = (minutes - 100) as f64;
     let share = |s: Severity| worst.iter().filter(|&&w| w >= s).count() as f64 / judged;
     let (low, medium) = (share(Severity::Low), share(Severity::Medium));
+    eprintln!(
+        "Poisson 20 a minute: {:.2}% of buckets at low or above, {:.2}% at medium or above",
+        low * 100.0,
+        medium * 100.0
+    );
     // ... and not far less often either: a spread that counted the Poisson
     // noise twice reported about 0.04% of such buckets at low, and would need a
     // spike 1.4 times as far out as a calibrated one to see it

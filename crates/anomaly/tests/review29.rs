@@ -147,7 +147,8 @@ fn poisson_stream(seed: u64, mean: f64, buckets: i64) -> Vec<(u64, u64)> {
 /// Control: at 20 and 100 events a bucket (Poisson, no anomaly) the spike
 /// and drop p-values are calibrated where the README measures them: at
 /// p <= 0.01 about 1% of buckets (measured 0.99% and 0.92%), at p <= 0.001
-/// about 0.1% (0.13%, 0.11%).
+/// about 0.1% (0.13%, 0.11%). (Since format 11: 0.55% and 0.73%, 0.026%
+/// and 0.071%: p errs high, the counts being discrete.)
 #[test]
 fn control_spike_and_drop_p_values_are_calibrated_at_20_and_100_a_bucket() {
     for (mean, buckets) in [(20.0, 60_000i64), (100.0, 30_000)] {
@@ -161,6 +162,11 @@ fn control_spike_and_drop_p_values_are_calibrated_at_20_and_100_a_bucket() {
         let (low, med) = (
             share_at(&out, learn, buckets - 1, 1e-2),
             share_at(&out, learn, buckets - 1, 1e-3),
+        );
+        eprintln!(
+            "mean {mean}: {:.2}% at p <= 0.01, {:.3}% at p <= 0.001",
+            low * 100.0,
+            med * 100.0
         );
         assert!(
             (0.004..=0.015).contains(&low),
